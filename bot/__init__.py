@@ -1,0 +1,1 @@
+"""jitbot's Slack face: parse, authorise, ack, render. Never imports azure.*."""

@@ -1,0 +1,193 @@
+"""Typed values shared by the use cases, the Azure gateway, the store and the Slack face."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+WELL_KNOWN_PORTS: Mapping[str, tuple[int, ...]] = {
+    "ssh": (22,),
+    "rdp": (3389,),
+    "winrm": (5985, 5986),
+}
+RECOMMENDED_PORTS: tuple[int, ...] = (22, 3389, 5985, 5986)
+DEFAULT_MAX_ACCESS = timedelta(hours=3)
+MIN_ACCESS = timedelta(minutes=5)
+MAX_ACCESS = timedelta(days=1)
+ANY_SOURCE = "*"
+
+
+class PortProtocol(StrEnum):
+    """Protocol of a JIT port rule, spelled as Azure spells it."""
+
+    TCP = "TCP"
+    UDP = "UDP"
+    ANY = "*"
+
+
+@dataclass(frozen=True)
+class VmRef:
+    """Where a VM lives in Azure; ``id`` keeps Azure's own casing of the resource id."""
+
+    id: str
+    subscription_id: str
+    resource_group: str
+    name: str
+    location: str
+
+    @property
+    def short(self) -> str:
+        """``rg/name``: how people disambiguate a VM in a command."""
+        return f"{self.resource_group}/{self.name}"
+
+    def same_vm(self, resource_id: str) -> bool:
+        """Azure resource ids compare case-insensitively."""
+        return self.id.lower() == resource_id.lower()
+
+
+@dataclass(frozen=True)
+class VirtualMachine:
+    """A VM as jitbot needs it: where it is, what it runs and how to reach it."""
+
+    ref: VmRef
+    os_type: str | None = None
+    private_ips: tuple[str, ...] = ()
+    public_ips: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class PolicyPort:
+    """One port rule of a JIT policy. ``allowed_sources`` is ``("*",)`` when any source is allowed."""
+
+    number: int
+    protocol: PortProtocol = PortProtocol.ANY
+    allowed_sources: tuple[str, ...] = (ANY_SOURCE,)
+    max_duration: timedelta = DEFAULT_MAX_ACCESS
+
+
+@dataclass(frozen=True)
+class JitPolicy:
+    """The JIT policy entry covering one VM, and where the policy lives (for initiate and PUT)."""
+
+    id: str
+    subscription_id: str
+    resource_group: str
+    location: str
+    name: str
+    vm_id: str
+    ports: tuple[PolicyPort, ...]
+
+    def port(self, number: int) -> PolicyPort | None:
+        """The rule for ``number``, or None when the policy does not cover that port."""
+        return next((p for p in self.ports if p.number == number), None)
+
+
+class JitSupport(StrEnum):
+    """The Azure portal's three tabs."""
+
+    CONFIGURED = "configured"
+    NOT_CONFIGURED = "not_configured"
+    UNSUPPORTED = "unsupported"
+
+
+class UnsupportedReason(StrEnum):
+    """Why a VM cannot use JIT; each value is explained to people by the Slack face."""
+
+    NO_NSG = "no_nsg"
+    CLASSIC_VM = "classic_vm"
+    DEFENDER_OFF = "defender_off"
+    FIREWALL_MANAGED = "firewall_managed"
+
+
+@dataclass(frozen=True)
+class GrantedPort:
+    """One port of one JIT request in Azure's history."""
+
+    number: int
+    source: str
+    end: datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class JitRequestRecord:
+    """One entry of a policy's ``requests[]`` history, for one VM."""
+
+    vm_id: str
+    start: datetime
+    requestor: str
+    justification: str
+    ports: tuple[GrantedPort, ...]
+    requester_person: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class JitActivity:
+    """The portal's columns for a configured VM."""
+
+    approved_last_7_days: int
+    last_access: datetime | None
+    last_user: str | None
+
+
+@dataclass(frozen=True)
+class VmJitStatus:
+    """One row of the inventory: a VM, its tab, why it is unsupported, and its policy and activity."""
+
+    vm: VirtualMachine
+    support: JitSupport
+    unsupported_reasons: tuple[UnsupportedReason, ...] = ()
+    policy: JitPolicy | None = None
+    activity: JitActivity | None = None
+
+
+@dataclass(frozen=True)
+class InitiateResult:
+    """What Azure accepted: the window starts at ``start`` and each port closes at its end time."""
+
+    start: datetime
+    end: datetime
+    ports: tuple[GrantedPort, ...]
+
+
+class RequestState(StrEnum):
+    """States of an access request; the legal moves are in ``jit.states``."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """An engineer's request for access to ports of one VM, and everything that happened to it."""
+
+    id: str
+    requester: str
+    vm: VmRef
+    ports: tuple[int, ...]
+    source: str
+    duration: timedelta
+    reason: str
+    state: RequestState
+    created_at: datetime
+    approver: str | None = None
+    decided_at: datetime | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    failure: str | None = None
+    card_channel: str | None = None
+    card_ts: str | None = None
+    policy_id: str | None = None
+    approvals: tuple[str, ...] = ()
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)

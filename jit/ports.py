@@ -1,0 +1,90 @@
+"""The ports (in the hexagonal sense) the use cases depend on; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from jit.model import (
+    AccessRequest,
+    InitiateResult,
+    JitPolicy,
+    JitRequestRecord,
+    PolicyPort,
+    UnsupportedReason,
+    VirtualMachine,
+    VmJitStatus,
+    VmRef,
+)
+
+
+class AzureJit(Protocol):
+    """Everything jitbot asks of Azure. Implemented by ``jit.azure.gateway.AzureGateway``."""
+
+    async def find_vm(self, spec: str) -> VirtualMachine:
+        """Resolve ``vm``, ``rg/vm`` or ``sub/rg/vm``; raises VmNotFound, VmAmbiguous or InvalidVmName."""
+        ...
+
+    async def policy_for(self, vm: VmRef) -> JitPolicy | None:
+        """The JIT policy covering ``vm``, or None when JIT is not configured."""
+        ...
+
+    async def inventory(self) -> list[VmJitStatus]:
+        """Every VM in the configured subscriptions, classified like the portal's three tabs."""
+        ...
+
+    async def unsupported_reasons(self, vm: VmRef) -> tuple[UnsupportedReason, ...]:
+        """Why ``vm`` cannot use JIT; empty when it can."""
+        ...
+
+    async def initiate(
+        self,
+        policy: JitPolicy,
+        ports: Sequence[int],
+        source: str,
+        end: datetime,
+        justification: str,
+    ) -> InitiateResult:
+        """Open ``ports`` from ``source`` until ``end``; exactly one ARM write."""
+        ...
+
+    async def request_history(self, policy: JitPolicy) -> list[JitRequestRecord]:
+        """Azure's ``requests[]`` for the policy's VM, read fresh (for reconciliation and the portal columns)."""
+        ...
+
+    async def configure(self, vm: VmRef, ports: Sequence[PolicyPort]) -> JitPolicy:
+        """Enable JIT on ``vm`` or replace its port rules, leaving other VMs in the policy untouched."""
+        ...
+
+    async def disable(self, vm: VmRef) -> None:
+        """Remove ``vm`` from its JIT policy (deleting the policy when it was the last VM)."""
+        ...
+
+    async def close_access(self, vm: VmRef, ports: Sequence[int], source: str) -> int:
+        """Remove the NSG allow rules JIT opened for these ports and source; returns how many were removed."""
+        ...
+
+
+class Notifier(Protocol):
+    """How the use cases tell people things. Implemented on the Slack Web API in ``bot``."""
+
+    async def post_card(self, request: AccessRequest) -> tuple[str, str]:
+        """Post the approval card; returns (channel, ts) so later outcomes update it in place."""
+        ...
+
+    async def update_card(self, request: AccessRequest) -> None:
+        """Re-render the card for the request's current state (buttons removed once decided)."""
+        ...
+
+    async def request_outcome(self, request: AccessRequest) -> None:
+        """Tell the requester (DM) what happened: approved with connection details, denied, failed…"""
+        ...
+
+    async def reminder(self, request: AccessRequest) -> None:
+        """Access closes soon: DM the requester and post to the on-call channel."""
+        ...
+
+    async def expired(self, request: AccessRequest) -> None:
+        """Access has closed: DM the requester and post to the on-call channel."""
+        ...

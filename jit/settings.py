@@ -1,0 +1,178 @@
+"""Configuration from the environment (and ``.env``), validated once at start-up with friendly errors."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from jit.durations import DurationError, parse_duration
+
+
+class SettingsError(ValueError):
+    """One or more settings are missing or malformed; the message lists every problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse ``KEY=value`` lines (``#`` comments, optional quotes); a missing file is empty."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or "=" not in stripped:
+            continue
+        key, _, value = stripped.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def load_environment(environ: Mapping[str, str] | None = None, dotenv: Path = Path(".env")) -> dict[str, str]:
+    """The process environment over ``.env``: real environment variables win."""
+    merged = read_dotenv(dotenv)
+    merged.update(environ if environ is not None else os.environ)
+    return merged
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting jitbot reads; names match the contract in DESIGN.md and .env.example."""
+
+    slack_bot_token: str
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    redis_url: str = "redis://localhost:6379/0"
+    azure_subscription_ids: tuple[str, ...] = ()
+    azure_arm_endpoint: str = "https://management.azure.com"
+    approval_channel: str = ""
+    approvers: tuple[str, ...] = ()
+    oncall_channel: str | None = None
+    remind_before: timedelta = timedelta(minutes=15)
+    request_ttl: timedelta = timedelta(minutes=30)
+    default_source: str = ""
+    admins: tuple[str, ...] = ()
+    rules_file: Path | None = None
+    max_duration: timedelta | None = None
+    max_pending_per_user: int = 5
+    commands_per_minute: int = 20
+    azure_timeout: timedelta = timedelta(seconds=20)
+    host: str = "0.0.0.0"
+    port: int = 3000
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        return f"Settings(approval_channel={self.approval_channel!r}, subscriptions={self.azure_subscription_ids!r})"
+
+    @property
+    def socket_mode(self) -> bool:
+        """Socket Mode is on exactly when an app-level token is configured."""
+        return bool(self.slack_app_token)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build and validate settings; raises SettingsError listing every problem at once."""
+        problems: list[str] = []
+
+        def required(name: str) -> str:
+            value = environ.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is required (see .env.example)")
+            return value
+
+        def duration(name: str, default: timedelta) -> timedelta:
+            raw = environ.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = parse_duration(raw)
+            except DurationError:
+                problems.append(f"{name}={raw!r} is not a duration; use forms like 30s, 15m, 2h or PT2H")
+                return default
+            if value <= timedelta(0):
+                problems.append(f"{name} must be positive")
+            return value
+
+        def integer(name: str, default: int) -> int:
+            raw = environ.get(name, "").strip()
+            if not raw:
+                return default
+            if not raw.isdigit() or int(raw) <= 0:
+                problems.append(f"{name}={raw!r} must be a positive whole number")
+                return default
+            return int(raw)
+
+        bot_token = required("SLACK_BOT_TOKEN")
+        if bot_token and not bot_token.startswith("xoxb-"):
+            problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        app_token = environ.get("SLACK_APP_TOKEN", "").strip()
+        if app_token and not app_token.startswith("xapp-"):
+            problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        signing_secret = environ.get("SLACK_SIGNING_SECRET", "").strip()
+        if not app_token and not signing_secret:
+            problems.append("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
+        subscriptions = _csv(required("AZURE_SUBSCRIPTION_IDS"))
+        approval_channel = required("JITBOT_APPROVAL_CHANNEL")
+        approvers = _csv(required("JITBOT_APPROVERS"))
+        for approver in approvers:
+            if approver[:1] not in ("U", "W", "S"):
+                problems.append(f"JITBOT_APPROVERS entry {approver!r} is not a user id (U…/W…) or user group id (S…)")
+        admins = _csv(environ.get("JITBOT_ADMINS", ""))
+        default_source = required("JITBOT_DEFAULT_SOURCE")
+        if default_source:
+            try:
+                network = ipaddress.ip_network(default_source, strict=True)
+                if network.prefixlen == 0:
+                    problems.append("JITBOT_DEFAULT_SOURCE must not open access to the whole internet")
+            except ValueError:
+                problems.append(f"JITBOT_DEFAULT_SOURCE={default_source!r} is not an IP address or strict CIDR")
+        rules_raw = environ.get("JITBOT_RULES_FILE", "").strip()
+        port_raw = environ.get("PORT", "").strip()
+        port = 3000
+        if port_raw:
+            if port_raw.isdigit() and 0 < int(port_raw) < 65536:
+                port = int(port_raw)
+            else:
+                problems.append(f"PORT={port_raw!r} is not a TCP port")
+        max_duration_raw = environ.get("JITBOT_MAX_DURATION", "").strip()
+        settings = cls(
+            slack_bot_token=bot_token,
+            slack_signing_secret=signing_secret,
+            slack_app_token=app_token,
+            slack_api_url=environ.get("SLACK_API_URL", "").strip() or "https://slack.com/api/",
+            redis_url=environ.get("REDIS_URL", "").strip() or "redis://localhost:6379/0",
+            azure_subscription_ids=subscriptions,
+            azure_arm_endpoint=environ.get("AZURE_ARM_ENDPOINT", "").strip() or "https://management.azure.com",
+            approval_channel=approval_channel,
+            approvers=approvers,
+            oncall_channel=environ.get("JITBOT_ONCALL_CHANNEL", "").strip() or None,
+            remind_before=duration("JITBOT_REMIND_BEFORE", timedelta(minutes=15)),
+            request_ttl=duration("JITBOT_REQUEST_TTL", timedelta(minutes=30)),
+            default_source=default_source,
+            admins=admins,
+            rules_file=Path(rules_raw) if rules_raw else None,
+            max_duration=duration("JITBOT_MAX_DURATION", timedelta(0)) if max_duration_raw else None,
+            max_pending_per_user=integer("JITBOT_MAX_PENDING_PER_USER", 5),
+            commands_per_minute=integer("JITBOT_COMMANDS_PER_MINUTE", 20),
+            azure_timeout=duration("JITBOT_AZURE_TIMEOUT", timedelta(seconds=20)),
+            host=environ.get("HOST", "").strip() or "0.0.0.0",
+            port=port,
+            log_level=(environ.get("LOG_LEVEL", "").strip() or "INFO").upper(),
+        )
+        if problems:
+            raise SettingsError(problems)
+        return settings

@@ -1,0 +1,121 @@
+"""The Azure emulator's in-memory world: subscriptions, VMs, NICs, NSGs, JIT policies, Defender pricing.
+
+Plain mutable dataclasses so tests and the sandbox can build a world, and the emulator can serve and
+change it. Raw JSON (``dict``) is kept where Azure's own shape is the truth (policy VMs and requests,
+NSG security rules), so the emulator answers exactly what it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Subscription:
+    """A subscription; ``defender_for_servers`` is pricing ``VirtualMachines`` at tier Standard."""
+
+    id: str
+    display_name: str = ""
+    defender_for_servers: bool = True
+
+
+@dataclass
+class NetworkSecurityGroup:
+    """An NSG; ``rules`` are Azure-shaped ``securityRules`` entries (name, properties…)."""
+
+    subscription_id: str
+    resource_group: str
+    name: str
+    location: str
+    rules: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        """ARM resource id."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Network/networkSecurityGroups/{self.name}"
+        )
+
+
+@dataclass
+class VirtualMachine:
+    """A VM with one NIC. ``nic_nsg``/``subnet_nsg`` name NSGs in the same resource group, or None."""
+
+    subscription_id: str
+    resource_group: str
+    name: str
+    location: str
+    os_type: str = "Linux"
+    classic: bool = False
+    nic_nsg: str | None = None
+    subnet_nsg: str | None = None
+    private_ip: str = "10.0.0.4"
+    public_ip: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    vm_size: str = "Standard_B2s"
+
+    @property
+    def id(self) -> str:
+        """ARM resource id (Microsoft.ClassicCompute for classic VMs)."""
+        provider = "Microsoft.ClassicCompute" if self.classic else "Microsoft.Compute"
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/{provider}/virtualMachines/{self.name}"
+        )
+
+    @property
+    def nic_name(self) -> str:
+        """Name of the VM's only NIC."""
+        return f"{self.name}-nic"
+
+
+@dataclass
+class JitPolicy:
+    """A JIT policy resource; ``virtual_machines`` and ``requests`` hold Azure-shaped JSON."""
+
+    subscription_id: str
+    resource_group: str
+    location: str
+    name: str = "default"
+    kind: str = "Basic"
+    virtual_machines: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        """ARM resource id."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Security/locations/{self.location}/jitNetworkAccessPolicies/{self.name}"
+        )
+
+
+@dataclass
+class Inventory:
+    """Everything the emulator knows. Mutate it directly in tests; the emulator reads it on each call."""
+
+    subscriptions: list[Subscription] = field(default_factory=list)
+    vms: list[VirtualMachine] = field(default_factory=list)
+    nsgs: list[NetworkSecurityGroup] = field(default_factory=list)
+    policies: list[JitPolicy] = field(default_factory=list)
+
+    def vm(self, name: str) -> VirtualMachine:
+        """The VM called ``name`` (first match, case-insensitive)."""
+        return next(v for v in self.vms if v.name.lower() == name.lower())
+
+    def nsg(self, subscription_id: str, resource_group: str, name: str) -> NetworkSecurityGroup | None:
+        """The NSG with that name, or None."""
+        key = (subscription_id.lower(), resource_group.lower(), name.lower())
+        return next(
+            (n for n in self.nsgs if (n.subscription_id.lower(), n.resource_group.lower(), n.name.lower()) == key),
+            None,
+        )
+
+    def policy_covering(self, vm: VirtualMachine) -> JitPolicy | None:
+        """The policy whose ``virtualMachines[].id`` names ``vm``."""
+        for policy in self.policies:
+            if any(entry["id"].lower() == vm.id.lower() for entry in policy.virtual_machines):
+                return policy
+        return None
