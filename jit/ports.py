@@ -67,18 +67,22 @@ class AzureJit(Protocol):
 
 
 class Notifier(Protocol):
-    """How the use cases tell people things. Implemented on the Slack Web API in ``bot``."""
+    """How the use cases tell people things. Implemented on the Slack Web API in ``bot``.
 
-    async def post_card(self, request: AccessRequest) -> tuple[str, str]:
-        """Post the approval card; returns (channel, ts) so later outcomes update it in place."""
+    Every method may be called more than once for the same event (at-least-once delivery after a crash),
+    so implementations render from the request's current state and never assume they run once.
+    """
+
+    async def post_card(self, request: AccessRequest) -> str:
+        """Post the approval card to ``request.card_channel``; returns the message ts for later updates."""
         ...
 
     async def update_card(self, request: AccessRequest) -> None:
         """Re-render the card for the request's current state (buttons removed once decided)."""
         ...
 
-    async def request_outcome(self, request: AccessRequest) -> None:
-        """Tell the requester (DM) what happened: approved with connection details, denied, failed…"""
+    async def tell_requester(self, request: AccessRequest) -> None:
+        """DM the requester the outcome for the current state: connection details, denial, failure…"""
         ...
 
     async def reminder(self, request: AccessRequest) -> None:
@@ -87,4 +91,12 @@ class Notifier(Protocol):
 
     async def expired(self, request: AccessRequest) -> None:
         """Access has closed: DM the requester and post to the on-call channel."""
+        ...
+
+
+class Directory(Protocol):
+    """Who belongs to a Slack user group; implemented (with a short cache) in ``bot``."""
+
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        """User ids in the group ``group_id`` (``S…``)."""
         ...

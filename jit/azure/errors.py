@@ -61,8 +61,7 @@ class AzureForbidden(AzureJitError):
     """403: jitbot's Azure identity lacks a permission."""
 
     default_message = (
-        "jitbot's Azure identity is not allowed to do this (403). Ask the platform team to check its role "
-        "assignment."
+        "jitbot's Azure identity is not allowed to do this (403). Ask the platform team to check its role assignment."
     )
 
 
