@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# jitbot image: `docker build -t jitbot .`, then `docker run --env-file .env -p 3000:3000 jitbot`.
+# Two stages so the runtime image carries the virtualenv but no build tooling or source tree.
+
+FROM python:3.11-slim AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/jitbot
+WORKDIR /src
+# Dependencies first, from pyproject alone, so a code change does not re-download them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > requirements.txt \
+    && /opt/jitbot/bin/pip install --requirement requirements.txt
+COPY bot ./bot
+COPY jit ./jit
+COPY sandbox ./sandbox
+RUN /opt/jitbot/bin/pip wheel --no-deps --wheel-dir /wheels . \
+    && /opt/jitbot/bin/pip install --no-deps /wheels/jitbot-*.whl
+
+FROM python:3.11-slim AS runtime
+LABEL org.opencontainers.image.title="jitbot" \
+      org.opencontainers.image.description="Slack ChatOps for just-in-time VM access on Azure"
+ENV PATH="/opt/jitbot/bin:${PATH}" \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PORT=3000
+RUN groupadd --system --gid 10001 jitbot \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin jitbot
+COPY --from=builder /opt/jitbot /opt/jitbot
+WORKDIR /app
+# Numeric user so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
+EXPOSE 3000
+# The slim image has no curl; the standard library is enough. /healthz answers while the process is alive.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '3000') + '/healthz', timeout=4)"]
+ENTRYPOINT ["jitbot"]
+CMD ["serve"]
