@@ -168,7 +168,9 @@ def encode_request(request: AccessRequest) -> dict[str, str]:
     return out
 
 
-def decode_request(fields: Mapping[str, str] | Mapping[bytes, bytes]) -> AccessRequest:
+def decode_request(
+    fields: Mapping[str, str] | Mapping[bytes, bytes] | Mapping[bytes | str, bytes | str],
+) -> AccessRequest:
     """Rebuild the AccessRequest from its hash (as redis-py returns it, bytes or str)."""
     raw = {_text(k): _text(v) for k, v in fields.items()}
     kwargs: dict[str, Any] = {}

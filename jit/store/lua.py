@@ -1,0 +1,182 @@
+"""The Lua scripts behind every atomic step. Each runs as one Redis command: all of it or none of it.
+
+Arguments travel as one JSON document (``ARGV[1]``) with numbers as strings, so no precision is lost in
+Lua's number formatting. Keys that depend on stored data (a request's per-user index) are built in Lua
+from the ``base`` prefix, which carries the ``{jit}`` hash tag, so they always hash to the declared
+keys' Cluster slot.
+"""
+
+from __future__ import annotations
+
+AUDIT_APPEND = """
+local function audit_append(stream, ms, maxlen, fields)
+  local args = {'XADD', stream}
+  if maxlen ~= '0' then
+    table.insert(args, 'MAXLEN'); table.insert(args, '~'); table.insert(args, maxlen)
+  end
+  local id_at = #args + 1
+  table.insert(args, ms .. '-*')
+  for i = 1, #fields do table.insert(args, fields[i]) end
+  local res = redis.pcall(unpack(args))
+  if type(res) == 'table' and res.err then
+    args[id_at] = '*'
+    res = redis.call(unpack(args))
+  end
+  return res
+end
+
+local function extend(list, more)
+  for i = 1, #more do table.insert(list, more[i]) end
+  return list
+end
+
+local function apply_schedule(schedule, claims, attempts, add, remove)
+  for _, item in ipairs(add) do
+    redis.call('ZADD', schedule, item[2], item[1])
+    redis.call('HDEL', claims, item[1])
+    redis.call('HDEL', attempts, item[1])
+  end
+  for _, member in ipairs(remove) do
+    redis.call('ZREM', schedule, member)
+    redis.call('HDEL', claims, member)
+    redis.call('HDEL', attempts, member)
+  end
+end
+"""
+
+# KEYS: request, dedupe, user pending index, pending index, audit, schedule, claims, attempts
+CREATE = (
+    AUDIT_APPEND
+    + """
+local p = cjson.decode(ARGV[1])
+local existing = redis.call('GET', KEYS[2])
+if existing then
+  local existing_key = p.base .. 'req:' .. existing
+  if redis.call('HGET', existing_key, 'state') == 'pending' then
+    return {'existing', redis.call('HGETALL', existing_key)}
+  end
+end
+local pending = redis.call('ZCARD', KEYS[3])
+if pending >= tonumber(p.max_pending) then
+  return {'too_many', pending}
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {'id_taken'}
+end
+redis.call('HSET', KEYS[1], unpack(p.fields))
+redis.call('ZADD', KEYS[3], p.now, p.id)
+redis.call('ZADD', KEYS[4], p.now, p.id)
+redis.call('SET', KEYS[2], p.id, 'EX', p.dedupe_ttl)
+apply_schedule(KEYS[6], KEYS[7], KEYS[8], p.schedule, {})
+audit_append(KEYS[5], p.ms, p.maxlen, p.audit)
+return {'created'}
+"""
+)
+
+# KEYS: request, audit, schedule, claims, attempts
+TRANSITION = (
+    AUDIT_APPEND
+    + """
+local p = cjson.decode(ARGV[1])
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  return {'missing'}
+end
+local legal = false
+for _, s in ipairs(p.allowed) do
+  if s == state then legal = true end
+end
+if not legal then
+  return {'illegal', state, redis.call('HGETALL', KEYS[1])}
+end
+local requester = redis.call('HGET', KEYS[1], 'requester')
+redis.call('HSET', KEYS[1], 'state', p.to, unpack(p.set))
+if #p.delete > 0 then
+  redis.call('HDEL', KEYS[1], unpack(p.delete))
+end
+local user_index = p.base .. 'user:' .. requester .. ':state:'
+local state_index = p.base .. 'state:'
+redis.call('ZREM', user_index .. state, p.id)
+redis.call('ZREM', state_index .. state, p.id)
+redis.call('ZADD', user_index .. p.to, p.now, p.id)
+redis.call('ZADD', state_index .. p.to, p.now, p.id)
+if p.terminal and p.retention ~= '0' then
+  redis.call('EXPIRE', KEYS[1], p.retention)
+  redis.call('ZREMRANGEBYSCORE', user_index .. p.to, '-inf', '(' .. p.prune_before)
+  redis.call('ZREMRANGEBYSCORE', state_index .. p.to, '-inf', '(' .. p.prune_before)
+else
+  redis.call('PERSIST', KEYS[1])
+end
+apply_schedule(KEYS[3], KEYS[4], KEYS[5], p.schedule, p.unschedule)
+audit_append(KEYS[2], p.ms, p.maxlen, extend(
+  {'event', p.to, 'actor', p.actor, 'request_id', p.id, 'at', p.at, 'from', state, 'to', p.to}, p.detail))
+return {'ok', state, redis.call('HGETALL', KEYS[1])}
+"""
+)
+
+# KEYS: request, audit, schedule, claims, attempts
+UPDATE_FIELDS = (
+    AUDIT_APPEND
+    + """
+local p = cjson.decode(ARGV[1])
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  return {'missing'}
+end
+if #p.expect > 0 then
+  local expected = false
+  for _, s in ipairs(p.expect) do
+    if s == state then expected = true end
+  end
+  if not expected then
+    return {'unexpected', state, redis.call('HGETALL', KEYS[1])}
+  end
+end
+local set = p.set
+local changed = #set > 0 or #p.delete > 0 or #p.schedule > 0 or #p.unschedule > 0
+for _, pair in ipairs(p.append) do
+  local field, value = pair[1], pair[2]
+  local current = redis.call('HGET', KEYS[1], field) or '[]'
+  for i = 1, #set, 2 do
+    if set[i] == field then current = set[i + 1] end
+  end
+  local present = false
+  for _, v in ipairs(cjson.decode(current)) do
+    if v == value then present = true end
+  end
+  if not present then
+    local encoded = cjson.encode(value)
+    local updated
+    if current == '[]' then
+      updated = '[' .. encoded .. ']'
+    else
+      updated = string.sub(current, 1, -2) .. ',' .. encoded .. ']'
+    end
+    table.insert(set, field); table.insert(set, updated)
+    changed = true
+  end
+end
+if not changed then
+  return {'unchanged', state, redis.call('HGETALL', KEYS[1])}
+end
+if #set > 0 then
+  redis.call('HSET', KEYS[1], unpack(set))
+end
+if #p.delete > 0 then
+  redis.call('HDEL', KEYS[1], unpack(p.delete))
+end
+apply_schedule(KEYS[3], KEYS[4], KEYS[5], p.schedule, p.unschedule)
+audit_append(KEYS[2], p.ms, p.maxlen, extend(
+  {'event', p.event, 'actor', p.actor, 'request_id', p.id, 'at', p.at, 'state', state}, p.detail))
+return {'ok', state, redis.call('HGETALL', KEYS[1])}
+"""
+)
+
+# KEYS: audit
+RECORD = (
+    AUDIT_APPEND
+    + """
+local p = cjson.decode(ARGV[1])
+return audit_append(KEYS[1], p.ms, p.maxlen, p.fields)
+"""
+)

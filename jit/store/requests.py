@@ -1,0 +1,336 @@
+"""Access requests in Redis: create with dedupe and a pending cap, atomic state transitions, lookups.
+
+Every write is one Lua script that also appends its audit record and schedules or unschedules due work,
+so a crash, a double click or two replicas can never leave a request changed without its audit record,
+or audited without the change. See ``jit.store.keys`` for the key layout.
+
+Retention: a request that reaches a terminal state is kept for ``retention`` (default 90 days, for status
+pages and investigations) and then expires from Redis; its index entries are pruned as newer requests
+reach the same state. The audit stream is not trimmed, so the history outlives the request. Pass
+``retention=None`` to keep terminal requests forever.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from jit.clock import Clock
+from jit.model import AccessRequest, RequestState
+from jit.states import is_terminal, sources_of
+from jit.store import lua
+from jit.store.audit import AuditLog, check_detail, stream_id_ms
+from jit.store.codec import CodecError, decode_request, encode_changes, encode_datetime, encode_request, is_tuple_field
+from jit.store.keys import DEFAULT_PREFIX, Keys
+
+REQUEST_ID_PREFIX = "jr-"
+DEFAULT_RETENTION = timedelta(days=90)
+DEFAULT_DEDUPE_TTL = timedelta(days=1)
+REQUESTED_EVENT = "requested"
+
+
+def new_request_id() -> str:
+    """A short, unguessable id safe in URLs, Slack button values and commands (``jr-`` + 72 random bits)."""
+    return REQUEST_ID_PREFIX + secrets.token_urlsafe(9)
+
+
+class RequestNotFound(LookupError):
+    """No request with that id (never created, or expired after its retention period)."""
+
+    def __init__(self, request_id: str):
+        self.request_id = request_id
+        super().__init__(f"no request {request_id!r}")
+
+
+class TooManyPending(Exception):
+    """The requester already has as many pending requests as allowed."""
+
+    def __init__(self, count: int, limit: int):
+        self.count = count
+        self.limit = limit
+        super().__init__(f"{count} requests already pending (limit {limit})")
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """The request the user now has: a new one, or the pending one the same command already made."""
+
+    request: AccessRequest
+    created: bool
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """Outcome of a state move. When ``ok`` is False nothing was written and ``request`` is the current one."""
+
+    ok: bool
+    request: AccessRequest
+    previous: RequestState
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """Outcome of a field update: ``ok`` False means the state was not one of ``expect_states``.
+
+    ``changed`` False means there was nothing to write (every appended value was already there).
+    """
+
+    ok: bool
+    changed: bool
+    request: AccessRequest
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(flat: Sequence[Any]) -> dict[str, str]:
+    return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def _epoch(at: datetime) -> str:
+    return repr(at.timestamp())
+
+
+def _flat(mapping: Mapping[str, str]) -> list[str]:
+    return [part for pair in mapping.items() for part in pair]
+
+
+def _schedule_items(schedule: Mapping[str, datetime]) -> list[list[str]]:
+    return [[key, _epoch(due)] for key, due in schedule.items()]
+
+
+class RequestStore:
+    """The only code that reads or writes access requests in Redis."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        clock: Clock,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        retention: timedelta | None = DEFAULT_RETENTION,
+        dedupe_ttl: timedelta = DEFAULT_DEDUPE_TTL,
+        audit_maxlen: int | None = None,
+    ):
+        self._redis = redis
+        self._clock = clock
+        self.keys = Keys(prefix)
+        self.retention = retention
+        self.dedupe_ttl = dedupe_ttl
+        self._maxlen = str(audit_maxlen or 0)
+        self.audit = AuditLog(redis, prefix=prefix)
+        self._create = redis.register_script(lua.CREATE)
+        self._transition = redis.register_script(lua.TRANSITION)
+        self._update = redis.register_script(lua.UPDATE_FIELDS)
+        self._record = redis.register_script(lua.RECORD)
+
+    def _stamp(self) -> dict[str, str]:
+        now = self._clock.now()
+        return {"now": _epoch(now), "ms": stream_id_ms(now), "at": encode_datetime(now), "maxlen": self._maxlen}
+
+    def _schedule_keys(self) -> list[str]:
+        return [self.keys.schedule, self.keys.claims, self.keys.attempts]
+
+    async def create(
+        self,
+        request: AccessRequest,
+        *,
+        dedupe_key: str,
+        max_pending_per_user: int,
+        schedule: Mapping[str, datetime] | None = None,
+        audit: Mapping[str, str] | None = None,
+    ) -> CreateResult:
+        """Store a new pending request, unless the same command already made one that is still pending.
+
+        One atomic step: dedupe check, pending cap (raises TooManyPending), write, index, schedule, and the
+        ``requested`` audit record.
+        """
+        if request.state is not RequestState.PENDING:
+            raise ValueError(f"a new request must be pending, not {request.state.value}")
+        stamp = self._stamp()
+        detail = {
+            "vm": request.vm.id,
+            "ports": ",".join(str(p) for p in request.ports),
+            "source": request.source,
+            "duration": str(int(request.duration.total_seconds())),
+            "reason": request.reason,
+            **(audit or {}),
+        }
+        header = ["event", REQUESTED_EVENT, "actor", request.requester, "request_id", request.id, "at", stamp["at"]]
+        header += ["to", RequestState.PENDING.value]
+        payload = {
+            **stamp,
+            "base": self.keys.base,
+            "id": request.id,
+            "fields": _flat(encode_request(request)),
+            "max_pending": str(max_pending_per_user),
+            "dedupe_ttl": str(max(1, int(self.dedupe_ttl.total_seconds()))),
+            "schedule": _schedule_items(schedule or {}),
+            "audit": header + check_detail(detail),
+        }
+        keys = [
+            self.keys.request(request.id),
+            self.keys.dedupe(request.requester, dedupe_key),
+            self.keys.user_state(request.requester, RequestState.PENDING),
+            self.keys.state(RequestState.PENDING),
+            self.keys.audit,
+            *self._schedule_keys(),
+        ]
+        reply = await self._create(keys=keys, args=[json.dumps(payload, ensure_ascii=False)])
+        status = _text(reply[0])
+        if status == "existing":
+            return CreateResult(decode_request(_pairs(reply[1])), created=False)
+        if status == "too_many":
+            raise TooManyPending(int(reply[1]), max_pending_per_user)
+        if status == "id_taken":
+            raise ValueError(f"request id {request.id!r} is already used")
+        return CreateResult(request, created=True)
+
+    async def get(self, request_id: str) -> AccessRequest | None:
+        """The request, or None when unknown or expired."""
+        fields = await self._redis.hgetall(self.keys.request(request_id))
+        return decode_request(fields) if fields else None
+
+    async def transition(
+        self,
+        request_id: str,
+        to: RequestState,
+        *,
+        actor: str,
+        fields: Mapping[str, object] | None = None,
+        schedule: Mapping[str, datetime] | None = None,
+        unschedule: Iterable[str] = (),
+        audit: Mapping[str, str] | None = None,
+    ) -> TransitionResult:
+        """Move a request to ``to`` if the state machine allows it from its current state, atomically.
+
+        Sets ``fields`` (None deletes), moves the state indexes, schedules and unschedules items and appends
+        one audit record (event = new state, with ``from``/``to`` and ``audit``). If the move is illegal,
+        nothing is written and ``ok`` is False, which is how concurrent clicks learn they lost.
+        Raises RequestNotFound.
+        """
+        changes = encode_changes(fields or {})
+        stamp = self._stamp()
+        terminal = is_terminal(to)
+        retention = int(self.retention.total_seconds()) if self.retention and terminal else 0
+        prune_before = self._clock.now() - (self.retention or timedelta())
+        payload = {
+            **stamp,
+            "base": self.keys.base,
+            "id": request_id,
+            "to": to.value,
+            "allowed": sorted(s.value for s in sources_of(to)),
+            "set": _flat(changes.set),
+            "delete": list(changes.delete),
+            "terminal": terminal,
+            "retention": str(max(retention, 1) if retention else 0),
+            "prune_before": _epoch(prune_before),
+            "schedule": _schedule_items(schedule or {}),
+            "unschedule": list(unschedule),
+            "actor": actor,
+            "detail": check_detail(audit or {}),
+        }
+        keys = [self.keys.request(request_id), self.keys.audit, *self._schedule_keys()]
+        reply = await self._transition(keys=keys, args=[_dumps(payload)])
+        status = _text(reply[0])
+        if status == "missing":
+            raise RequestNotFound(request_id)
+        return TransitionResult(
+            ok=status == "ok", request=decode_request(_pairs(reply[2])), previous=RequestState(_text(reply[1]))
+        )
+
+    async def update_fields(
+        self,
+        request_id: str,
+        fields: Mapping[str, object],
+        *,
+        actor: str,
+        event: str,
+        audit: Mapping[str, str] | None = None,
+        expect_states: Iterable[RequestState] | None = None,
+        append: Mapping[str, str] | None = None,
+        schedule: Mapping[str, datetime] | None = None,
+        unschedule: Iterable[str] = (),
+    ) -> UpdateResult:
+        """Change fields without a state move, with one audit record ``event``, atomically.
+
+        ``expect_states`` guards the write (nothing happens unless the request is in one of them);
+        ``append`` adds a value to a tuple field such as ``approvals`` unless already present, so
+        concurrent approvers for a quorum never overwrite each other. Raises RequestNotFound.
+        """
+        changes = encode_changes(fields)
+        for name in append or {}:
+            if not is_tuple_field(name) or name == "ports":
+                raise CodecError(f"cannot append to {name!r}: only tuple-of-text fields")
+        payload = {
+            **self._stamp(),
+            "id": request_id,
+            "set": _flat(changes.set),
+            "delete": list(changes.delete),
+            "expect": sorted(s.value for s in expect_states or ()),
+            "append": [[name, value] for name, value in (append or {}).items()],
+            "schedule": _schedule_items(schedule or {}),
+            "unschedule": list(unschedule),
+            "event": event,
+            "actor": actor,
+            "detail": check_detail(audit or {}),
+        }
+        keys = [self.keys.request(request_id), self.keys.audit, *self._schedule_keys()]
+        reply = await self._update(keys=keys, args=[_dumps(payload)])
+        status = _text(reply[0])
+        if status == "missing":
+            raise RequestNotFound(request_id)
+        return UpdateResult(
+            ok=status in ("ok", "unchanged"), changed=status == "ok", request=decode_request(_pairs(reply[2]))
+        )
+
+    async def record(
+        self, event: str, *, actor: str, request_id: str | None, detail: Mapping[str, str] | None = None
+    ) -> str:
+        """Append an audit-only event (a refused click, a rate-limited command, an admin's policy change).
+
+        Returns the stream entry id.
+        """
+        stamp = self._stamp()
+        header = ["event", event, "actor", actor, "request_id", request_id or "", "at", stamp["at"]]
+        payload = {**stamp, "fields": header + check_detail(detail or {})}
+        return _text(await self._record(keys=[self.keys.audit], args=[_dumps(payload)]))
+
+    async def by_requester(self, user_id: str, states: Iterable[RequestState] | None = None) -> list[AccessRequest]:
+        """A user's requests in the given states (default: all), oldest first."""
+        wanted = list(RequestState) if states is None else list(states)
+        return await self._load([self.keys.user_state(user_id, s) for s in wanted], set(wanted))
+
+    async def by_state(self, state: RequestState) -> list[AccessRequest]:
+        """Every request in ``state``, oldest first; for the scheduler's reconciliation and status pages."""
+        return await self._load([self.keys.state(state)], {state})
+
+    async def count_pending(self, user_id: str) -> int:
+        """How many requests the user has pending (what the cap in ``create`` counts)."""
+        return int(await self._redis.zcard(self.keys.user_state(user_id, RequestState.PENDING)))
+
+    async def _load(self, index_keys: list[str], states: set[RequestState]) -> list[AccessRequest]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in index_keys:
+                pipe.zrange(key, 0, -1)
+            id_lists = await pipe.execute()
+        ids = list(dict.fromkeys(_text(i) for ids in id_lists for i in ids))
+        if not ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for request_id in ids:
+                pipe.hgetall(self.keys.request(request_id))
+            hashes = await pipe.execute()
+        found = [decode_request(h) for h in hashes if h]
+        return sorted((r for r in found if r.state in states), key=lambda r: (r.created_at, r.id))
+
+
+def _dumps(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False)
