@@ -168,6 +168,8 @@ class RequestHistory:
                 before, after = RequestState(record.detail["from"]), RequestState(record.detail["to"])
                 if current is not None and before != current:
                     found.append(f"{record.id}: moved from {before.value} but was {current.value}")
+                if record.event != after.value:
+                    found.append(f"{record.id}: event {record.event} but moved to {after.value}")
                 if not can_transition(before, after):
                     found.append(f"{record.id}: {before.value} -> {after.value} is not a legal move")
                 current = after
