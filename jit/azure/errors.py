@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jit.model import VmRef
+from jit.model import UnsupportedReason, VmRef
 
 
 class AzureJitError(Exception):
@@ -107,3 +107,25 @@ class JitNotSupported(AzureJitError):
     """The VM cannot use JIT (no NSG, classic, Defender for Servers off)."""
 
     default_message = "This VM cannot use just-in-time access."
+
+
+class AzureAuthFailed(AzureJitError):
+    """jitbot could not get or use an Azure token (401, or no credential configured)."""
+
+    default_message = (
+        "jitbot could not sign in to Azure. Ask the platform team to check its managed identity or credentials."
+    )
+
+
+class VmUnsupported(JitNotSupported):
+    """JIT cannot protect this VM; ``reasons`` says why, so the Slack face can explain each one."""
+
+    def __init__(self, user_message: str, reasons: Sequence[UnsupportedReason]):
+        self.reasons = tuple(reasons)
+        super().__init__(user_message)
+
+
+class InvalidPolicyPorts(AzureJitError):
+    """The port rules asked for cannot be written to a JIT policy (checked before calling Azure)."""
+
+    default_message = "Those JIT port rules are not valid."

@@ -1,0 +1,120 @@
+"""The Azure SDK clients jitbot uses, per subscription, sharing one credential, one HTTP session and one
+retry policy.
+
+The retry policy caps ``Retry-After`` so a throttled read cannot hold a Slack interaction for minutes, and
+the per-call timeout comes from settings so a hung ARM call fails instead of hanging the bot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from azure.core.pipeline.policies import AsyncRetryPolicy
+from azure.core.pipeline.transport import AioHttpTransport
+from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.network.aio import NetworkManagementClient
+from azure.mgmt.security.aio import SecurityCenter
+
+
+@dataclass(frozen=True)
+class GatewayTuning:
+    """Knobs for caching, timeouts and retries; the defaults suit production, tests shrink them."""
+
+    cache_ttl: timedelta = timedelta(seconds=60)
+    timeout: timedelta = timedelta(seconds=20)
+    read_retries: int = 3
+    retry_backoff: float = 0.5
+    retry_backoff_max: float = 8.0
+    max_retry_after: float = 10.0
+    initiate_attempts: int = 3
+    lro_polling_interval: float = 2.0
+
+
+class CappedRetryPolicy(AsyncRetryPolicy):  # type: ignore[misc]
+    """azure-core's retry policy, but never waiting longer than ``max_retry_after`` for a ``Retry-After``."""
+
+    def __init__(self, max_retry_after: float, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._max_retry_after = max_retry_after
+
+    def get_retry_after(self, response: Any) -> float | None:
+        """Azure's requested wait, capped."""
+        value = super().get_retry_after(response)
+        return None if value is None else min(float(value), self._max_retry_after)
+
+
+class ArmClients:
+    """Lazily built aio clients for each subscription; ``close`` releases all of them and the HTTP session."""
+
+    def __init__(
+        self,
+        credential: Any,
+        endpoint: str,
+        tuning: GatewayTuning,
+        connection_verify: str | None = None,
+    ):
+        self.endpoint = endpoint.rstrip("/")
+        self.tuning = tuning
+        self._credential = credential
+        seconds = tuning.timeout.total_seconds()
+        transport_options: dict[str, Any] = {"connection_timeout": seconds, "read_timeout": seconds}
+        if connection_verify is not None:
+            transport_options["connection_verify"] = connection_verify
+        self._transport = AioHttpTransport(**transport_options)
+        self._retry_policy = CappedRetryPolicy(
+            tuning.max_retry_after,
+            retry_total=tuning.read_retries,
+            retry_backoff_factor=tuning.retry_backoff,
+            retry_backoff_max=tuning.retry_backoff_max,
+        )
+        self._security: dict[str, Any] = {}
+        self._compute: dict[str, Any] = {}
+        self._network: dict[str, Any] = {}
+
+    @property
+    def credential_scopes(self) -> list[str]:
+        """The token audience for this ARM endpoint (``https://management.azure.com/.default`` in Azure)."""
+        return [f"{self.endpoint}/.default"]
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "base_url": self.endpoint,
+            "credential_scopes": self.credential_scopes,
+            "transport": self._transport,
+            "retry_policy": self._retry_policy,
+            "polling_interval": self.tuning.lro_polling_interval,
+        }
+
+    def security(self, subscription_id: str) -> Any:
+        """Defender for Cloud (JIT policies, pricing) for one subscription."""
+        if subscription_id not in self._security:
+            self._security[subscription_id] = SecurityCenter(self._credential, subscription_id, **self._options())
+        return self._security[subscription_id]
+
+    def compute(self, subscription_id: str) -> Any:
+        """Compute (VMs) for one subscription."""
+        if subscription_id not in self._compute:
+            self._compute[subscription_id] = ComputeManagementClient(
+                self._credential, subscription_id, **self._options()
+            )
+        return self._compute[subscription_id]
+
+    def network(self, subscription_id: str) -> Any:
+        """Network (NICs, NSGs, subnets, public IPs) for one subscription."""
+        if subscription_id not in self._network:
+            self._network[subscription_id] = NetworkManagementClient(
+                self._credential, subscription_id, **self._options()
+            )
+        return self._network[subscription_id]
+
+    async def close(self) -> None:
+        """Close every client and the shared HTTP session."""
+        clients = [*self._security.values(), *self._compute.values(), *self._network.values()]
+        self._security.clear()
+        self._compute.clear()
+        self._network.clear()
+        for client in clients:
+            await client.close()
+        await self._transport.close()

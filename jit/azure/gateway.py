@@ -1,0 +1,408 @@
+"""The Azure JIT gateway: everything jitbot asks of Azure, answered with jitbot's own types.
+
+Reads come from short-lived caches filled by subscription-wide list calls, so a warm lookup costs no ARM
+call and a cold one a fixed handful; writes go straight to ARM and invalidate what they change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from azure.identity.aio import DefaultAzureCredential
+
+from jit.azure.arm_ids import id_segments, same_id
+from jit.azure.cache import TtlCache
+from jit.azure.clients import ArmClients, GatewayTuning
+from jit.azure.errors import (
+    InvalidPolicyPorts,
+    PolicyNameTooLong,
+    VmAmbiguous,
+    VmNotFound,
+    VmUnsupported,
+)
+from jit.azure.initiate import Initiator
+from jit.azure.names import parse_vm_spec
+from jit.azure.policies import (
+    DEFAULT_POLICY_NAME,
+    NAME_LIMIT,
+    activity,
+    covering_policy,
+    entry_for,
+    policy_for_vm,
+    port_to_raw,
+    put_body,
+    replace_entry,
+    requests_for_vm,
+)
+from jit.azure.reads import ArmReader
+from jit.azure.topology import IndexedVm, build_index, matching, nsg_ids_for, reasons_for, subnet_nsgs
+from jit.azure.writes import ArmWriter
+from jit.clock import Clock
+from jit.model import (
+    MAX_ACCESS,
+    MIN_ACCESS,
+    InitiateResult,
+    JitPolicy,
+    JitRequestRecord,
+    JitSupport,
+    PolicyPort,
+    UnsupportedReason,
+    VirtualMachine,
+    VmJitStatus,
+    VmRef,
+)
+from jit.settings import Settings
+
+RawJson = dict[str, Any]
+JIT_RULE_PREFIX = "securitycenter-jitrule"
+REASON_TEXT: Mapping[UnsupportedReason, str] = {
+    UnsupportedReason.NO_NSG: "it has no network security group on its network interface or subnet",
+    UnsupportedReason.CLASSIC_VM: "it is a classic (Azure Service Manager) VM",
+    UnsupportedReason.DEFENDER_OFF: "Microsoft Defender for Servers is not enabled on its subscription",
+    UnsupportedReason.FIREWALL_MANAGED: "its traffic is managed by an Azure Firewall policy",
+}
+
+
+class AzureGateway:
+    """Implements ``jit.ports.AzureJit`` on the Azure SDK aio clients; use it as an async context manager."""
+
+    def __init__(
+        self,
+        clients: ArmClients,
+        subscription_ids: Sequence[str],
+        clock: Clock,
+        tuning: GatewayTuning | None = None,
+        *,
+        owned_credential: Any = None,
+    ):
+        self._clients = clients
+        self._subscriptions = tuple(subscription_ids)
+        self._clock = clock
+        self._tuning = tuning or clients.tuning
+        self._owned_credential = owned_credential
+        self._reader = ArmReader(clients)
+        self._writer = ArmWriter(clients)
+        self._initiator = Initiator(self._writer, self.request_history, self._tuning, clock)
+        ttl = self._tuning.cache_ttl
+        self._index: TtlCache[str, tuple[IndexedVm, ...]] = TtlCache(clock, ttl)
+        self._policies: TtlCache[str, tuple[RawJson, ...]] = TtlCache(clock, ttl)
+        self._subnets: TtlCache[str, dict[str, str | None]] = TtlCache(clock, ttl)
+        self._defender: TtlCache[str, bool] = TtlCache(clock, ttl)
+
+    async def __aenter__(self) -> AzureGateway:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the SDK clients, the HTTP session and the credential we created."""
+        await self._clients.close()
+        if self._owned_credential is not None:
+            credential, self._owned_credential = self._owned_credential, None
+            await credential.close()
+
+    @property
+    def subscription_ids(self) -> tuple[str, ...]:
+        """The subscriptions searched for VMs."""
+        return self._subscriptions
+
+    def invalidate(self, subscription_id: str | None = None) -> None:
+        """Drop cached reads (for one subscription or all), e.g. after someone changed Azure by hand."""
+        for cache in (self._index, self._policies, self._subnets, self._defender):
+            if subscription_id is None:
+                cache.invalidate()
+            else:
+                cache.invalidate(subscription_id)
+
+    # -- cached reads -------------------------------------------------------------------------------------
+
+    async def _vm_index(self, subscription_id: str) -> tuple[IndexedVm, ...]:
+        async def load() -> tuple[IndexedVm, ...]:
+            vms, classic, nics, pips = await asyncio.gather(
+                self._reader.virtual_machines(subscription_id),
+                self._reader.classic_virtual_machines(subscription_id),
+                self._reader.network_interfaces(subscription_id),
+                self._reader.public_ips(subscription_id),
+            )
+            return build_index(subscription_id, vms, classic, nics, pips)
+
+        return await self._index.get(subscription_id, load)
+
+    async def _policy_list(self, subscription_id: str) -> tuple[RawJson, ...]:
+        async def load() -> tuple[RawJson, ...]:
+            return tuple(await self._reader.jit_policies(subscription_id))
+
+        return await self._policies.get(subscription_id, load)
+
+    async def _subnet_nsgs(self, subscription_id: str) -> dict[str, str | None]:
+        async def load() -> dict[str, str | None]:
+            return subnet_nsgs(await self._reader.virtual_networks(subscription_id))
+
+        return await self._subnets.get(subscription_id, load)
+
+    async def _defender_on(self, subscription_id: str) -> bool:
+        async def load() -> bool:
+            return await self._reader.defender_for_servers(subscription_id)
+
+        return await self._defender.get(subscription_id, load)
+
+    async def _fresh_policies(self, subscription_id: str) -> tuple[RawJson, ...]:
+        self._policies.invalidate(subscription_id)
+        return await self._policy_list(subscription_id)
+
+    async def _indexed(self, vm: VmRef) -> IndexedVm:
+        item = matching(await self._vm_index(vm.subscription_id), vm.id)
+        if item is None:
+            raise VmNotFound(f"`{vm.short}` is no longer in Azure; it may have been deleted or moved.")
+        return item
+
+    # -- AzureJit -----------------------------------------------------------------------------------------
+
+    async def find_vm(self, spec: str) -> VirtualMachine:
+        """Resolve ``vm``, ``rg/vm`` or ``sub/rg/vm`` (case-insensitive) across the configured subscriptions."""
+        wanted = parse_vm_spec(spec)
+        subscriptions = self._subscriptions
+        if wanted.subscription_id is not None:
+            subscriptions = tuple(s for s in subscriptions if s.lower() == wanted.subscription_id.lower())
+            if not subscriptions:
+                raise VmNotFound(
+                    f"Subscription `{wanted.subscription_id}` is not one jitbot searches. "
+                    f"Use `rg/vm` or one of: {', '.join(f'`{s}`' for s in self._subscriptions)}."
+                )
+        indexes = await asyncio.gather(*(self._vm_index(sub) for sub in subscriptions))
+        found = [
+            item.vm
+            for index in indexes
+            for item in index
+            if wanted.matches(item.vm.ref.subscription_id, item.vm.ref.resource_group, item.vm.ref.name)
+        ]
+        if not found:
+            where = f"`{wanted.resource_group}/{wanted.name}`" if wanted.resource_group else f"`{wanted.name}`"
+            raise VmNotFound(
+                f"No VM called {where} in the subscriptions jitbot can see. Check the spelling, or use `/jit list`."
+            )
+        if len(found) > 1:
+            raise VmAmbiguous(wanted.name, [vm.ref for vm in found])
+        return found[0]
+
+    async def policy_for(self, vm: VmRef) -> JitPolicy | None:
+        """The JIT policy covering ``vm`` (from the cached policy list), or None when JIT is not configured."""
+        raw = covering_policy(await self._policy_list(vm.subscription_id), vm.id)
+        return policy_for_vm(raw, vm.id) if raw is not None else None
+
+    async def inventory(self) -> list[VmJitStatus]:
+        """Every VM, classified like the portal's three tabs, with the portal's activity columns."""
+        rows: list[VmJitStatus] = []
+        now = self._clock.now()
+        per_subscription = await asyncio.gather(*(self._subscription_snapshot(s) for s in self._subscriptions))
+        for index, policies, subnets, defender in per_subscription:
+            for item in index:
+                reasons = reasons_for(item, subnets, defender)
+                raw = covering_policy(policies, item.vm.ref.id)
+                policy = policy_for_vm(raw, item.vm.ref.id) if raw is not None else None
+                if reasons:
+                    rows.append(VmJitStatus(item.vm, JitSupport.UNSUPPORTED, reasons, policy))
+                elif raw is not None and policy is not None:
+                    history = requests_for_vm(raw, item.vm.ref.id)
+                    rows.append(VmJitStatus(item.vm, JitSupport.CONFIGURED, (), policy, activity(history, now)))
+                else:
+                    rows.append(VmJitStatus(item.vm, JitSupport.NOT_CONFIGURED))
+        return rows
+
+    async def _subscription_snapshot(
+        self, subscription_id: str
+    ) -> tuple[tuple[IndexedVm, ...], tuple[RawJson, ...], dict[str, str | None], bool]:
+        return await asyncio.gather(
+            self._vm_index(subscription_id),
+            self._policy_list(subscription_id),
+            self._subnet_nsgs(subscription_id),
+            self._defender_on(subscription_id),
+        )
+
+    async def unsupported_reasons(self, vm: VmRef) -> tuple[UnsupportedReason, ...]:
+        """Why JIT cannot protect ``vm`` (no NSG, classic, Defender for Servers off); empty when it can."""
+        item, subnets, defender = await asyncio.gather(
+            self._indexed(vm), self._subnet_nsgs(vm.subscription_id), self._defender_on(vm.subscription_id)
+        )
+        return reasons_for(item, subnets, defender)
+
+    async def initiate(
+        self,
+        policy: JitPolicy,
+        ports: Sequence[int],
+        source: str,
+        end: datetime,
+        justification: str,
+    ) -> InitiateResult:
+        """Open ``ports`` from ``source`` until ``end``: one ARM write, never a double grant on retry."""
+        try:
+            return await self._initiator.initiate(policy, ports, source, end, justification)
+        finally:
+            self._policies.invalidate(policy.subscription_id)
+
+    async def request_history(self, policy: JitPolicy) -> list[JitRequestRecord]:
+        """Azure's ``requests[]`` for the policy's VM, read fresh (reconciliation after a crash, activity)."""
+        raw = await self._reader.jit_policy(policy.id)
+        return requests_for_vm(raw, policy.vm_id) if raw is not None else []
+
+    async def configure(self, vm: VmRef, ports: Sequence[PolicyPort]) -> JitPolicy:
+        """Enable JIT on ``vm`` or replace its port rules; every other VM in the policy is resent unchanged."""
+        _check_ports(ports)
+        reasons = await self.unsupported_reasons(vm)
+        if reasons:
+            raise VmUnsupported(
+                f"JIT cannot protect `{vm.short}`: " + "; ".join(REASON_TEXT[r] for r in reasons) + ".", reasons
+            )
+        policies = await self._fresh_policies(vm.subscription_id)
+        raw = covering_policy(policies, vm.id)
+        if raw is None:
+            policy_id = _default_policy_id(vm)
+            raw = next((p for p in policies if same_id(p.get("id"), policy_id)), None)
+        else:
+            policy_id = str(raw["id"])
+        policy_name = id_segments(policy_id)["jitnetworkaccesspolicies"]
+        if len(policy_name) + len(vm.name) > NAME_LIMIT:
+            raise PolicyNameTooLong(
+                f"Azure limits the JIT policy name plus the VM name to {NAME_LIMIT} characters; "
+                f"`{policy_name}` + `{vm.name}` is {len(policy_name) + len(vm.name)}."
+            )
+        existing = entry_for(raw, vm.id) if raw is not None else None
+        entry = {**existing, "ports": [port_to_raw(p) for p in ports]} if existing else None
+        entry = entry or {"id": vm.id, "ports": [port_to_raw(p) for p in ports]}
+        try:
+            written = await self._writer.put_policy(policy_id, put_body(raw, replace_entry(raw, vm.id, entry)))
+        finally:
+            self._policies.invalidate(vm.subscription_id)
+        policy = policy_for_vm(written, vm.id) if written.get("id") else None
+        return policy or _policy_from_sent(policy_id, vm, ports)
+
+    async def disable(self, vm: VmRef) -> None:
+        """Remove ``vm`` from its JIT policy, deleting the policy when it was the last VM; no-op when absent."""
+        raw = covering_policy(await self._fresh_policies(vm.subscription_id), vm.id)
+        if raw is None:
+            return
+        remaining = replace_entry(raw, vm.id, None)
+        try:
+            if remaining:
+                await self._writer.put_policy(str(raw["id"]), put_body(raw, remaining))
+            else:
+                await self._writer.delete_policy(str(raw["id"]))
+        finally:
+            self._policies.invalidate(vm.subscription_id)
+
+    async def close_access(self, vm: VmRef, ports: Sequence[int], source: str) -> int:
+        """Delete the NSG allow rules JIT opened on ``vm`` for exactly these ports and source; returns how many."""
+        item, subnets = await asyncio.gather(self._indexed(vm), self._subnet_nsgs(vm.subscription_id))
+        removed = 0
+        for nsg_id in nsg_ids_for(item, subnets):
+            nsg = await self._reader.network_security_group(nsg_id)
+            for rule in (nsg.get("properties") or {}).get("securityRules") or []:
+                if is_jit_allow_rule(rule, set(ports), source, item.vm.private_ips):
+                    await self._writer.delete_security_rule(
+                        str(rule.get("id") or f"{nsg_id}/securityRules/{rule['name']}")
+                    )
+                    removed += 1
+        return removed
+
+
+def _check_ports(ports: Sequence[PolicyPort]) -> None:
+    if not ports:
+        raise InvalidPolicyPorts("Give at least one port, for example 22 (SSH) or 3389 (RDP).")
+    numbers = [p.number for p in ports]
+    if len(set(numbers)) != len(numbers):
+        raise InvalidPolicyPorts("Each port may appear only once in a JIT policy.")
+    for port in ports:
+        if not 1 <= port.number <= 65535:
+            raise InvalidPolicyPorts(f"Port {port.number} is not a TCP/UDP port number (1-65535).")
+        if not MIN_ACCESS <= port.max_duration <= MAX_ACCESS:
+            raise InvalidPolicyPorts(
+                f"The maximum request time for port {port.number} must be between 5 minutes and 24 hours."
+            )
+        if not port.allowed_sources or any(not s.strip() for s in port.allowed_sources):
+            raise InvalidPolicyPorts(f"Port {port.number} needs at least one allowed source (`*` for any).")
+
+
+def _default_policy_id(vm: VmRef) -> str:
+    return (
+        f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}/providers/Microsoft.Security"
+        f"/locations/{vm.location}/jitNetworkAccessPolicies/{DEFAULT_POLICY_NAME}"
+    )
+
+
+def _policy_from_sent(policy_id: str, vm: VmRef, ports: Sequence[PolicyPort]) -> JitPolicy:
+    segments = id_segments(policy_id)
+    return JitPolicy(
+        id=policy_id,
+        subscription_id=segments["subscriptions"],
+        resource_group=segments["resourcegroups"],
+        location=segments["locations"],
+        name=segments["jitnetworkaccesspolicies"],
+        vm_id=vm.id,
+        ports=tuple(ports),
+    )
+
+
+def _same_source(left: str, right: str) -> bool:
+    if left.strip() == right.strip():
+        return True
+    try:
+        return ipaddress.ip_network(left.strip(), strict=False) == ipaddress.ip_network(right.strip(), strict=False)
+    except ValueError:
+        return False
+
+
+def _rule_ports(props: Mapping[str, Any]) -> set[str]:
+    ranges = props.get("destinationPortRanges") or []
+    single = props.get("destinationPortRange")
+    return {str(r) for r in [*ranges, *([single] if single else [])]}
+
+
+def is_jit_allow_rule(rule: Mapping[str, Any], ports: set[int], source: str, vm_ips: Sequence[str]) -> bool:
+    """Whether ``rule`` is an allow rule JIT opened for these ports and source (and nothing else)."""
+    props = rule.get("properties") or {}
+    if not str(rule.get("name", "")).lower().startswith(JIT_RULE_PREFIX):
+        return False
+    if str(props.get("access", "")).lower() != "allow" or str(props.get("direction", "")).lower() != "inbound":
+        return False
+    sources = [
+        *(props.get("sourceAddressPrefixes") or []),
+        *([props["sourceAddressPrefix"]] if props.get("sourceAddressPrefix") else []),
+    ]
+    if not sources or not all(_same_source(s, source) for s in sources):
+        return False
+    rule_ports = _rule_ports(props)
+    if not rule_ports or not rule_ports <= {str(p) for p in ports}:
+        return False
+    destinations = [
+        *(props.get("destinationAddressPrefixes") or []),
+        *([props["destinationAddressPrefix"]] if props.get("destinationAddressPrefix") else []),
+    ]
+    specific = [d for d in destinations if d not in ("*", "VirtualNetwork", "Any")]
+    return not specific or not vm_ips or any(_same_source(d, ip) for d in specific for ip in vm_ips)
+
+
+def build_gateway(
+    settings: Settings,
+    clock: Clock,
+    *,
+    credential: Any = None,
+    connection_verify: str | None = None,
+    tuning: GatewayTuning | None = None,
+) -> AzureGateway:
+    """The gateway for these settings: DefaultAzureCredential unless one is given, timeout from settings."""
+    effective = replace(tuning or GatewayTuning(), timeout=settings.azure_timeout)
+    owned = None
+    if credential is None:
+        options: dict[str, Any] = {"connection_verify": connection_verify} if connection_verify else {}
+        credential = owned = DefaultAzureCredential(**options)
+    clients = ArmClients(credential, settings.azure_arm_endpoint, effective, connection_verify=connection_verify)
+    return AzureGateway(clients, settings.azure_subscription_ids, clock, effective, owned_credential=owned)

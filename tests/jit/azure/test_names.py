@@ -1,0 +1,57 @@
+"""VM specs as people type them, and the names Azure could never hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from jit.azure.errors import InvalidVmName
+from jit.azure.names import VmSpec, parse_vm_spec
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("web-01", VmSpec("web-01")),
+        ("  Web-01 ", VmSpec("Web-01")),
+        ("rg-app/web-01", VmSpec("web-01", "rg-app")),
+        ("0000-sub/rg.app(1)/web_01", VmSpec("web_01", "rg.app(1)", "0000-sub")),
+        (
+            "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1",
+            VmSpec("vm1", "rg1", "s1"),
+        ),
+    ],
+)
+def test_accepted_forms(text: str, expected: VmSpec) -> None:
+    assert parse_vm_spec(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a/b/c/d",
+        "web 01",
+        "web;rm -rf",
+        "web-",
+        "web.",
+        "_web",
+        "x" * 65,
+        "rg./web",
+        "bad rg/web",
+        "s*b/rg/web",
+        "<@U123>",
+        "web`01",
+    ],
+)
+def test_rejected_names(text: str) -> None:
+    with pytest.raises(InvalidVmName) as caught:
+        parse_vm_spec(text)
+    assert "`" in caught.value.user_message
+
+
+def test_spec_matches_case_insensitively() -> None:
+    spec = parse_vm_spec("RG/Web")
+    assert spec.matches("sub", "rg", "web")
+    assert not spec.matches("sub", "other", "web")
+    assert parse_vm_spec("SUB/rg/web").matches("sub", "RG", "WEB")
+    assert not parse_vm_spec("sub2/rg/web").matches("sub", "rg", "web")
