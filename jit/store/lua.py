@@ -8,7 +8,7 @@ keys' Cluster slot.
 
 from __future__ import annotations
 
-AUDIT_APPEND = """
+COMMON = """
 local function audit_append(stream, ms, maxlen, fields)
   local args = {'XADD', stream}
   if maxlen ~= '0' then
@@ -46,7 +46,7 @@ end
 
 # KEYS: request, dedupe, user pending index, pending index, audit, schedule, claims, attempts
 CREATE = (
-    AUDIT_APPEND
+    COMMON
     + """
 local p = cjson.decode(ARGV[1])
 local existing = redis.call('GET', KEYS[2])
@@ -75,7 +75,7 @@ return {'created'}
 
 # KEYS: request, audit, schedule, claims, attempts
 TRANSITION = (
-    AUDIT_APPEND
+    COMMON
     + """
 local p = cjson.decode(ARGV[1])
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -116,7 +116,7 @@ return {'ok', state, redis.call('HGETALL', KEYS[1])}
 
 # KEYS: request, audit, schedule, claims, attempts
 UPDATE_FIELDS = (
-    AUDIT_APPEND
+    COMMON
     + """
 local p = cjson.decode(ARGV[1])
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -174,9 +174,82 @@ return {'ok', state, redis.call('HGETALL', KEYS[1])}
 
 # KEYS: audit
 RECORD = (
-    AUDIT_APPEND
+    COMMON
     + """
 local p = cjson.decode(ARGV[1])
 return audit_append(KEYS[1], p.ms, p.maxlen, p.fields)
 """
 )
+
+# KEYS: schedule, claims, attempts
+SCHEDULE_SET = (
+    COMMON
+    + """
+local p = cjson.decode(ARGV[1])
+apply_schedule(KEYS[1], KEYS[2], KEYS[3], p.add, p.remove)
+return #p.add + #p.remove
+"""
+)
+
+# KEYS: schedule, claims, attempts. ARGV: now, lease_until, limit, token_base.
+# Returns {{member, due, token, attempt, ...}, next_due_or_nil}: the idle tick is this one command.
+CLAIM = """
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[3], 'WITHSCORES')
+local out = {}
+local n = 0
+for i = 1, #due, 2 do
+  n = n + 1
+  local member = due[i]
+  local token = ARGV[4] .. '.' .. n
+  redis.call('ZADD', KEYS[1], ARGV[2], member)
+  redis.call('HSET', KEYS[2], member, token)
+  local attempt = redis.call('HINCRBY', KEYS[3], member, 1)
+  table.insert(out, member)
+  table.insert(out, due[i + 1])
+  table.insert(out, token)
+  table.insert(out, attempt)
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {out, nxt[2]}
+"""
+
+# KEYS: schedule, claims, attempts. ARGV: member, token.
+COMPLETE = """
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
+  return 0
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+"""
+
+# KEYS: schedule, claims, attempts. ARGV: member, token, new due, attempt change (0 or -1).
+# Hands a claimed item back: at once (release) or later (retry after a failure).
+REQUEUE = """
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+if ARGV[4] ~= '0' then
+  redis.call('HINCRBY', KEYS[3], ARGV[1], ARGV[4])
+end
+return 1
+"""
+
+# KEYS: rate log. ARGV: now_ms, window_ms, limit, member.
+RATE_HIT = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, 0, limit - count - 1}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tonumber(oldest[2]) + window - now, 0}
+"""

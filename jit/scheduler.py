@@ -1,0 +1,154 @@
+"""The runner that turns due schedule items into work: reminders, expiry, pending timeouts, reconciliation.
+
+Each pass claims a batch of due items with a lease (one Redis command when idle), runs the handler for
+each, and completes them. A failing handler gets its item back after an exponential backoff (capped at
+the lease) instead of being retried in a tight loop; an unreachable Redis is logged and retried with
+backoff; nothing but cancellation ends the loop. Between passes it sleeps until the next item is due or
+``max_idle_sleep``, whichever is sooner (``wake()`` cuts the sleep short when this process schedules
+something sooner). On ``stop`` it finishes the handlers already running and hands back items it claimed
+but did not start, so another replica takes them at once.
+
+Delivery is at-least-once: a handler that outlives its lease, or a crash between the handler and
+``complete``, runs the item again. Handlers guard notifications with ``Schedule.mark_done``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from jit.clock import Clock
+from jit.store.schedule import DueItem, Schedule
+
+Handler = Callable[[DueItem], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SchedulerStats:
+    """Counters for the metrics endpoint and the tests."""
+
+    passes: int = 0
+    claimed: int = 0
+    completed: int = 0
+    failed: int = 0
+    released: int = 0
+    redis_errors: int = 0
+    last_lag_seconds: float = 0.0
+
+
+class Scheduler:
+    """Claims due items from a Schedule and hands them to ``handler``; safe to run on several replicas."""
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        handler: Handler,
+        clock: Clock,
+        *,
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 100,
+        max_idle_sleep: float = 1.0,
+        concurrency: int = 16,
+        retry_base: timedelta = timedelta(seconds=1),
+        outage_backoff_max: float = 5.0,
+    ):
+        self._schedule = schedule
+        self._handler = handler
+        self._clock = clock
+        self.lease = lease
+        self.batch = batch
+        self.max_idle_sleep = max_idle_sleep
+        self.retry_base = retry_base
+        self.outage_backoff_max = outage_backoff_max
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self.stats = SchedulerStats()
+
+    def wake(self) -> None:
+        """Cut the current sleep short: something was scheduled that may be due sooner."""
+        self._wake.set()
+
+    def retry_delay(self, attempt: int) -> timedelta:
+        """Backoff before re-running an item that failed on its ``attempt``-th delivery."""
+        return min(self.lease, self.retry_base * (1 << min(max(attempt - 1, 0), 30)))
+
+    async def tick(self) -> list[DueItem]:
+        """One claim-and-handle pass at the clock's current time; returns the items claimed."""
+        batch = await self._schedule.claim_batch(self._clock.now(), lease=self.lease, limit=self.batch)
+        await self._handle_all(batch.items, asyncio.Event())
+        return batch.items
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run passes until ``stop`` is set; survives handler failures and Redis outages."""
+        outage_backoff = 0.05
+        while not stop.is_set():
+            try:
+                batch = await self._schedule.claim_batch(self._clock.now(), lease=self.lease, limit=self.batch)
+            except Exception as exc:
+                self.stats.redis_errors += 1
+                log.warning("scheduler.claim_failed", extra={"error": repr(exc), "retry_in": outage_backoff})
+                await self._sleep(stop, outage_backoff)
+                outage_backoff = min(outage_backoff * 2, self.outage_backoff_max)
+                continue
+            outage_backoff = 0.05
+            self.stats.passes += 1
+            await self._handle_all(batch.items, stop)
+            if len(batch.items) >= self.batch:
+                continue
+            delay = self.max_idle_sleep
+            if batch.next_due is not None:
+                until_due = (batch.next_due - self._clock.now()).total_seconds()
+                delay = min(delay, max(until_due, 0.0))
+            await self._sleep(stop, delay)
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
+        _, pending = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._wake.clear()
+
+    async def _handle_all(self, items: list[DueItem], stop: asyncio.Event) -> None:
+        if items:
+            self.stats.claimed += len(items)
+            await asyncio.gather(*(self._handle(item, stop) for item in items))
+
+    async def _handle(self, item: DueItem, stop: asyncio.Event) -> None:
+        async with self._slots:
+            if stop.is_set():
+                if await self._settle("release", item, self._schedule.release(item)):
+                    self.stats.released += 1
+                return
+            self.stats.last_lag_seconds = max(0.0, (self._clock.now() - item.due).total_seconds())
+            try:
+                await self._handler(item)
+            except Exception as exc:
+                self.stats.failed += 1
+                delay = self.retry_delay(item.attempt)
+                log.warning(
+                    "scheduler.handler_failed",
+                    extra={"item": item.key, "attempt": item.attempt, "error": repr(exc), "retry_in": str(delay)},
+                    exc_info=True,
+                )
+                await self._settle("retry", item, self._schedule.retry(item, self._clock.now() + delay))
+                return
+            if await self._settle("complete", item, self._schedule.complete(item)):
+                self.stats.completed += 1
+
+    async def _settle(self, action: str, item: DueItem, step: Awaitable[bool]) -> bool:
+        """Run a lease update; if Redis is away the lease simply runs out and the item comes back."""
+        try:
+            return await step
+        except Exception as exc:
+            self.stats.redis_errors += 1
+            log.warning(f"scheduler.{action}_failed", extra={"item": item.key, "error": repr(exc)})
+            return False
