@@ -10,12 +10,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlparse
 
 from azure.core.pipeline.policies import AsyncRetryPolicy
 from azure.core.pipeline.transport import AioHttpTransport
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.network.aio import NetworkManagementClient
 from azure.mgmt.security.aio import SecurityCenter
+
+PUBLIC_ARM_AUDIENCE = "https://management.azure.com"
+_CLOUD_AUDIENCES = {
+    "management.azure.com": PUBLIC_ARM_AUDIENCE,
+    "management.usgovcloudapi.net": "https://management.usgovcloudapi.net",
+    "management.chinacloudapi.cn": "https://management.chinacloudapi.cn",
+}
+
+
+def arm_scope(endpoint: str) -> str:
+    """The token scope for an ARM endpoint.
+
+    ARM accepts tokens for its cloud's audience, not for whatever host serves it: regional endpoints
+    (``westeurope.management.azure.com``), private-link proxies and local emulators all take the public
+    ``https://management.azure.com`` audience; sovereign clouds take their own.
+    """
+    host = (urlparse(endpoint).hostname or "").lower()
+    for domain, audience in _CLOUD_AUDIENCES.items():
+        if host == domain or host.endswith("." + domain):
+            return f"{audience}/.default"
+    return f"{PUBLIC_ARM_AUDIENCE}/.default"
 
 
 @dataclass(frozen=True)
@@ -75,8 +97,8 @@ class ArmClients:
 
     @property
     def credential_scopes(self) -> list[str]:
-        """The token audience for this ARM endpoint (``https://management.azure.com/.default`` in Azure)."""
-        return [f"{self.endpoint}/.default"]
+        """The token scope for this ARM endpoint (``https://management.azure.com/.default`` in public Azure)."""
+        return [arm_scope(self.endpoint)]
 
     def _options(self) -> dict[str, Any]:
         return {

@@ -33,6 +33,12 @@ NOT_SUBSET = "is not a subset of policy"
 _MESSAGE_LIMIT = 400
 
 
+def response_json(response: Any) -> Any:
+    """The JSON body of an SDK transport response (old- and new-style responses alike); {} when empty."""
+    text = response.text()
+    return json.loads(text) if text and text.strip() else {}
+
+
 def azure_message(exc: BaseException) -> str:
     """Azure's own explanation (the ARM error body's ``message``), or the exception text."""
     error = getattr(exc, "error", None)

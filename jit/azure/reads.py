@@ -13,7 +13,7 @@ from azure.core.rest import HttpRequest
 from jit.azure.arm_ids import id_segments
 from jit.azure.clients import ArmClients
 from jit.azure.errors import AzureNotFound
-from jit.azure.failures import azure_errors
+from jit.azure.failures import azure_errors, response_json
 
 RawJson = dict[str, Any]
 CLASSIC_API_VERSION = "2017-04-01"
@@ -22,7 +22,7 @@ _CLASSIC_ABSENT = {400, 404, 409}
 
 
 def _raw(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
-    return pipeline_response.http_response.json()
+    return response_json(pipeline_response.http_response)
 
 
 class ArmReader:
@@ -88,7 +88,7 @@ class ArmReader:
         def keep_page(pipeline_response: Any) -> None:
             http = pipeline_response.http_response
             if http.status_code == 200:
-                pages.append(http.json())
+                pages.append(response_json(http))
 
         with azure_errors():
             pager = self._clients.security(subscription_id).jit_network_access_policies.list(

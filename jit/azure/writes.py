@@ -14,13 +14,13 @@ from azure.core.exceptions import HttpResponseError
 from jit.azure.arm_ids import id_segments
 from jit.azure.clients import ArmClients
 from jit.azure.errors import AzureJitError
-from jit.azure.failures import azure_errors, azure_message, status_error, translate
+from jit.azure.failures import azure_errors, azure_message, response_json, status_error, translate
 
 RawJson = dict[str, Any]
 
 
 def _raw(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
-    return pipeline_response.http_response.json()
+    return response_json(pipeline_response.http_response)
 
 
 @dataclass(frozen=True)
