@@ -1,0 +1,102 @@
+"""``/jit``: parse and ack at once (grammar errors in the ack itself), then do the work in a lazy listener."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.blocks.common import Message
+from bot.blocks.errors import error_message, rate_limited_message
+from bot.blocks.help import help_message
+from bot.blocks.request import requester_confirmation
+from bot.grammar import Cancel, Command, GrammarError, Help, RequestAccess, parse_command
+from bot.handlers.errors import message_for
+from bot.logs import request_id_var
+from bot.runtime import Runtime
+from jit.service import RequestDraft
+
+log = logging.getLogger(__name__)
+
+
+def _ephemeral(message: Message) -> dict[str, Any]:
+    return {"response_type": "ephemeral", **message.as_kwargs()}
+
+
+class CommandHandlers:
+    """The `/jit` listeners; subcommands beyond requests are delegated to their own modules."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    async def ack(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Answer within Slack's 3 s: grammar errors and help right here, everything else after the ack."""
+        try:
+            command = parse_command(str(body.get("text", "")))
+        except GrammarError as exc:
+            await ack(**_ephemeral(error_message(exc.problem, exc.example)))
+            return
+        if isinstance(command, Help) and command.topic is None:
+            await ack(**_ephemeral(help_message()))
+            return
+        await ack()
+
+    async def run(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """The work behind a command: rate limit, then the use case, then an ephemeral reply."""
+        user = str(body.get("user_id", ""))
+        try:
+            command = parse_command(str(body.get("text", "")))
+        except GrammarError:
+            return
+        if isinstance(command, Help) and command.topic is None:
+            return
+        self.runtime.metrics.commands.labels(command=type(command).__name__).inc()
+        try:
+            decision = await self.runtime.limiter.hit(user, self.runtime.settings.commands_per_minute)
+            if not decision.allowed:
+                await self.runtime.store.record("rate_limited", actor=user, request_id=None)
+                seconds = max(1, int(decision.retry_after.total_seconds()))
+                await respond(
+                    **_ephemeral(
+                        rate_limited_message(
+                            f"You sent more than {self.runtime.settings.commands_per_minute} commands in a minute; "
+                            f"try again in {seconds} s."
+                        )
+                    )
+                )
+                return
+            reply = await self.dispatch(user, command, body)
+        except Exception as exc:
+            reply = message_for(exc)
+        if reply is not None:
+            await respond(**_ephemeral(reply))
+
+    async def dispatch(self, user: str, command: Command, body: dict[str, Any]) -> Message | None:
+        """Run one parsed command for ``user``; returns the ephemeral reply (None when a view was opened)."""
+        if isinstance(command, RequestAccess):
+            return await self._request(user, command)
+        if isinstance(command, Cancel):
+            decision = await self.runtime.service.cancel(command.request_id, user)
+            return requester_confirmation(decision.request)
+        from bot.handlers.subcommands import run_subcommand
+
+        return await run_subcommand(self.runtime, user, command, body)
+
+    async def _request(self, user: str, command: RequestAccess) -> Message:
+        submitted = await self.runtime.service.submit(
+            RequestDraft(
+                requester=user,
+                vm=command.vm,
+                ports=command.ports,
+                duration=command.duration,
+                source=command.source,
+                reason=command.reason,
+            )
+        )
+        request_id_var.set(submitted.request.id)
+        outcome = "requested" if submitted.created else "duplicate"
+        self.runtime.metrics.requests.labels(outcome=outcome).inc()
+        log.info("request.submitted", extra={"jit_request": submitted.request.id, "created": submitted.created})
+        return requester_confirmation(submitted.request, already_pending=not submitted.created)

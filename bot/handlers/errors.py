@@ -1,0 +1,34 @@
+"""Turns any failure of a use case into the friendly ephemeral message the user sees."""
+
+from __future__ import annotations
+
+import logging
+
+import redis.exceptions
+
+from bot.blocks.common import Message
+from bot.blocks.errors import error_message, refusal_message, unavailable_message
+from bot.grammar import GrammarError
+from jit.azure.errors import AzureJitError, VmAmbiguous
+from jit.errors import NotAllowed, RequestRejected, TemporarilyUnavailable, UnknownRequest
+
+log = logging.getLogger(__name__)
+
+
+def message_for(exc: BaseException) -> Message:
+    """The message for ``exc``; unexpected errors get a generic apology (details only in the logs)."""
+    if isinstance(exc, GrammarError | RequestRejected):
+        return error_message(exc.problem, exc.example or None)
+    if isinstance(exc, NotAllowed):
+        return refusal_message(exc.problem)
+    if isinstance(exc, UnknownRequest):
+        return refusal_message("That request is unknown to jitbot (it may have expired from its records).")
+    if isinstance(exc, VmAmbiguous):
+        example = f"/jit ssh {exc.candidates[0].resource_group}/{exc.candidates[0].name} 1h" if exc.candidates else None
+        return error_message(exc.user_message, example)
+    if isinstance(exc, AzureJitError):
+        return error_message(exc.user_message)
+    if isinstance(exc, TemporarilyUnavailable | redis.exceptions.RedisError | ConnectionError | TimeoutError):
+        return unavailable_message()
+    log.error("handler.unexpected_error", exc_info=exc)
+    return error_message("Something went wrong inside jitbot. Nothing was changed; please try again.")

@@ -1,0 +1,29 @@
+"""Refuse replayed Slack requests: a signed body is accepted once, within Slack's 5-minute window."""
+
+from __future__ import annotations
+
+import hashlib
+
+import redis.asyncio as aioredis
+from slack_sdk.signature import SignatureVerifier
+
+REPLAY_WINDOW_SECONDS = 60 * 5 + 60
+
+
+class ReplayGuard:
+    """Checks the signature and remembers it in Redis (SET NX), so a byte-identical replay is refused."""
+
+    def __init__(self, redis: aioredis.Redis, signing_secret: str, *, prefix: str = "jitbot"):
+        self.redis = redis
+        self.verifier = SignatureVerifier(signing_secret)
+        self.prefix = prefix
+
+    def authentic(self, body: bytes, timestamp: str, signature: str) -> bool:
+        """A valid signature over ``body`` with a timestamp within five minutes."""
+        return self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+
+    async def first_time(self, signature: str) -> bool:
+        """True the first time a signature is seen; False for a replay. Raises when Redis is unreachable."""
+        digest = hashlib.sha256(signature.encode()).hexdigest()[:40]
+        key = f"{self.prefix}:{{jit}}:seen:{digest}"
+        return bool(await self.redis.set(key, b"1", nx=True, ex=REPLAY_WINDOW_SECONDS))

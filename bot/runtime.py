@@ -1,0 +1,190 @@
+"""The composition root: builds every part from Settings and owns their lifetimes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.directory import SlackDirectory
+from bot.metrics import Metrics
+from bot.notifier import SlackNotifier
+from jit.clock import Clock, SystemClock
+from jit.instrumented import InstrumentedAzure
+from jit.ports import AzureJit
+from jit.redis_connect import connect_redis
+from jit.routing import Route, Router, SingleRouteRouter
+from jit.scheduler import Scheduler
+from jit.service import JitService, ServiceConfig
+from jit.settings import Settings
+from jit.store.audit import AuditLog
+from jit.store.limits import RateLimiter
+from jit.store.requests import RequestStore
+from jit.store.schedule import DueItem, Schedule
+
+log = logging.getLogger(__name__)
+
+
+def slack_retry_handlers() -> list[AsyncRetryHandler]:
+    """Retry Slack's 429 (honouring Retry-After), 5xx and dropped connections a few times."""
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+def build_slack_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client every part shares."""
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    for handler in slack_retry_handlers():
+        client.retry_handlers.append(handler)
+    return client
+
+
+def default_router(settings: Settings) -> Router:
+    """Env-only configuration: one route for every VM."""
+    default = Route(
+        name="default",
+        approvers=settings.approvers,
+        approval_channel=settings.approval_channel,
+        max_duration=settings.max_duration,
+    )
+    return SingleRouteRouter(default)
+
+
+@dataclass
+class Runtime:
+    """Every long-lived part of a running bot."""
+
+    settings: Settings
+    clock: Clock
+    redis: aioredis.Redis
+    slack: AsyncWebClient
+    azure: AzureJit
+    store: RequestStore
+    schedule: Schedule
+    audit: AuditLog
+    limiter: RateLimiter
+    service: JitService
+    scheduler: Scheduler
+    metrics: Metrics
+    directory: SlackDirectory
+    router: Router
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start_background(self) -> None:
+        """Start the scheduler loop."""
+        self.tasks.append(asyncio.create_task(self.scheduler.run(self.stopping), name="jitbot-scheduler"))
+
+    async def stop_background(self) -> None:
+        """Stop taking scheduled work, let in-flight items finish, release leases."""
+        self.stopping.set()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+    async def redis_ok(self) -> bool:
+        """Redis answers PING."""
+        try:
+            return bool(await self.redis.ping())
+        except Exception:
+            return False
+
+    async def slack_ok(self) -> bool:
+        """The bot token is valid (auth.test)."""
+        response = await self.slack.auth_test()
+        return bool(response.get("ok"))
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    azure: AzureJit | None = None,
+    connection_verify: str | None = None,
+    key_prefix: str = "jitbot",
+) -> AsyncIterator[Runtime]:
+    """Build the runtime; closes Redis, the Slack client session and the Azure clients on exit."""
+    clock = clock or SystemClock()
+    metrics = Metrics()
+    redis = connect_redis(settings.redis_url)
+    slack = build_slack_client(settings)
+    router = default_router(settings)
+    directory = SlackDirectory(slack)
+    store = RequestStore(redis, clock, prefix=key_prefix)
+    schedule = Schedule(redis, prefix=key_prefix)
+    audit = AuditLog(redis, prefix=key_prefix)
+    limiter = RateLimiter(redis, clock, prefix=key_prefix)
+    async with contextlib.AsyncExitStack() as stack:
+        if azure is None:
+            from jit.azure.gateway import build_gateway
+
+            gateway = build_gateway(settings, clock, connection_verify=connection_verify)
+            azure = await stack.enter_async_context(gateway)
+        azure = InstrumentedAzure(azure, metrics.observe_azure)
+        notifier = SlackNotifier(slack, settings=settings, clock=clock, metrics=metrics)
+        holder: dict[str, Scheduler] = {}
+        service = JitService(
+            azure=azure,
+            store=store,
+            schedule=schedule,
+            notifier=notifier,
+            directory=directory,
+            router=router,
+            clock=clock,
+            config=ServiceConfig(
+                request_ttl=settings.request_ttl,
+                remind_before=settings.remind_before,
+                default_source=settings.default_source,
+                max_pending_per_user=settings.max_pending_per_user,
+                max_duration=settings.max_duration,
+            ),
+            wake=lambda: holder["scheduler"].wake() if "scheduler" in holder else None,
+        )
+
+        async def handle(item: DueItem) -> None:
+            lag = (clock.now() - item.due).total_seconds()
+            metrics.scheduler_lag.observe(max(0.0, lag))
+            await service.handle_due(item.key)
+
+        scheduler = Scheduler(schedule, handle, clock)
+        holder["scheduler"] = scheduler
+        runtime = Runtime(
+            settings=settings,
+            clock=clock,
+            redis=redis,
+            slack=slack,
+            azure=azure,
+            store=store,
+            schedule=schedule,
+            audit=audit,
+            limiter=limiter,
+            service=service,
+            scheduler=scheduler,
+            metrics=metrics,
+            directory=directory,
+            router=router,
+        )
+        try:
+            yield runtime
+        finally:
+            await runtime.stop_background()
+            await redis.aclose()
+            session = getattr(slack, "session", None)
+            if session is not None and not session.closed:
+                await session.close()

@@ -1,0 +1,106 @@
+"""``jitbot serve``: HTTP on aiohttp, or Socket Mode when SLACK_APP_TOKEN is set; graceful on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+
+from aiohttp import web
+
+from bot.app import build_bolt_app
+from bot.logs import configure_logging
+from bot.replay import ReplayGuard
+from bot.runtime import Runtime, open_runtime
+from bot.server import CachedCheck, ReadinessCheck, build_web_app
+from jit.settings import Settings, load_environment
+
+log = logging.getLogger(__name__)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def serve(host: str | None = None, port: int | None = None, settings: Settings | None = None) -> int:
+    """Run the bot until SIGTERM/SIGINT; returns the process exit code."""
+    settings = settings or Settings.from_env(load_environment())
+    configure_logging(settings.log_level, _secrets(settings))
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    async with open_runtime(settings) as runtime:
+        await runtime.start_background()
+        if settings.socket_mode:
+            await _run_socket_mode(runtime, stop)
+        else:
+            await run_http(runtime, host or settings.host, port or settings.port, stop)
+    log.info("jitbot.stopped")
+    return 0
+
+
+async def start_http(runtime: Runtime, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving Slack and the operational routes; returns the runner and the bound port."""
+    bolt = build_bolt_app(runtime)
+    app = build_web_app(
+        bolt,
+        replay_guard=ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret),
+        readiness=readiness_of(runtime),
+        metrics=runtime.metrics,
+    )
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = port
+    server = getattr(site, "_server", None)
+    sockets = getattr(server, "sockets", None) or []
+    if sockets:
+        bound = int(sockets[0].getsockname()[1])
+    log.info("jitbot.listening", extra={"host": host, "port": bound, "mode": "http"})
+    return runner, bound
+
+
+async def run_http(runtime: Runtime, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve over HTTP until ``stop`` is set, then stop taking work and drain what is in flight."""
+    runner, _ = await start_http(runtime, host, port)
+    await stop.wait()
+    log.info("jitbot.draining")
+    await runtime.stop_background()
+    await runner.cleanup()
+
+
+async def _run_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    bolt = build_bolt_app(runtime)
+    handler = AsyncSocketModeHandler(bolt, runtime.settings.slack_app_token)
+    await handler.connect_async()
+    log.info("jitbot.listening", extra={"mode": "socket"})
+    await stop.wait()
+    await runtime.stop_background()
+    await handler.close_async()
+
+
+def readiness_of(runtime: Runtime) -> ReadinessCheck:
+    """The /readyz check: Redis answers and Slack's auth.test succeeds (cached briefly)."""
+    slack_check = CachedCheck(runtime.slack_ok)
+
+    async def check() -> dict[str, bool]:
+        return {"redis": await runtime.redis_ok(), "slack": await slack_check()}
+
+    return check
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        os.environ.get("AZURE_CLIENT_SECRET", ""),
+        os.environ.get("IDENTITY_HEADER", ""),
+    ]

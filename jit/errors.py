@@ -1,0 +1,32 @@
+"""Domain refusals the Slack face turns into friendly, ephemeral replies."""
+
+from __future__ import annotations
+
+
+class RequestRejected(Exception):
+    """A request that cannot go to approval: ``problem`` says why, ``example`` shows a command that would work."""
+
+    def __init__(self, problem: str, example: str = ""):
+        self.problem = problem
+        self.example = example
+        super().__init__(problem)
+
+
+class NotAllowed(Exception):
+    """The person may not do this (not an approver, approving their own request, not an admin…)."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(problem)
+
+
+class UnknownRequest(Exception):
+    """No request with that id (a tampered button value, or a request past retention)."""
+
+    def __init__(self, request_id: str):
+        self.request_id = request_id
+        super().__init__(f"no request {request_id!r}")
+
+
+class TemporarilyUnavailable(Exception):
+    """Redis (our state) is unreachable; nothing was changed and the user should retry shortly."""

@@ -1,0 +1,57 @@
+"""Open Redis from ``REDIS_URL``: ``redis://``, ``rediss://`` (TLS) or ``redis+sentinel://``.
+
+Timeouts are short on purpose: when Redis is down, a Slack command must still get a "temporarily unavailable"
+reply inside Slack's 3 seconds rather than hang.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel
+
+SOCKET_TIMEOUT = 1.0
+CONNECT_TIMEOUT = 0.5
+
+
+class RedisUrlError(ValueError):
+    """A REDIS_URL that cannot be used, with the reason."""
+
+
+def connect_redis(url: str, *, socket_timeout: float = SOCKET_TIMEOUT) -> aioredis.Redis:
+    """A client for ``url``; Sentinel URLs look like ``redis+sentinel://[:pw@]h1:26379,h2:26379/master/0``."""
+    parts = urlsplit(url)
+    common = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "health_check_interval": 15,
+        "retry_on_timeout": False,
+    }
+    if parts.scheme in ("redis", "rediss", "unix"):
+        return aioredis.Redis.from_url(url, **common)  # type: ignore[arg-type]
+    if parts.scheme not in ("redis+sentinel", "rediss+sentinel"):
+        raise RedisUrlError(f"REDIS_URL scheme {parts.scheme!r} is not redis://, rediss:// or redis+sentinel://")
+    hosts: list[tuple[str, int]] = []
+    for item in (parts.netloc.rpartition("@")[2]).split(","):
+        host, _, port = item.partition(":")
+        if not host:
+            raise RedisUrlError("REDIS_URL sentinel list is empty")
+        hosts.append((host, int(port or 26379)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise RedisUrlError("REDIS_URL for Sentinel must name the master: redis+sentinel://host:26379/mymaster/0")
+    service = path[0]
+    db = int(path[1]) if len(path) > 1 else 0
+    password = unquote(parts.password) if parts.password else None
+    ssl = parts.scheme.startswith("rediss")
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        hosts,
+        sentinel_kwargs={"password": password, "ssl": ssl, "socket_timeout": socket_timeout},
+        password=password,
+        ssl=ssl,
+        db=db,
+        **common,
+    )
+    master: aioredis.Redis = sentinel.master_for(service)
+    return master

@@ -1,0 +1,421 @@
+"""The use cases: request, approve, deny, cancel, and what happens when scheduled work falls due.
+
+Every state change goes through ``RequestStore.transition`` (one atomic Redis step that also writes the audit
+record and the schedule), so concurrent clicks, Slack retries and several replicas yield one outcome. People are
+told things through durable ``outcome:``/``card:`` schedule items, so a crash after a state change still
+delivers the message (at least once; the notifier renders from current state, so a repeat is harmless).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from jit.azure.errors import AzureJitError
+from jit.clock import Clock
+from jit.errors import NotAllowed, RequestRejected, UnknownRequest
+from jit.justification import Justification, parse_justification
+from jit.model import AccessRequest, RequestState, VirtualMachine
+from jit.policy_check import check_against_policy, example_command
+from jit.ports import AzureJit, Directory, Notifier
+from jit.routing import Route, Router
+from jit.store.requests import RequestStore, TooManyPending, new_request_id
+from jit.store.schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Timings and defaults the use cases need (from Settings)."""
+
+    request_ttl: timedelta
+    remind_before: timedelta
+    default_source: str
+    max_pending_per_user: int = 5
+    max_duration: timedelta | None = None
+    reconcile_after: timedelta = timedelta(minutes=3)
+
+
+@dataclass(frozen=True)
+class RequestDraft:
+    """What an engineer asked for, already parsed by the Slack face."""
+
+    requester: str
+    vm: str
+    ports: tuple[int, ...]
+    duration: timedelta
+    source: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The request that now waits for approval; ``created`` is False when an identical one was pending."""
+
+    request: AccessRequest
+    created: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The result of a click: ``acted`` is False when someone else had already decided."""
+
+    request: AccessRequest
+    acted: bool
+
+
+def _key(kind: str, request_id: str) -> str:
+    return f"{kind}:{request_id}"
+
+
+class JitService:
+    """The use cases, wired to Azure, the store, the schedule and the notifier."""
+
+    def __init__(
+        self,
+        *,
+        azure: AzureJit,
+        store: RequestStore,
+        schedule: Schedule,
+        notifier: Notifier,
+        directory: Directory,
+        router: Router,
+        clock: Clock,
+        config: ServiceConfig,
+        wake: Callable[[], None] = lambda: None,
+    ):
+        self.azure = azure
+        self.store = store
+        self.schedule = schedule
+        self.notifier = notifier
+        self.directory = directory
+        self.router = router
+        self.clock = clock
+        self.config = config
+        self._wake = wake
+
+    async def submit(self, draft: RequestDraft) -> Submitted:
+        """Validate a request against the VM's policy and our rules, store it, and queue its approval card."""
+        vm = await self.azure.find_vm(draft.vm)
+        route = self.router.route(vm)
+        label = draft.vm
+        if not route.anyone_may_request and not await self._is_member(draft.requester, route.requesters):
+            raise NotAllowed(f"You are not allowed to request access to `{label}` (rule `{route.name}`).")
+        if route.reason_required and not draft.reason.strip():
+            raise RequestRejected(
+                f"A reason is required for `{label}`.",
+                example_command(draft.ports, label, draft.duration, draft.source, "INC-1234 fixing deploy"),
+            )
+        if route.ticket_pattern and not _contains(route.ticket_pattern, draft.reason):
+            raise RequestRejected(
+                f"The reason for `{label}` must mention a ticket matching `{route.ticket_pattern}`.",
+                example_command(draft.ports, label, draft.duration, draft.source, "INC-1234 fixing deploy"),
+            )
+        policy = await self.azure.policy_for(vm.ref)
+        if policy is None:
+            raise RequestRejected(
+                f"Just-in-time access is not configured for `{label}`. An admin can enable it with "
+                f"`/jit enable {label}`; `/jit list` shows the VMs that have it.",
+                "/jit list configured",
+            )
+        source = draft.source or self.config.default_source
+        limit = _tighter(self.config.max_duration, route.max_duration)
+        check_against_policy(
+            policy,
+            vm_label=label,
+            ports=draft.ports,
+            duration=draft.duration,
+            source=source,
+            reason=draft.reason,
+            extra_max=limit,
+        )
+        now = self.clock.now()
+        request = AccessRequest(
+            id=new_request_id(),
+            requester=draft.requester,
+            vm=vm.ref,
+            ports=draft.ports,
+            source=source,
+            duration=draft.duration,
+            reason=draft.reason,
+            state=RequestState.PENDING,
+            created_at=now,
+            card_channel=route.approval_channel,
+            policy_id=policy.id,
+            extra=_vm_extra(vm, route),
+        )
+        try:
+            created = await self.store.create(
+                request,
+                dedupe_key=_dedupe_key(request),
+                max_pending_per_user=self.config.max_pending_per_user,
+                schedule={
+                    _key("timeout", request.id): now + self.config.request_ttl,
+                    _key("card", request.id): now,
+                },
+            )
+        except TooManyPending as exc:
+            raise RequestRejected(
+                f"You already have {exc.count} requests waiting for approval. Wait for them, or cancel one "
+                "with `/jit cancel <request-id>` (see `/jit status`).",
+                "/jit status",
+            ) from None
+        if created.created:
+            self._wake()
+        return Submitted(created.request, created.created)
+
+    async def approve(self, request_id: str, approver: str) -> Decision:
+        """Approve and grant: exactly one approver wins the pending→approved step and makes the one Azure call."""
+        request = await self._get(request_id)
+        await self._authorise_decision(request, approver, "approve")
+        now = self.clock.now()
+        won = await self.store.transition(
+            request_id,
+            RequestState.APPROVED,
+            actor=approver,
+            fields={"approver": approver, "decided_at": now.isoformat()},
+            schedule={_key("reconcile", request_id): now + self.config.reconcile_after},
+            unschedule=[_key("timeout", request_id)],
+        )
+        if not won.ok:
+            return Decision(won.request, acted=False)
+        return Decision(await self._grant(won.request), acted=True)
+
+    async def deny(self, request_id: str, approver: str) -> Decision:
+        """Deny a pending request; the card and the requester are told."""
+        request = await self._get(request_id)
+        await self._authorise_decision(request, approver, "deny")
+        now = self.clock.now()
+        result = await self.store.transition(
+            request_id,
+            RequestState.DENIED,
+            actor=approver,
+            fields={"approver": approver, "decided_at": now.isoformat()},
+            schedule={_key("outcome", request_id): now},
+            unschedule=[_key("timeout", request_id)],
+        )
+        if result.ok:
+            self._wake()
+        return Decision(result.request, acted=result.ok)
+
+    async def cancel(self, request_id: str, user: str) -> Decision:
+        """The requester withdraws a pending request."""
+        request = await self._get(request_id)
+        if request.requester != user:
+            await self.store.record("cancel_refused", actor=user, request_id=request_id)
+            raise NotAllowed("Only the person who asked can cancel a request.")
+        now = self.clock.now()
+        result = await self.store.transition(
+            request_id,
+            RequestState.CANCELLED,
+            actor=user,
+            fields={"decided_at": now.isoformat()},
+            schedule={_key("outcome", request_id): now},
+            unschedule=[_key("timeout", request_id)],
+        )
+        if result.ok:
+            self._wake()
+        return Decision(result.request, acted=result.ok)
+
+    async def may_approve(self, user: str, request: AccessRequest) -> bool:
+        """Whether ``user`` is one of the approvers of the request's route (never the requester)."""
+        if user == request.requester:
+            return False
+        stored = request.extra.get("approvers", "")
+        approvers = tuple(stored.split(",")) if stored else self.router.route(VirtualMachine(request.vm)).approvers
+        return await self._is_member(user, approvers)
+
+    async def handle_due(self, key: str) -> None:
+        """Run one scheduled item; safe to run again for the same key (at-least-once delivery)."""
+        kind, _, request_id = key.partition(":")
+        handler = {
+            "card": self._post_card,
+            "outcome": self._announce_outcome,
+            "timeout": self._time_out,
+            "reconcile": self._reconcile,
+            "remind": self._remind,
+            "expire": self._expire,
+        }.get(kind)
+        if handler is None:
+            log.warning("schedule.unknown_item", extra={"key": key})
+            return
+        request = await self.store.get(request_id)
+        if request is None:
+            log.warning("schedule.unknown_request", extra={"request_id": request_id})
+            return
+        await handler(request)
+
+    async def _grant(self, request: AccessRequest) -> AccessRequest:
+        approver = request.approver or "unknown"
+        justification = Justification(request.id, request.requester, approver, request.reason).render()
+        failure: str | None = None
+        try:
+            policy = await self.azure.policy_for(request.vm)
+            if policy is None:
+                failure = "JIT is no longer configured for this VM, so Azure cannot open the port."
+            else:
+                end = self.clock.now() + request.duration
+                result = await self.azure.initiate(policy, request.ports, request.source, end, justification)
+        except AzureJitError as exc:
+            failure = exc.user_message
+            log.warning("azure.initiate_failed", extra={"request_id": request.id, "error": type(exc).__name__})
+        if failure is not None:
+            return await self._finish_failed(request, approver, failure)
+        return await self._activate(request, approver, result.start, result.end)
+
+    async def _activate(self, request: AccessRequest, actor: str, start: datetime, end: datetime) -> AccessRequest:
+        now = self.clock.now()
+        schedule = {_key("outcome", request.id): now, _key("expire", request.id): end}
+        remind_at = end - self.config.remind_before
+        if remind_at > now:
+            schedule[_key("remind", request.id)] = remind_at
+        result = await self.store.transition(
+            request.id,
+            RequestState.ACTIVE,
+            actor=actor,
+            fields={"starts_at": start.isoformat(), "ends_at": end.isoformat()},
+            schedule=schedule,
+            unschedule=[_key("reconcile", request.id)],
+        )
+        self._wake()
+        return result.request
+
+    async def _finish_failed(self, request: AccessRequest, actor: str, failure: str) -> AccessRequest:
+        result = await self.store.transition(
+            request.id,
+            RequestState.FAILED,
+            actor=actor,
+            fields={"failure": failure},
+            schedule={_key("outcome", request.id): self.clock.now()},
+            unschedule=[_key("reconcile", request.id)],
+            audit={"failure": failure},
+        )
+        self._wake()
+        return result.request
+
+    async def _authorise_decision(self, request: AccessRequest, user: str, verb: str) -> None:
+        if user == request.requester:
+            await self.store.record(f"{verb}_refused", actor=user, request_id=request.id, detail={"why": "self"})
+            raise NotAllowed(f"You cannot {verb} your own request; another approver has to.")
+        if not await self.may_approve(user, request):
+            await self.store.record(
+                f"{verb}_refused", actor=user, request_id=request.id, detail={"why": "not_approver"}
+            )
+            raise NotAllowed(f"You are not one of the approvers for `{request.vm.name}`, so you cannot {verb} it.")
+
+    async def _get(self, request_id: str) -> AccessRequest:
+        request = await self.store.get(request_id)
+        if request is None:
+            raise UnknownRequest(request_id)
+        return request
+
+    async def _is_member(self, user: str, principals: tuple[str, ...]) -> bool:
+        if user in principals:
+            return True
+        for principal in principals:
+            if principal.startswith("S") and user in await self.directory.group_members(principal):
+                return True
+        return False
+
+    async def _post_card(self, request: AccessRequest) -> None:
+        if request.card_ts:
+            await self.notifier.update_card(request)
+            return
+        ts = await self.notifier.post_card(request)
+        await self.store.update_fields(request.id, {"card_ts": ts}, actor="jitbot", event="card_posted")
+
+    async def _announce_outcome(self, request: AccessRequest) -> None:
+        if request.card_ts:
+            await self.notifier.update_card(request)
+        marker = f"told:{request.state.value}:{request.id}"
+        if not await self.schedule.is_done(marker):
+            await self.notifier.tell_requester(request)
+            await self.schedule.mark_done(marker)
+
+    async def _time_out(self, request: AccessRequest) -> None:
+        if request.state is RequestState.PENDING:
+            result = await self.store.transition(
+                request.id,
+                RequestState.TIMED_OUT,
+                actor="jitbot",
+                fields={"decided_at": self.clock.now().isoformat()},
+            )
+            if result.ok:
+                await self._announce_outcome(result.request)
+
+    async def _reconcile(self, request: AccessRequest) -> None:
+        """After a crash between approval and the saved grant: trust Azure's history, never initiate again."""
+        if request.state is not RequestState.APPROVED:
+            return
+        policy = await self.azure.policy_for(request.vm)
+        records = await self.azure.request_history(policy) if policy else []
+        for record in records:
+            parsed = parse_justification(record.justification)
+            if parsed is not None and parsed.request_id == request.id and record.ports:
+                end = max(port.end for port in record.ports)
+                await self._activate(request, "jitbot", record.start, end)
+                return
+        await self._finish_failed(
+            request,
+            "jitbot",
+            "jitbot was interrupted before Azure confirmed the grant, and Azure has no record of it. "
+            "Nothing was opened; please request access again.",
+        )
+
+    async def _remind(self, request: AccessRequest) -> None:
+        marker = f"reminded:{request.id}:{request.ends_at.isoformat() if request.ends_at else ''}"
+        if request.state is RequestState.ACTIVE and not await self.schedule.is_done(marker):
+            await self.notifier.reminder(request)
+            await self.schedule.mark_done(marker)
+
+    async def _expire(self, request: AccessRequest) -> None:
+        if request.state is RequestState.ACTIVE:
+            if request.ends_at and request.ends_at > self.clock.now():
+                return
+            result = await self.store.transition(request.id, RequestState.EXPIRED, actor="jitbot")
+            request = result.request
+        if request.state is not RequestState.EXPIRED:
+            return
+        marker = f"expired:{request.id}"
+        if not await self.schedule.is_done(marker):
+            if request.card_ts:
+                await self.notifier.update_card(request)
+            await self.notifier.expired(request)
+            await self.schedule.mark_done(marker)
+
+
+def _tighter(a: timedelta | None, b: timedelta | None) -> timedelta | None:
+    values = [v for v in (a, b) if v is not None]
+    return min(values) if values else None
+
+
+def _contains(pattern: str, text: str) -> bool:
+    return re.search(pattern, text) is not None
+
+
+def _dedupe_key(request: AccessRequest) -> str:
+    parts = [
+        request.requester,
+        request.vm.id.lower(),
+        ",".join(map(str, request.ports)),
+        str(int(request.duration.total_seconds())),
+        request.source,
+        " ".join(request.reason.split()),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def _vm_extra(vm: VirtualMachine, route: Route) -> dict[str, str]:
+    extra = {"route": route.name, "approvers": ",".join(route.approvers)}
+    if vm.private_ips:
+        extra["private_ips"] = ",".join(vm.private_ips)
+    if vm.public_ips:
+        extra["public_ips"] = ",".join(vm.public_ips)
+    if vm.os_type:
+        extra["os_type"] = vm.os_type
+    return extra

@@ -1,0 +1,152 @@
+"""The whole system on loopback: Redis, the Azure and Slack emulators, and the real bot wired to them.
+
+Used by the end-to-end tests, ``jitbot sandbox`` and the benchmarks, so all three exercise one wiring.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from aiohttp import web
+
+from bot.runtime import Runtime, open_runtime
+from bot.serve import start_http
+from jit.clock import Clock, SystemClock
+from jit.settings import Settings
+from sandbox.arm import ArmEmulator
+from sandbox.arm_demo import demo_inventory
+from sandbox.arm_inventory import Inventory
+from sandbox.redis_server import RedisServer
+from sandbox.slack import SlackEmulator
+from sandbox.slack_driver import SlackDriver
+from sandbox.slack_workspace import (
+    ADMIN,
+    APPROVAL_CHANNEL,
+    APPROVER_GROUP,
+    ONCALL_CHANNEL,
+    Workspace,
+    demo_workspace,
+)
+
+DEFAULT_SOURCE = "203.0.113.10/32"
+
+
+@dataclass
+class StackOptions:
+    """What to run; every default gives the demo world."""
+
+    inventory: Inventory | None = None
+    workspace: Workspace | None = None
+    redis_url: str | None = None
+    clock: Clock | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    bot_host: str = "127.0.0.1"
+    bot_port: int = 0
+    key_prefix: str | None = None
+    start_scheduler: bool = True
+    expire_interval: float | None = 1.0
+
+
+def bot_environment(arm: ArmEmulator, slack: SlackEmulator, redis_url: str, signing_secret: str) -> dict[str, str]:
+    """The environment a jitbot process needs to run against these emulators."""
+    env = dict(arm.environment())
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": slack.workspace.token,
+            "SLACK_SIGNING_SECRET": signing_secret,
+            "SLACK_API_URL": slack.api_url,
+            "REDIS_URL": redis_url,
+            "JITBOT_APPROVAL_CHANNEL": APPROVAL_CHANNEL,
+            "JITBOT_APPROVERS": APPROVER_GROUP,
+            "JITBOT_ONCALL_CHANNEL": ONCALL_CHANNEL,
+            "JITBOT_DEFAULT_SOURCE": DEFAULT_SOURCE,
+            "JITBOT_ADMINS": ADMIN,
+        }
+    )
+    return env
+
+
+class Stack:
+    """Starts everything in the current event loop; ``async with Stack() as stack``."""
+
+    def __init__(self, options: StackOptions | None = None):
+        self.options = options or StackOptions()
+        self.clock: Clock = self.options.clock or SystemClock()
+        self.redis_server: RedisServer | None = None
+        self.arm = ArmEmulator(self.options.inventory or demo_inventory(self.clock.now()), clock=self.clock)
+        self.slack = SlackEmulator(self.options.workspace or demo_workspace())
+        self.signing_secret = self.slack.workspace.signing_secret or secrets.token_hex(16)
+        self.env: dict[str, str] = {}
+        self.settings: Settings | None = None
+        self._runtime: Runtime | None = None
+        self._runner: web.AppRunner | None = None
+        self._exit = contextlib.AsyncExitStack()
+        self._saved_env: dict[str, str | None] = {}
+        self.bot_url = ""
+        self.driver: SlackDriver | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        """The running bot's runtime."""
+        if self._runtime is None:
+            raise RuntimeError("the stack is not started")
+        return self._runtime
+
+    async def start(self) -> Stack:
+        """Start Redis (unless given), both emulators, and the bot with its HTTP endpoint."""
+        redis_url = self.options.redis_url
+        if redis_url is None:
+            self.redis_server = RedisServer().start()
+            redis_url = self.redis_server.url
+        await self.arm.start(expire_interval=self.options.expire_interval)
+        await self.slack.start()
+        self.env = bot_environment(self.arm, self.slack, redis_url, self.signing_secret)
+        self.env.update(self.options.env)
+        self._set_process_identity_env()
+        self.settings = Settings.from_env(self.env)
+        prefix = self.options.key_prefix or f"jitbot-{secrets.token_hex(4)}"
+        self._runtime = await self._exit.enter_async_context(
+            open_runtime(self.settings, clock=self.clock, connection_verify=str(self.arm.ca_file), key_prefix=prefix)
+        )
+        if self.options.start_scheduler:
+            await self._runtime.start_background()
+        self._runner, port = await start_http(self._runtime, self.options.bot_host, self.options.bot_port)
+        self.bot_url = f"http://127.0.0.1:{port}/slack/events"
+        self.driver = SlackDriver(self.bot_url, self.signing_secret, self.slack)
+        return self
+
+    def _set_process_identity_env(self) -> None:
+        """azure-identity reads the managed identity endpoint from the process environment."""
+        for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER"):
+            self._saved_env[name] = os.environ.get(name)
+            os.environ[name] = self.env[name]
+
+    async def close(self) -> None:
+        """Stop everything, in reverse order."""
+        if self.driver is not None:
+            await self.driver.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self._exit.aclose()
+        await self.slack.stop()
+        await self.arm.stop()
+        if self.redis_server is not None:
+            self.redis_server.close()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    async def __aenter__(self) -> Stack:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
