@@ -314,10 +314,14 @@ def _random_id(prefix: str, length: int = 10) -> str:
 
 
 def _with_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A copy of ``blocks`` with the block and action ids Slack generates when the app leaves them out."""
     filled = copy.deepcopy(blocks)
     for block in filled:
         if isinstance(block, dict) and not block.get("block_id"):
             block["block_id"] = secrets.token_urlsafe(4)
+    for _, element in interactive_elements([b for b in filled if isinstance(b, dict)]):
+        if isinstance(element, dict) and not element.get("action_id"):
+            element["action_id"] = secrets.token_urlsafe(4)
     return filled
 
 
@@ -516,6 +520,11 @@ class SlackState:
         view.errors = {}
         self.emit(SlackEvent(EventKind.HOME_PUBLISHED if view.type == "home" else EventKind.VIEW_UPDATED, view=view))
         return view
+
+    def set_view_errors(self, view: View, errors: dict[str, str]) -> None:
+        """Show ``response_action: errors`` under the view's inputs (keyed by block id) and announce it."""
+        view.errors = dict(errors)
+        self.emit(SlackEvent(EventKind.VIEW_UPDATED, view=view))
 
     def close_modal(self, view: View) -> None:
         """Close ``view`` and everything pushed above it, announcing each."""
