@@ -1,13 +1,33 @@
-"""The two custom Azure roles grant exactly what jitbot's Azure operations need, and nothing more."""
+"""The two custom Azure roles grant exactly what jitbot's Azure calls need, and nothing more.
+
+Offline: deploy/azure/operations.json maps every operation the ARM emulator serves to the RBAC actions it
+needs and to the least jitbot role that must grant them; the role files must equal those unions. Live: the
+real gateway runs every public operation against the emulator, and the operations in the emulator's call
+log decide which role each operation belongs to — so a new ARM call the gateway starts making, or an action
+the roles keep after the gateway stops needing it, fails here.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.identity.aio import ManagedIdentityCredential
+
+from jit.azure.clients import GatewayTuning
+from jit.azure.gateway import AzureGateway, build_gateway
+from jit.clock import ManualClock
+from jit.model import PolicyPort, PortProtocol
+from jit.settings import Settings
+from sandbox.arm import ArmEmulator
+from sandbox.arm_inventory import Inventory, JitPolicy, NetworkSecurityGroup, Subscription, VirtualMachine
+from sandbox.arm_routes import ROUTES
 
 AZURE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "azure"
 ROLE_FILES = {"requester": AZURE_DIR / "jitbot-role.json", "admin": AZURE_DIR / "jitbot-admin-role.json"}
@@ -23,35 +43,9 @@ ROLE_KEYS = {
 }
 ACTION = re.compile(r"^Microsoft\.[A-Za-z]+(/[A-Za-z]+)+$")
 SUBSCRIPTION_SCOPE = re.compile(r"^/subscriptions/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
-
-EMULATOR_OPERATIONS = {
-    "token",
-    "jit.list_subscription",
-    "jit.list_location",
-    "jit.list_resource_group",
-    "jit.list_resource_group_location",
-    "jit.get",
-    "jit.put",
-    "jit.delete",
-    "jit.initiate",
-    "compute.vm.list_all",
-    "compute.vm.list",
-    "compute.vm.get",
-    "classic.vm.list",
-    "network.nic.get",
-    "network.nic.list_all",
-    "network.nsg.get",
-    "network.nsg.list_all",
-    "network.subnet.get",
-    "network.vnet.list_all",
-    "network.public_ip.get",
-    "network.public_ip.list_all",
-    "network.nsg.rule.delete",
-    "network.nsg.rule.get",
-    "security.pricing.get",
-    "security.pricing.list",
-    "security.locations.list",
-}
+SUB = "44444444-4444-4444-8444-444444444444"
+LOCATION = "westeurope"
+TOKEN_OPERATION = "token"
 
 
 def load_role(kind: str) -> dict[str, Any]:
@@ -67,10 +61,18 @@ def load_operations() -> dict[str, dict[str, Any]]:
     return operations
 
 
-def actions_needed(up_to_role: str) -> set[str]:
-    """Every action needed by the operations that a role must support (admin includes requester's)."""
-    roles = ("requester",) if up_to_role == "requester" else ("requester", "admin")
-    return {action for op in load_operations().values() if op["role"] in roles for action in op["actions"]}
+def roles_up_to(kind: str) -> set[str]:
+    """The operation roles a role file must cover: admin is a superset of requester."""
+    return {"requester"} if kind == "requester" else {"requester", "admin"}
+
+
+def actions_of(operations: set[str]) -> set[str]:
+    """Every action the named operations need."""
+    mapping = load_operations()
+    return {action for name in operations for action in mapping[name]["actions"]}
+
+
+# -- offline: the files agree with each other ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", sorted(ROLE_FILES))
@@ -88,22 +90,24 @@ def test_role_file_is_a_valid_custom_role_definition(kind: str) -> None:
     assert not bad, f"not a concrete action (wildcards are not least privilege): {bad}"
 
 
-def test_operation_names_are_exactly_the_emulators() -> None:
-    assert set(load_operations()) == EMULATOR_OPERATIONS
+def test_every_emulator_operation_is_mapped() -> None:
+    served = {route.operation for route in ROUTES} | {TOKEN_OPERATION}
+    assert set(load_operations()) == served
 
 
-def test_every_operation_names_a_role_and_well_formed_actions() -> None:
+def test_every_mapping_is_well_formed() -> None:
     for name, op in load_operations().items():
-        assert op["role"] in ROLE_FILES, name
+        assert op["role"] in {*ROLE_FILES, None}, name
         assert op["why"], name
         assert all(ACTION.match(action) for action in op["actions"]), name
-        assert op["actions"] or name == "token", f"{name} is an ARM call and needs an action"
+        assert op["actions"] or name == TOKEN_OPERATION, f"{name} is an ARM call and needs an action"
 
 
 @pytest.mark.parametrize("kind", sorted(ROLE_FILES))
 def test_role_grants_exactly_the_actions_its_operations_need(kind: str) -> None:
     granted = set(load_role(kind)["Actions"])
-    needed = actions_needed(kind)
+    used = {name for name, op in load_operations().items() if op["role"] in roles_up_to(kind)}
+    needed = actions_of(used)
     assert needed - granted == set(), f"{kind} role is missing actions its operations need"
     assert granted - needed == set(), f"{kind} role grants actions that no operation uses"
 
@@ -116,6 +120,114 @@ def test_requester_is_a_strict_subset_of_admin() -> None:
 
 
 def test_requester_cannot_change_policies_vms_or_nsgs() -> None:
-    writes = [a for a in load_role("requester")["Actions"] if a.rsplit("/", 1)[-1] in {"write", "delete"}]
-    assert writes == []
-    assert "Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action" in load_role("requester")["Actions"]
+    actions = load_role("requester")["Actions"]
+    assert [a for a in actions if a.rsplit("/", 1)[-1] in {"write", "delete"}] == []
+    assert "Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action" in actions
+
+
+# -- live: what the gateway really calls ---------------------------------------------------------------------
+
+
+def world() -> Inventory:
+    """One subscription with every case the gateway must classify: NIC NSG, subnet NSG only, classic, a policy."""
+    web = VirtualMachine(
+        SUB, "rg-app", "web-01", LOCATION, nic_nsg="nsg-app", private_ip="10.0.0.4", public_ip="20.1.2.3"
+    )
+    db = VirtualMachine(SUB, "rg-data", "db-01", LOCATION, subnet_nsg="nsg-data", private_ip="10.1.0.4")
+    old = VirtualMachine(SUB, "rg-classic", "old-01", LOCATION, classic=True, private_ip="10.9.0.4")
+    port = {"number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*", "maxRequestAccessDuration": "PT3H"}
+    return Inventory(
+        subscriptions=[Subscription(SUB, "prod")],
+        vms=[web, db, old],
+        nsgs=[
+            NetworkSecurityGroup(SUB, "rg-app", "nsg-app", LOCATION),
+            NetworkSecurityGroup(SUB, "rg-data", "nsg-data", LOCATION),
+        ],
+        policies=[JitPolicy(SUB, "rg-app", LOCATION, virtual_machines=[{"id": web.id, "ports": [port]}])],
+    )
+
+
+@dataclass
+class Live:
+    """The emulator and a gateway talking to it as production builds it (managed identity, real SDK)."""
+
+    arm: ArmEmulator
+    gateway: AzureGateway
+    clock: ManualClock
+
+
+@pytest.fixture
+async def live(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Live]:
+    clock = ManualClock()
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    async with ArmEmulator(world(), clock=clock) as arm:
+        env = arm.environment()
+        monkeypatch.setenv("IDENTITY_ENDPOINT", env["IDENTITY_ENDPOINT"])
+        monkeypatch.setenv("IDENTITY_HEADER", env["IDENTITY_HEADER"])
+        settings = Settings(slack_bot_token="xoxb-test", azure_subscription_ids=(SUB,), azure_arm_endpoint=arm.url)
+        credential = ManagedIdentityCredential()
+        tuning = GatewayTuning(read_retries=1, retry_backoff=0.01, retry_backoff_max=0.05)
+        try:
+            async with build_gateway(
+                settings, clock, credential=credential, connection_verify=str(arm.ca_file), tuning=tuning
+            ) as gateway:
+                yield Live(arm, gateway, clock)
+        finally:
+            await credential.close()
+
+
+async def requester_phase(live: Live) -> set[str]:
+    """Everything a request needs: lookups, the inventory tabs, the grant and the history read after it."""
+    gateway = live.gateway
+    web = await gateway.find_vm("rg-app/web-01")
+    policy = await gateway.policy_for(web.ref)
+    assert policy is not None
+    await gateway.inventory()
+    await gateway.unsupported_reasons(web.ref)
+    await gateway.initiate(policy, [22], "203.0.113.10/32", live.clock.now() + timedelta(hours=1), "jitbot test")
+    await gateway.request_history(policy)
+    return {call.operation for call in live.arm.calls}
+
+
+async def admin_phase(live: Live) -> set[str]:
+    """What admins add: enable JIT on a VM, revoke early, and disable JIT again."""
+    gateway = live.gateway
+    live.arm.reset_calls()
+    db = await gateway.find_vm("db-01")
+    await gateway.configure(db.ref, [PolicyPort(22, PortProtocol.ANY, ("*",), timedelta(hours=3))])
+    web = await gateway.find_vm("rg-app/web-01")
+    assert await gateway.close_access(web.ref, [22], "203.0.113.10/32") == 1
+    await gateway.disable(db.ref)
+    return {call.operation for call in live.arm.calls}
+
+
+async def test_roles_grant_exactly_what_the_gateway_calls(live: Live) -> None:
+    requester_ops = await requester_phase(live)
+    admin_ops = await admin_phase(live)
+    assert all(call.status < 400 for call in live.arm.calls), "every call must have succeeded"
+    mapping = load_operations()
+    called = requester_ops | admin_ops
+    assert called - set(mapping) == set(), "the gateway calls operations operations.json does not know"
+    assert {"jit.initiate", "jit.put", "jit.delete", "network.nsg.rule.delete"} <= called
+
+    requester_granted = set(load_role("requester")["Actions"])
+    assert actions_of(requester_ops) == requester_granted
+    admin_granted = set(load_role("admin")["Actions"])
+    assert actions_of(called) == admin_granted
+
+    observed_role = {name: "requester" for name in requester_ops} | {
+        name: "admin" for name in admin_ops - requester_ops if not actions_of({name}) <= requester_granted
+    }
+    declared = {name: op["role"] for name, op in load_operations().items() if op["role"] is not None}
+    assert declared == observed_role, "operations.json roles must match what the gateway calls in each phase"
+
+
+async def test_only_the_async_operation_status_is_polled(live: Live) -> None:
+    await requester_phase(live)
+    await admin_phase(live)
+    polls = [call.path for call in live.arm.calls if call.operation == "network.operation.get"]
+    assert polls, "a rule delete is a long-running operation"
+    assert all("/operations/" in path for path in polls), (
+        "the SDK now polls operationResults too: add Microsoft.Network/locations/operationResults/read"
+    )
