@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from jit.durations import DurationError, humanize, parse_duration
 from jit.model import MIN_ACCESS, WELL_KNOWN_PORTS, JitSupport
@@ -29,7 +30,7 @@ EXAMPLE_PORTS = "ssh"
 EXAMPLE_VM = "web-01"
 EXAMPLE_DURATION = "2h"
 EXAMPLE_REASON = "fixing deploy"
-EXAMPLE_REQUEST_ID = "r-7f3a9c"
+EXAMPLE_REQUEST_ID = "jr-4kQ9xZ2mP7sT"
 
 BREAK_GLASS_FLAG = "--break-glass"
 _BREAK_GLASS_SPELLINGS = frozenset({"--break-glass", "—break-glass", "–break-glass", "--breakglass"})
@@ -51,6 +52,7 @@ _TAB_NAMES: dict[str, JitSupport] = {
     "unconfigured": JitSupport.NOT_CONFIGURED,
     "unsupported": JitSupport.UNSUPPORTED,
 }
+_T = TypeVar("_T")
 ExampleFn = Callable[[str], str]
 """Builds a corrected example command from the one piece that was wrong."""
 
@@ -156,6 +158,58 @@ def parse_command(text: str) -> Command:
     """Turn the text after `/jit` into a Command; raise GrammarError (and nothing else) when it is wrong."""
     try:
         return _parse(text)
+    except GrammarError:
+        raise
+    except Exception as exc:
+        raise GrammarError(UNPARSEABLE, _request_example()) from exc
+
+
+def parse_ports(text: str) -> tuple[int, ...]:
+    """The ports field of the request form: ``ssh,8080`` → ``(22, 8080)``; GrammarError when wrong."""
+    words = _join_spaced_port_list(text.split())
+    if len(words) != 1:
+        raise GrammarError("Enter the ports as one comma list, like `ssh,8080`.", _request_example(ports="ssh,8080"))
+    return _guarded(lambda: _parse_ports(words[0], words))
+
+
+def parse_vm(text: str) -> str:
+    """The VM field of the request form: a name, ``rg/vm`` or ``subscription/rg/vm``; GrammarError when wrong."""
+    words = text.split()
+    if len(words) != 1:
+        raise GrammarError(
+            "Enter one VM: its name, `rg/vm` or `subscription/rg/vm`.",
+            _request_example(vm=_example_vm(words[0]) if words else EXAMPLE_VM),
+        )
+    return _guarded(lambda: _parse_vm(words[0], lambda v: _request_example(vm=v)))
+
+
+def parse_window(text: str) -> timedelta:
+    """How long access should last (5 minutes to 24 hours); GrammarError when wrong."""
+    words = text.split()
+    if not words:
+        raise GrammarError("Enter how long you need access, like `2h`.", _request_example())
+    return _guarded(lambda: _parse_access_duration(words[0], lambda d: _request_example(duration=d), words[1:]))
+
+
+def parse_source(text: str) -> str:
+    """One IP address or strict CIDR range (or ``*``), returned in canonical form; GrammarError when wrong."""
+    words = text.split()
+    if len(words) != 1:
+        raise GrammarError(
+            "Enter one IP address or CIDR range, like `203.0.113.7` or `10.1.2.0/24`.",
+            _request_example(source="203.0.113.7"),
+        )
+    return _guarded(lambda: _parse_source(words[0], lambda s: _request_example(source=s)))
+
+
+def clean_reason(text: str) -> str:
+    """A free-text reason with control and bidi-override characters removed and whitespace collapsed."""
+    return " ".join(_clean_free_text(text).split())
+
+
+def _guarded(parse: Callable[[], _T]) -> _T:
+    try:
+        return parse()
     except GrammarError:
         raise
     except Exception as exc:

@@ -1,0 +1,223 @@
+"""The approval card in every state, and the requester's confirmation that the request was sent."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block
+
+from bot.blocks.common import (
+    EXTRA_AUTO_APPROVED,
+    EXTRA_BREAK_GLASS,
+    EXTRA_EXTENSIONS,
+    EXTRA_QUORUM,
+    EXTRA_REVOKED_BY,
+    Message,
+    actions,
+    button,
+    channel_link,
+    code,
+    context,
+    duration_text,
+    escape_mrkdwn,
+    extra_flag,
+    extra_int,
+    fields,
+    header,
+    mention,
+    message,
+    ports_label,
+    section,
+    slack_date,
+    source_label,
+    user_text,
+)
+from jit.model import AccessRequest, RequestState
+
+APPROVE_ACTION = "jit_approve"
+DENY_ACTION = "jit_deny"
+DECISION_BLOCK_ID = "jit_decision"
+REASON_LIMIT = 1500
+
+_STATE_TITLES: dict[RequestState, str] = {
+    RequestState.PENDING: "waiting for approval",
+    RequestState.APPROVED: "approved, opening access",
+    RequestState.ACTIVE: "access open",
+    RequestState.EXPIRED: "access ended",
+    RequestState.DENIED: "denied",
+    RequestState.CANCELLED: "cancelled",
+    RequestState.TIMED_OUT: "timed out",
+    RequestState.FAILED: "failed",
+    RequestState.REVOKED: "access revoked",
+}
+
+
+def is_break_glass(request: AccessRequest) -> bool:
+    """Whether the request used ``--break-glass`` (announced loudly, reviewed afterwards)."""
+    return extra_flag(request.extra, EXTRA_BREAK_GLASS)
+
+
+def approval_card(request: AccessRequest) -> Message:
+    """The card approvers see: every fact about the request, the outcome so far, and buttons only while pending."""
+    blocks: list[Block] = [header(_title(request))]
+    banner = _banner(request)
+    if banner:
+        blocks.append(section(banner))
+    blocks.append(_facts(request))
+    blocks.append(section(f"*Reason*\n{_reason(request)}"))
+    quorum = _quorum_line(request)
+    if quorum:
+        blocks.append(section(quorum))
+    blocks.append(section(outcome_line(request)))
+    if request.state is RequestState.PENDING:
+        blocks.append(
+            actions(
+                button("Approve", APPROVE_ACTION, request.id, "primary"),
+                button("Deny", DENY_ACTION, request.id, "danger"),
+                block_id=DECISION_BLOCK_ID,
+            )
+        )
+    blocks.append(context(f"Request {code(request.id)} · requested {slack_date(request.created_at)}"))
+    return message(_fallback(request), blocks)
+
+
+def _title(request: AccessRequest) -> str:
+    prefix = "Break-glass access" if is_break_glass(request) else "JIT access request"
+    return f"{prefix}: {request.vm.name} ({_STATE_TITLES[request.state]})"
+
+
+def _banner(request: AccessRequest) -> str:
+    lines: list[str] = []
+    if is_break_glass(request):
+        lines.append(
+            ":rotating_light: *Break-glass access.* Granted without waiting for approval; "
+            "it is audited and needs a review afterwards."
+        )
+    rule = request.extra.get(EXTRA_AUTO_APPROVED, "").strip()
+    if rule:
+        lines.append(f":robot_face: *Auto-approved* by rule {code(rule, 80)}.")
+    return "\n".join(lines)
+
+
+def _facts(request: AccessRequest) -> Block:
+    vm = request.vm
+    return fields(
+        [
+            ("Requester", mention(request.requester)),
+            ("VM", code(vm.name, 80)),
+            ("Resource group", code(vm.resource_group, 100)),
+            ("Subscription", code(vm.subscription_id, 80)),
+            ("Region", code(vm.location, 60)),
+            ("Ports", escape_mrkdwn(ports_label(request.ports))),
+            ("Source", source_label(request.source)),
+            ("Duration", duration_text(request.duration)),
+            ("Requested", slack_date(request.created_at)),
+            ("Request id", code(request.id, 80)),
+        ]
+    )
+
+
+def _reason(request: AccessRequest) -> str:
+    if not request.reason.strip():
+        return "_No reason given._"
+    return "> " + user_text(request.reason, REASON_LIMIT)
+
+
+def _quorum_line(request: AccessRequest) -> str:
+    needed = extra_int(request.extra, EXTRA_QUORUM, 1)
+    if needed <= 1 and not (request.state is RequestState.PENDING and request.approvals):
+        return ""
+    got = list(dict.fromkeys(request.approvals))
+    who = ", ".join(mention(u) for u in got) if got else "nobody yet"
+    return f"*Approvals:* {len(got)} of {needed} ({who})"
+
+
+def outcome_line(request: AccessRequest) -> str:
+    """One sentence saying where the request stands: who acted, when, and until when access lasts."""
+    state = request.state
+    approver = mention(request.approver) if request.approver else "an approver"
+    decided = f" {slack_date(request.decided_at)}" if request.decided_at else ""
+    until = f" until {slack_date(request.ends_at)}" if request.ends_at else ""
+    extended = _extended(request)
+    if state is RequestState.PENDING:
+        return ":hourglass_flowing_sand: *Waiting for approval.*"
+    if state is RequestState.APPROVED:
+        return f":white_check_mark: *Approved* by {_approved_by(request, approver)}{decided}. Opening access in Azure…"
+    if state is RequestState.ACTIVE:
+        started = f" since {slack_date(request.starts_at)}" if request.starts_at else ""
+        return (
+            f":unlock: *Access open*{started}{until}. Approved by {_approved_by(request, approver)}{decided}.{extended}"
+        )
+    if state is RequestState.EXPIRED:
+        ended = f" at {slack_date(request.ends_at)}" if request.ends_at else ""
+        return f":lock: *Access ended*{ended}. It had been approved by {_approved_by(request, approver)}.{extended}"
+    if state is RequestState.DENIED:
+        return f":no_entry: *Denied* by {approver}{decided}."
+    if state is RequestState.CANCELLED:
+        return f":leftwards_arrow_with_hook: *Cancelled* by the requester{decided}."
+    if state is RequestState.TIMED_OUT:
+        return f":hourglass: *Timed out*{decided}: nobody approved it in time."
+    if state is RequestState.FAILED:
+        why = user_text(request.failure or "Azure did not say why.", 1500)
+        return (
+            f":x: *Failed*: approved by {_approved_by(request, approver)}{decided}, but Azure could not open "
+            f"access. {why}"
+        )
+    revoker = request.extra.get(EXTRA_REVOKED_BY, "")
+    by = f" by {mention(revoker)}" if revoker else ""
+    return f":lock: *Access revoked*{by}{decided}. Connections already open are not cut by Azure.{extended}"
+
+
+def _approved_by(request: AccessRequest, approver: str) -> str:
+    rule = request.extra.get(EXTRA_AUTO_APPROVED, "").strip()
+    if rule:
+        return f"rule {code(rule, 80)}"
+    if is_break_glass(request) and not request.approver:
+        return "break-glass"
+    approvals = list(dict.fromkeys(request.approvals))
+    if len(approvals) > 1:
+        return ", ".join(mention(u) for u in approvals)
+    return approver
+
+
+def _extended(request: AccessRequest) -> str:
+    count = extra_int(request.extra, EXTRA_EXTENSIONS, 0)
+    if not count:
+        return ""
+    return f" Extended {count} time{'s' if count != 1 else ''}."
+
+
+def _fallback(request: AccessRequest) -> str:
+    who = mention(request.requester)
+    what = f"{ports_label(request.ports)} on {request.vm.name} for {duration_text(request.duration)}"
+    flag = "Break-glass: " if is_break_glass(request) else ""
+    return f"{flag}{who} requests {escape_mrkdwn(what)}: {_STATE_TITLES[request.state]}"
+
+
+def requester_confirmation(request: AccessRequest, *, already_pending: bool = False) -> Message:
+    """The ephemeral reply to `/jit`: the request id, what was asked, and where it waits for approval."""
+    what = (
+        f"{escape_mrkdwn(ports_label(request.ports))} on {code(request.vm.name, 80)} "
+        f"for {duration_text(request.duration)} from {source_label(request.source)}"
+    )
+    if already_pending:
+        lead = f":repeat: You already have this request waiting: {code(request.id)}."
+    elif request.state is RequestState.PENDING:
+        lead = f":outbox_tray: Request {code(request.id)} sent to approvers in {channel_link(request.card_channel)}."
+    else:
+        lead = f"Request {code(request.id)}: {_STATE_TITLES[request.state]}."
+    blocks: list[Block] = [
+        section(f"{lead}\n{what}."),
+        context(f"I will DM you when it is decided. Changed your mind? `/jit cancel {escape_mrkdwn(request.id)}`"),
+    ]
+    return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", blocks)
+
+
+def already_decided(request: AccessRequest) -> Message:
+    """The ephemeral answer to a late or repeated click: the request is no longer pending, and why."""
+    text = f"Request {code(request.id)} is no longer waiting. {outcome_line(request)}"
+    return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", [section(text)])
+
+
+def approval_recorded(request: AccessRequest) -> Message:
+    """The ephemeral answer to an approver whose approval counted toward a quorum that is not yet met."""
+    text = f":ballot_box_with_check: Your approval of {code(request.id)} is recorded. {_quorum_line(request)}"
+    return message(f"Approval of {escape_mrkdwn(request.id)} recorded.", [section(text)])
