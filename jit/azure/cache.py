@@ -21,6 +21,7 @@ V = TypeVar("V")
 @dataclass(frozen=True)
 class _Entry(Generic[V]):
     value: V
+    stored: datetime
     expires: datetime
 
 
@@ -41,6 +42,10 @@ class TtlCache(Generic[K, V]):
             return None
         return entry.value
 
+    def age(self, key: K) -> timedelta | None:
+        """How long ago the fresh cached value was loaded; None when there is none."""
+        return None if self.peek(key) is None else self._clock.now() - self._entries[key].stored
+
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         """The fresh cached value, or the result of ``load`` (started at most once per key at a time)."""
         cached = self.peek(key)
@@ -56,7 +61,7 @@ class TtlCache(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         """Store a value we just read fresh for another reason, so the next lookup can use it."""
         self._generation[key] = self._generation.get(key, 0) + 1
-        self._entries[key] = _Entry(value, self._clock.now() + self._ttl)
+        self._store(key, value)
 
     def invalidate(self, key: K | None = None) -> None:
         """Forget one key (or everything); an in-flight load for it will not be stored."""
@@ -69,8 +74,12 @@ class TtlCache(Generic[K, V]):
     async def _load(self, key: K, load: Callable[[], Awaitable[V]], generation: int) -> V:
         value = await load()
         if self._generation.get(key, 0) == generation:
-            self._entries[key] = _Entry(value, self._clock.now() + self._ttl)
+            self._store(key, value)
         return value
+
+    def _store(self, key: K, value: V) -> None:
+        now = self._clock.now()
+        self._entries[key] = _Entry(value, now, now + self._ttl)
 
     def _finished(self, key: K, task: asyncio.Task[V]) -> None:
         if self._inflight.get(key) is task:

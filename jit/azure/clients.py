@@ -45,6 +45,7 @@ class GatewayTuning:
     """Knobs for caching, timeouts and retries; the defaults suit production, tests shrink them."""
 
     cache_ttl: timedelta = timedelta(seconds=60)
+    refresh_on_miss_after: timedelta = timedelta(seconds=10)
     timeout: timedelta = timedelta(seconds=20)
     read_retries: int = 3
     retry_backoff: float = 0.5

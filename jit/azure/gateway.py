@@ -27,7 +27,7 @@ from jit.azure.errors import (
     VmUnsupported,
 )
 from jit.azure.initiate import Initiator
-from jit.azure.names import parse_vm_spec
+from jit.azure.names import VmSpec, parse_vm_spec
 from jit.azure.policies import (
     DEFAULT_POLICY_NAME,
     NAME_LIMIT,
@@ -178,13 +178,9 @@ class AzureGateway:
                     f"Subscription `{wanted.subscription_id}` is not one jitbot searches. "
                     f"Use `rg/vm` or one of: {', '.join(f'`{s}`' for s in self._subscriptions)}."
                 )
-        indexes = await asyncio.gather(*(self._vm_index(sub) for sub in subscriptions))
-        found = [
-            item.vm
-            for index in indexes
-            for item in index
-            if wanted.matches(item.vm.ref.subscription_id, item.vm.ref.resource_group, item.vm.ref.name)
-        ]
+        found = await self._matching_vms(wanted, subscriptions)
+        if not found and self._refresh_stale_indexes(subscriptions):
+            found = await self._matching_vms(wanted, subscriptions)
         if not found:
             where = f"`{wanted.resource_group}/{wanted.name}`" if wanted.resource_group else f"`{wanted.name}`"
             raise VmNotFound(
@@ -193,6 +189,26 @@ class AzureGateway:
         if len(found) > 1:
             raise VmAmbiguous(wanted.name, [vm.ref for vm in found])
         return found[0]
+
+    async def _matching_vms(self, wanted: VmSpec, subscriptions: Sequence[str]) -> list[VirtualMachine]:
+        indexes = await asyncio.gather(*(self._vm_index(sub) for sub in subscriptions))
+        return [
+            item.vm
+            for index in indexes
+            for item in index
+            if wanted.matches(item.vm.ref.subscription_id, item.vm.ref.resource_group, item.vm.ref.name)
+        ]
+
+    def _refresh_stale_indexes(self, subscriptions: Sequence[str]) -> bool:
+        """A miss may be a VM created since we listed: relist, but not more often than the refresh floor."""
+        stale = [
+            sub
+            for sub in subscriptions
+            if (age := self._index.age(sub)) is not None and age >= self._tuning.refresh_on_miss_after
+        ]
+        for sub in stale:
+            self._index.invalidate(sub)
+        return bool(stale)
 
     async def policy_for(self, vm: VmRef) -> JitPolicy | None:
         """The JIT policy covering ``vm`` (from the cached policy list), or None when JIT is not configured."""

@@ -167,3 +167,17 @@ async def test_throttled_read_is_retried_after_retry_after(gateway: AzureGateway
     statuses = [c.status for c in arm.calls if c.operation == "network.nic.list_all"]
     assert statuses.count(429) == 1
     assert statuses.count(200) == 3
+
+
+async def test_miss_relists_a_cache_older_than_the_floor(
+    gateway: AzureGateway, arm: ArmEmulator, world: Inventory, clock: ManualClock
+) -> None:
+    await gateway.find_vm("db-01")
+    world.vms.append(VirtualMachine(SUB_B, "rg-other", "fresh-01", "northeurope", nic_nsg="nsg-other"))
+    arm.reset_calls()
+    with pytest.raises(VmNotFound):
+        await gateway.find_vm("fresh-01")
+    assert arm.reads() == []
+    clock.advance(timedelta(seconds=11))
+    assert (await gateway.find_vm("fresh-01")).ref.subscription_id == SUB_B
+    assert len([c for c in arm.reads() if c.operation == "compute.vm.list_all"]) == 3
