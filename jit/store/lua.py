@@ -192,8 +192,13 @@ return #p.add + #p.remove
 )
 
 # KEYS: schedule, claims, attempts. ARGV: now, lease_until, limit, token_base.
-# Returns {{member, due, token, attempt, ...}, next_due_or_nil}: the idle tick is this one command.
+# Returns {{member, due, token, attempt, ...}, next_due_or_nil}. The idle tick is this one command, and
+# inside it one ZRANGE of the first item.
 CLAIM = """
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #first == 0 or tonumber(first[2]) > tonumber(ARGV[1]) then
+  return {{}, first[2]}
+end
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[3], 'WITHSCORES')
 local out = {}
 local n = 0

@@ -1,0 +1,300 @@
+"""The scheduler runner: passes, backoff on failure, sleeping until due, replicas, outages, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from jit.clock import ManualClock, SystemClock
+from jit.scheduler import Scheduler
+from jit.store.schedule import DueItem, Schedule
+from sandbox.redis_server import RedisServer
+
+
+@pytest.fixture
+def schedule(redis_client: aioredis.Redis) -> Schedule:
+    return Schedule(redis_client, prefix="test")
+
+
+async def wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+class Running:
+    """A scheduler's run() in a task, stopped and awaited on exit."""
+
+    def __init__(self, scheduler: Scheduler):
+        self.scheduler = scheduler
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Running:
+        self.task = asyncio.create_task(self.scheduler.run(self.stop))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop.set()
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 10)
+
+
+def recorder(calls: Counter[str]) -> Callable[[DueItem], Awaitable[None]]:
+    async def handle(item: DueItem) -> None:
+        calls[item.key] += 1
+
+    return handle
+
+
+async def test_tick_handles_due_items_once(schedule: Schedule) -> None:
+    clock = ManualClock()
+    calls: Counter[str] = Counter()
+    scheduler = Scheduler(schedule, recorder(calls), clock)
+    await schedule.update(
+        {
+            "remind:a": clock.now(),
+            "expire:b": clock.now() - timedelta(minutes=1),
+            "remind:c": clock.now() + timedelta(seconds=1),
+        }
+    )
+    handled = await scheduler.tick()
+    assert {i.key for i in handled} == {"remind:a", "expire:b"}
+    assert calls == {"remind:a": 1, "expire:b": 1}
+    assert await scheduler.tick() == []
+    assert await schedule.size() == 1
+    clock.advance(timedelta(seconds=1))
+    await scheduler.tick()
+    assert calls == {"remind:a": 1, "expire:b": 1, "remind:c": 1}
+    assert await schedule.size() == 0
+    assert scheduler.stats.completed == 3
+
+
+async def test_a_failing_handler_backs_off_instead_of_spinning(schedule: Schedule) -> None:
+    clock = ManualClock()
+    attempts: list[int] = []
+
+    async def flaky(item: DueItem) -> None:
+        attempts.append(item.attempt)
+        if len(attempts) < 4:
+            raise RuntimeError("slack is down")
+
+    scheduler = Scheduler(schedule, flaky, clock, lease=timedelta(seconds=60), retry_base=timedelta(seconds=1))
+    await schedule.add("remind:x", clock.now())
+    for expected_wait in (1, 2, 4):
+        await scheduler.tick()
+        await scheduler.tick()
+        assert await schedule.due_at("remind:x") == clock.now() + timedelta(seconds=expected_wait)
+        clock.advance(timedelta(seconds=expected_wait))
+    await scheduler.tick()
+    assert attempts == [1, 2, 3, 4]
+    assert await schedule.size() == 0
+    assert scheduler.stats.failed == 3
+
+
+def test_retry_delay_is_capped_by_the_lease() -> None:
+    scheduler = Scheduler(Schedule.__new__(Schedule), recorder(Counter()), ManualClock(), lease=timedelta(seconds=60))
+    assert [scheduler.retry_delay(n).total_seconds() for n in (1, 2, 3, 6, 7, 100)] == [1, 2, 4, 32, 60, 60]
+
+
+async def test_run_handles_due_items_and_stops(schedule: Schedule) -> None:
+    calls: Counter[str] = Counter()
+    clock = SystemClock()
+    await schedule.update({f"remind:{n}": clock.now() for n in range(250)})
+    async with Running(Scheduler(schedule, recorder(calls), clock, batch=100, max_idle_sleep=0.05)):
+        await wait_for(lambda: len(calls) == 250)
+    assert set(calls.values()) == {1}
+    assert await schedule.size() == 0
+
+
+async def test_run_sleeps_until_the_next_item_is_due(schedule: Schedule) -> None:
+    clock = SystemClock()
+    handled_at: dict[str, float] = {}
+
+    async def handle(item: DueItem) -> None:
+        handled_at[item.key] = (clock.now() - item.due).total_seconds()
+
+    await schedule.add("remind:soon", clock.now() + timedelta(seconds=0.4))
+    scheduler = Scheduler(schedule, handle, clock, max_idle_sleep=5.0)
+    async with Running(scheduler):
+        await wait_for(lambda: "remind:soon" in handled_at, within=3)
+        assert 0 <= handled_at["remind:soon"] < 0.15
+        started = time.monotonic()
+        await schedule.add("remind:woken", clock.now())
+        scheduler.wake()
+        await wait_for(lambda: "remind:woken" in handled_at, within=3)
+        assert time.monotonic() - started < 0.5
+
+
+SCRIPT_INTERNAL = {"cmdstat_zrange", "cmdstat_info"}
+
+
+async def command_calls(client: aioredis.Redis) -> int:
+    """Commands sent by clients: commandstats also counts the idle claim script's inner ZRANGE, left out here."""
+    stats = await client.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k not in SCRIPT_INTERNAL)
+
+
+async def test_an_idle_tick_is_one_redis_command() -> None:
+    with RedisServer() as server:
+        client = aioredis.Redis.from_url(server.url)
+        try:
+            schedule = Schedule(client, prefix="idle")
+            scheduler = Scheduler(schedule, recorder(Counter()), SystemClock(), max_idle_sleep=0.02)
+            await scheduler.tick()
+            before_calls, before_passes = await command_calls(client), scheduler.stats.passes
+            async with Running(scheduler):
+                await asyncio.sleep(0.5)
+            commands = await command_calls(client) - before_calls
+            passes = scheduler.stats.passes - before_passes
+        finally:
+            await client.aclose()
+    assert passes >= 10
+    assert commands <= passes
+
+
+async def test_two_replicas_handle_each_of_500_items_exactly_once(redis_server: RedisServer) -> None:
+    clients = [aioredis.Redis.from_url(redis_server.url) for _ in range(2)]
+    try:
+        await clients[0].flushall()
+        clock = SystemClock()
+        calls: Counter[str] = Counter()
+        by_replica: Counter[int] = Counter()
+
+        def handler(replica: int) -> Callable[[DueItem], Awaitable[None]]:
+            async def handle(item: DueItem) -> None:
+                calls[item.key] += 1
+                by_replica[replica] += 1
+                await asyncio.sleep(0.001)
+
+            return handle
+
+        schedules = [Schedule(c, prefix="replicas") for c in clients]
+        start = clock.now()
+        await schedules[0].update({f"remind:{n}": start + timedelta(milliseconds=n) for n in range(500)})
+        replicas = [
+            Scheduler(schedules[i], handler(i), clock, batch=20, max_idle_sleep=0.01, concurrency=4) for i in range(2)
+        ]
+        async with Running(replicas[0]), Running(replicas[1]):
+            await wait_for(lambda: len(calls) == 500)
+            await asyncio.sleep(0.1)
+        assert len(calls) == 500
+        assert set(calls.values()) == {1}
+        assert sum(by_replica.values()) == 500
+        assert await schedules[0].size() == 0
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def test_a_handler_outliving_its_lease_runs_again_but_sends_once(redis_server: RedisServer) -> None:
+    clients = [aioredis.Redis.from_url(redis_server.url) for _ in range(2)]
+    try:
+        await clients[0].flushall()
+        clock = SystemClock()
+        runs: list[int] = []
+        sent: list[str] = []
+        schedules = [Schedule(c, prefix="lease") for c in clients]
+
+        def handler(schedule: Schedule) -> Callable[[DueItem], Awaitable[None]]:
+            async def handle(item: DueItem) -> None:
+                runs.append(item.attempt)
+                if item.attempt == 1:
+                    await asyncio.sleep(0.6)
+                if await schedule.mark_done(item.key):
+                    sent.append(item.key)
+
+            return handle
+
+        await schedules[0].add("remind:x", clock.now())
+        replicas = [
+            Scheduler(s, handler(s), clock, lease=timedelta(seconds=0.2), max_idle_sleep=0.02) for s in schedules
+        ]
+        async with Running(replicas[0]), Running(replicas[1]):
+            await wait_for(lambda: len(runs) == 2 and len(sent) == 1, within=5)
+            await asyncio.sleep(0.8)
+        assert runs == [1, 2]
+        assert sent == ["remind:x"]
+        assert await schedules[0].size() == 0
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def test_runner_survives_a_redis_stop_and_start() -> None:
+    server = RedisServer(appendonly=True).start()
+    client = aioredis.Redis.from_url(server.url, retry=Retry(NoBackoff(), 0), socket_timeout=0.5)
+    try:
+        clock = SystemClock()
+        calls: Counter[str] = Counter()
+        schedule = Schedule(client, prefix="outage")
+        scheduler = Scheduler(schedule, recorder(calls), clock, max_idle_sleep=0.05, outage_backoff_max=0.2)
+        await schedule.update({"remind:before": clock.now(), "remind:after": clock.now() + timedelta(seconds=1.5)})
+        async with Running(scheduler) as running:
+            await wait_for(lambda: calls["remind:before"] == 1)
+            server.stop()
+            await wait_for(lambda: scheduler.stats.redis_errors >= 3)
+            assert running.task is not None
+            assert not running.task.done()
+            server.start()
+            await wait_for(lambda: calls["remind:after"] == 1, within=10)
+            await asyncio.sleep(0.2)
+        assert calls == {"remind:before": 1, "remind:after": 1}
+        assert await schedule.size() == 0
+    finally:
+        await client.aclose()
+        server.close()
+
+
+async def test_stop_finishes_in_flight_items_and_releases_the_rest(schedule: Schedule) -> None:
+    clock = ManualClock()
+    started = asyncio.Event()
+    finish = asyncio.Event()
+    calls: list[str] = []
+
+    async def slow(item: DueItem) -> None:
+        calls.append(item.key)
+        started.set()
+        await finish.wait()
+
+    due = clock.now() - timedelta(seconds=5)
+    await schedule.update({"a:1": due, "b:1": due + timedelta(seconds=1), "c:1": due + timedelta(seconds=2)})
+    scheduler = Scheduler(schedule, slow, clock, concurrency=1, max_idle_sleep=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    await asyncio.wait_for(started.wait(), 5)
+    stop.set()
+    finish.set()
+    await asyncio.wait_for(task, 5)
+    assert calls == ["a:1"]
+    assert await schedule.due_at("a:1") is None
+    assert await schedule.due_at("b:1") == due + timedelta(seconds=1)
+    assert await schedule.due_at("c:1") == due + timedelta(seconds=2)
+    assert scheduler.stats.released == 2
+    [b, c] = await schedule.claim(clock.now(), lease=timedelta(seconds=60), limit=10)
+    assert (b.attempt, c.attempt) == (1, 1)
+
+
+async def test_any_claim_error_is_survived(schedule: Schedule, redis_client: aioredis.Redis) -> None:
+    await redis_client.set(schedule.keys.schedule, "not a sorted set")
+    calls: Counter[str] = Counter()
+    clock = SystemClock()
+    scheduler = Scheduler(schedule, recorder(calls), clock, outage_backoff_max=0.02, max_idle_sleep=0.02)
+    async with Running(scheduler) as running:
+        await wait_for(lambda: scheduler.stats.redis_errors >= 5)
+        assert running.task is not None
+        assert not running.task.done()
+        assert scheduler.stats.passes == 0
+        await redis_client.delete(schedule.keys.schedule)
+        await schedule.add("remind:x", clock.now())
+        await wait_for(lambda: calls["remind:x"] == 1)
