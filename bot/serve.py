@@ -79,11 +79,11 @@ async def _run_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
 
     bolt = build_bolt_app(runtime)
     handler = AsyncSocketModeHandler(bolt, runtime.settings.slack_app_token)
-    await handler.connect_async()
+    await handler.connect_async()  # type: ignore[no-untyped-call]
     log.info("jitbot.listening", extra={"mode": "socket"})
     await stop.wait()
     await runtime.stop_background()
-    await handler.close_async()
+    await handler.close_async()  # type: ignore[no-untyped-call]
 
 
 def readiness_of(runtime: Runtime) -> ReadinessCheck:

@@ -88,6 +88,8 @@ class Stack:
         self._exit = contextlib.AsyncExitStack()
         self._saved_env: dict[str, str | None] = {}
         self.bot_url = ""
+        self.bot_port = 0
+        self.key_prefix = ""
         self.driver: SlackDriver | None = None
 
     @property
@@ -109,16 +111,37 @@ class Stack:
         self.env.update(self.options.env)
         self._set_process_identity_env()
         self.settings = Settings.from_env(self.env)
-        prefix = self.options.key_prefix or f"jitbot-{secrets.token_hex(4)}"
+        self.key_prefix = self.options.key_prefix or f"jitbot-{secrets.token_hex(4)}"
+        await self._start_bot(self.options.bot_port)
+        self.driver = SlackDriver(self.bot_url, self.signing_secret, self.slack)
+        return self
+
+    async def _start_bot(self, port: int) -> None:
+        assert self.settings is not None
+        self._exit = contextlib.AsyncExitStack()
         self._runtime = await self._exit.enter_async_context(
-            open_runtime(self.settings, clock=self.clock, connection_verify=str(self.arm.ca_file), key_prefix=prefix)
+            open_runtime(
+                self.settings, clock=self.clock, connection_verify=str(self.arm.ca_file), key_prefix=self.key_prefix
+            )
         )
         if self.options.start_scheduler:
             await self._runtime.start_background()
-        self._runner, port = await start_http(self._runtime, self.options.bot_host, self.options.bot_port)
-        self.bot_url = f"http://127.0.0.1:{port}/slack/events"
-        self.driver = SlackDriver(self.bot_url, self.signing_secret, self.slack)
-        return self
+        self._runner, bound = await start_http(self._runtime, self.options.bot_host, port)
+        self.bot_port = bound
+        self.bot_url = f"http://127.0.0.1:{bound}/slack/events"
+
+    async def stop_bot(self) -> None:
+        """Stop the bot (as a deploy or a crash would), keeping Redis and the emulators running."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self._exit.aclose()
+        self._runtime = None
+
+    async def restart_bot(self) -> None:
+        """Stop the bot and start a fresh one on the same port, Redis keys and emulators."""
+        await self.stop_bot()
+        await self._start_bot(self.bot_port)
 
     def _set_process_identity_env(self) -> None:
         """azure-identity reads the managed identity endpoint from the process environment."""
@@ -130,9 +153,7 @@ class Stack:
         """Stop everything, in reverse order."""
         if self.driver is not None:
             await self.driver.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        await self._exit.aclose()
+        await self.stop_bot()
         await self.slack.stop()
         await self.arm.stop()
         if self.redis_server is not None:

@@ -1,0 +1,72 @@
+"""Small steps shared by the end-to-end tests: ask for access, find the card, click, read replies."""
+
+from __future__ import annotations
+
+from sandbox.slack_driver import SlackDriver
+from sandbox.slack_state import Message
+from sandbox.slack_workspace import APPROVAL_CHANNEL
+from sandbox.stack import Stack
+
+
+def driver_of(stack: Stack) -> SlackDriver:
+    """The stack's signed-request driver."""
+    assert stack.driver is not None
+    return stack.driver
+
+
+async def request_card(stack: Stack, user: str, text: str) -> tuple[Message, str]:
+    """``user`` types ``/jit text``; returns the approval card and the request id on its buttons."""
+    before = {m.ts for m in stack.slack.messages_in(APPROVAL_CHANNEL)}
+    response = await driver_of(stack).slash_command(user, text)
+    assert response.status == 200, response.body
+    card = await stack.slack.wait_for_message(
+        APPROVAL_CHANNEL, lambda m: m.ts not in before and any(b.action_id == "jit_approve" for b in m.buttons())
+    )
+    value = next(b.value for b in card.buttons() if b.action_id == "jit_approve")
+    assert value
+    return card, str(value)
+
+
+def card_now(stack: Stack, card: Message) -> Message:
+    """The card's current version."""
+    return stack.slack.message(APPROVAL_CHANNEL, card.ts)
+
+
+async def wait_card_decided(stack: Stack, card: Message) -> Message:
+    """Wait until the card has lost its buttons."""
+    def decided() -> Message | None:
+        current = card_now(stack, card)
+        return None if current.buttons() else current
+
+    return await stack.slack.wait_until(decided)
+
+
+async def ephemeral_reply(stack: Stack, user: str, contains: str, timeout: float = 5.0) -> str:
+    """Wait for an ephemeral message to ``user`` whose text contains ``contains``; returns its text."""
+
+    def find() -> str | None:
+        for message in stack.slack.ephemerals_for(user):
+            text = message.text + " " + str(message.blocks)
+            if contains.lower() in text.lower():
+                return text
+        return None
+
+    return await stack.slack.wait_until(find, timeout)
+
+
+async def dm_to(stack: Stack, user: str, contains: str, timeout: float = 5.0) -> str:
+    """Wait for a DM to ``user`` containing ``contains``; returns its text and blocks."""
+
+    def find() -> str | None:
+        for message in stack.slack.dms_with(user):
+            text = message.text + " " + str(message.blocks)
+            if contains.lower() in text.lower():
+                return text
+        return None
+
+    return await stack.slack.wait_until(find, timeout)
+
+
+def dms_containing(stack: Stack, user: str, contains: str) -> int:
+    """How many DMs to ``user`` contain ``contains``."""
+    return sum(contains.lower() in (m.text + str(m.blocks)).lower() for m in stack.slack.dms_with(user))
