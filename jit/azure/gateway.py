@@ -291,9 +291,9 @@ class AzureGateway:
                 f"Azure limits the JIT policy name plus the VM name to {NAME_LIMIT} characters; "
                 f"`{policy_name}` + `{vm.name}` is {len(policy_name) + len(vm.name)}."
             )
+        new_ports = [port_to_raw(p) for p in ports]
         existing = entry_for(raw, vm.id) if raw is not None else None
-        entry = {**existing, "ports": [port_to_raw(p) for p in ports]} if existing else None
-        entry = entry or {"id": vm.id, "ports": [port_to_raw(p) for p in ports]}
+        entry = {**existing, "ports": new_ports} if existing is not None else {"id": vm.id, "ports": new_ports}
         try:
             written = await self._writer.put_policy(policy_id, put_body(raw, replace_entry(raw, vm.id, entry)))
         finally:

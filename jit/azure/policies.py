@@ -164,11 +164,6 @@ def activity(records: Sequence[JitRequestRecord], now: datetime) -> JitActivity:
     )
 
 
-def vm_entry(vm_id: str, ports: Sequence[PolicyPort]) -> RawJson:
-    """A fresh ``virtualMachines`` entry for the VM being configured."""
-    return {"id": vm_id, "ports": [port_to_raw(port) for port in ports]}
-
-
 def replace_entry(raw_policy: Mapping[str, Any] | None, vm_id: str, entry: RawJson | None) -> list[RawJson]:
     """The new VM list: every other entry exactly as Azure gave it, ours replaced, added or (None) removed."""
     others = [] if raw_policy is None else vm_entries(raw_policy)

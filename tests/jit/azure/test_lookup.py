@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from jit.azure.errors import AzureForbidden, InvalidVmName, VmAmbiguous, VmNotFound
+from jit.azure.errors import AzureAuthFailed, AzureForbidden, InvalidVmName, VmAmbiguous, VmNotFound
 from jit.azure.gateway import AzureGateway
 from jit.clock import ManualClock
 from jit.model import PolicyPort, PortProtocol
 from sandbox.arm import ArmEmulator
 from sandbox.arm_inventory import Inventory, VirtualMachine
 
-from .conftest import LOCATION, SUB_A, SUB_B
+from .conftest import LOCATION, SUB_A, SUB_B, make_gateway
 
 
 async def test_find_by_unique_name_fills_addresses(gateway: AzureGateway) -> None:
@@ -181,3 +181,22 @@ async def test_miss_relists_a_cache_older_than_the_floor(
     clock.advance(timedelta(seconds=11))
     assert (await gateway.find_vm("fresh-01")).ref.subscription_id == SUB_B
     assert len([c for c in arm.reads() if c.operation == "compute.vm.list_all"]) == 3
+
+
+async def test_rejected_token_is_an_auth_failure(gateway: AzureGateway, arm: ArmEmulator, clock: ManualClock) -> None:
+    await gateway.find_vm("db-01")
+    arm.tokens.revoke_all()
+    clock.advance(timedelta(minutes=5))
+    with pytest.raises(AzureAuthFailed):
+        await gateway.find_vm("db-01")
+
+
+async def test_identity_endpoint_refusal_is_an_auth_failure(
+    arm: ArmEmulator, clock: ManualClock, identity_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDENTITY_HEADER", "wrong-secret")
+    gateway, credential = make_gateway(arm, clock)
+    async with credential, gateway:
+        with pytest.raises(AzureAuthFailed):
+            await gateway.find_vm("db-01")
+    assert arm.reads() == []
