@@ -6,6 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.handlers.commands import CommandHandlers
 from bot.handlers.decisions import DecisionHandlers
+from bot.handlers.request_form import RequestFormHandlers
 from bot.runtime import Runtime
 
 
@@ -24,4 +25,6 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     decisions = DecisionHandlers(runtime)
     app.action("jit_approve")(ack=decisions.ack, lazy=[decisions.approve])
     app.action("jit_deny")(ack=decisions.ack, lazy=[decisions.deny])
+    request_form = RequestFormHandlers(runtime)
+    app.view("jit_request_modal")(ack=request_form.ack_submission, lazy=[request_form.submit])
     return app

@@ -12,8 +12,9 @@ from bot.blocks.common import Message
 from bot.blocks.errors import error_message, rate_limited_message
 from bot.blocks.help import help_message
 from bot.blocks.request import requester_confirmation
-from bot.grammar import Cancel, Command, GrammarError, Help, RequestAccess, parse_command
+from bot.grammar import Cancel, Command, GrammarError, Help, OpenRequestForm, RequestAccess, parse_command
 from bot.handlers.errors import message_for
+from bot.handlers.request_form import RequestFormHandlers
 from bot.logs import request_id_var
 from bot.runtime import Runtime
 from jit.service import RequestDraft
@@ -77,6 +78,9 @@ class CommandHandlers:
         """Run one parsed command for ``user``; returns the ephemeral reply (None when a view was opened)."""
         if isinstance(command, RequestAccess):
             return await self._request(user, command)
+        if isinstance(command, OpenRequestForm):
+            await RequestFormHandlers(self.runtime).open(body)
+            return None
         if isinstance(command, Cancel):
             decision = await self.runtime.service.cancel(command.request_id, user)
             return requester_confirmation(decision.request)

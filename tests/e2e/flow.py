@@ -34,6 +34,7 @@ def card_now(stack: Stack, card: Message) -> Message:
 
 async def wait_card_decided(stack: Stack, card: Message) -> Message:
     """Wait until the card has lost its buttons."""
+
     def decided() -> Message | None:
         current = card_now(stack, card)
         return None if current.buttons() else current
