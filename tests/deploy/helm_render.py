@@ -28,16 +28,22 @@ class TemplateError(ValueError):
 
 @dataclass
 class Text:
+    """Literal template text, copied to the output."""
+
     text: str
 
 
 @dataclass
 class Action:
+    """`{{ pipeline }}`: its value is printed."""
+
     pipeline: str
 
 
 @dataclass
 class If:
+    """`{{ if }}`…`{{ else }}`…`{{ end }}`."""
+
     pipeline: str
     then: list[Node] = field(default_factory=list)
     otherwise: list[Node] = field(default_factory=list)
@@ -45,6 +51,8 @@ class If:
 
 @dataclass
 class Range:
+    """`{{ range $k, $v := pipeline }}`…`{{ end }}`, maps in sorted key order like Go."""
+
     key_var: str
     value_var: str
     pipeline: str
@@ -125,15 +133,18 @@ def truthy(value: Any) -> bool:
 
 
 def to_yaml(value: Any) -> str:
+    """Helm's toYaml: block style, sorted keys, no trailing newline."""
     return yaml.safe_dump(value, default_flow_style=False, sort_keys=True).rstrip("\n")
 
 
 def indent(width: int, text: str) -> str:
+    """Sprig's indent: every line prefixed with `width` spaces."""
     pad = " " * width
     return "\n".join(pad + line for line in str(text).split("\n"))
 
 
 def quote(value: Any) -> str:
+    """Sprig's quote: a double-quoted string."""
     return json.dumps(render_scalar(value))
 
 
