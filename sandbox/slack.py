@@ -34,6 +34,7 @@ from sandbox.slack_faults import Faults
 from sandbox.slack_respond import apply_response
 from sandbox.slack_state import (
     Call,
+    Conversation,
     EventKind,
     Message,
     SlackError,
@@ -278,10 +279,18 @@ class SlackEmulator:
 
     def _channel_id(self, channel: str) -> str:
         conversation = self.state.conversation(channel)
-        return conversation.id if conversation else channel
+        if conversation is not None:
+            return conversation.id
+        return self.state.dm_channel(channel) or channel
+
+    def conversations_for(self, user: str) -> list[Conversation]:
+        """The channels ``user`` is in, then their DM with the bot if open: what a Slack sidebar lists."""
+        channels = [self.state.conversation(c.id) for c in self.workspace.channels if user in c.members]
+        dm = self.state.dm_channel(user)
+        return [c for c in [*channels, self.state.conversation(dm) if dm else None] if c is not None]
 
     def messages_in(self, channel: str, *, include_deleted: bool = False) -> list[Message]:
-        """The bot's messages in a channel (id, name or ``#name``) or DM, oldest first."""
+        """The bot's messages in a channel (id, name or ``#name``) or DM (its id or the user's), oldest first."""
         return self.state.messages_in(self._channel_id(channel), include_deleted=include_deleted)
 
     def message(self, channel: str, ts: str) -> Message:

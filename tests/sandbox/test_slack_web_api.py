@@ -137,7 +137,10 @@ async def test_post_message_to_a_user_id_opens_the_dm(slack: SlackEmulator, clie
     response = await client.chat_postMessage(channel=ENGINEER, text="your access is ready")
     assert response["channel"].startswith("D")
     assert [m.text for m in slack.dms_with(ENGINEER)] == ["your access is ready"]
+    assert slack.messages_in(ENGINEER) == slack.messages_in(response["channel"]) == slack.dms_with(ENGINEER)
     assert slack.dms_with(APPROVER_1) == []
+    assert [c.id for c in slack.conversations_for(ENGINEER)] == [ONCALL_CHANNEL, GENERAL_CHANNEL, response["channel"]]
+    assert [c.name for c in slack.conversations_for(APPROVER_1)] == ["jit-approvals", "general"]
 
 
 async def test_post_message_by_channel_name_and_in_a_thread(slack: SlackEmulator, client: AsyncWebClient) -> None:
@@ -482,16 +485,22 @@ async def test_delay_fault_slows_the_call_down(slack: SlackEmulator, client: Asy
     assert loop.time() - started >= 0.2
 
 
-async def test_offline_refuses_connections_then_comes_back(slack: SlackEmulator, client: AsyncWebClient) -> None:
+async def test_offline_refuses_connections_then_comes_back(
+    slack: SlackEmulator, session: aiohttp.ClientSession
+) -> None:
+    client = AsyncWebClient(token=slack.workspace.token, base_url=slack.api_url, session=session, retry_handlers=[])
     assert (await client.auth_test())["ok"]
     api_url = slack.api_url
     await slack.set_offline(True)
     assert slack.offline
-    with pytest.raises(aiohttp.ClientConnectionError):
-        await client.auth_test()
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await client.auth_test()  # the pooled keep-alive connection is dropped
+    with pytest.raises(aiohttp.ClientConnectorError):
+        await client.auth_test()  # a new connection is refused
     await slack.set_offline(False)
     assert slack.api_url == api_url
     assert (await client.auth_test())["ok"]
+    assert [c.method for c in slack.calls] == ["auth.test", "auth.test"]
 
 
 async def test_offline_503(slack: SlackEmulator, client: AsyncWebClient) -> None:
