@@ -1,0 +1,140 @@
+"""The demo world and ``python -m sandbox.arm``: every portal tab is represented and the emulator serves it."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import ssl
+import sys
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+from azure.identity.aio import ManagedIdentityCredential
+from azure.mgmt.security.aio import SecurityCenter
+
+from jit.justification import parse_justification
+from sandbox.arm import ArmEmulator
+from sandbox.arm_demo import LAB, PROD, demo_inventory
+from sandbox.arm_inventory import VirtualMachine
+from sandbox.arm_jit import parse_time
+from sandbox.arm_resources import effective_nsg
+from sandbox.arm_schema import JIT_SWAGGER, problems
+from tests.sandbox.arm_support import OTHER_CREDENTIAL_VARIABLES, client_options
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def tab(vm: VirtualMachine) -> str:
+    """Which of the portal's three tabs a demo VM belongs on."""
+    inventory = demo_inventory(NOW)
+    subscription = next(s for s in inventory.subscriptions if s.id == vm.subscription_id)
+    if vm.classic or not subscription.defender_for_servers or effective_nsg(inventory, vm) is None:
+        return "unsupported"
+    return "configured" if inventory.policy_covering(vm) else "not configured"
+
+
+def test_demo_world_covers_every_case() -> None:
+    inventory = demo_inventory(NOW)
+    assert 10 <= len(inventory.vms) <= 14
+    assert {s.id for s in inventory.subscriptions} == {PROD, LAB}
+    assert len({(vm.subscription_id, vm.resource_group) for vm in inventory.vms}) == 3
+    tabs = {vm.name: tab(vm) for vm in inventory.vms}
+    assert tabs["web-01"] == tabs["web-02"] == tabs["bastion-win"] == tabs["db-01"] == "configured"
+    assert tabs["build-01"] == tabs["db-02"] == "not configured"
+    assert tabs["legacy-app"] == tabs["old-classic"] == tabs["lab-01"] == tabs["lab-02"] == "unsupported"
+    assert {vm.os_type for vm in inventory.vms} == {"Linux", "Windows"}
+    assert any(vm.public_ip for vm in inventory.vms)
+    assert {vm.tags.get("env") for vm in inventory.vms} >= {"prod", "dev"}
+    assert max(len(p.virtual_machines) for p in inventory.policies) >= 3
+
+
+def test_demo_history_is_recent_valid_and_mostly_jitbots() -> None:
+    inventory = demo_inventory(NOW)
+    requests = [r for p in inventory.policies for r in p.requests]
+    assert all(problems(JIT_SWAGGER, "JitNetworkAccessRequest", r) == [] for r in requests)
+    starts = [parse_time(r["startTimeUtc"]) for r in requests]
+    assert all(start < NOW for start in starts)
+    assert sum(start > NOW - timedelta(days=7) for start in starts) >= 3
+    parsed = [parse_justification(r.get("justification")) for r in requests]
+    assert sum(p is not None for p in parsed) >= 3
+    assert None in parsed
+    assert all(port["status"] == "Revoked" for r in requests for vm in r["virtualMachines"] for port in vm["ports"])
+
+
+def test_demo_nsgs_hold_the_deny_rules_jit_adds() -> None:
+    inventory = demo_inventory(NOW)
+    web = inventory.nsg(PROD, "rg-web", "web-nsg")
+    assert web is not None
+    denies = sorted(
+        (r["properties"]["destinationAddressPrefix"], r["properties"]["destinationPortRange"])
+        for r in web.rules
+        if r["properties"]["access"] == "Deny"
+    )
+    assert denies == [
+        ("10.0.1.4", "22"),
+        ("10.0.1.4", "8080"),
+        ("10.0.1.5", "22"),
+        ("10.0.1.6", "3389"),
+        ("10.0.1.6", "5985"),
+        ("10.0.1.6", "5986"),
+    ]
+
+
+async def test_the_emulator_serves_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in OTHER_CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    async with ArmEmulator(demo_inventory()) as arm:
+        env = arm.environment()
+        monkeypatch.setenv("IDENTITY_ENDPOINT", env["IDENTITY_ENDPOINT"])
+        monkeypatch.setenv("IDENTITY_HEADER", env["IDENTITY_HEADER"])
+        async with ManagedIdentityCredential() as credential:
+            async with SecurityCenter(credential, PROD, **client_options(arm)) as prod:
+                policies = [p async for p in prod.jit_network_access_policies.list()]
+            async with SecurityCenter(credential, LAB, **client_options(arm)) as lab:
+                pricing = await lab.pricings.get(f"subscriptions/{LAB}", "VirtualMachines")
+    assert env["AZURE_SUBSCRIPTION_IDS"] == f"{PROD},{LAB}"
+    assert sorted(p.location for p in policies) == ["northeurope", "westeurope"]
+    assert pricing.pricing_tier == "Free"
+
+
+async def test_python_m_sandbox_arm_prints_its_environment_and_stops_on_ctrl_c() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sandbox.arm",
+        "--port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    exports: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                line = (await process.stdout.readline()).decode()
+                assert line, "the emulator exited before it was ready"
+                if line.startswith("export "):
+                    key, _, value = line.removeprefix("export ").strip().partition("=")
+                    exports[key] = value
+                if line.startswith("Ctrl-C"):
+                    break
+        assert set(exports) == {
+            "AZURE_ARM_ENDPOINT",
+            "IDENTITY_ENDPOINT",
+            "IDENTITY_HEADER",
+            "SSL_CERT_FILE",
+            "AZURE_SUBSCRIPTION_IDS",
+        }
+        assert exports["AZURE_ARM_ENDPOINT"].startswith("https://127.0.0.1:")
+        trust = ssl.create_default_context(cafile=exports["SSL_CERT_FILE"])
+        url = f"{exports['AZURE_ARM_ENDPOINT']}/subscriptions/{PROD}/providers/Microsoft.Compute/virtualMachines"
+        async with aiohttp.ClientSession() as session, session.get(url, ssl=trust) as response:
+            assert response.status == 401
+            assert (await response.json())["error"]["code"] == "AuthenticationFailed"
+    finally:
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(10):
+            await process.communicate()
+    assert process.returncode == 0
