@@ -20,8 +20,8 @@ param location string = resourceGroup().location
 @description('The jitbot image, e.g. myregistry.azurecr.io/jitbot:0.1.0.')
 param image string
 
-@description('Registry login server to pull the image with the managed identity (grant it AcrPull); empty for a public image.')
-param containerRegistryServer string = ''
+@description('Azure Container Registry (in this resource group) holding the image; the identity gets AcrPull on it. Empty for a public image.')
+param containerRegistryName string = ''
 
 @description('Slack bot token (xoxb-…).')
 @secure()
@@ -237,9 +237,21 @@ var env = concat(
     : []
 )
 
+// The first revision pulls the image as soon as the app exists, so AcrPull must be in place before it.
+module acrPull 'acr-pull.bicep' = if (!empty(containerRegistryName)) {
+  name: '${name}-acr-pull'
+  params: {
+    registryName: containerRegistryName
+    principalId: identity.properties.principalId
+  }
+}
+
 resource app 'Microsoft.App/containerApps@2024-03-01' = {
   name: name
   location: location
+  dependsOn: [
+    acrPull
+  ]
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: {
@@ -257,11 +269,11 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
         allowInsecure: false
       }
       secrets: secrets
-      registries: empty(containerRegistryServer)
+      registries: empty(containerRegistryName)
         ? []
         : [
             {
-              server: containerRegistryServer
+              server: '${containerRegistryName}${environment().suffixes.acrLoginServer}'
               identity: identity.id
             }
           ]

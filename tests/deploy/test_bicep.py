@@ -132,6 +132,20 @@ def test_the_app_runs_as_its_user_assigned_identity() -> None:
     assert env()["AZURE_CLIENT_ID"] == {"value": "identity.properties.clientId"}
 
 
+def test_image_is_pulled_with_the_identity_after_it_may_pull() -> None:
+    template = main()
+    app = template.block("resource app")
+    assert re.search(r"registries: empty\(containerRegistryName\)", app)
+    assert "identity: identity.id" in app
+    assert re.search(r"dependsOn: \[\s*acrPull\s*\]", app)
+    acr = template.block("module acrPull")
+    assert "if (!empty(containerRegistryName))" in acr
+    assert "principalId: identity.properties.principalId" in acr
+    pull = Template.load(template.modules()["acrPull"])
+    assert "'7f951dda-4ed3-4680-a7ca-43fe172d538d'" in pull.code, "the built-in AcrPull role"
+    assert "scope: registry" in pull.block("resource pull")
+
+
 def test_logs_go_to_log_analytics() -> None:
     template = main()
     assert template.resources()["logs"][0] == "Microsoft.OperationalInsights/workspaces"
