@@ -139,7 +139,7 @@ def iso_text(when: datetime) -> str:
     return as_utc(when).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def slack_date(when: datetime, tokens: str = "{date_short_pretty} at {time}") -> str:
+def slack_date(when: datetime, tokens: str = "{date_short_pretty} {time}") -> str:
     """A time shown in each reader's own time zone by Slack, with a UTC fallback for old clients."""
     epoch = int(as_utc(when).timestamp())
     return f"<!date^{epoch}^{tokens}|{iso_text(when)}>"

@@ -81,7 +81,7 @@ def test_channel_link_only_for_channel_ids() -> None:
 
 def test_slack_date_uses_slack_formatting_with_a_utc_fallback() -> None:
     when = datetime(2025, 3, 4, 12, 30, tzinfo=UTC)
-    assert slack_date(when) == f"<!date^{int(when.timestamp())}^{{date_short_pretty}} at {{time}}|2025-03-04 12:30 UTC>"
+    assert slack_date(when) == f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|2025-03-04 12:30 UTC>"
 
 
 def test_slack_date_treats_naive_as_utc_and_converts_other_zones() -> None:
