@@ -19,11 +19,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from jit.clock import Clock
 from jit.store.schedule import DueItem, Schedule
 
 Handler = Callable[[DueItem], Awaitable[None]]
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +120,22 @@ class Scheduler:
         self._wake.clear()
 
     async def _handle_all(self, items: list[DueItem], stop: asyncio.Event) -> None:
-        if items:
-            self.stats.claimed += len(items)
-            await asyncio.gather(*(self._handle(item, stop) for item in items))
+        if not items:
+            return
+        self.stats.claimed += len(items)
+        handled = await asyncio.gather(*(self._handle(item, stop) for item in items))
+        done = [item for item, ok in zip(items, handled, strict=True) if ok]
+        if done:
+            completed = await self._settle("complete", f"{len(done)} items", self._schedule.complete_many(done))
+            self.stats.completed += sum(completed or [])
 
-    async def _handle(self, item: DueItem, stop: asyncio.Event) -> None:
+    async def _handle(self, item: DueItem, stop: asyncio.Event) -> bool:
+        """Run the handler for one item; True when it succeeded and the item should be completed."""
         async with self._slots:
             if stop.is_set():
-                if await self._settle("release", item, self._schedule.release(item)):
+                if await self._settle("release", item.key, self._schedule.release(item)):
                     self.stats.released += 1
-                return
+                return False
             self.stats.last_lag_seconds = max(0.0, (self._clock.now() - item.due).total_seconds())
             try:
                 await self._handler(item)
@@ -139,16 +147,15 @@ class Scheduler:
                     extra={"item": item.key, "attempt": item.attempt, "error": repr(exc), "retry_in": str(delay)},
                     exc_info=True,
                 )
-                await self._settle("retry", item, self._schedule.retry(item, self._clock.now() + delay))
-                return
-            if await self._settle("complete", item, self._schedule.complete(item)):
-                self.stats.completed += 1
+                await self._settle("retry", item.key, self._schedule.retry(item, self._clock.now() + delay))
+                return False
+            return True
 
-    async def _settle(self, action: str, item: DueItem, step: Awaitable[bool]) -> bool:
+    async def _settle(self, action: str, what: str, step: Awaitable[T]) -> T | None:
         """Run a lease update; if Redis is away the lease simply runs out and the item comes back."""
         try:
             return await step
         except Exception as exc:
             self.stats.redis_errors += 1
-            log.warning(f"scheduler.{action}_failed", extra={"item": item.key, "error": repr(exc)})
-            return False
+            log.warning(f"scheduler.{action}_failed", extra={"item": what, "error": repr(exc)})
+            return None

@@ -218,15 +218,21 @@ local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {out, nxt[2]}
 """
 
-# KEYS: schedule, claims, attempts. ARGV: member, token.
+# KEYS: schedule, claims, attempts. ARGV: member, token, member, token, ...
+# Removes each item whose claim still holds; returns 1/0 per item.
 COMPLETE = """
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
-  return 0
+local done = {}
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    redis.call('HDEL', KEYS[3], ARGV[i])
+    table.insert(done, 1)
+  else
+    table.insert(done, 0)
+  end
 end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-return 1
+return done
 """
 
 # KEYS: schedule, claims, attempts. ARGV: member, token, new due, attempt change (0 or -1).

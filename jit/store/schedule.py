@@ -127,7 +127,14 @@ class Schedule:
 
     async def complete(self, item: DueItem) -> bool:
         """Remove a handled item, only if ``item``'s claim still holds; False if it was re-claimed or moved."""
-        return bool(await self._complete(keys=self._keys, args=[item.key, item.token]))
+        return (await self.complete_many([item]))[0]
+
+    async def complete_many(self, items: Sequence[DueItem]) -> list[bool]:
+        """``complete`` for a batch in one command (the runner completes a whole pass at once)."""
+        if not items:
+            return []
+        args = [part for item in items for part in (item.key, item.token)]
+        return [bool(done) for done in await self._complete(keys=self._keys, args=args)]
 
     async def release(self, item: DueItem) -> bool:
         """Hand an unhandled item back, due at its original time (graceful shutdown)."""

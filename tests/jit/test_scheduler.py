@@ -80,6 +80,22 @@ async def test_tick_handles_due_items_once(schedule: Schedule) -> None:
     assert scheduler.stats.completed == 3
 
 
+async def test_a_pass_over_a_full_batch_costs_two_commands(schedule: Schedule, redis_client: aioredis.Redis) -> None:
+    clock = ManualClock()
+    calls: Counter[str] = Counter()
+    await schedule.update({f"remind:{n}": clock.now() for n in range(100)})
+    scheduler = Scheduler(schedule, recorder(calls), clock, batch=100)
+    await scheduler.tick()
+    await schedule.add("remind:warm", clock.now())
+    await scheduler.tick()
+    await schedule.update({f"remind:{n}": clock.now() for n in range(100, 200)})
+    await redis_client.config_resetstat()
+    await scheduler.tick()
+    assert len(calls) == 201
+    stats = await redis_client.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == 2
+
+
 async def test_a_failing_handler_backs_off_instead_of_spinning(schedule: Schedule) -> None:
     clock = ManualClock()
     attempts: list[int] = []

@@ -80,6 +80,17 @@ async def test_an_unfinished_claim_comes_back_after_the_lease(schedule: Schedule
     assert not await schedule.complete(again)
 
 
+async def test_complete_many_removes_only_what_it_still_holds(schedule: Schedule, clock: ManualClock) -> None:
+    await schedule.update({"a:1": clock.now(), "b:1": clock.now(), "c:1": clock.now()})
+    a, b, c = await schedule.claim(clock.now(), lease=LEASE, limit=10)
+    await schedule.add("b:1", at(clock, 5))
+    assert await schedule.complete_many([a, b, DueItem(c.key, c.due, "forged")]) == [True, False, False]
+    assert await schedule.complete_many([]) == []
+    assert await schedule.due_at("a:1") is None
+    assert await schedule.due_at("b:1") == at(clock, 5)
+    assert await schedule.complete(c)
+
+
 async def test_a_forged_token_completes_nothing(schedule: Schedule, clock: ManualClock) -> None:
     await schedule.add("remind:x", clock.now())
     [item] = await schedule.claim(clock.now(), lease=LEASE, limit=10)
