@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import tempfile
 import uuid
 from pathlib import Path
@@ -321,7 +322,10 @@ async def _serve(port: int, host: str, identity_port: int) -> None:
         for key, value in arm.environment().items():
             print(f"export {key}={value}")
         print("Ctrl-C stops it.", flush=True)
-        await asyncio.Event().wait()
+        stopped = asyncio.Event()
+        with contextlib.suppress(NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
+        await stopped.wait()
     finally:
         await arm.stop()
 

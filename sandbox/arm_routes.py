@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from jit.clock import Clock
 from sandbox import arm_resources as shapes
@@ -122,10 +123,9 @@ def _page(state: ArmState, req: ArmRequest, items: list[dict[str, Any]]) -> ArmR
     size = max(1, state.page_size)
     body: dict[str, Any] = {"value": items[skip : skip + size]}
     if skip + size < len(items):
-        rest = "".join(f"&{k}={v}" for k, v in req.query.items() if k not in {"api-version", "$skiptoken"})
-        body["nextLink"] = (
-            f"{state.base_url}{req.path}?api-version={req.query['api-version']}{rest}&$skiptoken={skip + size}"
-        )
+        query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
+        query["$skiptoken"] = str(skip + size)
+        body["nextLink"] = f"{state.base_url}{req.path}?{urlencode(query, quote_via=quote, safe='$')}"
     return ArmReply(200, body)
 
 
