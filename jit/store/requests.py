@@ -8,6 +8,10 @@ Retention: a request that reaches a terminal state is kept for ``retention`` (de
 pages and investigations) and then expires from Redis; its index entries are pruned as newer requests
 reach the same state. The audit stream is not trimmed, so the history outlives the request. Pass
 ``retention=None`` to keep terminal requests forever.
+
+Dedupe: the key maps the requester and the caller's dedupe key (their normalised command) to the last
+request it made, for ``dedupe_ttl`` (default a day, far longer than a request stays pending); only a
+request that is still pending is handed back.
 """
 
 from __future__ import annotations
