@@ -139,10 +139,10 @@ def _arm_vms(state: ArmState, subscription: Subscription, rg: str | None = None)
     ]
 
 
-def _vm(state: ArmState, req: ArmRequest, name: str, *, classic: bool = False) -> VirtualMachine:
+def _vm(state: ArmState, req: ArmRequest, name: str) -> VirtualMachine:
     subscription, rg = _known_group(state, req)
-    for vm in _arm_vms(state, subscription, rg) if not classic else state.inventory.vms:
-        if vm.name.lower() == name.lower() and vm.resource_group.lower() == rg.lower():
+    for vm in _arm_vms(state, subscription, rg):
+        if vm.name.lower() == name.lower():
             return vm
     raise not_found("Microsoft.Compute/virtualMachines", name, rg)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import ssl
 import sys
@@ -138,3 +139,37 @@ async def test_python_m_sandbox_arm_prints_its_environment_and_stops_on_ctrl_c()
         async with asyncio.timeout(10):
             await process.communicate()
     assert process.returncode == 0
+
+
+CHILD = """
+import asyncio, os
+from azure.identity.aio import DefaultAzureCredential
+from azure.mgmt.compute.aio import ComputeManagementClient
+
+async def main():
+    sub = os.environ["AZURE_SUBSCRIPTION_IDS"].split(",")[0]
+    async with DefaultAzureCredential() as credential, ComputeManagementClient(
+        credential, sub, base_url=os.environ["AZURE_ARM_ENDPOINT"]
+    ) as client:
+        print(",".join([vm.name async for vm in client.virtual_machines.list_all()]))
+
+asyncio.run(main())
+"""
+
+
+async def test_environment_is_all_a_fresh_process_needs() -> None:
+    async with ArmEmulator(demo_inventory()) as arm:
+        clean = {k: v for k, v in os.environ.items() if k not in OTHER_CREDENTIAL_VARIABLES}
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CHILD,
+            env={**clean, **arm.environment()},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(30):
+            out, err = await child.communicate()
+    assert child.returncode == 0, err.decode()
+    assert out.decode().split(",")[:2] == ["web-01", "web-02"]
+    assert [c.operation for c in arm.calls] == ["token", "compute.vm.list_all"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -525,3 +526,23 @@ async def test_request_history_is_bounded(world: Inventory, clock: ManualClock) 
             clock.advance(timedelta(minutes=1))
     assert len(world.policies[0].requests) == 3
     assert len(allow_rules(world)) == 1
+
+
+async def test_windows_can_close_by_themselves(world: Inventory, clock: ManualClock) -> None:
+    vm1 = world.vm("vm1")
+    add_policy(world, vm_entry(vm1, port(22)))
+    emulator = await ArmEmulator(world, clock=clock).start(expire_interval=0.01)
+    try:
+        emulator.jit.initiate(
+            world.policies[0], initiate_body(vm1.id, 22, clock.now() + timedelta(hours=1)), clock.now(), ""
+        )
+        assert len(allow_rules(world)) == 1
+        clock.advance(timedelta(hours=1))
+        for _ in range(100):
+            if not allow_rules(world):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await emulator.stop()
+    assert allow_rules(world) == []
+    assert world.policies[0].requests[0]["virtualMachines"][0]["ports"][0]["statusReason"] == "Expired"
