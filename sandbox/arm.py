@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -323,7 +324,7 @@ async def _serve(port: int, host: str, identity_port: int) -> None:
             print(f"export {key}={value}")
         print("Ctrl-C stops it.", flush=True)
         stopped = asyncio.Event()
-        with contextlib.suppress(NotImplementedError):
+        if sys.platform != "win32":
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
         await stopped.wait()
     finally:
