@@ -376,6 +376,7 @@ class JitService:
     async def _expire(self, request: AccessRequest) -> None:
         if request.state is RequestState.ACTIVE:
             if request.ends_at and request.ends_at > self.clock.now():
+                await self.schedule.add(_key("expire", request.id), request.ends_at)
                 return
             result = await self.store.transition(request.id, RequestState.EXPIRED, actor="jitbot")
             request = result.request

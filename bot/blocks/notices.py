@@ -39,10 +39,13 @@ LIFECYCLE_BLOCK_ID = "jit_lifecycle"
 
 
 def lifecycle_buttons(request: AccessRequest, *, extend: bool = True) -> Block:
-    """Extend / Revoke buttons for an open grant; each carries the request id."""
+    """Extend / Revoke buttons for an open grant; each carries the request id.
+
+    The block id names the request too: Slack refuses duplicate block ids, and status and Home list several grants.
+    """
     elements = [button("Extend", EXTEND_ACTION, request.id, "primary")] if extend else []
     elements.append(button("Close access now", REVOKE_ACTION, request.id, "danger"))
-    return actions(*elements, block_id=LIFECYCLE_BLOCK_ID)
+    return actions(*elements, block_id=f"{LIFECYCLE_BLOCK_ID}:{request.id}")
 
 
 def _addresses(request: AccessRequest, vm: VirtualMachine | None) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -92,8 +92,10 @@ def all_text(message: Message) -> str:
 
 
 def check_blocks(blocks: list[dict[str, Any]], limit: int = 50) -> None:
-    """Blocks slack_sdk accepts again, within limits, verbatim mrkdwn, action ids unique within each block."""
+    """Blocks slack_sdk accepts again, within limits, verbatim mrkdwn, unique block ids and action ids per block."""
     assert 0 < len(blocks) <= limit
+    block_ids = [raw["block_id"] for raw in blocks if "block_id" in raw]
+    assert len(block_ids) == len(set(block_ids)), f"duplicate block ids (Slack refuses them): {block_ids}"
     for raw in blocks:
         parsed = Block.parse(raw)
         assert parsed is not None
