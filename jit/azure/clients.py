@@ -97,6 +97,11 @@ class ArmClients:
         self._network: dict[str, Any] = {}
 
     @property
+    def credential(self) -> Any:
+        """The shared azure-identity credential (for `jitbot doctor`'s token check)."""
+        return self._credential
+
+    @property
     def credential_scopes(self) -> list[str]:
         """The token scope for this ARM endpoint (``https://management.azure.com/.default`` in public Azure)."""
         return [arm_scope(self.endpoint)]

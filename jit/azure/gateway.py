@@ -19,6 +19,7 @@ from azure.identity.aio import DefaultAzureCredential
 from jit.azure.arm_ids import id_segments, same_id
 from jit.azure.cache import TtlCache
 from jit.azure.clients import ArmClients, GatewayTuning
+from jit.azure.diagnostics import diagnose
 from jit.azure.errors import (
     InvalidPolicyPorts,
     PolicyNameTooLong,
@@ -43,6 +44,7 @@ from jit.azure.policies import (
 from jit.azure.reads import ArmReader
 from jit.azure.topology import IndexedVm, build_index, matching, nsg_ids_for, reasons_for, subnet_nsgs
 from jit.azure.writes import ArmWriter
+from jit.checks import Check
 from jit.clock import Clock
 from jit.model import (
     MAX_ACCESS,
@@ -114,6 +116,10 @@ class AzureGateway:
     def subscription_ids(self) -> tuple[str, ...]:
         """The subscriptions searched for VMs."""
         return self._subscriptions
+
+    async def diagnose(self) -> list[Check]:
+        """`jitbot doctor`'s Azure lines: token, and per subscription VMs, JIT policies and Defender."""
+        return await diagnose(self._clients, self._subscriptions)
 
     def invalidate(self, subscription_id: str | None = None) -> None:
         """Drop cached reads (for one subscription or all), e.g. after someone changed Azure by hand."""

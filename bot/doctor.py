@@ -1,0 +1,205 @@
+"""`jitbot doctor`: check every setting and dependency, print a table, exit non-zero on any failure."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import redis.asyncio as aioredis
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.runtime import build_slack_client
+from bot.scopes import required_scopes
+from jit.checks import Check, Verdict
+from jit.clock import SystemClock
+from jit.redis_connect import connect_redis
+from jit.settings import Settings, SettingsError, load_environment
+
+_MARK = {Verdict.PASS: "PASS", Verdict.WARN: "WARN", Verdict.FAIL: "FAIL"}
+
+
+async def run_doctor(
+    environ: Mapping[str, str] | None = None, *, out: TextIO | None = None, connection_verify: str | None = None
+) -> int:
+    """Run every check and print the table; returns 0 when nothing failed, 1 otherwise."""
+    stream = out or sys.stdout
+    try:
+        settings = Settings.from_env(load_environment(environ))
+    except SettingsError as exc:
+        checks = [
+            Check.failed("Settings", "environment", problem, "Fix it in the environment or .env (see .env.example).")
+            for problem in exc.problems
+        ]
+        print_table(checks, stream)
+        return 1
+    checks = [Check.passed("Settings", "environment", "every required variable is set and valid")]
+    checks += await slack_checks(settings)
+    checks += await redis_checks(settings.redis_url)
+    checks += await azure_checks(settings, connection_verify)
+    print_table(checks, stream)
+    return 1 if any(c.verdict is Verdict.FAIL for c in checks) else 0
+
+
+def print_table(checks: list[Check], out: TextIO) -> None:
+    """One line per check, then how to fix each failure and warning."""
+    width = max((len(f"{c.area}: {c.name}") for c in checks), default=10)
+    for check in checks:
+        label = f"{check.area}: {check.name}"
+        out.write(f"{_MARK[check.verdict]}  {label.ljust(width)}  {check.detail}\n")
+    problems = [c for c in checks if c.verdict is not Verdict.PASS]
+    if problems:
+        out.write("\nHow to fix:\n")
+        for check in problems:
+            out.write(f"- {check.area}: {check.name}: {check.fix}\n")
+    failed = sum(c.verdict is Verdict.FAIL for c in checks)
+    out.write(f"\n{len(checks) - failed} passed, {failed} failed\n" if failed else "\nAll checks passed.\n")
+
+
+async def slack_checks(settings: Settings) -> list[Check]:
+    """Token valid with every scope; the bot is in its channels; the approver and admin groups exist."""
+    client = build_slack_client(settings)
+    try:
+        return await _slack_checks(client, settings)
+    finally:
+        session = getattr(client, "session", None)
+        if session is not None and not session.closed:
+            await session.close()
+
+
+async def _slack_checks(client: AsyncWebClient, settings: Settings) -> list[Check]:
+    area = "Slack"
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown")
+        return [
+            Check.failed(
+                area,
+                "bot token valid (auth.test)",
+                str(error),
+                "Reinstall the app to the workspace and copy the Bot User OAuth Token into SLACK_BOT_TOKEN.",
+            )
+        ]
+    except Exception as exc:
+        return [
+            Check.failed(
+                area,
+                "Slack reachable",
+                type(exc).__name__,
+                f"Check network access to {settings.slack_api_url} (proxy, firewall).",
+            )
+        ]
+    checks = [Check.passed(area, "bot token valid (auth.test)", f"team {auth.get('team', '?')}")]
+    granted = {s.strip() for s in _header(auth.headers, "x-oauth-scopes").split(",") if s.strip()}
+    missing = sorted(required_scopes() - granted)
+    if missing:
+        checks.append(
+            Check.failed(
+                area,
+                "bot scopes",
+                "missing " + ", ".join(missing),
+                "Add the scopes (deploy/slack-app-manifest.yaml lists them) and reinstall the app.",
+            )
+        )
+    else:
+        checks.append(Check.passed(area, "bot scopes", "all present"))
+    channels = [("approval channel", settings.approval_channel)]
+    if settings.oncall_channel:
+        channels.append(("on-call channel", settings.oncall_channel))
+    for label, channel in channels:
+        checks.append(await _channel_check(client, label, channel))
+    for group in [g for g in (*settings.approvers, *settings.admins) if g.startswith("S")]:
+        checks.append(await _group_check(client, group))
+    return checks
+
+
+async def _channel_check(client: AsyncWebClient, label: str, channel: str) -> Check:
+    name = f"bot is in the {label} {channel}"
+    try:
+        info = await client.conversations_info(channel=channel)
+    except SlackApiError as exc:
+        return Check.failed(
+            "Slack",
+            name,
+            str(exc.response.get("error", "unknown")),
+            "Check the channel id (channel details > About) and invite the bot: /invite @jitbot.",
+        )
+    if not (info.get("channel") or {}).get("is_member"):
+        return Check.failed("Slack", name, "not a member", f"Invite the bot: /invite @jitbot in <#{channel}>.")
+    return Check.passed("Slack", name, "member")
+
+
+async def _group_check(client: AsyncWebClient, group: str) -> Check:
+    name = f"user group {group} exists"
+    try:
+        members = await client.usergroups_users_list(usergroup=group)
+    except SlackApiError as exc:
+        return Check.failed(
+            "Slack",
+            name,
+            str(exc.response.get("error", "unknown")),
+            "Check the user group id in JITBOT_APPROVERS / JITBOT_ADMINS (Slack > People > User groups).",
+        )
+    return Check.passed("Slack", name, f"{len(members.get('users') or [])} members")
+
+
+def _header(headers: Any, name: str) -> str:
+    for key, value in (headers or {}).items():
+        if str(key).lower() == name:
+            return str(value[0] if isinstance(value, list) else value)
+    return ""
+
+
+async def redis_checks(url: str) -> list[Check]:
+    """Redis answers, and keeps data across restarts (warn when AOF and RDB are both off)."""
+    area = "Redis"
+    client: aioredis.Redis | None = None
+    try:
+        client = connect_redis(url, socket_timeout=3)
+        await client.ping()
+    except Exception as exc:
+        if client is not None:
+            await client.aclose()
+        return [
+            Check.failed(
+                area, "reachable", type(exc).__name__, "Check REDIS_URL, that Redis runs, and network/TLS settings."
+            )
+        ]
+    checks = [Check.passed(area, "reachable", "PING ok")]
+    try:
+        persistence = await client.info("persistence")
+        aof = bool(int(persistence.get("aof_enabled", 0)))
+        try:
+            save = await client.config_get("save")
+            rdb = bool(str(save.get("save", "")).strip())
+        except Exception:
+            rdb = False
+        if aof or rdb:
+            checks.append(Check.passed(area, "persistent", "AOF on" if aof else "RDB snapshots on"))
+        else:
+            checks.append(
+                Check.warned(
+                    area,
+                    "persistent",
+                    "AOF and RDB are both off: a Redis restart loses pending requests and the schedule",
+                    "Turn on appendonly yes (AOF), or use a managed Redis with persistence.",
+                )
+            )
+    except Exception as exc:
+        checks.append(
+            Check.warned(area, "persistent", f"cannot tell ({type(exc).__name__})", "Check persistence by hand.")
+        )
+    finally:
+        await client.aclose()
+    return checks
+
+
+async def azure_checks(settings: Settings, connection_verify: str | None) -> list[Check]:
+    """The credential gets a token; each subscription's VMs and JIT policies are readable; Defender is on."""
+    from jit.azure.gateway import build_gateway
+
+    gateway = build_gateway(settings, SystemClock(), connection_verify=connection_verify)
+    async with gateway:
+        return await gateway.diagnose()
