@@ -15,6 +15,7 @@ from bot.logs import configure_logging
 from bot.replay import ReplayGuard
 from bot.runtime import Runtime, open_runtime
 from bot.server import CachedCheck, ReadinessCheck, build_web_app
+from jit.file_clock import clock_from_environment
 from jit.settings import Settings, load_environment
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,12 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 async def serve(host: str | None = None, port: int | None = None, settings: Settings | None = None) -> int:
     """Run the bot until SIGTERM/SIGINT; returns the process exit code."""
-    settings = settings or Settings.from_env(load_environment())
+    environment = load_environment()
+    settings = settings or Settings.from_env(environment)
     configure_logging(settings.log_level, _secrets(settings))
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, clock=clock_from_environment(environment)) as runtime:
         await runtime.start_background()
         if settings.socket_mode:
             await _run_socket_mode(runtime, stop)
