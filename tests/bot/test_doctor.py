@@ -1,0 +1,110 @@
+"""`jitbot doctor` against the emulators: a good configuration passes, each broken one fails with a fix."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.doctor import run_doctor
+from sandbox.arm_demo import PROD
+from sandbox.redis_server import RedisServer
+from sandbox.slack_workspace import APPROVAL_CHANNEL, GENERAL_CHANNEL
+from sandbox.stack import Stack, StackOptions
+
+
+@pytest.fixture
+async def stack(redis_server: RedisServer) -> AsyncIterator[Stack]:
+    async with Stack(StackOptions(redis_url=redis_server.url, env={"AZURE_SUBSCRIPTION_IDS": PROD})) as running:
+        yield running
+
+
+async def _doctor(stack: Stack, **changes: str) -> tuple[int, str]:
+    env = dict(stack.env) | changes
+    out = io.StringIO()
+    code = await run_doctor(env, out=out, connection_verify=str(stack.arm.ca_file))
+    return code, out.getvalue()
+
+
+async def test_good_configuration_passes(stack: Stack) -> None:
+    code, output = await _doctor(stack)
+    assert code == 0, output
+    assert "FAIL" not in output
+    for expected in ("bot scopes", "approval channel", "user group", "Redis: reachable", "token", "Defender"):
+        assert expected in output
+    assert stack.slack.workspace.token not in output
+    assert stack.env["IDENTITY_HEADER"] not in output
+
+
+async def test_invalid_token_fails_with_fix(stack: Stack) -> None:
+    code, output = await _doctor(stack, SLACK_BOT_TOKEN="xoxb-not-the-right-one")
+    assert code == 1
+    assert "FAIL  Slack: bot token valid" in output
+    assert "Reinstall the app" in output
+    assert "xoxb-not-the-right-one" not in output
+
+
+async def test_missing_scope_is_named(stack: Stack) -> None:
+    stack.slack.workspace.scopes.remove("usergroups:read")
+    code, output = await _doctor(stack)
+    assert code == 1
+    assert "missing usergroups:read" in output
+
+
+async def test_bot_not_in_channel(stack: Stack) -> None:
+    code, output = await _doctor(stack, JITBOT_APPROVAL_CHANNEL=GENERAL_CHANNEL)
+    assert code == 1
+    assert f"bot is in the approval channel {GENERAL_CHANNEL}" in output
+    assert "/invite @jitbot" in output
+    assert APPROVAL_CHANNEL not in output
+
+
+async def test_unknown_user_group(stack: Stack) -> None:
+    code, output = await _doctor(stack, JITBOT_APPROVERS="S0NOSUCHGRP")
+    assert code == 1
+    assert "user group S0NOSUCHGRP exists" in output
+
+
+async def test_redis_unreachable(stack: Stack) -> None:
+    code, output = await _doctor(stack, REDIS_URL="redis://127.0.0.1:1/0")
+    assert code == 1
+    assert "FAIL  Redis: reachable" in output
+
+
+async def test_redis_without_persistence_warns_but_passes(stack: Stack) -> None:
+    code, output = await _doctor(stack)
+    assert code == 0
+    assert "WARN  Redis: persistent" in output
+    assert "appendonly yes" in output
+
+
+async def test_redis_with_aof_passes(stack: Stack) -> None:
+    with RedisServer(appendonly=True) as durable:
+        code, output = await _doctor(stack, REDIS_URL=durable.url)
+    assert code == 0
+    assert "PASS  Redis: persistent" in output
+
+
+async def test_defender_off_subscription_fails(stack: Stack) -> None:
+    lab = next(s.id for s in stack.arm.inventory.subscriptions if not s.defender_for_servers)
+    code, output = await _doctor(stack, AZURE_SUBSCRIPTION_IDS=f"{PROD},{lab}")
+    assert code == 1
+    assert f"{lab}: Defender for Servers" in output
+    assert "Environment settings" in output
+
+
+async def test_azure_identity_refused(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDENTITY_HEADER", "wrong-header")
+    code, output = await _doctor(stack)
+    assert code == 1
+    assert "FAIL  Azure: credential obtains a token" in output
+    assert "DefaultAzureCredential" in output
+
+
+async def test_missing_settings_list_every_problem() -> None:
+    out = io.StringIO()
+    code = await run_doctor({}, out=out)
+    assert code == 1
+    for name in ("SLACK_BOT_TOKEN", "AZURE_SUBSCRIPTION_IDS", "JITBOT_APPROVAL_CHANNEL", "JITBOT_DEFAULT_SOURCE"):
+        assert name in out.getvalue()
