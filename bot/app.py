@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.blocks.inventory import ENABLE_ACTION, LIST_MORE_ACTION, LIST_TAB_ACTION_PATTERN
+from bot.blocks.policy_modal import DISABLE_CALLBACK_ID, POLICY_CALLBACK_ID
+from bot.handlers.admin import AdminFlows, admin_service
 from bot.handlers.commands import CommandHandlers
 from bot.handlers.decisions import DecisionHandlers
+from bot.handlers.home import HomeHandlers, HomePublisher, install_home_refresh
+from bot.handlers.inventory import InventoryHandlers
 from bot.handlers.request_form import RequestFormHandlers
 from bot.runtime import Runtime
 
@@ -27,4 +32,21 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     app.action("jit_deny")(ack=decisions.ack, lazy=[decisions.deny])
     request_form = RequestFormHandlers(runtime)
     app.view("jit_request_modal")(ack=request_form.ack_submission, lazy=[request_form.submit])
+    _register_portal(app, runtime)
     return app
+
+
+def _register_portal(app: AsyncApp, runtime: Runtime) -> None:
+    """The portal's JIT page in Slack: inventory paging, Enable JIT, the policy modals and App Home."""
+    admin = admin_service(runtime)
+    home = HomePublisher(runtime, admin)
+    install_home_refresh(runtime, home)
+    inventory = InventoryHandlers(runtime, admin)
+    app.action(LIST_TAB_ACTION_PATTERN)(ack=inventory.ack, lazy=[inventory.page])
+    app.action(LIST_MORE_ACTION)(ack=inventory.ack, lazy=[inventory.page])
+    flows = AdminFlows(runtime, admin, home)
+    app.action(ENABLE_ACTION)(ack=flows.ack_click, lazy=[flows.enable_clicked])
+    app.view_submission(POLICY_CALLBACK_ID)(ack=flows.ack_policy, lazy=[flows.save_policy])
+    app.view_submission(DISABLE_CALLBACK_ID)(ack=flows.ack_disable, lazy=[flows.confirm_disable])
+    homes = HomeHandlers(home)
+    app.event("app_home_opened")(ack=homes.ack, lazy=[homes.opened])

@@ -1,4 +1,4 @@
-"""Subcommands other than a request: help topics, status, and the admin commands."""
+"""Subcommands other than a request: help topics, status, the inventory list and the admin commands."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ from typing import Any
 
 from bot.blocks.common import Message
 from bot.blocks.help import help_message
-from bot.grammar import Command, Help
+from bot.blocks.status import my_status, vm_status
+from bot.grammar import Command, Disable, Edit, Enable, Help, ListVms, Status
+from bot.handlers.admin import AdminFlows, Mode, admin_service
+from bot.handlers.home import MINE, HomePublisher
+from bot.handlers.inventory import first_page, inventory_page
 from bot.runtime import Runtime
 
 
 async def run_subcommand(runtime: Runtime, user: str, command: Command, body: dict[str, Any]) -> Message | None:
-    """Run a non-request subcommand for ``user``."""
+    """Run a non-request subcommand for ``user``; None when the answer is a modal rather than a message."""
     if isinstance(command, Help):
         rule = None
         if command.topic:
@@ -19,4 +23,18 @@ async def run_subcommand(runtime: Runtime, user: str, command: Command, body: di
             route = runtime.router.route(vm)
             rule = f"`{vm.ref.name}` follows rule `{route.name}`"
         return help_message(rule=rule, topic=command.topic)
+    admin = admin_service(runtime)
+    if isinstance(command, ListVms):
+        return await inventory_page(admin, user, first_page(command.tab, command.filter))
+    if isinstance(command, Status):
+        now = runtime.clock.now()
+        if command.vm is None:
+            return my_status(await runtime.store.by_requester(user, MINE), now=now)
+        overview = await admin.overview(command.vm)
+        return vm_status(overview.status, overview.open_ports, now=now)
+    if isinstance(command, Enable | Edit | Disable):
+        flows = AdminFlows(runtime, admin, HomePublisher(runtime, admin))
+        mode: Mode = "enable" if isinstance(command, Enable) else "edit" if isinstance(command, Edit) else "disable"
+        await flows.start(user, command.vm, str(body.get("trigger_id", "")), mode=mode)
+        return None
     return help_message()

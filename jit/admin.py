@@ -1,0 +1,216 @@
+"""The admin use cases behind the portal's JIT page: see the inventory, enable, customise and disable JIT on a VM.
+
+Only members of ``JITBOT_ADMINS`` may change a policy; the check runs before any Azure call, and a refusal is
+audited like every change. Each change is audited with who made it and the port rules before and after, so the
+trail answers "who opened port 8080 to the internet on db-01, and what was there before".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from jit.azure.arm_ids import id_segments
+from jit.azure.errors import VmNotFound
+from jit.clock import Clock
+from jit.durations import to_iso8601
+from jit.errors import NotAllowed, RequestRejected
+from jit.model import (
+    GrantedPort,
+    JitPolicy,
+    JitSupport,
+    PolicyPort,
+    UnsupportedReason,
+    VirtualMachine,
+    VmJitStatus,
+)
+from jit.ports import AzureJit, Directory
+from jit.store.requests import RequestStore
+
+log = logging.getLogger(__name__)
+
+CLOSED_PORT_STATUSES = frozenset({"revoked", "expired"})
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What the requirements check found: the VM, why JIT cannot protect it (empty when it can), its policy."""
+
+    vm: VirtualMachine
+    reasons: tuple[UnsupportedReason, ...]
+    policy: JitPolicy | None
+
+    @property
+    def ready(self) -> bool:
+        """JIT can be switched on or changed for this VM."""
+        return not self.reasons
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """One admin change: the VM's rules before and after (``after`` None once disabled), and its audit entry."""
+
+    vm: VirtualMachine
+    actor: str
+    before: JitPolicy | None
+    after: JitPolicy | None
+    audit_id: str
+
+
+@dataclass(frozen=True)
+class VmOverview:
+    """One VM as `/jit status <vm>` shows it: its tab, policy, and the ports Azure has open right now."""
+
+    status: VmJitStatus
+    open_ports: tuple[GrantedPort, ...]
+
+
+def vm_spec(vm: str) -> str:
+    """A VM spec ``find_vm`` accepts: ARM ids (from buttons and modals) become ``subscription/rg/name``."""
+    if not vm.lower().startswith("/subscriptions/"):
+        return vm
+    segments = id_segments(vm)
+    name = segments.get("virtualmachines")
+    if not name or "subscriptions" not in segments or "resourcegroups" not in segments:
+        raise VmNotFound("That VM reference is not valid any more; run `/jit list` again.")
+    return f"{segments['subscriptions']}/{segments['resourcegroups']}/{name}"
+
+
+def ports_json(policy: JitPolicy | None) -> str:
+    """Port rules as compact JSON for the audit trail (``[]`` when there is no policy)."""
+    rules = [
+        {
+            "number": p.number,
+            "protocol": p.protocol.value,
+            "sources": list(p.allowed_sources),
+            "max": to_iso8601(p.max_duration),
+        }
+        for p in (policy.ports if policy is not None else ())
+    ]
+    return json.dumps(rules, separators=(",", ":"))
+
+
+class AdminService:
+    """Admin checks and policy changes through the Azure gateway, each one audited in the request store."""
+
+    def __init__(
+        self,
+        *,
+        azure: AzureJit,
+        store: RequestStore,
+        directory: Directory,
+        admins: Sequence[str],
+        clock: Clock,
+    ):
+        self.azure = azure
+        self.store = store
+        self.directory = directory
+        self.admins = tuple(admins)
+        self.clock = clock
+
+    async def is_admin(self, user: str) -> bool:
+        """Whether ``user`` is named in JITBOT_ADMINS directly or through one of its user groups."""
+        if not user:
+            return False
+        if user in self.admins:
+            return True
+        for principal in self.admins:
+            if principal.startswith("S") and user in await self.directory.group_members(principal):
+                return True
+        return False
+
+    async def require_admin(self, user: str, action: str, target: str) -> None:
+        """Refuse (and audit the refusal) unless ``user`` is an admin; runs before anything touches Azure."""
+        if await self.is_admin(user):
+            return
+        await self.store.record(
+            "admin_refused", actor=user, request_id=None, detail={"action": action, "target": target[:300]}
+        )
+        raise NotAllowed(
+            f"Only jitbot admins can {action} JIT on a VM, and you are not one of them. "
+            "Ask an admin, or ask to be added to JITBOT_ADMINS."
+        )
+
+    async def find(self, vm: str) -> VirtualMachine:
+        """The VM named by a spec or an ARM id; an id must resolve to exactly that VM."""
+        found = await self.azure.find_vm(vm_spec(vm))
+        if vm.lower().startswith("/subscriptions/") and not found.ref.same_vm(vm):
+            raise VmNotFound("That VM reference is not valid any more; run `/jit list` again.")
+        return found
+
+    async def readiness(self, user: str, vm: str, *, action: str = "enable") -> Readiness:
+        """The requirements check before the policy modal: Defender for Servers, ARM VM, NSG; and the policy."""
+        await self.require_admin(user, action, vm)
+        found = await self.find(vm)
+        reasons = await self.azure.unsupported_reasons(found.ref)
+        policy = await self.azure.policy_for(found.ref)
+        return Readiness(found, reasons, policy)
+
+    async def configure(self, user: str, vm: str, ports: Sequence[PolicyPort]) -> PolicyChange:
+        """Write the VM's port rules (other VMs in the policy untouched) and audit before/after."""
+        await self.require_admin(user, "change", vm)
+        found = await self.find(vm)
+        before = await self.azure.policy_for(found.ref)
+        after = await self.azure.configure(found.ref, ports)
+        audit_id = await self.store.record(
+            "policy_configured" if before is not None else "policy_enabled",
+            actor=user,
+            request_id=None,
+            detail={
+                "vm": found.ref.id,
+                "policy": after.id,
+                "before": ports_json(before),
+                "after": ports_json(after),
+            },
+        )
+        log.info("admin.policy_saved", extra={"vm": found.ref.id, "actor": user, "ports": len(after.ports)})
+        return PolicyChange(found, user, before, after, audit_id)
+
+    async def disable(self, user: str, vm: str) -> PolicyChange:
+        """Remove the VM from its JIT policy (other VMs untouched) and audit what it had."""
+        await self.require_admin(user, "disable", vm)
+        found = await self.find(vm)
+        before = await self.azure.policy_for(found.ref)
+        if before is None:
+            raise RequestRejected(
+                f"JIT is not configured on `{found.ref.name}`, so there is nothing to disable.",
+                "/jit list configured",
+            )
+        await self.azure.disable(found.ref)
+        audit_id = await self.store.record(
+            "policy_disabled",
+            actor=user,
+            request_id=None,
+            detail={"vm": found.ref.id, "policy": before.id, "before": ports_json(before), "after": "[]"},
+        )
+        log.info("admin.policy_disabled", extra={"vm": found.ref.id, "actor": user})
+        return PolicyChange(found, user, before, None, audit_id)
+
+    async def inventory(self) -> list[VmJitStatus]:
+        """Every VM in the portal's three tabs (anyone may look; only admins get the Enable buttons)."""
+        return await self.azure.inventory()
+
+    async def overview(self, vm: str) -> VmOverview:
+        """One VM's tab, policy and the ports open on it now, from Azure's request history."""
+        found = await self.find(vm)
+        reasons = await self.azure.unsupported_reasons(found.ref)
+        policy = await self.azure.policy_for(found.ref)
+        if reasons:
+            status = VmJitStatus(found, JitSupport.UNSUPPORTED, reasons, policy)
+        elif policy is not None:
+            status = VmJitStatus(found, JitSupport.CONFIGURED, (), policy)
+        else:
+            status = VmJitStatus(found, JitSupport.NOT_CONFIGURED)
+        if policy is None:
+            return VmOverview(status, ())
+        now = self.clock.now()
+        records = await self.azure.request_history(policy)
+        open_ports = tuple(
+            port
+            for record in records
+            for port in record.ports
+            if port.end > now and port.status.lower() not in CLOSED_PORT_STATUSES
+        )
+        return VmOverview(status, open_ports)
