@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.directory import SlackDirectory
+from bot.logs import request_id_var
 from bot.metrics import Metrics
 from bot.notifier import SlackNotifier
 from jit.clock import Clock, SystemClock
@@ -158,6 +159,7 @@ async def open_runtime(
         )
 
         async def handle(item: DueItem) -> None:
+            request_id_var.set(item.subject)
             lag = (clock.now() - item.due).total_seconds()
             metrics.scheduler_lag.observe(max(0.0, lag))
             await service.handle_due(item.key)

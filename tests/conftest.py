@@ -1,4 +1,4 @@
-"""Suite-wide fixtures: a real redis-server started for the whole run, flushed before each test."""
+"""Suite-wide fixtures: a real redis-server for the whole run, and the full stack wired to it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from sandbox.redis_server import RedisServer
+from sandbox.stack import Stack, StackOptions
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +25,10 @@ async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redi
     await client.flushall()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def stack(redis_server: RedisServer) -> AsyncIterator[Stack]:
+    """The whole system in the demo world (real bot over HTTP, both emulators), on the session's Redis."""
+    async with Stack(StackOptions(redis_url=redis_server.url)) as running:
+        yield running
