@@ -322,13 +322,15 @@ def parse_policy_submission(view_state: Mapping[str, Any]) -> list[PolicyPort] |
         if _checked(values, block_id(slot, "remove")):
             continue
         port = _parse_slot(values, slot, errors)
-        if port is None:
+        number = port.number if port is not None else _slot_number(values, slot)
+        if number is None:
             continue
-        if port.number in seen:
-            errors[block_id(slot, "number")] = f"Port {port.number} is listed twice ({seen[port.number]}); keep one."
+        if number in seen:
+            errors[block_id(slot, "number")] = f"Port {number} is listed twice ({seen[number]}); keep one."
             continue
-        seen[port.number] = f"port {slots.index(slot) + 1}"
-        ports.append(port)
+        seen[number] = f"port {slots.index(slot) + 1}"
+        if port is not None:
+            ports.append(port)
     for index, line in enumerate(_text(values, EXTRA_PORTS_BLOCK).splitlines(), start=1):
         if not line.strip():
             continue
@@ -349,6 +351,14 @@ def parse_policy_submission(view_state: Mapping[str, Any]) -> list[PolicyPort] |
     if not ports:
         return {EXTRA_PORTS_BLOCK: "Keep at least one port. To turn JIT off for this VM, use /jit disable."}
     return ports
+
+
+def _slot_number(values: Mapping[str, Any], slot: int) -> int | None:
+    """The slot's port number when it is valid, even if the slot's other inputs are not (duplicates still count)."""
+    try:
+        return parse_port_number(_text(values, block_id(slot, "number")))
+    except _FieldError:
+        return None
 
 
 def _parse_slot(values: Mapping[str, Any], slot: int, errors: dict[str, str]) -> PolicyPort | None:
