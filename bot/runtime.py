@@ -111,6 +111,17 @@ class Runtime:
         return bool(response.get("ok"))
 
 
+async def _recycle_redis_connections(redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    """Entra ID tokens expire and Azure then drops the connection: reconnect idle ones with fresh tokens."""
+    from jit.azure.redis_auth import ENTRA_RECYCLE_SECONDS
+
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), ENTRA_RECYCLE_SECONDS)
+        if not stop.is_set():
+            await redis.connection_pool.disconnect(inuse_connections=False)
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(
     settings: Settings,
@@ -123,7 +134,12 @@ async def open_runtime(
     """Build the runtime; closes Redis, the Slack client session and the Azure clients on exit."""
     clock = clock or SystemClock()
     metrics = Metrics()
-    redis = connect_redis(settings.redis_url)
+    entra = None
+    if settings.redis_auth == "entra-id":
+        from jit.azure.redis_auth import default_entra_credentials
+
+        entra = default_entra_credentials()
+    redis = connect_redis(settings.redis_url, credential_provider=entra)
     slack = build_slack_client(settings)
     router = default_router(settings)
     directory = SlackDirectory(slack)
@@ -182,11 +198,15 @@ async def open_runtime(
             directory=directory,
             router=router,
         )
+        if entra is not None:
+            runtime.tasks.append(asyncio.create_task(_recycle_redis_connections(redis, runtime.stopping)))
         try:
             yield runtime
         finally:
             await runtime.stop_background()
             await redis.aclose()
+            if entra is not None:
+                await entra.credential.close()
             session = getattr(slack, "session", None)
             if session is not None and not session.closed:
                 await session.close()

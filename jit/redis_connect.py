@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
+from redis.credentials import CredentialProvider
 
 SOCKET_TIMEOUT = 1.0
 CONNECT_TIMEOUT = 0.5
@@ -19,15 +20,22 @@ class RedisUrlError(ValueError):
     """A REDIS_URL that cannot be used, with the reason."""
 
 
-def connect_redis(url: str, *, socket_timeout: float = SOCKET_TIMEOUT) -> aioredis.Redis:
-    """A client for ``url``; Sentinel URLs look like ``redis+sentinel://[:pw@]h1:26379,h2:26379/master/0``."""
+def connect_redis(
+    url: str, *, socket_timeout: float = SOCKET_TIMEOUT, credential_provider: CredentialProvider | None = None
+) -> aioredis.Redis:
+    """A client for ``url``; Sentinel URLs look like ``redis+sentinel://[:pw@]h1:26379,h2:26379/master/0``.
+
+    ``credential_provider`` replaces the URL's password (Entra ID tokens for Azure Cache for Redis).
+    """
     parts = urlsplit(url)
-    common = {
+    common: dict[str, object] = {
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": CONNECT_TIMEOUT,
         "health_check_interval": 15,
         "retry_on_timeout": False,
     }
+    if credential_provider is not None:
+        common["credential_provider"] = credential_provider
     if parts.scheme in ("redis", "rediss", "unix"):
         return aioredis.Redis.from_url(url, **common)  # type: ignore[arg-type]
     if parts.scheme not in ("redis+sentinel", "rediss+sentinel"):
@@ -43,7 +51,7 @@ def connect_redis(url: str, *, socket_timeout: float = SOCKET_TIMEOUT) -> aiored
         raise RedisUrlError("REDIS_URL for Sentinel must name the master: redis+sentinel://host:26379/mymaster/0")
     service = path[0]
     db = int(path[1]) if len(path) > 1 else 0
-    password = unquote(parts.password) if parts.password else None
+    password = unquote(parts.password) if parts.password and credential_provider is None else None
     ssl = parts.scheme.startswith("rediss")
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         hosts,

@@ -57,6 +57,7 @@ class Settings:
     slack_app_token: str = field(default="", repr=False)
     slack_api_url: str = "https://slack.com/api/"
     redis_url: str = "redis://localhost:6379/0"
+    redis_auth: str = "url"
     azure_subscription_ids: tuple[str, ...] = ()
     azure_arm_endpoint: str = "https://management.azure.com"
     approval_channel: str = ""
@@ -149,12 +150,16 @@ class Settings:
             else:
                 problems.append(f"PORT={port_raw!r} is not a TCP port")
         max_duration_raw = environ.get("JITBOT_MAX_DURATION", "").strip()
+        redis_auth = (environ.get("JITBOT_REDIS_AUTH", "").strip() or "url").lower()
+        if redis_auth not in ("url", "entra-id"):
+            problems.append(f"JITBOT_REDIS_AUTH={redis_auth!r} must be url (password in REDIS_URL) or entra-id")
         settings = cls(
             slack_bot_token=bot_token,
             slack_signing_secret=signing_secret,
             slack_app_token=app_token,
             slack_api_url=environ.get("SLACK_API_URL", "").strip() or "https://slack.com/api/",
             redis_url=environ.get("REDIS_URL", "").strip() or "redis://localhost:6379/0",
+            redis_auth=redis_auth,
             azure_subscription_ids=subscriptions,
             azure_arm_endpoint=environ.get("AZURE_ARM_ENDPOINT", "").strip() or "https://management.azure.com",
             approval_channel=approval_channel,

@@ -1,0 +1,88 @@
+"""Settings from the environment: defaults, every validation error at once, .env underneath real variables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from jit.settings import Settings, SettingsError, load_environment
+
+GOOD = {
+    "SLACK_BOT_TOKEN": "xoxb-1-2-abc",
+    "SLACK_SIGNING_SECRET": "s3cret-signing",
+    "AZURE_SUBSCRIPTION_IDS": "sub-a, sub-b",
+    "JITBOT_APPROVAL_CHANNEL": "C123",
+    "JITBOT_APPROVERS": "U1,S2",
+    "JITBOT_DEFAULT_SOURCE": "203.0.113.10/32",
+}
+
+
+def test_defaults_follow_the_contract() -> None:
+    settings = Settings.from_env(GOOD)
+    assert settings.azure_subscription_ids == ("sub-a", "sub-b")
+    assert settings.approvers == ("U1", "S2")
+    assert settings.remind_before == timedelta(minutes=15)
+    assert settings.request_ttl == timedelta(minutes=30)
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.azure_arm_endpoint == "https://management.azure.com"
+    assert (settings.host, settings.port) == ("0.0.0.0", 3000)
+    assert settings.admins == ()
+    assert settings.oncall_channel is None
+    assert not settings.socket_mode
+    assert settings.redis_auth == "url"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    bad = GOOD | {
+        "SLACK_BOT_TOKEN": "xoxp-user-token",
+        "JITBOT_REMIND_BEFORE": "soon",
+        "JITBOT_APPROVERS": "bob",
+        "JITBOT_DEFAULT_SOURCE": "0.0.0.0/0",
+        "PORT": "http",
+        "JITBOT_REDIS_AUTH": "kerberos",
+    }
+    del bad["JITBOT_APPROVAL_CHANNEL"]
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(bad)
+    text = str(caught.value)
+    for expected in (
+        "xoxb-",
+        "JITBOT_REMIND_BEFORE",
+        "JITBOT_APPROVERS entry 'bob'",
+        "whole internet",
+        "PORT",
+        "JITBOT_APPROVAL_CHANNEL is required",
+        "JITBOT_REDIS_AUTH",
+    ):
+        assert expected in text
+    assert len(caught.value.problems) == 7
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    env = GOOD | {"SLACK_APP_TOKEN": "xapp-1-A1-xyz"}
+    del env["SLACK_SIGNING_SECRET"]
+    assert Settings.from_env(env).socket_mode
+
+
+def test_http_mode_needs_a_signing_secret() -> None:
+    env = dict(GOOD)
+    del env["SLACK_SIGNING_SECRET"]
+    with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET"):
+        Settings.from_env(env)
+
+
+def test_repr_never_shows_secrets() -> None:
+    text = repr(Settings.from_env(GOOD)) + str(Settings.from_env(GOOD))
+    assert "xoxb-1-2-abc" not in text
+    assert "s3cret-signing" not in text
+
+
+def test_real_environment_wins_over_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('# comment\nexport JITBOT_APPROVAL_CHANNEL="C-from-file"\nPORT=4000\nignored line\n')
+    merged = load_environment({"PORT": "5000"}, dotenv)
+    assert merged["JITBOT_APPROVAL_CHANNEL"] == "C-from-file"
+    assert merged["PORT"] == "5000"
