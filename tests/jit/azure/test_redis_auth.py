@@ -52,8 +52,8 @@ def acl_redis() -> Iterator[RedisServer]:
 
 async def _allow(server: RedisServer, user: str, password: str) -> None:
     admin = aioredis.Redis.from_url(server.url)
-    await admin.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all")
-    await admin.execute_command("ACL", "SETUSER", "default", "off")
+    await admin.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all")  # type: ignore[no-untyped-call]
+    await admin.execute_command("ACL", "SETUSER", "default", "off")  # type: ignore[no-untyped-call]
     await admin.aclose()
 
 
@@ -64,7 +64,7 @@ async def test_connects_as_the_object_id_with_the_token(acl_redis: RedisServer) 
     client = connect_redis(acl_redis.url, credential_provider=EntraIdCredentials(source))
 
     assert await client.ping()
-    assert await client.execute_command("ACL", "WHOAMI") in (OID, OID.encode())
+    assert await client.execute_command("ACL", "WHOAMI") in (OID, OID.encode())  # type: ignore[no-untyped-call]
     assert source.scopes == [REDIS_SCOPE]
     await client.aclose()
 
