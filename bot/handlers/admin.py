@@ -40,6 +40,7 @@ from bot.handlers.views import (
     in_modal,
     open_modal,
     result_external_id,
+    tell_clicker,
     update_by_external_id,
     update_modal,
 )
@@ -117,16 +118,7 @@ class AdminFlows:
         try:
             await self.start(user, vm, trigger_id, mode="enable", push=push)
         except Exception as exc:
-            await self._tell(respond, trigger_id, push, message_for(exc))
-
-    async def _tell(self, respond: AsyncRespond | None, trigger_id: str, push: bool, content: Message) -> None:
-        if respond is not None:
-            await respond(response_type="ephemeral", replace_original=False, **content.as_kwargs())
-            return
-        try:
-            await open_modal(self.runtime.slack, trigger_id, notice_modal("jitbot", content), push=push)
-        except Exception as exc:
-            log.warning("admin.notice_failed", extra={"error": type(exc).__name__})
+            await tell_clicker(self.runtime.slack, body, respond, message_for(exc), title=TITLES["enable"])
 
     # -- the policy modal ------------------------------------------------------------------------------
 

@@ -12,9 +12,11 @@ import asyncio
 import logging
 from typing import Any
 
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.admin_views import notice_modal
 from bot.blocks.common import Message
 
 log = logging.getLogger(__name__)
@@ -94,3 +96,23 @@ async def direct_message(client: AsyncWebClient, user: str, content: Message) ->
     """DM ``user`` (a durable copy of a confirmation that was shown in a modal)."""
     opened = await client.conversations_open(users=user)
     await client.chat_postMessage(channel=str(opened["channel"]["id"]), **content.as_kwargs())
+
+
+async def tell_clicker(
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    respond: AsyncRespond | None,
+    content: Message,
+    *,
+    title: str = "jitbot",
+) -> None:
+    """Answer the person who clicked: ephemerally where the message is, or, for a click in App Home or a modal
+    (no ``response_url`` there), in a small modal; by DM if even that is no longer possible."""
+    if respond is not None and body.get("response_url"):
+        await respond(response_type="ephemeral", replace_original=False, **content.as_kwargs())
+        return
+    try:
+        await open_modal(client, str(body.get("trigger_id", "")), notice_modal(title, content), push=in_modal(body))
+    except SlackApiError as exc:
+        log.info("view.notice_fallback_to_dm", extra={"error": str(exc.response.get("error", ""))})
+        await direct_message(client, clicked_user(body), content)

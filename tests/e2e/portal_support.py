@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from sandbox.arm_inventory import Inventory, NetworkSecurityGroup, Subscription, VirtualMachine
 from sandbox.slack_driver import DriverResponse, SignedRequest, signed_headers
 from sandbox.slack_state import Message, View
 from sandbox.stack import Stack
@@ -104,3 +105,28 @@ def policy_entries(stack: Stack) -> dict[str, str]:
 def vm_id(stack: Stack, name: str) -> str:
     """The ARM id of the emulator's VM called ``name``."""
     return stack.arm.inventory.vm(name).id.lower()
+
+
+BIG_SUB = "5b1e7c2a-0d4f-4a8e-9b3c-7f6e5d4c3b2a"
+BIG_COUNT = 25
+
+
+def big_inventory() -> Inventory:
+    """25 VMs without JIT over three resource groups and two regions, plus one configured-able with no NSG."""
+    vms = [
+        VirtualMachine(
+            BIG_SUB,
+            f"rg-{i % 3}",
+            f"app-{i:02d}",
+            "northeurope" if i % 2 == 0 else "westeurope",
+            nic_nsg=f"nsg-{i % 3}",
+            private_ip=f"10.9.{i}.4",
+        )
+        for i in range(BIG_COUNT)
+    ]
+    vms.append(VirtualMachine(BIG_SUB, "rg-0", "naked", "westeurope", private_ip="10.9.99.4"))
+    return Inventory(
+        subscriptions=[Subscription(BIG_SUB, "Big")],
+        vms=vms,
+        nsgs=[NetworkSecurityGroup(BIG_SUB, f"rg-{k}", f"nsg-{k}", "westeurope") for k in range(3)],
+    )

@@ -7,36 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.blocks.common import MAX_MESSAGE_BLOCKS
-from sandbox.arm_inventory import Inventory, NetworkSecurityGroup, Subscription, VirtualMachine
 from sandbox.redis_server import RedisServer
 from sandbox.slack_state import Message
 from sandbox.slack_workspace import ADMIN, ENGINEER
 from sandbox.stack import Stack, StackOptions
-from tests.e2e.portal_support import blocks_text, new_ephemeral
-
-BIG_SUB = "5b1e7c2a-0d4f-4a8e-9b3c-7f6e5d4c3b2a"
-BIG_COUNT = 25
-
-
-def big_inventory() -> Inventory:
-    """25 VMs without JIT over three resource groups and two regions, plus one configured-able with no NSG."""
-    vms = [
-        VirtualMachine(
-            BIG_SUB,
-            f"rg-{i % 3}",
-            f"app-{i:02d}",
-            "northeurope" if i % 2 == 0 else "westeurope",
-            nic_nsg=f"nsg-{i % 3}",
-            private_ip=f"10.9.{i}.4",
-        )
-        for i in range(BIG_COUNT)
-    ]
-    vms.append(VirtualMachine(BIG_SUB, "rg-0", "naked", "westeurope", private_ip="10.9.99.4"))
-    return Inventory(
-        subscriptions=[Subscription(BIG_SUB, "Big")],
-        vms=vms,
-        nsgs=[NetworkSecurityGroup(BIG_SUB, f"rg-{k}", f"nsg-{k}", "westeurope") for k in range(3)],
-    )
+from tests.e2e.portal_support import BIG_COUNT, big_inventory, blocks_text, new_ephemeral
 
 
 @pytest.fixture
