@@ -1,0 +1,1 @@
+"""The sandbox's web page: a small Slack workspace and an Azure panel over the emulators, in a browser."""
