@@ -8,7 +8,7 @@ a second web-01 in another subscription makes the bare name ambiguous.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 
 import pytest
@@ -133,13 +133,13 @@ async def test_a_non_admin_is_refused_before_azure_is_asked(
 ) -> None:
     before = entries(world)
     arm.reset_calls()
+    attempts: dict[str, Callable[[], Awaitable[object]]] = {
+        "readiness": lambda: admin.readiness(ENGINEER, "db-01"),
+        "configure": lambda: admin.configure(ENGINEER, "rg-app/web-01", [PolicyPort(22)]),
+        "disable": lambda: admin.disable(ENGINEER, "rg-app/web-01"),
+    }
     with pytest.raises(NotAllowed) as refused:
-        if action == "readiness":
-            await admin.readiness(ENGINEER, "db-01")
-        elif action == "configure":
-            await admin.configure(ENGINEER, "rg-app/web-01", [PolicyPort(22)])
-        else:
-            await admin.disable(ENGINEER, "rg-app/web-01")
+        await attempts[action]()
     assert "Only jitbot admins" in refused.value.problem
     assert arm_calls(arm) == []
     assert entries(world) == before
