@@ -261,3 +261,23 @@ async def test_a_forged_enable_click_from_a_non_admin_changes_nothing(stack: Sta
     assert "Only jitbot admins" in blocks_text(refusal.blocks)
     assert stack.arm.reads() == [] and stack.arm.writes() == []
     assert stack.slack.views_for(ENGINEER) == []
+
+
+async def test_forged_modal_submissions_from_a_non_admin_change_nothing(stack: Stack) -> None:
+    assert stack.driver is not None
+    await stack.driver.slash_command(ADMIN, "edit web-01")
+    policy = await top_view(stack, ADMIN, "jit_policy_modal")
+    before = policy_entries(stack)
+    stack.arm.reset_calls()
+    await stack.driver.submit_view(ENGINEER, policy, {"port_0_sources": "0.0.0.0/0"})
+    await wait_title(stack, policy, "JIT not saved")
+    assert "Only jitbot admins" in view_text(policy)
+    stack.slack.state.clear_modals(ADMIN)
+
+    await stack.driver.slash_command(ADMIN, "disable web-02")
+    confirm = await top_view(stack, ADMIN, "jit_disable_modal")
+    await stack.driver.submit_view(ENGINEER, confirm)
+    await wait_title(stack, confirm, "JIT not changed")
+    assert stack.arm.writes() == []
+    assert policy_entries(stack) == before
+    assert {r.detail["action"] for r in await audit(stack, "admin_refused")} == {"change", "disable"}
