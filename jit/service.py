@@ -272,8 +272,8 @@ class JitService:
         now = self.clock.now()
         schedule = {_key("outcome", request.id): now, _key("expire", request.id): end}
         remind_at = end - self.config.remind_before
-        if remind_at > now:
-            schedule[_key("remind", request.id)] = remind_at
+        if remind_at > now or (end > now and end - start > self.config.remind_before):
+            schedule[_key("remind", request.id)] = max(remind_at, now)
         result = await self.store.transition(
             request.id,
             RequestState.ACTIVE,
