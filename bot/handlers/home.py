@@ -116,6 +116,10 @@ class HomeRefreshingNotifier:
         self.inner = inner
         self.home = home
 
+    def __getattr__(self, name: str) -> Any:
+        """Anything the Notifier grows later passes straight through (without a Home refresh until added here)."""
+        return getattr(self.inner, name)
+
     async def post_card(self, request: AccessRequest) -> str:
         """Post the card, then show the new request to its approvers and requester."""
         ts = await self.inner.post_card(request)

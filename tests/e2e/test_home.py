@@ -4,7 +4,9 @@ with Approve / Deny that follow the same rules as the approval card."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
+from jit.clock import ManualClock
 from jit.store.audit import AuditRecord
 from sandbox.redis_server import RedisServer
 from sandbox.slack_state import Message, View
@@ -172,3 +174,25 @@ async def test_the_list_opened_from_home_pages_inside_its_modal(redis_server: Re
         await stack.slack.wait_until(lambda: "Showing 11–20 of 25" in view_text(listing))
         assert "app-10" in view_text(listing) and "app-09" not in view_text(listing)
         assert stack.slack.views_for(ADMIN) == [listing]
+
+
+async def test_home_counts_down_and_clears_when_access_expires(redis_server: RedisServer) -> None:
+    clock = ManualClock()
+    async with Stack(StackOptions(redis_url=redis_server.url, clock=clock)) as stack:
+        assert stack.driver is not None
+        await open_home(stack, ENGINEER)
+        card, request_id = await request_access(stack)
+        await stack.driver.click(APPROVER_1, card, "jit_approve")
+        await home_of(stack, ENGINEER, lambda t: "Your open access* (1)" in t and "1h left" in t)
+
+        clock.advance(timedelta(minutes=50))
+        stack.runtime.scheduler.wake()
+        await stack.slack.wait_until(lambda: [m for m in stack.slack.dms_with(ENGINEER) if "closes" in m.text])
+        await home_of(stack, ENGINEER, lambda t: "10m left" in t)
+
+        clock.advance(timedelta(minutes=11))
+        stack.runtime.scheduler.wake()
+        home = await home_of(stack, ENGINEER, lambda t: "Your open access* (0)" in t)
+        assert request_id not in view_text(home)
+        request = await stack.runtime.store.get(request_id)
+        assert request is not None and request.state.value == "expired"
