@@ -283,6 +283,7 @@ class SandboxWeb:
 
     async def _state(self, request: web.Request) -> web.StreamResponse:
         user = self._user(request.query.get("user"))
+        self._check_azure()
         version = self.feed.version
         body = {
             "ok": True,
