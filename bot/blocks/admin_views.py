@@ -82,11 +82,11 @@ def stale_page_message() -> Message:
     return message("That list page is out of date; run /jit list again.", [section(text)])
 
 
-def not_saved_message(vm_name: str, problem: Message) -> Message:
-    """Saving failed: nothing changed, why, and how to try again."""
+def not_saved_message(vm_name: str, problem: Message, *, retry: str = "edit") -> Message:
+    """Saving failed: nothing changed, why, and how to try again (``/jit edit`` or ``/jit disable``)."""
     lead = section(
         f":x: The JIT policy of {code(vm_name, 100)} was *not* changed. Fix the problem below and try "
-        f"again with `/jit edit {escape_mrkdwn(vm_name)}`."
+        f"again with `/jit {escape_mrkdwn(retry)} {escape_mrkdwn(vm_name)}`."
     )
     return Message(
         text=f"The JIT policy of {escape_mrkdwn(vm_name)} was not changed.", blocks=[lead.to_dict(), *problem.blocks]

@@ -130,7 +130,7 @@ class AdminFlows:
             await ack(response_action="errors", errors=parsed)
             return
         saving = working_modal(
-            TITLES["edit"],
+            "JIT policy",
             saving_text(_vm_name(str(view.get("private_metadata", "")))),
             external_id=result_external_id(view),
         )
@@ -175,7 +175,7 @@ class AdminFlows:
         try:
             change = await self.admin.disable(user, vm_id)
         except Exception as exc:
-            result = not_saved_message(_vm_name(vm_id), message_for(exc))
+            result = not_saved_message(_vm_name(vm_id), message_for(exc), retry="disable")
             await update_by_external_id(
                 self.runtime.slack, result_external_id(view), notice_modal("JIT not changed", result)
             )

@@ -271,13 +271,14 @@ async def test_forged_modal_submissions_from_a_non_admin_change_nothing(stack: S
     stack.arm.reset_calls()
     await stack.driver.submit_view(ENGINEER, policy, {"port_0_sources": "0.0.0.0/0"})
     await wait_title(stack, policy, "JIT not saved")
-    assert "Only jitbot admins" in view_text(policy)
+    assert "Only jitbot admins" in view_text(policy) and "/jit edit web-01" in view_text(policy)
     stack.slack.state.clear_modals(ADMIN)
 
     await stack.driver.slash_command(ADMIN, "disable web-02")
     confirm = await top_view(stack, ADMIN, "jit_disable_modal")
     await stack.driver.submit_view(ENGINEER, confirm)
     await wait_title(stack, confirm, "JIT not changed")
+    assert "/jit disable web-02" in view_text(confirm)
     assert stack.arm.writes() == []
     assert policy_entries(stack) == before
     assert {r.detail["action"] for r in await audit(stack, "admin_refused")} == {"change", "disable"}
