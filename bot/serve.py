@@ -15,10 +15,12 @@ from bot.logs import configure_logging
 from bot.replay import ReplayGuard
 from bot.runtime import Runtime, open_runtime
 from bot.server import CachedCheck, ReadinessCheck, build_web_app
+from jit.clock import SystemClock
 from jit.file_clock import clock_from_environment
 from jit.settings import Settings, load_environment
 
 log = logging.getLogger(__name__)
+DRAIN_SECONDS = 10.0
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -35,7 +37,10 @@ async def serve(host: str | None = None, port: int | None = None, settings: Sett
     configure_logging(settings.log_level, _secrets(settings))
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    async with open_runtime(settings, clock=clock_from_environment(environment)) as runtime:
+    clock = clock_from_environment(environment)
+    if not isinstance(clock, SystemClock):
+        log.warning("jitbot.test_clock_active", extra={"why": "JITBOT_TEST_CLOCK_FILE is set; never in production"})
+    async with open_runtime(settings, clock=clock) as runtime:
         await runtime.start_background()
         if settings.socket_mode:
             await _run_socket_mode(runtime, stop)
@@ -45,12 +50,12 @@ async def serve(host: str | None = None, port: int | None = None, settings: Sett
     return 0
 
 
-async def start_http(runtime: Runtime, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving Slack and the operational routes; returns the runner and the bound port."""
-    bolt = build_bolt_app(runtime)
+async def start_http(runtime: Runtime, host: str, port: int, *, slack_routes: bool = True) -> tuple[web.AppRunner, int]:
+    """Start serving Slack (unless in Socket Mode) and the operational routes; returns the runner and port."""
+    bolt = build_bolt_app(runtime) if slack_routes else None
     app = build_web_app(
         bolt,
-        replay_guard=ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret),
+        replay_guard=ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret) if slack_routes else None,
         readiness=readiness_of(runtime),
         metrics=runtime.metrics,
     )
@@ -72,8 +77,20 @@ async def run_http(runtime: Runtime, host: str, port: int, stop: asyncio.Event) 
     runner, _ = await start_http(runtime, host, port)
     await stop.wait()
     log.info("jitbot.draining")
-    await runtime.stop_background()
     await runner.cleanup()
+    await drain_in_flight()
+    await runtime.stop_background()
+
+
+async def drain_in_flight(seconds: float = DRAIN_SECONDS) -> None:
+    """Let work already started (lazy listeners after their ack) finish before the process exits."""
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    lazy = [task for task in pending if "scheduler" not in task.get_name()]
+    if lazy:
+        names = ",".join(sorted({task.get_name() + ":" + str(task.get_coro()) for task in lazy}))[:2000]
+        log.info("jitbot.waiting_for_in_flight", extra={"tasks": len(lazy), "names": names})
+        await asyncio.wait(lazy, timeout=seconds)
 
 
 async def _run_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -82,10 +99,13 @@ async def _run_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
     bolt = build_bolt_app(runtime)
     handler = AsyncSocketModeHandler(bolt, runtime.settings.slack_app_token)
     await handler.connect_async()  # type: ignore[no-untyped-call]
-    log.info("jitbot.listening", extra={"mode": "socket"})
+    health, _ = await start_http(runtime, runtime.settings.host, runtime.settings.port, slack_routes=False)
+    log.info("jitbot.listening", extra={"mode": "socket", "health_port": runtime.settings.port})
     await stop.wait()
-    await runtime.stop_background()
     await handler.close_async()  # type: ignore[no-untyped-call]
+    await drain_in_flight()
+    await runtime.stop_background()
+    await health.cleanup()
 
 
 def readiness_of(runtime: Runtime) -> ReadinessCheck:

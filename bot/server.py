@@ -22,13 +22,13 @@ ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 
 def build_web_app(
-    bolt: AsyncApp,
+    bolt: AsyncApp | None,
     *,
     replay_guard: ReplayGuard | None,
     readiness: ReadinessCheck,
     metrics: Metrics,
 ) -> web.Application:
-    """The aiohttp application serving Slack and the operational endpoints."""
+    """The aiohttp application serving Slack (when ``bolt`` is given) and the operational endpoints."""
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -47,6 +47,7 @@ def build_web_app(
             if not first:
                 log.info("slack.replay_rejected")
                 return web.json_response({"error": "replayed request"}, status=401)
+        assert bolt is not None
         bolt_request = await to_bolt_request(request)
         bolt_response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
@@ -63,7 +64,8 @@ def build_web_app(
         return web.Response(body=metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
 
     app = web.Application(client_max_size=1024 * 1024)
-    app.router.add_post("/slack/events", slack_events)
+    if bolt is not None:
+        app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)

@@ -102,5 +102,5 @@ class CommandHandlers:
         request_id_var.set(submitted.request.id)
         outcome = "requested" if submitted.created else "duplicate"
         self.runtime.metrics.requests.labels(outcome=outcome).inc()
-        log.info("request.submitted", extra={"jit_request": submitted.request.id, "created": submitted.created})
+        log.info("request.submitted", extra={"jit_request": submitted.request.id, "new_request": submitted.created})
         return requester_confirmation(submitted.request, already_pending=not submitted.created)
