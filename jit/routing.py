@@ -3,10 +3,55 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from jit.model import VirtualMachine
+
+DEFAULT_APPROVER_REMINDERS: tuple[timedelta, ...] = (timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20))
+DEFAULT_REVIEW_WITHIN = timedelta(hours=1)
+WEEKDAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """A weekly window in one time zone; auto-approval can be limited to it."""
+
+    timezone: str
+    start: time
+    end: time
+    days: frozenset[int] = frozenset(range(5))
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether ``moment`` (any time zone) falls on one of ``days`` between ``start`` and ``end`` locally."""
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        return local.weekday() in self.days and self.start <= local.time().replace(tzinfo=None) < self.end
+
+    def describe(self) -> str:
+        """``mon-fri 09:00-18:00 Europe/Berlin``."""
+        days = _day_ranges(self.days)
+        return f"{days} {self.start:%H:%M}-{self.end:%H:%M} {self.timezone}"
+
+
+@dataclass(frozen=True)
+class AutoApproval:
+    """When a request is granted without a person: every condition given must hold, and ``deny`` always wins."""
+
+    requesters: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    max_duration: timedelta | None = None
+    ports: tuple[int, ...] = ()
+    business_hours: BusinessHours | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Who else is asked, and where, when a request has waited ``after`` without a decision."""
+
+    after: timedelta
+    approvers: tuple[str, ...] = ()
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -21,6 +66,11 @@ class Route:
     reason_required: bool = False
     ticket_pattern: str | None = None
     quorum: int = 1
+    auto_approve: AutoApproval | None = None
+    approver_reminders: tuple[timedelta, ...] = DEFAULT_APPROVER_REMINDERS
+    escalation: Escalation | None = None
+    break_glass: tuple[str, ...] = ()
+    review_within: timedelta = DEFAULT_REVIEW_WITHIN
 
     @property
     def anyone_may_request(self) -> bool:
@@ -45,3 +95,15 @@ class SingleRouteRouter:
     def route(self, vm: VirtualMachine) -> Route:
         """Always the default route."""
         return self.default
+
+
+def _day_ranges(days: frozenset[int]) -> str:
+    runs: list[list[int]] = []
+    for day in sorted(days):
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ",".join(
+        WEEKDAY_NAMES[run[0]] if len(run) == 1 else f"{WEEKDAY_NAMES[run[0]]}-{WEEKDAY_NAMES[run[-1]]}" for run in runs
+    )

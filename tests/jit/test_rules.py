@@ -1,0 +1,318 @@
+"""The routing rules file: first match wins, the default route from the environment, and errors that name lines."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from jit.model import VirtualMachine, VmRef
+from jit.routing import AutoApproval, BusinessHours, Escalation, Route
+from jit.rules import Match, RulesError, describe_route, load_rules, parse_rules
+
+PROD = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e01"
+LAB = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e02"
+DEFAULT = Route(name="default", approvers=("S0APPROVRS",), approval_channel="C0APPROVAL")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "lifecycle.md"
+
+
+def vm(
+    name: str = "web-01",
+    *,
+    subscription: str = PROD,
+    group: str = "rg-web",
+    region: str = "westeurope",
+    tags: dict[str, str] | None = None,
+) -> VirtualMachine:
+    vm_id = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/{name}"
+    return VirtualMachine(VmRef(vm_id, subscription, group, name, region), tags=tags or {})
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(RulesError) as caught:
+        parse_rules(text, DEFAULT, source="rules.yaml")
+    return caught.value.problems
+
+
+FULL = """
+default:
+  remind_approvers: [10m, 20m]
+  break_glass: {group: S0GLASS, review_within: 30m}
+rules:
+  - name: crown-jewels
+    match:
+      resource_group: rg-data*
+      tags: {env: prod}
+    requesters: [S0DBAS, U0ENGINE01]
+    approvers: [S0SECURITY]
+    approval_channel: C0SECURITY
+    max_duration: 2h
+    ticket_pattern: 'INC-\\d+'
+    quorum: 2
+    escalation: {after: 15m, to: [S0LEADS], channel: C0ESCALATE}
+  - name: web-oncall
+    match: {subscription: 3F2B8C1E-5D4A-4E7B-9C6F-1A2B3C4D5E01, region: West Europe}
+    auto_approve:
+      requesters: [S0ONCALL]
+      deny: [U0CONTRACT]
+      max_duration: 1h
+      ports: [ssh, 8080]
+      business_hours: {timezone: Europe/Berlin, days: mon-fri, start: "09:00", end: "18:00"}
+  - name: lab
+    match: {subscription: [3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e02]}
+    remind_approvers: false
+    reason_required: true
+"""
+
+
+def test_full_file_builds_every_field() -> None:
+    router = parse_rules(FULL, DEFAULT)
+
+    jewels, web, lab = (rule.route for rule in router.rules)
+    assert [rule.line for rule in router.rules] == [6, 17, 25]
+    assert jewels == Route(
+        name="crown-jewels",
+        approvers=("S0SECURITY",),
+        approval_channel="C0SECURITY",
+        requesters=("S0DBAS", "U0ENGINE01"),
+        max_duration=timedelta(hours=2),
+        reason_required=True,
+        ticket_pattern=r"INC-\d+",
+        quorum=2,
+        approver_reminders=(timedelta(minutes=10), timedelta(minutes=20)),
+        escalation=Escalation(timedelta(minutes=15), ("S0LEADS",), "C0ESCALATE"),
+        break_glass=("S0GLASS",),
+        review_within=timedelta(minutes=30),
+    )
+    assert web.auto_approve == AutoApproval(
+        requesters=("S0ONCALL",),
+        deny=("U0CONTRACT",),
+        max_duration=timedelta(hours=1),
+        ports=(22, 8080),
+        business_hours=BusinessHours("Europe/Berlin", time(9), time(18), frozenset(range(5))),
+    )
+    assert web.approvers == DEFAULT.approvers and web.approval_channel == DEFAULT.approval_channel
+    assert web.quorum == 1 and web.escalation is None
+    assert lab.approver_reminders == () and lab.reason_required
+
+
+def test_default_section_extends_the_environment_route() -> None:
+    router = parse_rules(FULL, DEFAULT)
+
+    assert router.default.name == "default"
+    assert router.default.approvers == DEFAULT.approvers
+    assert router.default.approver_reminders == (timedelta(minutes=10), timedelta(minutes=20))
+    assert router.default.break_glass == ("S0GLASS",)
+
+
+def test_first_match_wins_and_unmatched_vms_get_the_default() -> None:
+    router = parse_rules(FULL, DEFAULT)
+
+    assert router.route(vm("db-01", group="rg-data", region="northeurope", tags={"Env": "prod"})).name == "crown-jewels"
+    assert router.route(vm("db-02", group="RG-DATA-2", region="northeurope", tags={"env": "PROD"})).name == (
+        "crown-jewels"
+    )
+    assert router.route(vm("web-01", group="rg-data", tags={"env": "dev"})).name == "web-oncall"
+    assert router.route(vm("lab-01", subscription=LAB, group="rg-lab")).name == "lab"
+    assert router.route(vm("x", subscription=LAB, region="eastus")).name == "lab"
+    other = "00000000-0000-0000-0000-000000000000"
+    assert router.route(vm("elsewhere", subscription=other, region="eastus")).name == "default"
+    assert router.rule_for(vm("elsewhere", subscription=other)) is None
+
+
+def test_no_file_content_means_only_the_default() -> None:
+    assert parse_rules("", DEFAULT).route(vm()) == DEFAULT
+    assert parse_rules("rules: []", DEFAULT).route(vm()) == DEFAULT
+
+
+def test_match_without_criteria_covers_every_vm() -> None:
+    router = parse_rules("rules:\n  - name: all\n    quorum: 1\n", DEFAULT)
+
+    assert router.route(vm("anything", subscription=LAB, region="japaneast")).name == "all"
+    assert Match().describe() == "every VM"
+
+
+def test_tag_values_are_globs_and_a_missing_tag_never_matches() -> None:
+    match = Match(tags={"team": ("pay*", "billing")})
+
+    assert match.matches(vm(tags={"Team": "payments"}))
+    assert match.matches(vm(tags={"team": "billing"}))
+    assert not match.matches(vm(tags={"team": "search"}))
+    assert not match.matches(vm(tags={}))
+
+
+def test_load_rules_reads_a_file_and_names_it_in_errors(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - name: a\n    quorum: many\n", encoding="utf-8")
+
+    with pytest.raises(RulesError) as caught:
+        load_rules(path, DEFAULT)
+
+    assert caught.value.problems == [f"{path}:3: `quorum` must be a whole number from 1 to 10, not 'many'"]
+    with pytest.raises(RulesError, match="cannot read"):
+        load_rules(tmp_path / "missing.yaml", DEFAULT)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "rules:\n  - name: a\n    aprovers: [S0X]\n",
+            "rules.yaml:3: unknown key `aprovers` in a rule (did you mean `approvers`?)",
+        ),
+        ("rules:\n  - name: a\n    max_duration: 2 hours\n", "rules.yaml:3: `max_duration: 2 hours` is not a duration"),
+        ("rules:\n  - name: a\n    max_duration: 2d\n", "rules.yaml:3: `max_duration` must be between 5m and 1d"),
+        ("rules:\n  - name: a\n    quorum: 0\n", "rules.yaml:3: `quorum` must be a whole number from 1 to 10"),
+        ("rules:\n  - name: a\n    approvers: [bob]\n", "rules.yaml:3: 'bob' in `approvers` is not a Slack user id"),
+        ("rules:\n  - name: a\n    approvers: []\n", "rules.yaml:3: `approvers` needs at least one"),
+        (
+            "rules:\n  - name: a\n    approval_channel: '#ops'\n",
+            "rules.yaml:3: '#ops' in `approval_channel` is not a channel id",
+        ),
+        (
+            "rules:\n  - name: a\n    ticket_pattern: 'INC-(\\d+'\n",
+            "rules.yaml:3: `ticket_pattern` 'INC-(",
+        ),
+        ("rules:\n  - name: a\n    reason_required: maybe\n", "rules.yaml:3: `reason_required` must be true or false"),
+        ("rules:\n  - quorum: 2\n", "rules.yaml:2: a rule needs a `name`"),
+        ("rules:\n  - name: a b\n", "rules.yaml:2: rule name 'a b' may use only"),
+        (
+            "rules:\n  - name: default\n",
+            "rules.yaml:2: rule name 'default' is used twice (the name of the default route)",
+        ),
+        ("rules:\n  - name: a\n  - name: a\n", "rules.yaml:3: rule name 'a' is used twice (first used on line 2)"),
+        ("rules:\n  - name: a\n    quorum: 1\n    quorum: 2\n", "rules.yaml:4: `quorum` appears twice in a rule"),
+        ("rules:\n  name: a\n", "rules.yaml:2: `rules` must be a list"),
+        ("rulez: []\n", "rules.yaml:1: unknown key `rulez` in the rules file (did you mean `rules`?)"),
+        ("- name: a\n", "rules.yaml:1: the rules file must be a mapping"),
+        (
+            "rules:\n  - name: a\n    match: {subscription: prod}\n",
+            "rules.yaml:3: 'prod' in `subscription` is not a subscription id",
+        ),
+        ("rules:\n  - name: a\n    match: {vm: web-01}\n", "rules.yaml:3: unknown key `vm` in `match`"),
+        ("rules:\n  - name: a\n    match: {tags: prod}\n", "rules.yaml:3: `tags` must map tag names to values"),
+        ("rules:\n  - name: a\n    escalation: {to: [S0X]}\n", "rules.yaml:3: `escalation` needs `after:`"),
+        ("rules:\n  - name: a\n    escalation: {after: 5m}\n", "rules.yaml:3: `escalation` needs `to:`"),
+        (
+            "rules:\n  - name: a\n    auto_approve: {deny: [U0X1]}\n",
+            "rules.yaml:3: `auto_approve` needs at least one condition",
+        ),
+        (
+            "rules:\n  - name: a\n    auto_approve: {ports: [telnet]}\n",
+            "rules.yaml:3: 'telnet' in `ports` is not a port",
+        ),
+        (
+            "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: Mars/Olympus, start: '09:00', end: '17:00'}\n",
+            "rules.yaml:4: 'Mars/Olympus' is not an IANA time zone",
+        ),
+        (
+            "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: UTC, start: 9:00, end: '17:00'}\n",
+            "rules.yaml:4: `start` must be quoted",
+        ),
+        (
+            "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: UTC, start: '18:00', end: '09:00'}\n",
+            "rules.yaml:4: `end` must be later than `start`",
+        ),
+        (
+            "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: UTC, days: weekdays, start: '9:00', end: '17:00'}\n",
+            "rules.yaml:4: 'weekdays' in `days` is not a day",
+        ),
+        (
+            "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: UTC}\n",
+            "rules.yaml:4: `business_hours` needs `start`, `end`",
+        ),
+        ("rules:\n  - name: a\n    break_glass: {review_within: 1h}\n", "rules.yaml:3: `break_glass` needs `group:`"),
+        (
+            "rules:\n  - name: a\n    remind_approvers: [5m, soon]\n",
+            "rules.yaml:3: `remind_approvers: soon` is not a duration",
+        ),
+        ("rules:\n  - name: a\n    remind_approvers: true\n", "rules.yaml:3: `remind_approvers` is a list"),
+        (
+            "rules:\n  - name: a\n    approvers: [U0A1, U0B1]\n    quorum: 3\n",
+            "rules.yaml:4: quorum 3 needs at least 3 approvers",
+        ),
+        ("rules: [name: a\n", "rules.yaml:2: not valid YAML"),
+    ],
+)
+def test_each_mistake_is_reported_with_its_line(text: str, expected: str) -> None:
+    found = problems(text)
+
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_every_mistake_is_reported_at_once_in_file_order() -> None:
+    found = problems("rules:\n  - name: a\n    quorum: 0\n  - name: b\n    max_duration: soon\n    approvers: [x]\n")
+
+    assert [p.split(":")[1] for p in found] == ["3", "5", "6"]
+
+
+def test_a_group_lets_a_quorum_exceed_the_named_approvers() -> None:
+    router = parse_rules("rules:\n  - name: a\n    approvers: [S0TEAM]\n    quorum: 3\n", DEFAULT)
+
+    assert router.rules[0].route.quorum == 3
+
+
+def test_ticket_pattern_implies_a_reason_is_required() -> None:
+    route = parse_rules("rules:\n  - name: a\n    ticket_pattern: 'CHG-\\d+'\n", DEFAULT).rules[0].route
+
+    assert route.reason_required and route.ticket_pattern == r"CHG-\d+"
+
+
+def test_break_glass_shorthand_is_a_list_of_principals() -> None:
+    route = parse_rules("rules:\n  - name: a\n    break_glass: [S0SRE, U0ONCALL01]\n", DEFAULT).rules[0].route
+
+    assert route.break_glass == ("S0SRE", "U0ONCALL01")
+    assert route.review_within == DEFAULT.review_within
+
+
+def test_business_hours_use_the_local_time_of_their_zone() -> None:
+    hours = BusinessHours("Europe/Berlin", time(9), time(18), frozenset(range(5)))
+
+    monday_morning_utc = datetime(2026, 11, 30, 7, 59, tzinfo=UTC)
+    assert not hours.contains(monday_morning_utc)
+    assert hours.contains(monday_morning_utc + timedelta(minutes=1))
+    assert hours.contains(datetime(2026, 11, 30, 16, 59, tzinfo=UTC))
+    assert not hours.contains(datetime(2026, 11, 30, 17, 0, tzinfo=UTC))
+    assert not hours.contains(datetime(2026, 12, 5, 10, 0, tzinfo=UTC))
+    assert hours.describe() == "mon-fri 09:00-18:00 Europe/Berlin"
+
+
+def test_day_ranges_may_wrap_around_the_week() -> None:
+    text = "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: UTC, days: [fri-mon, wed], start: '0:00', end: '24:00'}\n"
+    hours = parse_rules(text, DEFAULT).rules[0].route.auto_approve
+
+    assert hours is not None and hours.business_hours is not None
+    assert hours.business_hours.days == frozenset({0, 2, 4, 5, 6})
+    assert hours.business_hours.contains(datetime(2026, 12, 6, 23, 59, 59, tzinfo=UTC))
+
+
+def test_describe_route_tells_a_requester_what_applies() -> None:
+    router = parse_rules(FULL, DEFAULT)
+    rule = router.rules[0]
+
+    text = describe_route(rule.route, rule.match)
+
+    assert "Rule `crown-jewels` (matches resource group rg-data*, tag env=prod)" in text
+    assert "Who may ask: S0DBAS, U0ENGINE01." in text
+    assert "Needs 2 distinct approvals from S0SECURITY in C0SECURITY." in text
+    assert "Longest window: 2h." in text
+    assert r"ticket matching INC-\d+" in text
+    assert "Escalates to S0LEADS in C0ESCALATE after 15m" in text
+    auto = describe_route(router.rules[1].route)
+    assert "Granted automatically when the requester is in S0ONCALL and the window is at most 1h" in auto
+    assert "never for U0CONTRACT" in auto
+    assert "(the default)" in describe_route(DEFAULT)
+
+
+def test_the_documented_example_is_valid() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.DOTALL)
+    assert blocks, "docs/lifecycle.md shows a rules file"
+
+    router = parse_rules(blocks[0], DEFAULT)
+
+    assert len(router.rules) >= 3
+    assert any(rule.route.auto_approve for rule in router.rules)
+    assert any(rule.route.quorum > 1 for rule in router.rules)
+    assert any(rule.route.escalation for rule in router.rules)
