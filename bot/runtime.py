@@ -27,6 +27,7 @@ from jit.instrumented import InstrumentedAzure
 from jit.ports import AzureJit
 from jit.redis_connect import connect_redis
 from jit.routing import Route, Router, SingleRouteRouter
+from jit.rules import load_rules
 from jit.scheduler import Scheduler
 from jit.service import JitService, ServiceConfig
 from jit.settings import Settings
@@ -56,14 +57,20 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
 
 
 def default_router(settings: Settings) -> Router:
-    """Env-only configuration: one route for every VM."""
+    """Env-only configuration is one route for every VM; ``JITBOT_RULES_FILE`` adds per-scope rules before it.
+
+    Raises RulesError (a SettingsError) naming each bad line, so a broken rules file stops the start.
+    """
     default = Route(
         name="default",
         approvers=settings.approvers,
         approval_channel=settings.approval_channel,
         max_duration=settings.max_duration,
+        break_glass=settings.break_glass_group,
     )
-    return SingleRouteRouter(default)
+    if settings.rules_file is None:
+        return SingleRouteRouter(default)
+    return load_rules(settings.rules_file, default)
 
 
 @dataclass

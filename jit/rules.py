@@ -24,6 +24,7 @@ import yaml
 from jit.durations import DurationError, humanize, parse_duration
 from jit.model import MAX_ACCESS, MIN_ACCESS, WELL_KNOWN_PORTS, VirtualMachine
 from jit.routing import WEEKDAY_NAMES, AutoApproval, BusinessHours, Escalation, Route
+from jit.settings import SettingsError
 
 _PRINCIPAL = re.compile(r"[UWS][A-Z0-9]{2,}")
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
@@ -58,12 +59,11 @@ HOURS_KEYS = ("timezone", "days", "start", "end")
 BREAK_GLASS_KEYS = ("group", "review_within")
 
 
-class RulesError(ValueError):
-    """The rules file is unusable; ``problems`` are ``file:line: what is wrong`` lines, every one found."""
+class RulesError(SettingsError):
+    """The rules file is unusable; ``problems`` are ``file:line: what is wrong`` lines, every one found.
 
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("Routing rules problems:\n" + "\n".join(f"  - {p}" for p in problems))
+    A SettingsError, so ``jitbot serve`` and ``jitbot doctor`` refuse to start with the list, like any setting.
+    """
 
 
 @dataclass(frozen=True)

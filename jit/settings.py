@@ -68,6 +68,7 @@ class Settings:
     default_source: str = ""
     admins: tuple[str, ...] = ()
     rules_file: Path | None = None
+    break_glass_group: tuple[str, ...] = ()
     max_duration: timedelta | None = None
     max_pending_per_user: int = 5
     commands_per_minute: int = 20
@@ -133,6 +134,12 @@ class Settings:
             if approver[:1] not in ("U", "W", "S"):
                 problems.append(f"JITBOT_APPROVERS entry {approver!r} is not a user id (U…/W…) or user group id (S…)")
         admins = _csv(environ.get("JITBOT_ADMINS", ""))
+        break_glass_group = _csv(environ.get("JITBOT_BREAK_GLASS_GROUP", ""))
+        for principal in break_glass_group:
+            if principal[:1] not in ("U", "W", "S"):
+                problems.append(
+                    f"JITBOT_BREAK_GLASS_GROUP entry {principal!r} is not a user id (U…/W…) or user group id (S…)"
+                )
         default_source = required("JITBOT_DEFAULT_SOURCE")
         if default_source:
             try:
@@ -170,6 +177,7 @@ class Settings:
             default_source=default_source,
             admins=admins,
             rules_file=Path(rules_raw) if rules_raw else None,
+            break_glass_group=break_glass_group,
             max_duration=duration("JITBOT_MAX_DURATION", timedelta(0)) if max_duration_raw else None,
             max_pending_per_user=integer("JITBOT_MAX_PENDING_PER_USER", 5),
             commands_per_minute=integer("JITBOT_COMMANDS_PER_MINUTE", 20),
