@@ -30,6 +30,18 @@ local function extend(list, more)
   return list
 end
 
+local function fields_match(key, expected)
+  for _, pair in ipairs(expected or {}) do
+    local current = redis.call('HGET', key, pair[1])
+    if pair[2] == cjson.null then
+      if current then return false end
+    elseif current ~= pair[2] then
+      return false
+    end
+  end
+  return true
+end
+
 local function apply_schedule(schedule, claims, attempts, add, remove)
   for _, item in ipairs(add) do
     redis.call('ZADD', schedule, item[2], item[1])
@@ -86,7 +98,7 @@ local legal = false
 for _, s in ipairs(p.allowed) do
   if s == state then legal = true end
 end
-if not legal then
+if not legal or not fields_match(KEYS[1], p.expect_fields) then
   return {'illegal', state, redis.call('HGETALL', KEYS[1])}
 end
 local requester = redis.call('HGET', KEYS[1], 'requester')
@@ -131,6 +143,9 @@ if #p.expect > 0 then
   if not expected then
     return {'unexpected', state, redis.call('HGETALL', KEYS[1])}
   end
+end
+if not fields_match(KEYS[1], p.expect_fields) then
+  return {'unexpected', state, redis.call('HGETALL', KEYS[1])}
 end
 local set = p.set
 local changed = #set > 0 or #p.delete > 0 or #p.schedule > 0 or #p.unschedule > 0

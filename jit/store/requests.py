@@ -212,13 +212,15 @@ class RequestStore:
         schedule: Mapping[str, datetime] | None = None,
         unschedule: Iterable[str] = (),
         audit: Mapping[str, str] | None = None,
+        expect_fields: Mapping[str, object] | None = None,
     ) -> TransitionResult:
         """Move a request to ``to`` if the state machine allows it from its current state, atomically.
 
         Sets ``fields`` (None deletes), moves the state indexes, schedules and unschedules items and appends
         one audit record (event = new state, with ``from``/``to`` and ``audit``). If the move is illegal,
         nothing is written and ``ok`` is False, which is how concurrent clicks learn they lost.
-        Raises RequestNotFound.
+        ``expect_fields`` adds a compare-and-set guard: each field must hold that value (None: be absent),
+        e.g. expiry only if ``ends_at`` was not moved by an extension meanwhile. Raises RequestNotFound.
         """
         changes = encode_changes(fields or {})
         stamp = self._stamp()
@@ -240,6 +242,7 @@ class RequestStore:
             "unschedule": list(unschedule),
             "actor": actor,
             "detail": check_detail(audit or {}),
+            "expect_fields": _expectations(expect_fields or {}),
         }
         keys = [self.keys.request(request_id), self.keys.audit, *self._schedule_keys()]
         reply = await self._transition(keys=keys, args=[_dumps(payload)])
@@ -262,10 +265,13 @@ class RequestStore:
         append: Mapping[str, str] | None = None,
         schedule: Mapping[str, datetime] | None = None,
         unschedule: Iterable[str] = (),
+        expect_fields: Mapping[str, object] | None = None,
     ) -> UpdateResult:
         """Change fields without a state move, with one audit record ``event``, atomically.
 
         ``expect_states`` guards the write (nothing happens unless the request is in one of them);
+        ``expect_fields`` guards it further (each field must hold that value, None: be absent), which
+        makes compare-and-set steps such as "this extension is still the pending one";
         ``append`` adds a value to a tuple field such as ``approvals`` unless already present, so
         concurrent approvers for a quorum never overwrite each other. Raises RequestNotFound.
         """
@@ -285,6 +291,7 @@ class RequestStore:
             "event": event,
             "actor": actor,
             "detail": check_detail(audit or {}),
+            "expect_fields": _expectations(expect_fields or {}),
         }
         keys = [self.keys.request(request_id), self.keys.audit, *self._schedule_keys()]
         reply = await self._update(keys=keys, args=[_dumps(payload)])
@@ -334,6 +341,17 @@ class RequestStore:
             hashes = await pipe.execute()
         found = [decode_request(h) for h in hashes if h]
         return sorted((r for r in found if r.state in states), key=lambda r: (r.created_at, r.id))
+
+
+def _expectations(expected: Mapping[str, object]) -> list[list[str | None]]:
+    """``[field, stored text or None]`` pairs, encoded exactly as the fields are stored."""
+    out: list[list[str | None]] = []
+    for name, value in expected.items():
+        if value is None:
+            out.append([name, None])
+        else:
+            out += [[field, text] for field, text in encode_changes({name: value}).set.items()]
+    return out
 
 
 def _dumps(payload: Mapping[str, Any]) -> str:
