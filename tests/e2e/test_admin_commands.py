@@ -7,9 +7,13 @@ analytics-win. build-01 (subnet NSG) and db-02 (NIC NSG) support JIT without a p
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from jit.store.audit import AuditRecord
+from sandbox.redis_server import RedisServer
 from sandbox.slack_state import View
 from sandbox.slack_workspace import ADMIN, APPROVER_1, ENGINEER
 from sandbox.stack import Stack
@@ -17,10 +21,18 @@ from tests.e2e.portal_support import (
     blocks_text,
     new_ephemeral,
     policy_entries,
+    running_stack,
     top_view,
     view_text,
     vm_id,
 )
+
+
+@pytest.fixture
+async def stack(redis_server: RedisServer) -> AsyncIterator[Stack]:
+    """The demo world; lazy listeners finish before it closes."""
+    async with running_stack(redis_server.url) as running:
+        yield running
 
 
 def inputs(view: View) -> dict[str, dict[str, Any]]:
@@ -173,18 +185,19 @@ async def test_disable_asks_first_then_removes_only_that_vm(stack: Stack) -> Non
 
 async def test_disabling_the_last_vm_deletes_the_policy(stack: Stack) -> None:
     assert stack.driver is not None
-    await stack.driver.slash_command(ADMIN, "enable db-02")
-    modal = await top_view(stack, ADMIN, "jit_policy_modal")
-    await stack.driver.submit_view(ADMIN, modal)
-    await wait_title(stack, modal, "JIT saved")
-    assert vm_id(stack, "db-02") in policy_entries(stack)
-    await stack.driver.slash_command(ADMIN, "disable rg-data/db-01")
-    await stack.driver.submit_view(ADMIN, await top_view(stack, ADMIN, "jit_disable_modal"))
-    await stack.slack.wait_until(lambda: vm_id(stack, "db-01") not in policy_entries(stack))
-    await stack.driver.slash_command(ADMIN, "disable analytics-win")
-    await stack.driver.submit_view(ADMIN, await top_view(stack, ADMIN, "jit_disable_modal"))
-    await stack.slack.wait_until(lambda: vm_id(stack, "analytics-win") not in policy_entries(stack))
-    assert vm_id(stack, "db-02") in policy_entries(stack)
+    data = stack.arm.inventory.policy_covering(stack.arm.inventory.vm("db-01"))
+    assert data is not None and len(data.virtual_machines) == 2
+    before = policy_entries(stack)
+    stack.arm.reset_calls()
+    for name in ("rg-data/db-01", "analytics-win"):
+        await stack.driver.slash_command(ADMIN, f"disable {name}")
+        confirm = await top_view(stack, ADMIN, "jit_disable_modal")
+        await stack.driver.submit_view(ADMIN, confirm)
+        await wait_title(stack, confirm, "JIT disabled")
+    assert [c.operation for c in stack.arm.writes()] == ["jit.put", "jit.delete"]
+    assert data not in stack.arm.inventory.policies
+    gone = {vm_id(stack, "db-01"), vm_id(stack, "analytics-win")}
+    assert policy_entries(stack) == {k: v for k, v in before.items() if k not in gone}
 
 
 async def test_disable_on_a_vm_without_jit_says_so_and_writes_nothing(stack: Stack) -> None:

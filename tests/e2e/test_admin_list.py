@@ -10,14 +10,21 @@ from bot.blocks.common import MAX_MESSAGE_BLOCKS
 from sandbox.redis_server import RedisServer
 from sandbox.slack_state import Message
 from sandbox.slack_workspace import ADMIN, ENGINEER
-from sandbox.stack import Stack, StackOptions
-from tests.e2e.portal_support import BIG_COUNT, big_inventory, blocks_text, new_ephemeral
+from sandbox.stack import Stack
+from tests.e2e.portal_support import BIG_COUNT, big_inventory, blocks_text, new_ephemeral, running_stack
+
+
+@pytest.fixture
+async def stack(redis_server: RedisServer) -> AsyncIterator[Stack]:
+    """The demo world; lazy listeners finish before it closes."""
+    async with running_stack(redis_server.url) as running:
+        yield running
 
 
 @pytest.fixture
 async def big(redis_server: RedisServer) -> AsyncIterator[Stack]:
     """A stack whose Not configured tab needs three pages."""
-    async with Stack(StackOptions(inventory=big_inventory(), redis_url=redis_server.url)) as running:
+    async with running_stack(redis_server.url, inventory=big_inventory()) as running:
         yield running
 
 

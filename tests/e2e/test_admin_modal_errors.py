@@ -4,13 +4,23 @@ open with what was typed, and nothing is written to Azure until the admin fixes 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from sandbox.redis_server import RedisServer
 from sandbox.slack_workspace import ADMIN
 from sandbox.stack import Stack
-from tests.e2e.portal_support import policy_entries, top_view, view_text, vm_id
+from tests.e2e.portal_support import policy_entries, running_stack, top_view, view_text, vm_id
+
+
+@pytest.fixture
+async def stack(redis_server: RedisServer) -> AsyncIterator[Stack]:
+    """The demo world; lazy listeners finish before it closes."""
+    async with running_stack(redis_server.url) as running:
+        yield running
+
 
 CASES: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     ("prefix too long", {"port_0_sources": "10.0.0.0/33"}, {"port_0_sources": "10.0.0.0/33"}),
@@ -38,6 +48,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str]]] = [
 async def test_mistakes_are_shown_on_the_right_input(
     stack: Stack, values: dict[str, Any], expected: dict[str, str]
 ) -> None:
+
     assert stack.driver is not None
     before = policy_entries(stack)
     await stack.driver.slash_command(ADMIN, "enable build-01")

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
+
+from sandbox.redis_server import RedisServer
 from sandbox.slack_state import Message
 from sandbox.slack_workspace import APPROVAL_CHANNEL, APPROVER_1, ENGINEER
 from sandbox.stack import DEFAULT_SOURCE, Stack
-from tests.e2e.portal_support import blocks_text, new_ephemeral
+from tests.e2e.portal_support import blocks_text, new_ephemeral, running_stack
+
+
+@pytest.fixture
+async def stack(redis_server: RedisServer) -> AsyncIterator[Stack]:
+    """The demo world; lazy listeners finish before it closes."""
+    async with running_stack(redis_server.url) as running:
+        yield running
 
 
 async def status(stack: Stack, user: str, text: str = "status") -> str:

@@ -4,24 +4,35 @@ with Approve / Deny that follow the same rules as the approval card."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
+
+import pytest
 
 from jit.clock import ManualClock
 from jit.store.audit import AuditRecord
 from sandbox.redis_server import RedisServer
 from sandbox.slack_state import Message, View
 from sandbox.slack_workspace import ADMIN, APPROVAL_CHANNEL, APPROVER_1, APPROVER_2, ENGINEER, ONCALL
-from sandbox.stack import Stack, StackOptions
+from sandbox.stack import Stack
 from tests.e2e.portal_support import (
     BIG_COUNT,
     big_inventory,
     home_of,
     open_home,
     policy_entries,
+    running_stack,
     top_view,
     view_text,
     vm_id,
 )
+
+
+@pytest.fixture
+async def stack(redis_server: RedisServer) -> AsyncIterator[Stack]:
+    """The demo world; lazy listeners finish before it closes."""
+    async with running_stack(redis_server.url) as running:
+        yield running
 
 
 async def request_access(stack: Stack, text: str = "ssh web-01 1h fixing deploy") -> tuple[Message, str]:
@@ -163,7 +174,7 @@ async def test_admin_home_links_into_each_list_and_enabling_updates_the_counts(s
 
 
 async def test_the_list_opened_from_home_pages_inside_its_modal(redis_server: RedisServer) -> None:
-    async with Stack(StackOptions(inventory=big_inventory(), redis_url=redis_server.url)) as stack:
+    async with running_stack(redis_server.url, inventory=big_inventory()) as stack:
         assert stack.driver is not None
         await open_home(stack, ADMIN)
         await home_of(stack, ADMIN, lambda t: f"*Not configured*: {BIG_COUNT} VMs" in t)
@@ -178,7 +189,7 @@ async def test_the_list_opened_from_home_pages_inside_its_modal(redis_server: Re
 
 async def test_home_counts_down_and_clears_when_access_expires(redis_server: RedisServer) -> None:
     clock = ManualClock()
-    async with Stack(StackOptions(redis_url=redis_server.url, clock=clock)) as stack:
+    async with running_stack(redis_server.url, clock=clock) as stack:
         assert stack.driver is not None
         await open_home(stack, ENGINEER)
         card, request_id = await request_access(stack)
