@@ -73,7 +73,12 @@ async function refresh() {
         ui.clockBase = { server: Date.parse(ui.snapshot.clock.now), local: Date.now() };
         render();
       } catch (error) {
-        toast(`Could not load the sandbox state: ${error.message}`);
+        if (ui.me !== DEFAULT_USER && error.message.startsWith("user must be")) {
+          ui.me = DEFAULT_USER;
+          again = true;
+        } else {
+          toast(`Could not load the sandbox state: ${error.message}`);
+        }
       }
     } while (again);
     fetching = null;
@@ -358,6 +363,9 @@ function wire() {
       if (ui.tab === "home") await act("/api/home/open", {});
     });
   }
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("modal-root").hidden) $("modal-close")?.click();
+  });
   $("ff-10").addEventListener("click", () => fastForward({ minutes: 10 }));
   $("ff-next").addEventListener("click", () => fastForward({ to: "next" }));
   setInterval(renderClock, 1000);
