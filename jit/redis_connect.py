@@ -14,6 +14,10 @@ from redis.credentials import CredentialProvider
 
 SOCKET_TIMEOUT = 1.0
 CONNECT_TIMEOUT = 0.5
+# A burst of commands runs more Redis calls at once than a pool holds; they wait for a connection instead of
+# failing (redis-py's default pool raises "Too many connections" past 100), but not past Slack's deadline.
+POOL_SIZE = 64
+POOL_WAIT = 2.0
 
 
 class RedisUrlError(ValueError):
@@ -37,7 +41,8 @@ def connect_redis(
     if credential_provider is not None:
         common["credential_provider"] = credential_provider
     if parts.scheme in ("redis", "rediss", "unix"):
-        return aioredis.Redis.from_url(url, **common)  # type: ignore[arg-type]
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_WAIT, **common)
+        return aioredis.Redis.from_pool(pool)
     if parts.scheme not in ("redis+sentinel", "rediss+sentinel"):
         raise RedisUrlError(f"REDIS_URL scheme {parts.scheme!r} is not redis://, rediss:// or redis+sentinel://")
     hosts: list[tuple[str, int]] = []
