@@ -329,7 +329,10 @@ function renderClock() {
 
 async function fastForward(body) {
   const answer = await act("/api/clock", body);
-  if (answer) await refresh();
+  if (!answer) return;
+  await refresh();
+  // Work that fell due may change nothing visible; look again once the scheduler has had a go.
+  setTimeout(refresh, 1500);
 }
 
 // -- start ----------------------------------------------------------------------------------------
