@@ -12,6 +12,7 @@ from bot.handlers.decisions import DecisionHandlers
 from bot.handlers.home import HomeHandlers, HomePublisher, install_home_refresh
 from bot.handlers.inventory import InventoryHandlers
 from bot.handlers.request_form import RequestFormHandlers
+from bot.lazy import track_lazy_listeners
 from bot.runtime import Runtime
 
 
@@ -25,6 +26,7 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         process_before_response=True,
         ignoring_self_events_enabled=True,
     )
+    track_lazy_listeners(app, runtime.in_flight)
     commands = CommandHandlers(runtime)
     app.command("/jit")(ack=commands.ack, lazy=[commands.run])
     decisions = DecisionHandlers(runtime)

@@ -92,6 +92,7 @@ class Runtime:
     directory: SlackDirectory
     router: Router
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start_background(self) -> None:

@@ -11,6 +11,7 @@ import signal
 from aiohttp import web
 
 from bot.app import build_bolt_app
+from bot.lazy import wait_for
 from bot.logs import configure_logging
 from bot.replay import ReplayGuard
 from bot.runtime import Runtime, open_runtime
@@ -78,19 +79,15 @@ async def run_http(runtime: Runtime, host: str, port: int, stop: asyncio.Event) 
     await stop.wait()
     log.info("jitbot.draining")
     await runner.cleanup()
-    await drain_in_flight()
+    await drain_in_flight(runtime)
     await runtime.stop_background()
 
 
-async def drain_in_flight(seconds: float = DRAIN_SECONDS) -> None:
-    """Let work already started (lazy listeners after their ack) finish before the process exits."""
-    current = asyncio.current_task()
-    pending = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    lazy = [task for task in pending if "scheduler" not in task.get_name()]
-    if lazy:
-        names = ",".join(sorted({task.get_name() + ":" + str(task.get_coro()) for task in lazy}))[:2000]
-        log.info("jitbot.waiting_for_in_flight", extra={"tasks": len(lazy), "names": names})
-        await asyncio.wait(lazy, timeout=seconds)
+async def drain_in_flight(runtime: Runtime, seconds: float = DRAIN_SECONDS) -> None:
+    """Let work already acked (lazy listeners) finish before the runtime closes."""
+    running = await wait_for(runtime.in_flight, seconds)
+    if running:
+        log.info("jitbot.waited_for_in_flight", extra={"tasks": running})
 
 
 async def _run_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -103,7 +100,7 @@ async def _run_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
     log.info("jitbot.listening", extra={"mode": "socket", "health_port": runtime.settings.port})
     await stop.wait()
     await handler.close_async()  # type: ignore[no-untyped-call]
-    await drain_in_flight()
+    await drain_in_flight(runtime)
     await runtime.stop_background()
     await health.cleanup()
 

@@ -15,7 +15,7 @@ from types import TracebackType
 from aiohttp import web
 
 from bot.runtime import Runtime, open_runtime
-from bot.serve import start_http
+from bot.serve import drain_in_flight, start_http
 from jit.clock import Clock, SystemClock
 from jit.settings import Settings
 from sandbox.arm import ArmEmulator
@@ -135,6 +135,8 @@ class Stack:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._runtime is not None:
+            await drain_in_flight(self._runtime, seconds=5)
         await self._exit.aclose()
         self._runtime = None
 

@@ -1,4 +1,8 @@
-"""Approve / Deny clicks: ack at once, decide in a lazy listener; the card is updated by the outcome item."""
+"""Approve / Deny clicks (on the card or in App Home): ack at once, decide in a lazy listener.
+
+The card is updated by the outcome item; a refused or late click is answered to the clicker alone — ephemerally
+under the card, or in a small modal for App Home clicks, which carry no response_url.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.blocks.decisions import already_decided_message
 from bot.handlers.errors import message_for
+from bot.handlers.views import tell_clicker
 from bot.logs import request_id_var
 from bot.runtime import Runtime
 from jit.errors import UnknownRequest
@@ -51,14 +56,14 @@ class DecisionHandlers:
             await self.runtime.store.record(
                 "unknown_request_click", actor=user, request_id=None, detail={"value": request_id[:64]}
             )
-            await respond(response_type="ephemeral", replace_original=False, **message_for(exc).as_kwargs())
+            await tell_clicker(self.runtime.slack, body, respond, message_for(exc))
             return
         except Exception as exc:
-            await respond(response_type="ephemeral", replace_original=False, **message_for(exc).as_kwargs())
+            await tell_clicker(self.runtime.slack, body, respond, message_for(exc))
             return
         if not decision.acted:
             reply = already_decided_message(decision.request)
-            await respond(response_type="ephemeral", replace_original=False, **reply.as_kwargs())
+            await tell_clicker(self.runtime.slack, body, respond, reply)
             return
         request = decision.request
         wait = (request.decided_at or request.created_at) - request.created_at

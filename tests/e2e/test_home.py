@@ -140,6 +140,10 @@ async def test_a_forged_home_click_follows_the_card_rules(stack: Stack) -> None:
     request = await stack.runtime.store.get(request_id)
     assert request is not None and request.state.value == "pending"
     assert stack.arm.writes() == []
+    for clicker, why in ((ONCALL, "not one of the approvers"), (ENGINEER, "own request")):
+        await stack.slack.wait_until(
+            lambda clicker=clicker, why=why: any(why in str(v.blocks) for v in stack.slack.views_for(clicker))
+        )
 
 
 async def test_admin_home_links_into_each_list_and_enabling_updates_the_counts(stack: Stack) -> None:
