@@ -1,0 +1,95 @@
+"""The Azure and Slack emulators with a stopwatch: when each request arrived and how long the emulator spent.
+
+Why: the approval latency is "click sent → initiate received by ARM", and it must not include the time the
+emulators themselves spend answering the calls the bot makes on the way (tokens, group lookups, ...). The
+emulators run in the benchmark process, so their busy intervals share the benchmark's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from aiohttp import web
+
+from jit.clock import Clock
+from sandbox.arm import ArmEmulator
+from sandbox.arm_inventory import Inventory
+from sandbox.slack import SlackEmulator
+from sandbox.slack_state import EventKind, SlackEvent
+from sandbox.slack_workspace import Workspace
+
+Interval = tuple[float, float]
+
+
+class TimedArm(ArmEmulator):
+    """The ARM emulator, recording each request's busy interval and when each ``initiate`` arrived."""
+
+    def __init__(self, inventory: Inventory, clock: Clock | None = None):
+        super().__init__(inventory, clock)
+        self.busy: list[Interval] = []
+        self.initiate_arrivals: list[float] = []
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        if request.method == "POST" and request.path.rstrip("/").endswith("/initiate"):
+            self.initiate_arrivals.append(started)
+        try:
+            return await super()._dispatch(request)
+        finally:
+            self.busy.append((started, time.perf_counter()))
+
+    async def _identity(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await super()._identity(request)
+        finally:
+            self.busy.append((started, time.perf_counter()))
+
+    def initiate_after(self, moment: float) -> float | None:
+        """When the first ``initiate`` at or after ``moment`` (perf_counter) arrived; None if none did."""
+        return next((t for t in self.initiate_arrivals if t >= moment), None)
+
+
+class TimedSlack(SlackEmulator):
+    """The Slack emulator, recording busy intervals and counting calls per method (``response_url`` too)."""
+
+    def __init__(self, workspace: Workspace | None = None):
+        super().__init__(workspace, response_url_ttl=3600.0)
+        self.busy: list[Interval] = []
+        self.counts: Counter[str] = Counter()
+        self.subscribe(self._count)
+
+    def _count(self, event: SlackEvent) -> None:
+        if event.kind is EventKind.API_CALL and event.call is not None:
+            self.counts[event.call.method] += 1
+
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await super()._handle_api(request)
+        finally:
+            self.busy.append((started, time.perf_counter()))
+
+    async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await super()._handle_response_url(request)
+        finally:
+            self.busy.append((started, time.perf_counter()))
+
+    async def wait_counts(self, wanted: dict[str, int], timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait until every method in ``wanted`` was called at least that often; False on timeout."""
+        return await poll(lambda: all(self.counts[m] >= n for m, n in wanted.items()), timeout)
+
+
+async def poll(condition: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:  # noqa: ASYNC109
+    """Check ``condition`` every ``interval`` seconds until it holds (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(interval)
+    return True

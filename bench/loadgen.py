@@ -1,0 +1,90 @@
+"""The load generator, run as its own process (``python -m bench.loadgen``) so the emulators' work in the
+benchmark process never shows up in the latencies it measures.
+
+It reads one job per line of JSON on stdin, runs it, and writes one line of JSON with the results:
+
+    {"url": "http://127.0.0.1:PORT/slack/events", "secret": "...", "bodies": ["command=/jit&..."],
+     "concurrency": 50, "gap": 0.0}
+    -> {"latencies": [...], "statuses": {"200": 1000}, "errors": 0, "with_body": 0, "elapsed": 1.23, "cpu": 0.9}
+
+Each body is signed just before it is sent (Slack's v0 signature with a fresh timestamp) and timed from the
+first byte written to the last byte of the answer. ``concurrency`` clients each keep one connection open and
+send their next request as soon as the previous answer arrives, after ``gap`` seconds. ``with_body`` counts
+answers that carried a body: a bare ack is empty, so for ``/jit ssh web-01 2h`` a body means a refusal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.http_client import HttpError, KeepAliveConnection
+from sandbox.slack_driver import signed_headers
+
+
+async def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Send every body of ``job`` with ``concurrency`` clients; returns latencies (s), statuses and timings."""
+    url = urlsplit(str(job["url"]))
+    host, port, path = url.hostname or "127.0.0.1", int(url.port or 80), url.path or "/"
+    secret = str(job["secret"])
+    gap = float(job.get("gap", 0.0))
+    bodies: Iterator[str] = iter(job["bodies"])
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    errors: list[str] = []
+    answered: list[str] = []
+
+    async def client() -> None:
+        connection = KeepAliveConnection(host, port)
+        try:
+            for body in bodies:
+                headers = signed_headers(secret, body)
+                data = body.encode()
+                started = time.perf_counter()
+                try:
+                    answer = await connection.post(path, data, headers)
+                except HttpError as exc:
+                    errors.append(str(exc))
+                    continue
+                latencies.append(time.perf_counter() - started)
+                statuses[answer.status] += 1
+                if answer.body.strip():
+                    answered.append(answer.body.decode(errors="replace")[:300])
+                if gap > 0:
+                    await asyncio.sleep(gap)
+        finally:
+            await connection.close()
+
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(max(1, int(job.get("concurrency", 1))))))
+    elapsed = time.perf_counter() - started
+    return {
+        "latencies": latencies,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "with_body": len(answered),
+        "first_body": answered[0] if answered else None,
+        "elapsed": elapsed,
+        "cpu": time.process_time() - cpu_before,
+    }
+
+
+def main() -> None:
+    """Serve jobs from stdin until it closes."""
+    for line in sys.stdin:
+        if line.strip():
+            result = asyncio.run(run_job(json.loads(line)))
+            sys.stdout.write(json.dumps(result) + "\n")
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
