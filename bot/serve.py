@@ -9,6 +9,7 @@ import os
 import signal
 
 from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from bot.app import build_bolt_app
 from bot.lazy import wait_for
@@ -90,12 +91,15 @@ async def drain_in_flight(runtime: Runtime, seconds: float = DRAIN_SECONDS) -> N
         log.info("jitbot.waited_for_in_flight", extra={"tasks": running})
 
 
-async def _run_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
-    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-    bolt = build_bolt_app(runtime)
-    handler = AsyncSocketModeHandler(bolt, runtime.settings.slack_app_token)
+async def start_socket_mode(runtime: Runtime) -> AsyncSocketModeHandler:
+    """Connect to Slack over Socket Mode (Slack pushes events down a websocket; no public URL needed)."""
+    handler = AsyncSocketModeHandler(build_bolt_app(runtime), runtime.settings.slack_app_token)
     await handler.connect_async()  # type: ignore[no-untyped-call]
+    return handler
+
+
+async def _run_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
+    handler = await start_socket_mode(runtime)
     health, _ = await start_http(runtime, runtime.settings.host, runtime.settings.port, slack_routes=False)
     log.info("jitbot.listening", extra={"mode": "socket", "health_port": runtime.settings.port})
     await stop.wait()

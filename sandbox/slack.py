@@ -32,6 +32,7 @@ from aiohttp import web
 from sandbox import slack_methods
 from sandbox.slack_faults import Faults
 from sandbox.slack_respond import apply_response
+from sandbox.slack_socket import SocketModeServer
 from sandbox.slack_state import (
     Call,
     Conversation,
@@ -86,6 +87,7 @@ class SlackEmulator:
             response_url_uses=response_url_uses,
         )
         self.faults = Faults()
+        self.socket_mode = SocketModeServer(self.workspace.bot.app_id)
         self.calls: list[Call] = []
         self._offline: OfflineMode | None = None
         self._waiters: set[asyncio.Event] = set()
@@ -102,6 +104,7 @@ class SlackEmulator:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{token}", self._handle_response_url)
+        app.router.add_get("/socket-mode/{ticket}", self.socket_mode.handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         self._host = host
@@ -116,6 +119,7 @@ class SlackEmulator:
 
     async def stop(self) -> None:
         """Stop listening and close every connection."""
+        await self.socket_mode.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -221,6 +225,8 @@ class SlackEmulator:
                 self._record(method, args, fault.body(), fault.status)
                 return self._json(fault.body(), status=fault.status, headers=headers)
 
+        if method == "apps.connections.open":
+            return self._open_socket(args, token)
         accepted = ",".join(slack_methods.METHOD_SCOPES.get(method, ()))
         try:
             if not token:
@@ -232,6 +238,18 @@ class SlackEmulator:
             body = exc.body()
         self._record(method, args, body, 200)
         return self._json(body, headers={"x-accepted-oauth-scopes": accepted})
+
+    def _open_socket(self, args: dict[str, Any], token: str | None) -> web.Response:
+        """``apps.connections.open``: only the app-level token may open a Socket Mode connection."""
+        if not token:
+            body: dict[str, Any] = {"ok": False, "error": "not_authed"}
+        elif token != self.workspace.app_token:
+            body = {"ok": False, "error": "invalid_auth"}
+        else:
+            ticket = self.socket_mode.new_ticket()
+            body = {"ok": True, "url": f"ws://{self._host}:{self._port}/socket-mode/{ticket}"}
+        self._record("apps.connections.open", args, body, 200)
+        return self._json(body)
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
         offline = self._offline_answer(request)

@@ -403,3 +403,41 @@ def _payload_of(body: str) -> dict[str, Any]:
         payload: dict[str, Any] = json.loads(form["payload"])
         return payload
     return dict(form)
+
+
+class SocketModeDriver(SlackDriver):
+    """The same user actions as SlackDriver, delivered over Socket Mode envelopes instead of signed HTTP.
+
+    Slack sends Socket Mode payloads unsigned over the app's own websocket, so ``timestamp``/``secret``/``headers``
+    have no meaning here; the ack's payload plays the part of the HTTP answer's body.
+    """
+
+    def __init__(self, slack: SlackEmulator, *, timeout: float = SLACK_ACK_DEADLINE) -> None:
+        super().__init__("socket-mode", "", slack, timeout=timeout)
+
+    async def send(
+        self,
+        form: Mapping[str, str],
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> DriverResponse:
+        """Deliver ``form`` as a ``slash_commands`` or ``interactive`` envelope and wait for the ack."""
+        if "payload" in form:
+            kind, payload = "interactive", json.loads(form["payload"])
+        else:
+            kind, payload = "slash_commands", dict(form)
+        started = time.perf_counter()
+        answer = await self.slack.socket_mode.deliver(kind, payload, deadline=self.timeout)
+        body = json.dumps(answer) if answer else ""
+        request = SignedRequest("socket-mode", json.dumps(payload), {})
+        self.last_request = request
+        return DriverResponse(
+            status=200,
+            body=body,
+            headers={},
+            elapsed=time.perf_counter() - started,
+            request=request,
+            payload=payload,
+        )

@@ -79,6 +79,7 @@ class Workspace:
     domain: str = "jitbot-demo"
     bot: BotIdentity = field(default_factory=BotIdentity)
     token: str = "xoxb-0000000000-sandbox-token"  # noqa: S105 (emulator-only credential)
+    app_token: str = "xapp-1-A0JITBOT01-0000-sandbox"  # noqa: S105 (emulator-only credential)
     scopes: list[str] = field(default_factory=lambda: list(DEFAULT_BOT_SCOPES))
     signing_secret: str = "sandbox-signing-secret-0123456789"  # noqa: S105
     verification_token: str = "sandbox-verification-token"  # noqa: S105

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from bot.runtime import Runtime, open_runtime
-from bot.serve import drain_in_flight, start_http
+from bot.serve import drain_in_flight, start_http, start_socket_mode
 from jit.clock import Clock, SystemClock
 from jit.settings import Settings
 from sandbox.arm import ArmEmulator
@@ -23,7 +24,7 @@ from sandbox.arm_demo import demo_inventory
 from sandbox.arm_inventory import Inventory
 from sandbox.redis_server import RedisServer
 from sandbox.slack import SlackEmulator
-from sandbox.slack_driver import SlackDriver
+from sandbox.slack_driver import SlackDriver, SocketModeDriver
 from sandbox.slack_workspace import (
     ADMIN,
     APPROVAL_CHANNEL,
@@ -50,6 +51,7 @@ class StackOptions:
     key_prefix: str | None = None
     start_scheduler: bool = True
     expire_interval: float | None = 1.0
+    socket_mode: bool = False
 
 
 def bot_environment(arm: ArmEmulator, slack: SlackEmulator, redis_url: str, signing_secret: str) -> dict[str, str]:
@@ -85,6 +87,7 @@ class Stack:
         self.settings: Settings | None = None
         self._runtime: Runtime | None = None
         self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
         self._exit = contextlib.AsyncExitStack()
         self._saved_env: dict[str, str | None] = {}
         self.bot_url = ""
@@ -108,12 +111,18 @@ class Stack:
         await self.arm.start(expire_interval=self.options.expire_interval)
         await self.slack.start()
         self.env = bot_environment(self.arm, self.slack, redis_url, self.signing_secret)
+        if self.options.socket_mode:
+            self.env["SLACK_APP_TOKEN"] = self.slack.workspace.app_token
         self.env.update(self.options.env)
         self._set_process_identity_env()
         self.settings = Settings.from_env(self.env)
         self.key_prefix = self.options.key_prefix or f"jitbot-{secrets.token_hex(4)}"
         await self._start_bot(self.options.bot_port)
-        self.driver = SlackDriver(self.bot_url, self.signing_secret, self.slack)
+        self.driver = (
+            SocketModeDriver(self.slack)
+            if self.options.socket_mode
+            else SlackDriver(self.bot_url, self.signing_secret, self.slack)
+        )
         return self
 
     async def _start_bot(self, port: int) -> None:
@@ -126,12 +135,18 @@ class Stack:
         )
         if self.options.start_scheduler:
             await self._runtime.start_background()
-        self._runner, bound = await start_http(self._runtime, self.options.bot_host, port)
+        socket_mode = self.settings.socket_mode
+        self._runner, bound = await start_http(self._runtime, self.options.bot_host, port, slack_routes=not socket_mode)
         self.bot_port = bound
         self.bot_url = f"http://127.0.0.1:{bound}/slack/events"
+        if socket_mode:
+            self._socket = await start_socket_mode(self._runtime)
 
     async def stop_bot(self) -> None:
         """Stop the bot (as a deploy or a crash would), keeping Redis and the emulators running."""
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
