@@ -64,6 +64,8 @@ class Initiator:
                     extra={"policy": policy.id, "attempt": attempt, "error": type(failure.error).__name__},
                 )
                 accepted = await self._already_accepted(policy, justification, failure.error)
+                if accepted is None and isinstance(failure.error, AzureTimeout):
+                    accepted = await self._late_acceptance(policy, justification, failure.error)
                 if accepted is not None:
                     return recorded_result(accepted, end)
                 if attempt == attempts:
@@ -83,6 +85,19 @@ class Initiator:
             raise original from exc
         matches = [record for record in records if record.justification == justification]
         return matches[-1] if matches else None
+
+    async def _late_acceptance(
+        self, policy: JitPolicy, justification: str, original: AzureJitError
+    ) -> JitRequestRecord | None:
+        """A POST we gave up on may still be running in Azure: watch its history for one more call timeout
+        before sending again, so a slow commit is found instead of granted twice."""
+        polls = 4
+        for _ in range(polls):
+            await self._sleep(self._tuning.timeout.total_seconds() / polls)
+            accepted = await self._already_accepted(policy, justification, original)
+            if accepted is not None:
+                return accepted
+        return None
 
     def _delay(self, failure: InitiateFailure, attempt: int) -> float:
         if failure.retry_after is not None:
