@@ -11,6 +11,7 @@ from bot.handlers.commands import CommandHandlers
 from bot.handlers.decisions import DecisionHandlers
 from bot.handlers.home import HomeHandlers, HomePublisher, install_home_refresh
 from bot.handlers.inventory import InventoryHandlers
+from bot.handlers.lifecycle import ACK_REVIEW_ACTION, EXTEND_ACTION, REVOKE_ACTION, LifecycleHandlers
 from bot.handlers.request_form import RequestFormHandlers
 from bot.lazy import track_lazy_listeners
 from bot.runtime import Runtime
@@ -34,6 +35,10 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     app.action("jit_deny")(ack=decisions.ack, lazy=[decisions.deny])
     request_form = RequestFormHandlers(runtime)
     app.view("jit_request_modal")(ack=request_form.ack_submission, lazy=[request_form.submit])
+    lifecycle = LifecycleHandlers(runtime)
+    app.action(EXTEND_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.extend_clicked])
+    app.action(REVOKE_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.revoke_clicked])
+    app.action(ACK_REVIEW_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.review_clicked])
     _register_portal(app, runtime)
     return app
 

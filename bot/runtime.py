@@ -19,9 +19,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.directory import SlackDirectory
+from bot.lifecycle_notifier import SlackLifecycleNotifier
 from bot.logs import request_id_var
 from bot.metrics import Metrics
-from bot.notifier import SlackNotifier
 from jit.clock import Clock, SystemClock
 from jit.instrumented import InstrumentedAzure
 from jit.ports import AzureJit
@@ -106,6 +106,10 @@ class Runtime:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
 
+    async def refresh_gauges(self) -> None:
+        """Point-in-time metrics read at scrape time: the scheduler's backlog of items already due."""
+        self.metrics.scheduler_backlog.set(await self.schedule.overdue(self.clock.now()))
+
     async def redis_ok(self) -> bool:
         """Redis answers PING."""
         try:
@@ -162,7 +166,7 @@ async def open_runtime(
             gateway = build_gateway(settings, clock, connection_verify=connection_verify)
             azure = await stack.enter_async_context(gateway)
         azure = InstrumentedAzure(azure, metrics.observe_azure)
-        notifier = SlackNotifier(slack, settings=settings, clock=clock, metrics=metrics)
+        notifier = SlackLifecycleNotifier(slack, settings=settings, clock=clock, metrics=metrics)
         holder: dict[str, Scheduler] = {}
         service = JitService(
             azure=azure,
@@ -178,7 +182,9 @@ async def open_runtime(
                 default_source=settings.default_source,
                 max_pending_per_user=settings.max_pending_per_user,
                 max_duration=settings.max_duration,
+                admins=settings.admins,
             ),
+            notices=notifier,
             wake=lambda: holder["scheduler"].wake() if "scheduler" in holder else None,
         )
 

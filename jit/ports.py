@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from jit.model import (
@@ -99,4 +99,48 @@ class Directory(Protocol):
 
     async def group_members(self, group_id: str) -> frozenset[str]:
         """User ids in the group ``group_id`` (``S…``)."""
+        ...
+
+
+class LifecycleNotifier(Protocol):
+    """What the lifecycle tells people beyond one request's outcome. Implemented on the Slack Web API in ``bot``.
+
+    Like Notifier, every method renders from the request's current state and may run more than once. Messages
+    that are updated later are named by a ``"<channel> <ts>"`` reference, which the use cases store.
+    """
+
+    async def extension_card(self, request: AccessRequest) -> str:
+        """Post the card for the request's latest extension, or re-render it when posted; returns its reference."""
+        ...
+
+    async def extension_outcome(self, request: AccessRequest) -> None:
+        """DM the requester that an extension was denied, timed out or failed (granted: see Notifier)."""
+        ...
+
+    async def nudge_approvers(self, request: AccessRequest, waited: timedelta) -> None:
+        """Remind the approvers, in the card's thread, that the request still waits."""
+        ...
+
+    async def escalate(self, request: AccessRequest, waited: timedelta) -> str:
+        """Post the request with its buttons where the escalation goes; returns the copy's reference."""
+        ...
+
+    async def update_copy(self, request: AccessRequest, reference: str) -> None:
+        """Re-render a copy of the approval card (the escalated one) for the request's current state."""
+        ...
+
+    async def break_glass(self, request: AccessRequest) -> list[str]:
+        """Announce break-glass access loudly to approvers and on-call; returns the posts' references."""
+        ...
+
+    async def review_overdue(self, request: AccessRequest, round_number: int) -> None:
+        """Nobody has reviewed a break-glass grant in time: escalate again."""
+        ...
+
+    async def review_done(self, request: AccessRequest, references: Sequence[str]) -> None:
+        """Show on the break-glass announcements who reviewed it (and remove their buttons)."""
+        ...
+
+    async def revoked(self, request: AccessRequest) -> None:
+        """Access was closed early: tell on-call who closed what."""
         ...

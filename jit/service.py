@@ -15,14 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from jit import extras
+from jit.autoapprove import auto_approval
 from jit.azure.errors import AzureJitError
 from jit.clock import Clock
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
+from jit.extensions import ExtensionAsked, Extensions, parse_extension_ref
 from jit.justification import Justification, parse_justification
+from jit.lifecycle import Lifecycle, Reviewed, Revoked, pending_schedule
 from jit.model import AccessRequest, RequestState, VirtualMachine
 from jit.policy_check import check_against_policy, example_command
-from jit.ports import AzureJit, Directory, Notifier
-from jit.routing import Route, Router
+from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
+from jit.routing import DEFAULT_REVIEW_WITHIN, Route, Router
 from jit.store.requests import RequestStore, TooManyPending, new_request_id
 from jit.store.schedule import Schedule
 
@@ -39,6 +43,8 @@ class ServiceConfig:
     max_pending_per_user: int = 5
     max_duration: timedelta | None = None
     reconcile_after: timedelta = timedelta(minutes=3)
+    admins: tuple[str, ...] = ()
+    review_within: timedelta = DEFAULT_REVIEW_WITHIN
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class RequestDraft:
     duration: timedelta
     source: str | None
     reason: str
+    break_glass: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,10 +70,14 @@ class Submitted:
 
 @dataclass(frozen=True)
 class Decision:
-    """The result of a click: ``acted`` is False when someone else had already decided."""
+    """The result of a click: ``acted`` is False when someone else had already decided.
+
+    ``recorded`` means the approval counted toward a quorum (or an extension's quorum) that is not met yet.
+    """
 
     request: AccessRequest
     acted: bool
+    recorded: bool = False
 
 
 def _key(kind: str, request_id: str) -> str:
@@ -87,6 +98,7 @@ class JitService:
         router: Router,
         clock: Clock,
         config: ServiceConfig,
+        notices: LifecycleNotifier,
         wake: Callable[[], None] = lambda: None,
     ):
         self.azure = azure
@@ -98,6 +110,8 @@ class JitService:
         self.clock = clock
         self.config = config
         self._wake = wake
+        self.lifecycle = Lifecycle(self, notices, wake)
+        self.extensions = Extensions(self, notices, wake)
 
     async def submit(self, draft: RequestDraft) -> Submitted:
         """Validate a request against the VM's policy and our rules, store it, and queue its approval card."""
@@ -106,12 +120,14 @@ class JitService:
         label = draft.vm
         if not route.anyone_may_request and not await self._is_member(draft.requester, route.requesters):
             raise NotAllowed(f"You are not allowed to request access to `{label}` (rule `{route.name}`).")
+        if draft.break_glass:
+            await self.lifecycle.check_break_glass(draft.requester, route, label)
         if route.reason_required and not draft.reason.strip():
             raise RequestRejected(
                 f"A reason is required for `{label}`.",
                 example_command(draft.ports, label, draft.duration, draft.source, "INC-1234 fixing deploy"),
             )
-        if route.ticket_pattern and not _contains(route.ticket_pattern, draft.reason):
+        if route.ticket_pattern and not draft.break_glass and not _contains(route.ticket_pattern, draft.reason):
             raise RequestRejected(
                 f"The reason for `{label}` must mention a ticket matching `{route.ticket_pattern}`.",
                 example_command(draft.ports, label, draft.duration, draft.source, "INC-1234 fixing deploy"),
@@ -135,6 +151,24 @@ class JitService:
             extra_max=limit,
         )
         now = self.clock.now()
+        automatic = (
+            draft.break_glass
+            or (
+                await auto_approval(
+                    route,
+                    requester=draft.requester,
+                    ports=draft.ports,
+                    duration=draft.duration,
+                    now=now,
+                    directory=self.directory,
+                )
+            ).allowed
+        )
+        extra = {**_vm_extra(vm, route), **extras.route_snapshot(route, automatic=automatic)}
+        if draft.break_glass:
+            extra[extras.BREAK_GLASS] = extras.TRUE
+        elif automatic:
+            extra[extras.AUTO_APPROVED] = route.name
         request = AccessRequest(
             id=new_request_id(),
             requester=draft.requester,
@@ -147,17 +181,14 @@ class JitService:
             created_at=now,
             card_channel=route.approval_channel,
             policy_id=policy.id,
-            extra=_vm_extra(vm, route),
+            extra=extra,
         )
         try:
             created = await self.store.create(
                 request,
                 dedupe_key=_dedupe_key(request),
                 max_pending_per_user=self.config.max_pending_per_user,
-                schedule={
-                    _key("timeout", request.id): now + self.config.request_ttl,
-                    _key("card", request.id): now,
-                },
+                schedule={} if automatic else pending_schedule(route, request.id, now, self.config.request_ttl),
             )
         except TooManyPending as exc:
             raise RequestRejected(
@@ -165,15 +196,37 @@ class JitService:
                 "with `/jit cancel <request-id>` (see `/jit status`).",
                 "/jit status",
             ) from None
+        if created.created and automatic:
+            return Submitted(await self._approve_now(created.request), True)
         if created.created:
             self._wake()
         return Submitted(created.request, created.created)
 
     async def approve(self, request_id: str, approver: str) -> Decision:
-        """Approve and grant: exactly one approver wins the pending→approved step and makes the one Azure call."""
+        """Approve and grant: exactly one approver wins the pending→approved step and makes the one Azure call.
+
+        With a quorum, each approval is appended atomically; the one that completes it attempts the move.
+        """
+        if parse_extension_ref(request_id):
+            return await self.extensions.approve(request_id, approver)
         request = await self._get(request_id)
         await self._authorise_decision(request, approver, "approve")
         now = self.clock.now()
+        if extras.quorum(request) > 1:
+            counted = await self.store.update_fields(
+                request_id,
+                {},
+                actor=approver,
+                event="approval_recorded",
+                expect_states={RequestState.PENDING},
+                append={"approvals": approver},
+                schedule={_key("card", request_id): now},
+            )
+            if not counted.ok:
+                return Decision(counted.request, acted=False)
+            if len(counted.request.approvals) < extras.quorum(request):
+                self._wake()
+                return Decision(counted.request, acted=counted.changed, recorded=True)
         won = await self.store.transition(
             request_id,
             RequestState.APPROVED,
@@ -187,7 +240,9 @@ class JitService:
         return Decision(await self._grant(won.request), acted=True)
 
     async def deny(self, request_id: str, approver: str) -> Decision:
-        """Deny a pending request; the card and the requester are told."""
+        """Deny a pending request (a single Deny ends a quorum too); the card and the requester are told."""
+        if parse_extension_ref(request_id):
+            return await self.extensions.deny(request_id, approver)
         request = await self._get(request_id)
         await self._authorise_decision(request, approver, "deny")
         now = self.clock.now()
@@ -222,6 +277,18 @@ class JitService:
             self._wake()
         return Decision(result.request, acted=result.ok)
 
+    async def extend(self, request_id: str, user: str, duration: timedelta | None = None) -> ExtensionAsked:
+        """A new window from now for open access (default: as long as the original), approved like a request."""
+        return await self.extensions.request(request_id, user, duration)
+
+    async def revoke(self, request_id: str, user: str) -> Revoked:
+        """Close open access early: NSG rules removed, request revoked, card, requester and on-call told."""
+        return await self.lifecycle.revoke(request_id, user)
+
+    async def acknowledge_review(self, request_id: str, user: str) -> Reviewed:
+        """An approver or admin has reviewed a break-glass grant; its escalation stops."""
+        return await self.lifecycle.acknowledge_review(request_id, user)
+
     async def may_approve(self, user: str, request: AccessRequest) -> bool:
         """Whether ``user`` is one of the approvers of the request's route (never the requester)."""
         if user == request.requester:
@@ -240,6 +307,8 @@ class JitService:
             "reconcile": self._reconcile,
             "remind": self._remind,
             "expire": self._expire,
+            **self.lifecycle.handlers(),
+            **self.extensions.handlers(),
         }.get(kind)
         if handler is None:
             log.warning("schedule.unknown_item", extra={"key": key})
@@ -251,7 +320,7 @@ class JitService:
         await handler(request)
 
     async def _grant(self, request: AccessRequest) -> AccessRequest:
-        approver = request.approver or "unknown"
+        approver = extras.granted_by(request)
         justification = Justification(request.id, request.requester, approver, request.reason).render()
         failure: str | None = None
         try:
@@ -298,6 +367,27 @@ class JitService:
         self._wake()
         return result.request
 
+    async def _approve_now(self, request: AccessRequest) -> AccessRequest:
+        """Auto-approved by its rule, or break-glass: approved without a person and granted at once."""
+        now = self.clock.now()
+        glass = extras.is_break_glass(request)
+        schedule = {_key("card", request.id): now, _key("reconcile", request.id): now + self.config.reconcile_after}
+        if glass:
+            schedule[_key("glass", request.id)] = now
+            schedule[_key("review", request.id)] = now + extras.review_within(request, self.config.review_within)
+        won = await self.store.transition(
+            request.id,
+            RequestState.APPROVED,
+            actor=request.requester if glass else "jitbot",
+            fields={"decided_at": now},
+            schedule=schedule,
+            audit={"break_glass": extras.TRUE}
+            if glass
+            else {"auto_approved_by_rule": request.extra[extras.AUTO_APPROVED]},
+        )
+        self._wake()
+        return await self._grant(won.request) if won.ok else won.request
+
     async def _authorise_decision(self, request: AccessRequest, user: str, verb: str) -> None:
         if user == request.requester:
             await self.store.record(f"{verb}_refused", actor=user, request_id=request.id, detail={"why": "self"})
@@ -336,6 +426,7 @@ class JitService:
         if not await self.schedule.is_done(marker):
             await self.notifier.tell_requester(request)
             await self.schedule.mark_done(marker)
+        await self.lifecycle.after_outcome(request)
 
     async def _time_out(self, request: AccessRequest) -> None:
         if request.state is RequestState.PENDING:
@@ -378,7 +469,9 @@ class JitService:
             if request.ends_at and request.ends_at > self.clock.now():
                 await self.schedule.add(_key("expire", request.id), request.ends_at)
                 return
-            result = await self.store.transition(request.id, RequestState.EXPIRED, actor="jitbot")
+            result = await self.store.transition(
+                request.id, RequestState.EXPIRED, actor="jitbot", expect_fields={"ends_at": request.ends_at}
+            )
             request = result.request
         if request.state is not RequestState.EXPIRED:
             return

@@ -12,8 +12,19 @@ from bot.blocks.common import Message
 from bot.blocks.errors import error_message, rate_limited_message
 from bot.blocks.help import help_message
 from bot.blocks.request import requester_confirmation
-from bot.grammar import Cancel, Command, GrammarError, Help, OpenRequestForm, RequestAccess, parse_command
+from bot.grammar import (
+    Cancel,
+    Command,
+    Extend,
+    GrammarError,
+    Help,
+    OpenRequestForm,
+    RequestAccess,
+    Revoke,
+    parse_command,
+)
 from bot.handlers.errors import message_for
+from bot.handlers.lifecycle import LifecycleHandlers
 from bot.handlers.request_form import RequestFormHandlers
 from bot.logs import request_id_var
 from bot.runtime import Runtime
@@ -84,6 +95,8 @@ class CommandHandlers:
         if isinstance(command, Cancel):
             decision = await self.runtime.service.cancel(command.request_id, user)
             return requester_confirmation(decision.request)
+        if isinstance(command, Extend | Revoke):
+            return await LifecycleHandlers(self.runtime).command(user, command)
         from bot.handlers.subcommands import run_subcommand
 
         return await run_subcommand(self.runtime, user, command, body)
@@ -97,6 +110,7 @@ class CommandHandlers:
                 duration=command.duration,
                 source=command.source,
                 reason=command.reason,
+                break_glass=command.break_glass,
             )
         )
         request_id_var.set(submitted.request.id)

@@ -13,11 +13,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.blocks.decisions import already_decided_message
+from bot.blocks.lifecycle import click_reply
 from bot.handlers.errors import message_for
 from bot.handlers.views import tell_clicker
 from bot.logs import request_id_var
 from bot.runtime import Runtime
 from jit.errors import UnknownRequest
+from jit.extensions import parse_extension_ref
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,11 @@ class DecisionHandlers:
             return
         except Exception as exc:
             await tell_clicker(self.runtime.slack, body, respond, message_for(exc))
+            return
+        if decision.recorded or parse_extension_ref(request_id):
+            if decision.recorded or not decision.acted:
+                reply = click_reply(decision.request, recorded=decision.recorded)
+                await tell_clicker(self.runtime.slack, body, respond, reply)
             return
         if not decision.acted:
             reply = already_decided_message(decision.request)

@@ -1,0 +1,109 @@
+"""``jit.ports.LifecycleNotifier`` on the Slack Web API, sharing the plain notifier's client, DMs and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from bot.blocks.common import Message
+from bot.blocks.lifecycle import (
+    break_glass_announcement,
+    escalation_card,
+    escalation_note,
+    extension_card,
+    extension_outcome_notice,
+    nudge_message,
+    review_overdue_message,
+)
+from bot.blocks.notices import revoked_notice
+from bot.notifier import SlackNotifier
+from jit import extras
+from jit.model import AccessRequest
+
+
+def reference(channel: str, ts: str) -> str:
+    """How a posted message is remembered in ``request.extra``: ``"<channel> <ts>"``."""
+    return f"{channel} {ts}"
+
+
+def parse_reference(value: str) -> tuple[str, str] | None:
+    """``(channel, ts)`` from a stored reference; None when malformed."""
+    channel, _, ts = value.strip().partition(" ")
+    return (channel, ts) if channel and ts else None
+
+
+class SlackLifecycleNotifier(SlackNotifier):
+    """Both notifier ports on one Slack client: the request's outcomes and the lifecycle around them."""
+
+    async def extension_card(self, request: AccessRequest) -> str:
+        """Post the extension card in the request's approval channel, or re-render it where it is."""
+        ext = extras.extension(request)
+        posted = parse_reference(ext.card) if ext.card else None
+        card = extension_card(request)
+        if posted is not None:
+            await self._call("chat.update", channel=posted[0], ts=posted[1], **card.as_kwargs())
+            return reference(*posted)
+        return await self._post_ref(request.card_channel or self.settings.approval_channel, card)
+
+    async def extension_outcome(self, request: AccessRequest) -> None:
+        """Tell the requester their extension was not granted."""
+        await self._dm(request.requester, extension_outcome_notice(request))
+
+    async def nudge_approvers(self, request: AccessRequest, waited: timedelta) -> None:
+        """Reply in the card's thread, mentioning the approvers."""
+        channel = request.card_channel or self.settings.approval_channel
+        await self._post_ref(channel, nudge_message(request, waited), thread_ts=request.card_ts)
+
+    async def escalate(self, request: AccessRequest, waited: timedelta) -> str:
+        """Post the card with its buttons to the escalation channel (or again in the approval channel)."""
+        approval_channel = request.card_channel or self.settings.approval_channel
+        channel = request.extra.get(extras.ESCALATE_CHANNEL) or approval_channel
+        posted = await self._post_ref(channel, escalation_card(request, waited))
+        if request.card_ts:
+            await self._post_ref(approval_channel, escalation_note(request, channel), thread_ts=request.card_ts)
+        return posted
+
+    async def update_copy(self, request: AccessRequest, reference_text: str) -> None:
+        """Re-render the escalated copy of the card (its buttons go once the request is decided)."""
+        posted = parse_reference(reference_text)
+        if posted is not None:
+            card = escalation_card(request, timedelta(0))
+            await self._call("chat.update", channel=posted[0], ts=posted[1], **card.as_kwargs())
+
+    async def break_glass(self, request: AccessRequest) -> list[str]:
+        """Announce in the approval channel and the on-call channel, each with the review button."""
+        channels = [request.card_channel or self.settings.approval_channel]
+        if self.settings.oncall_channel and self.settings.oncall_channel not in channels:
+            channels.append(self.settings.oncall_channel)
+        announcement = break_glass_announcement(request)
+        return [await self._post_ref(channel, announcement) for channel in channels]
+
+    async def review_overdue(self, request: AccessRequest, round_number: int) -> None:
+        """Escalate the missing review where escalations go, and to on-call."""
+        channels = [
+            request.extra.get(extras.ESCALATE_CHANNEL) or request.card_channel or self.settings.approval_channel
+        ]
+        if self.settings.oncall_channel and self.settings.oncall_channel not in channels:
+            channels.append(self.settings.oncall_channel)
+        for channel in channels:
+            await self._post_ref(channel, review_overdue_message(request, round_number))
+
+    async def review_done(self, request: AccessRequest, references: Sequence[str]) -> None:
+        """Show who reviewed on every announcement, without the button."""
+        announcement = break_glass_announcement(request)
+        for value in references:
+            posted = parse_reference(value)
+            if posted is not None:
+                await self._call("chat.update", channel=posted[0], ts=posted[1], **announcement.as_kwargs())
+
+    async def revoked(self, request: AccessRequest) -> None:
+        """On-call hears who closed whose access early."""
+        if self.settings.oncall_channel:
+            await self._post(self.settings.oncall_channel, revoked_notice(request, oncall=True))
+
+    async def _post_ref(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str:
+        arguments: dict[str, object] = {"channel": channel, **message.as_kwargs()}
+        if thread_ts:
+            arguments["thread_ts"] = thread_ts
+        response = await self._call("chat.postMessage", **arguments)
+        return reference(str(response.get("channel") or channel), str(response["ts"]))
