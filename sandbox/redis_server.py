@@ -23,9 +23,20 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server on loopback in its own temporary directory; ``appendonly`` turns AOF on."""
+    """A redis-server on loopback in its own temporary directory; ``appendonly`` turns AOF on.
 
-    def __init__(self, *, appendonly: bool = False, port: int | None = None, directory: Path | None = None):
+    ``own_session`` starts it outside the caller's process group, so a Ctrl-C in the terminal reaches only the
+    caller, which can then shut down in order and stop the server last.
+    """
+
+    def __init__(
+        self,
+        *,
+        appendonly: bool = False,
+        port: int | None = None,
+        directory: Path | None = None,
+        own_session: bool = False,
+    ):
         binary = shutil.which("redis-server")
         if binary is None:
             raise RedisServerUnavailable(
@@ -36,6 +47,7 @@ class RedisServer:
         self.port = port or free_port()
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="jitbot-redis-")
         self.directory = directory or Path(self._tmp.name if self._tmp else ".")
+        self.own_session = own_session
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,7 +74,9 @@ class RedisServer:
             "--protected-mode",
             "no",
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        self.process = subprocess.Popen(  # noqa: S603
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=self.own_session
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

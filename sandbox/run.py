@@ -72,7 +72,7 @@ async def choose_redis(environ: Mapping[str, str]) -> RedisChoice:
             return RedisChoice(url, None, "REDIS_URL")
         note = " (REDIS_URL did not answer)"
     try:
-        server = await asyncio.to_thread(RedisServer().start)
+        server = await asyncio.to_thread(RedisServer(own_session=True).start)
     except RedisServerUnavailable:
         raise SandboxError(NO_REDIS) from None
     return RedisChoice(server.url, server, f"a private redis-server on port {server.port}{note}")
@@ -214,13 +214,13 @@ def banner(sandbox: Sandbox) -> str:
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
 
 async def run_sandbox(host: str = "127.0.0.1", port: int = 3000, *, out: TextIO | None = None) -> int:
-    """``jitbot sandbox``: run until Ctrl-C or SIGTERM; returns the exit code."""
+    """``jitbot sandbox``: run until Ctrl-C, SIGTERM or the terminal closing (SIGHUP); returns the exit code."""
     stream = out or sys.stdout
     environ = load_environment()
     configure_logging((environ.get("LOG_LEVEL", "").strip() or "WARNING").upper(), [])

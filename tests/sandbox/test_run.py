@@ -60,6 +60,21 @@ async def test_a_shared_redis_gets_its_sandbox_keys_removed(redis_server: RedisS
     await client.aclose()
 
 
+def _children(parent: int, name: str) -> list[int]:
+    """Pids of ``parent``'s child processes called ``name`` (from /proc; the sandbox runs on Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        ppid = int(text[text.rindex(")") + 2 :].split()[1])
+        if ppid == parent and comm == name:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "JITBOT_", "AZURE_", "REDIS_"))}
 
@@ -77,7 +92,7 @@ async def _read_until(stream: asyncio.StreamReader, pattern: str, timeout: float
                 return found
 
 
-async def test_the_command_serves_the_page_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+async def test_the_command_serves_the_page_and_stops_in_order_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -89,20 +104,24 @@ async def test_the_command_serves_the_page_and_stops_cleanly_on_ctrl_c(tmp_path:
         cwd=tmp_path,
         env=_clean_env(),
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
     )
-    assert process.stdout is not None
+    assert process.stdout is not None and process.stderr is not None
     try:
         url = (await _read_until(process.stdout, r"running: (http://\S+)"))[1]
         redis_port = int((await _read_until(process.stdout, r"redis-server on port (\d+)"))[1])
         assert url == f"http://127.0.0.1:{port}/"
+        [redis_child] = _children(process.pid, "redis-server")
+        assert os.getsid(redis_child) != os.getsid(process.pid), "a Ctrl-C must not reach redis-server directly"
         async with aiohttp.ClientSession() as http, http.get(url) as page:
             assert page.status == 200 and "jitbot sandbox" in await page.text()
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)
         async with asyncio.timeout(20):
-            assert await process.wait() == 0
-        rest = (await process.stdout.read()).decode()
-        assert "Stopping the sandbox" in rest
+            rest, errors = await process.communicate()
+        assert process.returncode == 0
+        assert "Stopping the sandbox" in rest.decode()
+        assert errors.decode() == ""
         with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", redis_port), timeout=1):
             pass
     finally:
