@@ -110,6 +110,10 @@ class Runtime:
         """Point-in-time metrics read at scrape time: the scheduler's backlog of items already due."""
         self.metrics.scheduler_backlog.set(await self.schedule.overdue(self.clock.now()))
 
+    async def refresh_gauges(self) -> None:
+        """Point-in-time metrics read at scrape time: the scheduler's backlog of items already due."""
+        self.metrics.scheduler_backlog.set(await self.schedule.overdue(self.clock.now()))
+
     async def redis_ok(self) -> bool:
         """Redis answers PING."""
         try:

@@ -27,6 +27,7 @@ def build_web_app(
     replay_guard: ReplayGuard | None,
     readiness: ReadinessCheck,
     metrics: Metrics,
+    before_metrics: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Application:
     """The aiohttp application serving Slack (when ``bolt`` is given) and the operational endpoints."""
 
@@ -61,6 +62,11 @@ def build_web_app(
         return web.json_response({"ready": status == 200, "checks": checks}, status=status)
 
     async def metrics_endpoint(_: web.Request) -> web.StreamResponse:
+        if before_metrics is not None:
+            try:
+                await before_metrics()
+            except Exception:  # a scrape must answer even when Redis does not
+                log.warning("metrics.refresh_failed", exc_info=True)
         return web.Response(body=metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
 
     app = web.Application(client_max_size=1024 * 1024)
