@@ -27,7 +27,6 @@ from sandbox.web.server import SandboxWeb
 
 log = logging.getLogger(__name__)
 
-SETTLE_SECONDS = 5.0
 PASSED_THROUGH = ("JITBOT_REMIND_BEFORE", "JITBOT_REQUEST_TTL", "JITBOT_MAX_DURATION", "JITBOT_MAX_PENDING_PER_USER")
 NO_REDIS = (
     "jitbot sandbox needs Redis, and found none:\n"
@@ -143,7 +142,6 @@ class Sandbox:
             await self.web.stop()
             self.web = None
         if self.stack is not None:
-            await _settle_lazy_listeners(SETTLE_SECONDS)
             await self.stack.close()
             self.stack = None
         if self.redis is not None:
@@ -160,19 +158,6 @@ class Sandbox:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
-
-
-async def _settle_lazy_listeners(timeout: float) -> None:  # noqa: ASYNC109
-    """Let the bot's in-flight lazy listeners (Bolt keeps no handle on them) finish their Slack and Azure calls,
-    so stopping never cuts a request in half."""
-    current = asyncio.current_task()
-    pending = [
-        task
-        for task in asyncio.all_tasks()
-        if task is not current and not task.done() and "to_runnable_function" in repr(task.get_coro())
-    ]
-    if pending:
-        await asyncio.wait(pending, timeout=timeout)
 
 
 async def _forget_keys(url: str, prefix: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import secrets
@@ -17,34 +16,13 @@ from sandbox.slack_state import Message, View
 from sandbox.stack import Stack, StackOptions
 
 
-def lazy_listeners() -> list[asyncio.Task[Any]]:
-    """Bolt lazy listeners still running (Bolt starts them with ``ensure_future`` and keeps no handle)."""
-    current = asyncio.current_task()
-    return [
-        task
-        for task in asyncio.all_tasks()
-        if task is not current and not task.done() and "to_runnable_function" in repr(task.get_coro())
-    ]
-
-
-async def settle(timeout: float = 5.0) -> None:
-    """Let lazy listeners finish their last Slack call (a test may see its effect before the bot has read the
-    answer), so closing the stack never cuts a connection in half."""
-    pending = lazy_listeners()
-    if pending:
-        await asyncio.wait(pending, timeout=timeout)
-
-
 @contextlib.asynccontextmanager
 async def running_stack(
     redis_url: str, *, inventory: Inventory | None = None, clock: Clock | None = None
 ) -> AsyncIterator[Stack]:
-    """A stack that lets in-flight lazy listeners finish before it closes."""
+    """A stack over ``inventory`` (the demo one by default); closing it lets acked work finish first."""
     async with Stack(StackOptions(inventory=inventory, redis_url=redis_url, clock=clock)) as stack:
-        try:
-            yield stack
-        finally:
-            await settle()
+        yield stack
 
 
 async def open_home(stack: Stack, user: str) -> DriverResponse:
