@@ -68,7 +68,10 @@ async def test_forged_signature_stale_timestamp_and_replay_are_refused_and_leave
     _, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h baseline")
     card = next(m for m in stack.slack.messages_in(APPROVAL_CHANNEL) if request_id in str(m.blocks))
     await stack.slack.wait_until(lambda: stack.slack.ephemerals_for(ENGINEER) or None)
-    while (stored := await stack.runtime.store.get(request_id)) is None or not stored.card_ts:
+    for _ in range(250):
+        stored = await stack.runtime.store.get(request_id)
+        if stored is not None and stored.card_ts:
+            break
         await asyncio.sleep(0.02)
     keys_before, audit_before = await _keys(redis_server.url), await _audit_length(stack)
     writes_before = len(stack.arm.calls)
