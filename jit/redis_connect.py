@@ -24,6 +24,18 @@ class RedisUrlError(ValueError):
     """A REDIS_URL that cannot be used, with the reason."""
 
 
+class SentinelManagedRedis(aioredis.Redis):
+    """The master's client that also closes its connections to the Sentinels when it is closed."""
+
+    sentinel_group: Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        """Close the master connections, then the Sentinel ones."""
+        await super().aclose(close_connection_pool)
+        for client in self.sentinel_group.sentinels if self.sentinel_group else ():
+            await client.aclose()
+
+
 def connect_redis(
     url: str, *, socket_timeout: float = SOCKET_TIMEOUT, credential_provider: CredentialProvider | None = None
 ) -> aioredis.Redis:
@@ -66,5 +78,6 @@ def connect_redis(
         db=db,
         **common,
     )
-    master: aioredis.Redis = sentinel.master_for(service)
+    master: SentinelManagedRedis = sentinel.master_for(service, redis_class=SentinelManagedRedis)
+    master.sentinel_group = sentinel
     return master
