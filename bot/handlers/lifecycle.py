@@ -66,7 +66,7 @@ class LifecycleHandlers:
 
     async def _extend(self, user: str, request_id: str) -> Message:
         asked = await self.runtime.service.extend(request_id, user)
-        log.info("request.extension_asked", extra={"jit_request": request_id, "created": asked.created})
+        log.info("request.extension_asked", extra={"jit_request": request_id, "new_extension": asked.created})
         return extension_requested_reply(asked.request, created=asked.created)
 
     async def _revoke(self, user: str, request_id: str) -> Message:

@@ -3,6 +3,7 @@ granting access, finding cards and DMs, and reading the audit trail."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
@@ -43,10 +44,12 @@ async def advance(stack: Stack, clock: ManualClock, by: timedelta) -> None:
     stack.runtime.scheduler.wake()
 
 
-async def granted(stack: Stack, text: str = "ssh web-01 1h deploy", user: str = ENGINEER) -> tuple[Message, str]:
-    """``user`` asks, APPROVER_1 approves, the DM arrives: the card and the request id."""
+async def granted(
+    stack: Stack, text: str = "ssh web-01 1h deploy", user: str = ENGINEER, approver: str = APPROVER_1
+) -> tuple[Message, str]:
+    """``user`` asks, ``approver`` approves, the DM arrives: the card and the request id."""
     card, request_id = await request_card(stack, user, text)
-    await driver_of(stack).click(APPROVER_1, card, "jit_approve", request_id)
+    await driver_of(stack).click(approver, card, "jit_approve", request_id)
     await wait_card_decided(stack, card)
     await dm_to(stack, user, "is open")
     return card, request_id
@@ -101,3 +104,19 @@ def jit_allow_rules(stack: Stack, vm: str = "web-01", nsg: str = "web-nsg", grou
     found = stack.arm.inventory.nsg(stack.arm.inventory.vm(vm).subscription_id, group, nsg)
     assert found is not None
     return [str(r) for r in found.rules if "203.0.113.10" in str(r) and "Allow" in str(r) and "JIT" in str(r)]
+
+
+async def wait_request(
+    stack: Stack, request_id: str, predicate: Callable[[AccessRequest], bool], timeout: float = 10.0
+) -> AccessRequest:
+    """Poll the store until the request satisfies ``predicate``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        request = await current(stack, request_id)
+        if predicate(request):
+            return request
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(
+                f"request {request_id} never got there; it is {request.state.value} {dict(request.extra)}"
+            )
+        await asyncio.sleep(0.02)
