@@ -23,7 +23,7 @@ import yaml
 
 from jit.durations import DurationError, humanize, parse_duration
 from jit.model import MAX_ACCESS, MIN_ACCESS, WELL_KNOWN_PORTS, VirtualMachine
-from jit.routing import WEEKDAY_NAMES, AutoApproval, BusinessHours, Escalation, Route
+from jit.routing import WEEKDAY_NAMES, AutoApproval, BusinessHours, Escalation, Route, Router
 from jit.settings import SettingsError
 
 _PRINCIPAL = re.compile(r"[UWS][A-Z0-9]{2,}")
@@ -155,9 +155,16 @@ def parse_rules(text: str, default: Route, *, source: str = "rules") -> RulesRou
     return router
 
 
+def explain_route(router: Router, vm: VirtualMachine) -> str:
+    """``/jit help <vm>``: which rule applies to ``vm`` and what it means, as plain text."""
+    rule = router.rule_for(vm) if isinstance(router, RulesRouter) else None
+    route = rule.route if rule else router.route(vm)
+    return f"`{vm.ref.name}` follows " + describe_route(route, rule.match if rule else None)
+
+
 def describe_route(route: Route, match: Match | None = None) -> str:
     """Plain text saying what a route means for a requester: who approves, limits, automation, break-glass."""
-    lines = [f"Rule `{route.name}`" + (f" (matches {match.describe()})" if match else " (the default)") + "."]
+    lines = [f"rule `{route.name}`" + (f" (matches {match.describe()})" if match else " (the default)") + "."]
     lines.append("Who may ask: " + (", ".join(route.requesters) if route.requesters else "everyone") + ".")
     approvals = f"{route.quorum} distinct approvals" if route.quorum > 1 else "one approval"
     lines.append(f"Needs {approvals} from {', '.join(route.approvers) or 'nobody'} in {route.approval_channel}.")

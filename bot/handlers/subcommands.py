@@ -12,6 +12,7 @@ from bot.handlers.admin import AdminFlows, Mode, admin_service
 from bot.handlers.home import MINE, HomePublisher
 from bot.handlers.inventory import first_page, inventory_page
 from bot.runtime import Runtime
+from jit.rules import explain_route
 
 
 async def run_subcommand(runtime: Runtime, user: str, command: Command, body: dict[str, Any]) -> Message | None:
@@ -19,9 +20,7 @@ async def run_subcommand(runtime: Runtime, user: str, command: Command, body: di
     if isinstance(command, Help):
         rule = None
         if command.topic:
-            vm = await runtime.azure.find_vm(command.topic)
-            route = runtime.router.route(vm)
-            rule = f"`{vm.ref.name}` follows rule `{route.name}`"
+            rule = explain_route(runtime.router, await runtime.azure.find_vm(command.topic))
         return help_message(rule=rule, topic=command.topic)
     admin = admin_service(runtime)
     if isinstance(command, ListVms):

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from jit.model import VirtualMachine, VmRef
-from jit.routing import AutoApproval, BusinessHours, Escalation, Route
-from jit.rules import Match, RulesError, describe_route, load_rules, parse_rules
+from jit.routing import AutoApproval, BusinessHours, Escalation, Route, SingleRouteRouter
+from jit.rules import Match, RulesError, describe_route, explain_route, load_rules, parse_rules
 
 PROD = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e01"
 LAB = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e02"
 DEFAULT = Route(name="default", approvers=("S0APPROVRS",), approval_channel="C0APPROVAL")
+HOURS = "rules:\n  - name: a\n    auto_approve:\n      business_hours: "
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "lifecycle.md"
 
 
@@ -204,23 +205,23 @@ def test_load_rules_reads_a_file_and_names_it_in_errors(tmp_path: Path) -> None:
             "rules.yaml:3: 'telnet' in `ports` is not a port",
         ),
         (
-            "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: Mars/Olympus, start: '09:00', end: '17:00'}\n",
+            HOURS + "{timezone: Mars/Olympus, start: '09:00', end: '17:00'}\n",
             "rules.yaml:4: 'Mars/Olympus' is not an IANA time zone",
         ),
         (
-            "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: UTC, start: 9:00, end: '17:00'}\n",
+            HOURS + "{timezone: UTC, start: 9:00, end: '17:00'}\n",
             "rules.yaml:4: `start` must be quoted",
         ),
         (
-            "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: UTC, start: '18:00', end: '09:00'}\n",
+            HOURS + "{timezone: UTC, start: '18:00', end: '09:00'}\n",
             "rules.yaml:4: `end` must be later than `start`",
         ),
         (
-            "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: UTC, days: weekdays, start: '9:00', end: '17:00'}\n",
+            HOURS + "{timezone: UTC, days: weekdays, start: '9:00', end: '17:00'}\n",
             "rules.yaml:4: 'weekdays' in `days` is not a day",
         ),
         (
-            "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: UTC}\n",
+            HOURS + "{timezone: UTC}\n",
             "rules.yaml:4: `business_hours` needs `start`, `end`",
         ),
         ("rules:\n  - name: a\n    break_glass: {review_within: 1h}\n", "rules.yaml:3: `break_glass` needs `group:`"),
@@ -280,7 +281,7 @@ def test_business_hours_use_the_local_time_of_their_zone() -> None:
 
 
 def test_day_ranges_may_wrap_around_the_week() -> None:
-    text = "rules:\n  - name: a\n    auto_approve:\n      business_hours: {timezone: UTC, days: [fri-mon, wed], start: '0:00', end: '24:00'}\n"
+    text = HOURS + "{timezone: UTC, days: [fri-mon, wed], start: '0:00', end: '24:00'}\n"
     hours = parse_rules(text, DEFAULT).rules[0].route.auto_approve
 
     assert hours is not None and hours.business_hours is not None
@@ -294,7 +295,7 @@ def test_describe_route_tells_a_requester_what_applies() -> None:
 
     text = describe_route(rule.route, rule.match)
 
-    assert "Rule `crown-jewels` (matches resource group rg-data*, tag env=prod)" in text
+    assert "rule `crown-jewels` (matches resource group rg-data*, tag env=prod)" in text
     assert "Who may ask: S0DBAS, U0ENGINE01." in text
     assert "Needs 2 distinct approvals from S0SECURITY in C0SECURITY." in text
     assert "Longest window: 2h." in text
@@ -304,6 +305,18 @@ def test_describe_route_tells_a_requester_what_applies() -> None:
     assert "Granted automatically when the requester is in S0ONCALL and the window is at most 1h" in auto
     assert "never for U0CONTRACT" in auto
     assert "(the default)" in describe_route(DEFAULT)
+
+
+def test_explain_route_names_the_vm_and_its_rule() -> None:
+    router = parse_rules(FULL, DEFAULT)
+
+    text = explain_route(router, vm("db-01", group="rg-data", tags={"env": "prod"}))
+
+    assert text.startswith("`db-01` follows rule `crown-jewels` (matches resource group rg-data*")
+    assert explain_route(router, vm("x", subscription="00000000-0000-0000-0000-000000000000")).startswith(
+        "`x` follows rule `default` (the default)."
+    )
+    assert explain_route(SingleRouteRouter(DEFAULT), vm()).startswith("`web-01` follows rule `default` (the default).")
 
 
 def test_the_documented_example_is_valid() -> None:
