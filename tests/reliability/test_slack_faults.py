@@ -104,3 +104,23 @@ async def test_slack_unreachable_then_back_delivers_every_notification(stack: St
     await dm_to(stack, ENGINEER, "10.0.1.4", timeout=45)
     assert dms_containing(stack, ENGINEER, "10.0.1.4") == 1
     assert _cards(stack, request_id) == 1
+
+
+@pytest.mark.slow
+async def test_approval_fails_closed_when_slack_cannot_confirm_group_membership(redis_server: RedisServer) -> None:
+    """Approvers given as a user group: while Slack is away nobody can be confirmed, so nothing is granted."""
+    async with Stack(StackOptions(redis_url=redis_server.url)) as stack:
+        card, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h who approves")
+        await stack.slack.set_offline(True)
+
+        await driver_of(stack).click(APPROVER_1, card, "jit_approve", request_id)
+        if stack.runtime.in_flight:
+            await asyncio.wait(list(stack.runtime.in_flight), timeout=20)
+
+        request = await stack.runtime.store.get(request_id)
+        assert request is not None and request.state is RequestState.PENDING
+        assert stack.arm.writes() == []
+        await stack.slack.set_offline(False)
+        await driver_of(stack).click(APPROVER_1, card, "jit_approve", request_id)
+        decided = await _decided(stack, card, 15)
+        assert "access open" in str(decided.blocks).lower()
