@@ -220,12 +220,13 @@ class JitService:
                 event="approval_recorded",
                 expect_states={RequestState.PENDING},
                 append={"approvals": approver},
-                schedule={_key("card", request_id): now},
             )
             if not counted.ok:
                 return Decision(counted.request, acted=False)
             if len(counted.request.approvals) < extras.quorum(request):
-                self._wake()
+                if counted.changed:
+                    await self.schedule.add(_key("card", request_id), now)
+                    self._wake()
                 return Decision(counted.request, acted=counted.changed, recorded=True)
         won = await self.store.transition(
             request_id,
