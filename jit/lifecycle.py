@@ -172,11 +172,15 @@ class Lifecycle:
             return
         schedule = self.service.schedule
         now = self.service.clock.now()
+        due = request.created_at + sum(waits[: sent + 1], timedelta())
+        if now < due:
+            await schedule.add(f"nudge:{request.id}", due)
+            return
         marker = f"nudged:{request.id}:{sent}"
         if not await schedule.is_done(marker):
             await self.notices.nudge_approvers(request, now - request.created_at)
             await schedule.mark_done(marker)
-        follow = {f"nudge:{request.id}": now + waits[sent + 1]} if sent + 1 < len(waits) else {}
+        follow = {f"nudge:{request.id}": due + waits[sent + 1]} if sent + 1 < len(waits) else {}
         await self.service.store.update_fields(
             request.id,
             {extras.key(extras.NUDGES): str(sent + 1)},
@@ -202,7 +206,7 @@ class Lifecycle:
                 actor="jitbot",
                 event="escalated",
                 audit={
-                    "to": request.extra.get(extras.ESCALATE_TO, ""),
+                    "escalated_to": request.extra.get(extras.ESCALATE_TO, ""),
                     "channel": request.extra.get(extras.ESCALATE_CHANNEL, ""),
                 },
                 expect_states={RequestState.PENDING},
@@ -240,20 +244,27 @@ class Lifecycle:
         if request.extra.get(extras.REVIEWED_BY):
             return
         rounds = int(request.extra.get(extras.REVIEW_ROUNDS, "0") or 0) + 1
+        now = self.service.clock.now()
+        again = extras.review_within(request, self.service.config.review_within)
+        due = (request.decided_at or request.created_at) + again * rounds
+        if now < due:
+            await self.service.schedule.add(f"review:{request.id}", due)
+            return
         marker = f"review_overdue:{request.id}:{rounds}"
         if not await self.service.schedule.is_done(marker):
             await self.notices.review_overdue(request, rounds)
             await self.service.schedule.mark_done(marker)
-        now = self.service.clock.now()
-        again = extras.review_within(request, self.service.config.review_within)
         await self.service.store.update_fields(
             request.id,
             {extras.key(extras.REVIEW_ROUNDS): str(rounds)},
             actor="jitbot",
             event="break_glass_review_overdue",
             audit={"round": str(rounds)},
-            expect_fields={extras.key(extras.REVIEWED_BY): None},
-            schedule={f"review:{request.id}": now + again} if rounds < MAX_REVIEW_ROUNDS else {},
+            expect_fields={
+                extras.key(extras.REVIEWED_BY): None,
+                extras.key(extras.REVIEW_ROUNDS): str(rounds - 1) if rounds > 1 else None,
+            },
+            schedule={f"review:{request.id}": due + again} if rounds < MAX_REVIEW_ROUNDS else {},
         )
 
     async def _review_acknowledged(self, request: AccessRequest) -> None:

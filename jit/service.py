@@ -374,7 +374,7 @@ class JitService:
         glass = extras.is_break_glass(request)
         schedule = {_key("card", request.id): now, _key("reconcile", request.id): now + self.config.reconcile_after}
         if glass:
-            schedule[_key("glass", request.id)] = now
+            schedule[_key("glass", request.id)] = now + self.config.reconcile_after
             schedule[_key("review", request.id)] = now + extras.review_within(request, self.config.review_within)
         won = await self.store.transition(
             request.id,
@@ -387,7 +387,13 @@ class JitService:
             else {"auto_approved_by_rule": request.extra[extras.AUTO_APPROVED]},
         )
         self._wake()
-        return await self._grant(won.request) if won.ok else won.request
+        if not won.ok:
+            return won.request
+        granted = await self._grant(won.request)
+        if glass:
+            await self.schedule.add(_key("glass", request.id), self.clock.now())
+            self._wake()
+        return granted
 
     async def _authorise_decision(self, request: AccessRequest, user: str, verb: str) -> None:
         if user == request.requester:

@@ -120,3 +120,10 @@ async def wait_request(
                 f"request {request_id} never got there; it is {request.state.value} {dict(request.extra)}"
             )
         await asyncio.sleep(0.02)
+
+
+async def posted_card(stack: Stack, user: str, text: str) -> tuple[Message, str]:
+    """``request_card``, then wait until the card's ts is saved, so moving the clock cannot re-post it."""
+    card, request_id = await request_card(stack, user, text)
+    await wait_request(stack, request_id, lambda r: r.card_ts is not None)
+    return card, request_id
