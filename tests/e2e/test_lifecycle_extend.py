@@ -28,6 +28,7 @@ from tests.e2e.lifecycle_support import (
     wait_post,
     wait_request,
 )
+from tests.e2e.portal_support import home_of, open_home
 
 AUTO_EXTEND = """
 rules:
@@ -274,3 +275,19 @@ async def test_concurrent_quorum_approvals_of_an_extension_make_one_initiate(
         assert sorted(request.extra["ext_approvals"].split(",")) == sorted([APPROVER_1, APPROVER_2])
         audit = await events(stack, request_id)
         assert audit.count("extension_approved") == 1 and audit.count("extended") == 1
+
+
+async def test_extend_and_close_from_app_home(stack: Stack) -> None:
+    _, request_id = await granted(stack)
+    await open_home(stack, ENGINEER)
+    await home_of(stack, ENGINEER, lambda text: "jit_extend" in text or request_id in text)
+
+    await driver_of(stack).click_home(ENGINEER, "jit_extend", request_id)
+
+    await wait_post(stack, APPROVAL_CHANNEL, has_button("jit_approve", f"{request_id}#ext1"))
+    await stack.slack.wait_until(
+        lambda: any("Asked the approvers" in str(v.content) for v in stack.slack.views_for(ENGINEER)) or None
+    )
+    await driver_of(stack).click_home(ENGINEER, "jit_revoke", request_id)
+    await wait_request(stack, request_id, lambda r: r.state is RequestState.REVOKED)
+    await stack.slack.wait_until(lambda: jit_allow_rules(stack) == [] or None)
