@@ -15,6 +15,7 @@ from bot.scopes import required_scopes
 from jit.checks import Check, Verdict
 from jit.clock import SystemClock
 from jit.redis_connect import connect_redis
+from jit.rules import rules_checks
 from jit.settings import Settings, SettingsError, load_environment
 
 _MARK = {Verdict.PASS: "PASS", Verdict.WARN: "WARN", Verdict.FAIL: "FAIL"}
@@ -35,6 +36,7 @@ async def run_doctor(
         print_table(checks, stream)
         return 1
     checks = [Check.passed("Settings", "environment", "every required variable is set and valid")]
+    checks += rules_checks(settings)
     checks += await slack_checks(settings)
     checks += await redis_checks(settings.redis_url)
     checks += await azure_checks(settings, connection_verify)

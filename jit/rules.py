@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from jit.checks import Check
 from jit.durations import DurationError, humanize, parse_duration
 from jit.model import MAX_ACCESS, MIN_ACCESS, WELL_KNOWN_PORTS, VirtualMachine
-from jit.routing import WEEKDAY_NAMES, AutoApproval, BusinessHours, Escalation, Route, Router
-from jit.settings import SettingsError
+from jit.routing import WEEKDAY_NAMES, AutoApproval, BusinessHours, Escalation, Route, Router, SingleRouteRouter
+from jit.settings import Settings, SettingsError
 
 _PRINCIPAL = re.compile(r"[UWS][A-Z0-9]{2,}")
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
@@ -128,6 +129,36 @@ class RulesRouter:
     def rule_for(self, vm: VirtualMachine) -> Rule | None:
         """The matching rule itself (None when the default applies), for explanations."""
         return next((rule for rule in self.rules if rule.match.matches(vm)), None)
+
+
+def router_for(settings: Settings) -> Router:
+    """The router a bot runs with: the environment's default route, plus the rules file when one is set.
+
+    Raises RulesError (a SettingsError) naming each bad line, so a broken rules file stops the start.
+    """
+    default = Route(
+        name="default",
+        approvers=settings.approvers,
+        approval_channel=settings.approval_channel,
+        max_duration=settings.max_duration,
+        break_glass=settings.break_glass_group,
+    )
+    if settings.rules_file is None:
+        return SingleRouteRouter(default)
+    return load_rules(settings.rules_file, default)
+
+
+def rules_checks(settings: Settings) -> list[Check]:
+    """``jitbot doctor``'s lines for the rules file: one failure per problem, or how many rules it read."""
+    if settings.rules_file is None:
+        return [Check.passed("Rules", "routing rules", "no JITBOT_RULES_FILE: every VM uses the default route")]
+    try:
+        router = router_for(settings)
+    except RulesError as exc:
+        fix = "Correct that line of the rules file (docs/lifecycle.md describes every key)."
+        return [Check.failed("Rules", "routing rules", problem, fix) for problem in exc.problems]
+    count = len(router.rules) if isinstance(router, RulesRouter) else 0
+    return [Check.passed("Rules", "routing rules", f"{count} rules read from {settings.rules_file}")]
 
 
 def load_rules(path: Path, default: Route) -> RulesRouter:

@@ -8,9 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from jit.checks import Verdict
 from jit.model import VirtualMachine, VmRef
 from jit.routing import AutoApproval, BusinessHours, Escalation, Route, SingleRouteRouter
-from jit.rules import Match, RulesError, describe_route, explain_route, load_rules, parse_rules
+from jit.rules import (
+    Match,
+    RulesError,
+    describe_route,
+    explain_route,
+    load_rules,
+    parse_rules,
+    router_for,
+    rules_checks,
+)
+from jit.settings import Settings
 
 PROD = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e01"
 LAB = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e02"
@@ -329,3 +340,46 @@ def test_the_documented_example_is_valid() -> None:
     assert any(rule.route.auto_approve for rule in router.rules)
     assert any(rule.route.quorum > 1 for rule in router.rules)
     assert any(rule.route.escalation for rule in router.rules)
+
+
+def _settings(**changes: str) -> Settings:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "secret",
+        "AZURE_SUBSCRIPTION_IDS": PROD,
+        "JITBOT_APPROVAL_CHANNEL": "C0APPROVAL",
+        "JITBOT_APPROVERS": "S0APPROVRS",
+        "JITBOT_DEFAULT_SOURCE": "203.0.113.10/32",
+        "JITBOT_BREAK_GLASS_GROUP": "S0GLASS",
+        **changes,
+    }
+    return Settings.from_env(env)
+
+
+def test_router_for_the_environment_alone_and_with_a_file(tmp_path: Path) -> None:
+    alone = router_for(_settings())
+    assert alone.route(vm()) == Route(
+        name="default", approvers=("S0APPROVRS",), approval_channel="C0APPROVAL", break_glass=("S0GLASS",)
+    )
+    path = tmp_path / "rules.yaml"
+    path.write_text(FULL, encoding="utf-8")
+
+    with_file = router_for(_settings(JITBOT_RULES_FILE=str(path), JITBOT_MAX_DURATION="3h"))
+
+    assert with_file.route(vm("db-01", group="rg-data", tags={"env": "prod"})).name == "crown-jewels"
+    assert with_file.route(vm("x", subscription="00000000-0000-0000-0000-000000000000")).max_duration == timedelta(
+        hours=3
+    )
+
+
+def test_doctor_lines_for_the_rules_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(FULL, encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: a\n    quorum: 0\n  - name: a\n", encoding="utf-8")
+
+    assert [c.verdict for c in rules_checks(_settings())] == [Verdict.PASS]
+    assert rules_checks(_settings(JITBOT_RULES_FILE=str(good)))[0].detail == f"3 rules read from {good}"
+    failed = rules_checks(_settings(JITBOT_RULES_FILE=str(bad)))
+    assert [c.verdict for c in failed] == [Verdict.FAIL, Verdict.FAIL]
+    assert failed[0].detail.startswith(f"{bad}:3:") and failed[1].detail.startswith(f"{bad}:4:")
