@@ -26,8 +26,8 @@ from jit.clock import Clock, SystemClock
 from jit.instrumented import InstrumentedAzure
 from jit.ports import AzureJit
 from jit.redis_connect import connect_redis
-from jit.routing import Route, Router, SingleRouteRouter
-from jit.rules import load_rules
+from jit.routing import Router
+from jit.rules import router_for
 from jit.scheduler import Scheduler
 from jit.service import JitService, ServiceConfig
 from jit.settings import Settings
@@ -61,16 +61,7 @@ def default_router(settings: Settings) -> Router:
 
     Raises RulesError (a SettingsError) naming each bad line, so a broken rules file stops the start.
     """
-    default = Route(
-        name="default",
-        approvers=settings.approvers,
-        approval_channel=settings.approval_channel,
-        max_duration=settings.max_duration,
-        break_glass=settings.break_glass_group,
-    )
-    if settings.rules_file is None:
-        return SingleRouteRouter(default)
-    return load_rules(settings.rules_file, default)
+    return router_for(settings)
 
 
 @dataclass
@@ -105,10 +96,6 @@ class Runtime:
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
-
-    async def refresh_gauges(self) -> None:
-        """Point-in-time metrics read at scrape time: the scheduler's backlog of items already due."""
-        self.metrics.scheduler_backlog.set(await self.schedule.overdue(self.clock.now()))
 
     async def refresh_gauges(self) -> None:
         """Point-in-time metrics read at scrape time: the scheduler's backlog of items already due."""
