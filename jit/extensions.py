@@ -24,9 +24,10 @@ from jit.azure.errors import AzureJitError
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
 from jit.extras import Extension, ExtensionState
 from jit.justification import Justification, parse_justification
-from jit.model import AccessRequest, RequestState, VirtualMachine
+from jit.model import AccessRequest, RequestState
 from jit.policy_check import check_against_policy
 from jit.ports import LifecycleNotifier
+from jit.routing import Route
 
 if TYPE_CHECKING:
     from jit.service import Decision, JitService
@@ -95,10 +96,14 @@ class Extensions:
             return ExtensionAsked(grant, created=False)
         wanted = duration or grant.duration
         vm = await service.azure.find_vm(f"{grant.vm.subscription_id}/{grant.vm.resource_group}/{grant.vm.name}")
-        await self._check(grant, vm, wanted)
+        route = service.router.route(vm)
+        if not route.anyone_may_request and not await member_of(service.directory, grant.requester, route.requesters):
+            await service.store.record("extend_refused", actor=user, request_id=grant.id, detail={"why": "requester"})
+            raise NotAllowed(f"The rule `{route.name}` no longer lets this person ask for `{grant.vm.name}`.")
+        await self._check(grant, route, wanted)
         now = service.clock.now()
         decision = await auto_approval(
-            service.router.route(vm),
+            route,
             requester=grant.requester,
             ports=grant.ports,
             duration=wanted,
@@ -211,12 +216,11 @@ class Extensions:
             self._wake()
         return Decision(result.request, acted=result.ok)
 
-    async def _check(self, grant: AccessRequest, vm: VirtualMachine, wanted: timedelta) -> None:
+    async def _check(self, grant: AccessRequest, route: Route, wanted: timedelta) -> None:
         service = self.service
         policy = await service.azure.policy_for(grant.vm)
         if policy is None:
             raise RequestRejected(f"Just-in-time access is no longer configured for `{grant.vm.name}`.")
-        route = service.router.route(vm)
         limits = [v for v in (service.config.max_duration, route.max_duration) if v is not None]
         try:
             check_against_policy(

@@ -291,3 +291,20 @@ async def test_extend_and_close_from_app_home(stack: Stack) -> None:
     await driver_of(stack).click_home(ENGINEER, "jit_revoke", request_id)
     await wait_request(stack, request_id, lambda r: r.state is RequestState.REVOKED)
     await stack.slack.wait_until(lambda: jit_allow_rules(stack) == [] or None)
+
+
+async def test_someone_the_rules_no_longer_allow_cannot_extend(
+    redis_server: RedisServer, clock: ManualClock, tmp_path: Path
+) -> None:
+    async with lifecycle_stack(redis_server, clock, tmp_path, rules="rules: []\n") as stack:
+        _, request_id = await granted(stack)
+        (tmp_path / "rules.yaml").write_text(
+            "rules:\n  - name: web-admins\n    match: {resource_group: rg-web}\n    requesters: [U0ADMIN001]\n",
+            encoding="utf-8",
+        )
+        await stack.restart_bot()
+
+        await driver_of(stack).slash_command(ENGINEER, f"extend {request_id} 30m")
+
+        await ephemeral_reply(stack, ENGINEER, "no longer lets this person ask")
+        assert "ext_state" not in (await current(stack, request_id)).extra
