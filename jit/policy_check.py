@@ -86,12 +86,6 @@ def check_against_policy(
             f"`{source}` is not an IP address or CIDR range.",
             example_command(ports, vm_label, duration, "203.0.113.7", reason),
         ) from None
-    if network.prefixlen == 0:
-        raise RequestRejected(
-            f"Opening ports to the whole internet ({source}) is never allowed, even where the policy allows any "
-            "source; name your address or your network.",
-            example_command(ports, vm_label, duration, "203.0.113.7", reason),
-        )
     for rule in rules:
         if not source_allowed(network, rule.allowed_sources):
             allowed = ", ".join(rule.allowed_sources)

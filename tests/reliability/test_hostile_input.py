@@ -162,8 +162,6 @@ async def test_names_azure_could_not_hold_never_reach_azure(stack: Stack, text: 
 @pytest.mark.parametrize(
     ("source", "why"),
     [
-        ("0.0.0.0/0", "whole internet"),
-        ("::/0", "whole internet"),
         ("10.0.0.1/8", "host bits"),
         ("256.1.1.1", ""),
         ("10.0.0.0/33", ""),
@@ -173,7 +171,7 @@ async def test_names_azure_could_not_hold_never_reach_azure(stack: Stack, text: 
     ],
 )
 async def test_cidr_abuse_is_refused_before_any_card(stack: Stack, source: str, why: str) -> None:
-    """web-01's policy allows any source (``*``): even so, the whole internet is never opened."""
+    """Malformed sources are refused by the grammar, whatever the policy allows (web-01's allows ``*``)."""
     response = await driver_of(stack).slash_command(ENGINEER, f"ssh web-01 1h from {source} because")
 
     assert response.acked_in_time
@@ -184,13 +182,21 @@ async def test_cidr_abuse_is_refused_before_any_card(stack: Stack, source: str, 
     await _no_card_and_no_write(stack)
 
 
-@pytest.mark.parametrize("source", ["2001:db8::1", "2001:db8::/64", "10.0.0.0/7", "198.51.100.7"])
+@pytest.mark.parametrize("source", ["0.0.0.0/0", "::/0", "2001:db8::1", "2001:db8::/64", "10.0.0.0/7", "198.51.100.7"])
 async def test_sources_outside_an_ipv4_policy_are_refused(stack: Stack, source: str) -> None:
     """db-01 allows only 10.0.0.0/8 and 203.0.113.0/24: IPv6 and wider or foreign ranges are refused."""
     await driver_of(stack).slash_command(ENGINEER, f"ssh db-01 1h from {source} because")
 
     await ephemeral_reply(stack, ENGINEER, "not allowed")
     await _no_card_and_no_write(stack)
+
+
+async def test_the_whole_internet_only_where_the_policy_allows_any_source_and_flagged(stack: Stack) -> None:
+    """The contract: never 0.0.0.0/0 unless the policy allows ``*`` (web-01's does); the card then says so loudly."""
+    await driver_of(stack).slash_command(ENGINEER, "ssh web-01 1h from 0.0.0.0/0 vendor demo")
+
+    card = await stack.slack.wait_for_message(APPROVAL_CHANNEL, lambda m: bool(m.buttons()))
+    assert "0.0.0.0/0` (any address)" in str(card.blocks)
 
 
 async def _no_card_and_no_write(stack: Stack) -> None:
