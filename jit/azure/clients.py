@@ -12,10 +12,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+from azure.core.pipeline import policies
 from azure.core.pipeline.policies import AsyncRetryPolicy
 from azure.core.pipeline.transport import AioHttpTransport
-from azure.mgmt.compute.aio import ComputeManagementClient
-from azure.mgmt.network.aio import NetworkManagementClient
+from azure.mgmt.core import AsyncARMPipelineClient
+from azure.mgmt.core.policies import ARMHttpLoggingPolicy, AsyncARMChallengeAuthenticationPolicy
 from azure.mgmt.security.aio import SecurityCenter
 
 PUBLIC_ARM_AUDIENCE = "https://management.azure.com"
@@ -95,6 +96,7 @@ class ArmClients:
         self._security: dict[str, Any] = {}
         self._compute: dict[str, Any] = {}
         self._network: dict[str, Any] = {}
+        self._plain: AsyncARMPipelineClient | None = None
 
     @property
     def credential(self) -> Any:
@@ -121,8 +123,34 @@ class ArmClients:
             self._security[subscription_id] = SecurityCenter(self._credential, subscription_id, **self._options())
         return self._security[subscription_id]
 
+    def plain(self) -> AsyncARMPipelineClient:
+        """A client for plain ARM requests (``send_request``): same credential, retries and transport.
+
+        The compute and network SDKs add about 60 MB to the process for the few list calls we make, so those
+        reads are plain GETs of Azure's JSON through this pipeline instead.
+        """
+        if self._plain is None:
+            self._plain = AsyncARMPipelineClient(
+                base_url=self.endpoint,
+                policies=[
+                    policies.RequestIdPolicy(),
+                    policies.HeadersPolicy(),
+                    policies.UserAgentPolicy(sdk_moniker="jitbot"),
+                    policies.ContentDecodePolicy(),
+                    policies.AsyncRedirectPolicy(),
+                    self._retry_policy,
+                    AsyncARMChallengeAuthenticationPolicy(self._credential, *self.credential_scopes),
+                    policies.NetworkTraceLoggingPolicy(),
+                    ARMHttpLoggingPolicy(),
+                ],
+                transport=self._transport,
+            )
+        return self._plain
+
     def compute(self, subscription_id: str) -> Any:
-        """Compute (VMs) for one subscription."""
+        """Compute (VMs) for one subscription (imported on first use: the SDK is large)."""
+        from azure.mgmt.compute.aio import ComputeManagementClient
+
         if subscription_id not in self._compute:
             self._compute[subscription_id] = ComputeManagementClient(
                 self._credential, subscription_id, **self._options()
@@ -130,7 +158,9 @@ class ArmClients:
         return self._compute[subscription_id]
 
     def network(self, subscription_id: str) -> Any:
-        """Network (NICs, NSGs, subnets, public IPs) for one subscription."""
+        """Network (NSG rule deletion) for one subscription (imported on first use: the SDK is large)."""
+        from azure.mgmt.network.aio import NetworkManagementClient
+
         if subscription_id not in self._network:
             self._network[subscription_id] = NetworkManagementClient(
                 self._credential, subscription_id, **self._options()
@@ -140,6 +170,9 @@ class ArmClients:
     async def close(self) -> None:
         """Close every client and the shared HTTP session."""
         clients = [*self._security.values(), *self._compute.values(), *self._network.values()]
+        if self._plain is not None:
+            clients.append(self._plain)
+            self._plain = None
         self._security.clear()
         self._compute.clear()
         self._network.clear()

@@ -17,8 +17,10 @@ from jit.azure.failures import azure_errors, response_json
 
 RawJson = dict[str, Any]
 CLASSIC_API_VERSION = "2017-04-01"
+COMPUTE_API_VERSION = "2024-07-01"
+NETWORK_API_VERSION = "2024-05-01"
 DEFENDER_FOR_SERVERS = "VirtualMachines"
-_CLASSIC_ABSENT = {400, 404, 409}
+_CLASSIC_ABSENT = frozenset({400, 404, 409})
 
 
 def _raw(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
@@ -31,22 +33,19 @@ class ArmReader:
     def __init__(self, clients: ArmClients):
         self._clients = clients
 
-    async def virtual_machines(self, subscription_id: str) -> list[RawJson]:
-        """Every Resource Manager VM in the subscription."""
-        with azure_errors():
-            pager = self._clients.compute(subscription_id).virtual_machines.list_all()
-            return [vm.as_dict() async for vm in pager]
-
-    async def classic_virtual_machines(self, subscription_id: str) -> list[RawJson]:
-        """Every classic (ASM) VM; the SDK has no operation for them, so this is a plain ARM GET."""
-        client = self._clients.compute(subscription_id)
-        url: str | None = f"/subscriptions/{subscription_id}/providers/Microsoft.ClassicCompute/virtualMachines"
-        params: dict[str, str] | None = {"api-version": CLASSIC_API_VERSION}
+    async def _list(
+        self, subscription_id: str, path: str, api_version: str, absent: frozenset[int] = frozenset()
+    ) -> list[RawJson]:
+        """Every item of an ARM list (``value``, following ``nextLink``) as Azure's JSON; an ``absent`` status
+        means the provider is not there, which is an empty list."""
+        client = self._clients.plain()
+        url: str | None = f"/subscriptions/{subscription_id}/providers/{path}"
+        params: dict[str, str] | None = {"api-version": api_version}
         found: list[RawJson] = []
         with azure_errors():
             while url:
-                response = await client.send_request(HttpRequest("GET", url, params=params))
-                if response.status_code in _CLASSIC_ABSENT:
+                response = await client.send_request(HttpRequest("GET", client.format_url(url), params=params))
+                if response.status_code in absent:
                     return found
                 response.raise_for_status()
                 body = response.json()
@@ -54,23 +53,27 @@ class ArmReader:
                 url, params = body.get("nextLink"), None
         return found
 
+    async def virtual_machines(self, subscription_id: str) -> list[RawJson]:
+        """Every Resource Manager VM in the subscription."""
+        return await self._list(subscription_id, "Microsoft.Compute/virtualMachines", COMPUTE_API_VERSION)
+
+    async def classic_virtual_machines(self, subscription_id: str) -> list[RawJson]:
+        """Every classic (ASM) VM; a subscription without the classic provider answers 400/404/409."""
+        return await self._list(
+            subscription_id, "Microsoft.ClassicCompute/virtualMachines", CLASSIC_API_VERSION, _CLASSIC_ABSENT
+        )
+
     async def network_interfaces(self, subscription_id: str) -> list[RawJson]:
         """Every NIC in the subscription."""
-        with azure_errors():
-            pager = self._clients.network(subscription_id).network_interfaces.list_all()
-            return [nic.as_dict() async for nic in pager]
+        return await self._list(subscription_id, "Microsoft.Network/networkInterfaces", NETWORK_API_VERSION)
 
     async def public_ips(self, subscription_id: str) -> list[RawJson]:
         """Every public IP address resource in the subscription."""
-        with azure_errors():
-            pager = self._clients.network(subscription_id).public_ip_addresses.list_all()
-            return [pip.as_dict() async for pip in pager]
+        return await self._list(subscription_id, "Microsoft.Network/publicIPAddresses", NETWORK_API_VERSION)
 
     async def virtual_networks(self, subscription_id: str) -> list[RawJson]:
         """Every VNet (with its subnets and their NSGs) in the subscription."""
-        with azure_errors():
-            pager = self._clients.network(subscription_id).virtual_networks.list_all()
-            return [vnet.as_dict() async for vnet in pager]
+        return await self._list(subscription_id, "Microsoft.Network/virtualNetworks", NETWORK_API_VERSION)
 
     async def defender_for_servers(self, subscription_id: str) -> bool:
         """Whether the Defender for Servers plan (pricing ``VirtualMachines``) is on, which JIT requires."""
@@ -117,9 +120,10 @@ class ArmReader:
 
     async def network_security_group(self, nsg_id: str) -> RawJson:
         """One NSG with its security rules, read fresh."""
-        segments = id_segments(nsg_id)
+        client = self._clients.plain()
         with azure_errors():
-            nsg = await self._clients.network(segments["subscriptions"]).network_security_groups.get(
-                segments["resourcegroups"], segments["networksecuritygroups"]
+            response = await client.send_request(
+                HttpRequest("GET", client.format_url(nsg_id), params={"api-version": NETWORK_API_VERSION})
             )
-        return dict(nsg.as_dict())
+            response.raise_for_status()
+            return dict(response.json())
