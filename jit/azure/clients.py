@@ -94,7 +94,6 @@ class ArmClients:
             retry_backoff_max=tuning.retry_backoff_max,
         )
         self._security: dict[str, Any] = {}
-        self._compute: dict[str, Any] = {}
         self._network: dict[str, Any] = {}
         self._plain: AsyncARMPipelineClient | None = None
 
@@ -147,16 +146,6 @@ class ArmClients:
             )
         return self._plain
 
-    def compute(self, subscription_id: str) -> Any:
-        """Compute (VMs) for one subscription (imported on first use: the SDK is large)."""
-        from azure.mgmt.compute.aio import ComputeManagementClient
-
-        if subscription_id not in self._compute:
-            self._compute[subscription_id] = ComputeManagementClient(
-                self._credential, subscription_id, **self._options()
-            )
-        return self._compute[subscription_id]
-
     def network(self, subscription_id: str) -> Any:
         """Network (NSG rule deletion) for one subscription (imported on first use: the SDK is large)."""
         from azure.mgmt.network.aio import NetworkManagementClient
@@ -169,12 +158,11 @@ class ArmClients:
 
     async def close(self) -> None:
         """Close every client and the shared HTTP session."""
-        clients = [*self._security.values(), *self._compute.values(), *self._network.values()]
+        clients = [*self._security.values(), *self._network.values()]
         if self._plain is not None:
             clients.append(self._plain)
             self._plain = None
         self._security.clear()
-        self._compute.clear()
         self._network.clear()
         for client in clients:
             await client.close()
