@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
@@ -27,7 +28,15 @@ from sandbox.web.server import SandboxWeb
 
 log = logging.getLogger(__name__)
 
-PASSED_THROUGH = ("JITBOT_REMIND_BEFORE", "JITBOT_REQUEST_TTL", "JITBOT_MAX_DURATION", "JITBOT_MAX_PENDING_PER_USER")
+PASSED_THROUGH = (
+    "JITBOT_REMIND_BEFORE",
+    "JITBOT_REQUEST_TTL",
+    "JITBOT_MAX_DURATION",
+    "JITBOT_MAX_PENDING_PER_USER",
+    "JITBOT_RULES_FILE",
+    "JITBOT_BREAK_GLASS_GROUP",
+)
+DEMO_RULES = Path(__file__).with_name("demo_rules.yaml")
 NO_REDIS = (
     "jitbot sandbox needs Redis, and found none:\n"
     "  - install redis-server (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)\n"
@@ -117,7 +126,8 @@ class Sandbox:
                 self.redis = await choose_redis(environ)
             shared = self.redis.server is None
             self._prefix = f"jitbot-sandbox-{secrets.token_hex(4)}" if shared else "jitbot-sandbox"
-            env = {k: environ[k] for k in PASSED_THROUGH if environ.get(k, "").strip()}
+            env = {"JITBOT_RULES_FILE": str(DEMO_RULES)}
+            env.update({k: environ[k] for k in PASSED_THROUGH if environ.get(k, "").strip()})
             env.update(self.options.env)
             self.stack = Stack(
                 StackOptions(

@@ -121,6 +121,8 @@ ADMIN = "U0ADMIN001"
 ONCALL = "U0ONCALL01"
 FORMER_EMPLOYEE = "U0FORMER01"
 APPROVER_GROUP = "S0APPROVRS"
+ONCALL_GROUP = "S0ONCALLRS"
+BREAK_GLASS_GROUP = "S0BREAKGLS"
 APPROVAL_CHANNEL = "C0APPROVAL"
 ONCALL_CHANNEL = "C0ONCALL01"
 GENERAL_CHANNEL = "C0GENERAL1"
@@ -150,7 +152,15 @@ def demo_workspace() -> Workspace:
                 [APPROVER_1, APPROVER_2],
                 name="JIT approvers",
                 description="People who may approve just-in-time VM access",
-            )
+            ),
+            UserGroup(ONCALL_GROUP, "oncall", [ONCALL], name="On-call", description="Whoever is on call"),
+            UserGroup(
+                BREAK_GLASS_GROUP,
+                "jit-break-glass",
+                [ONCALL, ADMIN],
+                name="JIT break-glass",
+                description="May use --break-glass when everything is on fire",
+            ),
         ],
         channels=[
             Channel(APPROVAL_CHANNEL, "jit-approvals", [APPROVER_1, APPROVER_2, ADMIN], topic="JIT access approvals"),

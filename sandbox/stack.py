@@ -103,7 +103,14 @@ class Stack:
         return self._runtime
 
     async def start(self) -> Stack:
-        """Start Redis (unless given), both emulators, and the bot with its HTTP endpoint."""
+        """Start Redis (unless given), both emulators, and the bot; on failure, stop whatever had started."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _start(self) -> Stack:
         redis_url = self.options.redis_url
         if redis_url is None:
             self.redis_server = RedisServer().start()

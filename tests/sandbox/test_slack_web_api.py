@@ -21,10 +21,12 @@ from sandbox.slack_workspace import (
     APPROVER_1,
     APPROVER_2,
     APPROVER_GROUP,
+    BREAK_GLASS_GROUP,
     ENGINEER,
     FORMER_EMPLOYEE,
     GENERAL_CHANNEL,
     ONCALL_CHANNEL,
+    ONCALL_GROUP,
     Channel,
     Workspace,
     demo_workspace,
@@ -350,13 +352,13 @@ async def test_usergroups(client: AsyncWebClient) -> None:
     assert (await client.usergroups_users_list(usergroup=APPROVER_GROUP))["users"] == [APPROVER_1, APPROVER_2]
     error = await api_error(client.usergroups_users_list(usergroup="S0NOSUCHGR"))
     assert error.response["error"] == "no_such_subteam"
-    [group] = (await client.usergroups_list(include_users=True))["usergroups"]
-    assert group["id"] == APPROVER_GROUP
+    groups = (await client.usergroups_list(include_users=True))["usergroups"]
+    assert [g["id"] for g in groups] == [APPROVER_GROUP, ONCALL_GROUP, BREAK_GLASS_GROUP]
+    group = groups[0]
     assert group["handle"] == "jit-approvers"
     assert group["users"] == [APPROVER_1, APPROVER_2]
     assert group["user_count"] == 2
-    [without] = (await client.usergroups_list())["usergroups"]
-    assert "users" not in without
+    assert all("users" not in g for g in (await client.usergroups_list())["usergroups"])
 
 
 # -- scopes -------------------------------------------------------------------------------------------

@@ -398,3 +398,26 @@ async def test_page_and_static_files_are_served_with_a_strict_policy(
     for bad in ("static/..%2Fserver.py", "static/server.py", "static/index.html"):
         async with http.get(sandbox.url + bad) as missing:
             assert missing.status == 404
+
+
+async def test_the_sandbox_shows_the_lifecycle_rules(http: aiohttp.ClientSession, sandbox: Sandbox) -> None:
+    """sandbox/demo_rules.yaml: erin (on-call) is auto-approved on rg-web; rg-data wants a ticket and two approvers."""
+    erin_dm = "D" + ONCALL[1:]
+    status, _ = await post(
+        http, sandbox, "/api/command", {"user": ONCALL, "channel": erin_dm, "text": "/jit ssh web-02 30m on call"}
+    )
+    assert status == 200
+
+    async def auto_approved() -> dict[str, Any] | None:
+        messages = conversation(await state(http, sandbox, APPROVER_1), APPROVAL_CHANNEL)["messages"]
+        return next((m for m in messages if "prod-web" in json.dumps(m["blocks"])), None)
+
+    card = await eventually(auto_approved)
+    assert buttons(card) == [] or all(b["action_id"] != "jit_approve" for b in buttons(card))
+    await post(http, sandbox, "/api/command", {"user": ENGINEER, "channel": ALICE_DM, "text": "/jit ssh db-01 1h"})
+
+    async def ticket_refusal() -> bool:
+        mine = conversation(await state(http, sandbox, ENGINEER), ALICE_DM)["messages"]
+        return any("INC-" in m["text"] + json.dumps(m["blocks"]) for m in mine)
+
+    assert await eventually(ticket_refusal)
