@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import redis.asyncio as aioredis
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -49,8 +50,15 @@ def slack_retry_handlers() -> list[AsyncRetryHandler]:
 
 
 def build_slack_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client every part shares."""
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    """The Web API client every part shares, on one HTTP session so connections to Slack are reused.
+
+    Without a session slack_sdk opens a new connection (a TLS handshake with Slack) for every call. Call it
+    inside the event loop; whoever builds it closes ``client.session``.
+    """
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    client = AsyncWebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10, session=session
+    )
     for handler in slack_retry_handlers():
         client.retry_handlers.append(handler)
     return client
@@ -135,6 +143,7 @@ async def open_runtime(
     key_prefix: str = "jitbot",
 ) -> AsyncIterator[Runtime]:
     """Build the runtime; closes Redis, the Slack client session and the Azure clients on exit."""
+    router = default_router(settings)
     clock = clock or SystemClock()
     metrics = Metrics()
     entra = None
@@ -144,7 +153,6 @@ async def open_runtime(
         entra = default_entra_credentials()
     redis = connect_redis(settings.redis_url, credential_provider=entra)
     slack = build_slack_client(settings)
-    router = default_router(settings)
     directory = SlackDirectory(slack)
     store = RequestStore(redis, clock, prefix=key_prefix)
     schedule = Schedule(redis, prefix=key_prefix)
