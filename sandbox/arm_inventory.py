@@ -41,7 +41,12 @@ class NetworkSecurityGroup:
 
 @dataclass
 class VirtualMachine:
-    """A VM with one NIC. ``nic_nsg``/``subnet_nsg`` name NSGs in the same resource group, or None."""
+    """A VM with one NIC. ``nic_nsg``/``subnet_nsg`` name NSGs in the same resource group, or None.
+
+    ``jit_denied_by_policy`` is the display name of an Azure Policy assignment (on the VM's resource group)
+    whose deny effect refuses any JIT policy write that adds or changes this VM, as Azure does with a 403
+    ``RequestDisallowedByPolicy``; nothing Azure lets jitbot read predicts it.
+    """
 
     subscription_id: str
     resource_group: str
@@ -55,6 +60,7 @@ class VirtualMachine:
     public_ip: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     vm_size: str = "Standard_B2s"
+    jit_denied_by_policy: str | None = None
 
     @property
     def id(self) -> str:

@@ -1,7 +1,8 @@
 """Defender for Cloud's just-in-time behaviour: policy writes, initiate, NSG rules and window expiry.
 
 This is where the emulator is strict the way Azure is: PUT bodies and initiate requests are checked against
-the 2020-01-01 swagger, unsupported VMs are refused, and an initiate outside the policy gets the 400 whose
+the 2020-01-01 swagger, unsupported VMs are refused, a write adding a VM that an Azure Policy assignment
+denies gets ARM's 403 ``RequestDisallowedByPolicy``, and an initiate outside the policy gets the 400 whose
 message says the request "is not a subset of policy". Enabling JIT adds deny rules for the policy's ports
 to the VM's NSG; an initiate adds allow rules in front of them; the end of the window removes those again.
 """
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jit.durations import DurationError, parse_duration
-from sandbox.arm_errors import ArmError, bad_request, not_found
+from sandbox.arm_errors import ArmError, bad_request, disallowed_by_policy, not_found
 from sandbox.arm_inventory import Inventory, JitPolicy, NetworkSecurityGroup, VirtualMachine
 from sandbox.arm_resources import effective_nsg, jit_policy
 from sandbox.arm_schema import JIT_SWAGGER, problems
@@ -101,8 +102,9 @@ class JitEngine:
             raise bad_request("InvalidRequestContent", "The request content is invalid: " + "; ".join(schema_problems))
         properties = body["properties"]
         entries: list[dict[str, Any]] = properties["virtualMachines"]
-        vms = self._check_policy_vms(subscription_id, location, name, entries)
         policy = self.find(subscription_id, resource_group, location, name)
+        self._check_azure_policy(policy, name, entries)
+        vms = self._check_policy_vms(subscription_id, location, name, entries)
         created = policy is None
         if policy is None:
             policy = JitPolicy(subscription_id, resource_group, location, name)
@@ -190,6 +192,26 @@ class JitEngine:
     def view(self, policy: JitPolicy) -> dict[str, Any]:
         """The policy as ARM returns it."""
         return jit_policy(policy)
+
+    def _check_azure_policy(self, policy: JitPolicy | None, name: str, entries: list[dict[str, Any]]) -> None:
+        """ARM evaluates deny policies before the request reaches Defender for Cloud, so nothing is changed.
+
+        Only entries that add a denied VM or change its ports are refused: resending a VM's entry unchanged
+        (enabling JIT on a neighbour in the same policy) passes, as does removing it.
+        """
+        current = {str(e["id"]).lower(): e.get("ports") for e in (policy.virtual_machines if policy else [])}
+        for entry in entries:
+            vm = self._vm_by_id(str(entry["id"]))
+            if vm is None or vm.jit_denied_by_policy is None:
+                continue
+            if current.get(vm.id.lower()) == entry["ports"]:
+                continue
+            raise disallowed_by_policy(
+                name,
+                vm.jit_denied_by_policy,
+                f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}",
+                "Microsoft.Security/locations/jitNetworkAccessPolicies",
+            )
 
     def _check_policy_vms(
         self, subscription_id: str, location: str, name: str, entries: list[dict[str, Any]]
