@@ -100,6 +100,21 @@ class UnsupportedReason(StrEnum):
     CLASSIC_VM = "classic_vm"
     DEFENDER_OFF = "defender_off"
     FIREWALL_MANAGED = "firewall_managed"
+    DISABLED_BY_POLICY = "disabled_by_policy"
+
+
+@dataclass(frozen=True)
+class PolicyDenial:
+    """Azure Policy refused to let JIT cover a VM (403 ``RequestDisallowedByPolicy``) when an admin tried.
+
+    No read API predicts such a refusal, so jitbot remembers it to list the VM as unsupported. ``assignment`` is
+    the policy assignment's display name (empty when Azure did not name it); ``at`` is when Azure refused.
+    """
+
+    vm_id: str
+    assignment: str
+    assignment_id: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -136,13 +151,15 @@ class JitActivity:
 
 @dataclass(frozen=True)
 class VmJitStatus:
-    """One row of the inventory: a VM, its tab, why it is unsupported, and its policy and activity."""
+    """One row of the inventory: a VM, its tab, why it is unsupported, its policy and activity, and the Azure
+    Policy refusal behind ``DISABLED_BY_POLICY``."""
 
     vm: VirtualMachine
     support: JitSupport
     unsupported_reasons: tuple[UnsupportedReason, ...] = ()
     policy: JitPolicy | None = None
     activity: JitActivity | None = None
+    policy_denial: PolicyDenial | None = None
 
 
 @dataclass(frozen=True)

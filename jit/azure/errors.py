@@ -65,6 +65,27 @@ class AzureForbidden(AzureJitError):
     )
 
 
+class JitDeniedByPolicy(AzureForbidden):
+    """403 ``RequestDisallowedByPolicy``: an Azure Policy assignment with a deny effect forbids this JIT change.
+
+    No role assignment fixes it, so the message names the assignment (empty ``assignment`` when Azure did not)
+    and says who can: the assignment's owner, by granting an exemption.
+    """
+
+    def __init__(self, assignment: str, *, assignment_id: str | None = None, detail: str = ""):
+        self.assignment = assignment
+        self.assignment_id = assignment_id
+        shown = " ".join(assignment.split()).replace("`", "'")[:150]
+        which = f"the Azure Policy assignment `{shown}`" if shown else "an Azure Policy assignment"
+        super().__init__(
+            f"Azure Policy blocked this change: {which} does not allow just-in-time access on this VM "
+            "(RequestDisallowedByPolicy). jitbot cannot override Azure Policy: ask the owner of that assignment "
+            "for an exemption covering the VM or its resource group, then try again.",
+            detail=detail,
+            status=403,
+        )
+
+
 class AzureNotFound(AzureJitError):
     """404: the VM or its JIT policy disappeared."""
 

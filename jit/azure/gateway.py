@@ -68,6 +68,7 @@ REASON_TEXT: Mapping[UnsupportedReason, str] = {
     UnsupportedReason.CLASSIC_VM: "it is a classic (Azure Service Manager) VM",
     UnsupportedReason.DEFENDER_OFF: "Microsoft Defender for Servers is not enabled on its subscription",
     UnsupportedReason.FIREWALL_MANAGED: "its traffic is managed by an Azure Firewall policy",
+    UnsupportedReason.DISABLED_BY_POLICY: "an Azure Policy assignment does not allow JIT on it",
 }
 
 
