@@ -23,6 +23,9 @@ key                             type    holds
 ``P schedule:attempts``         hash    item -> how many times it was claimed since scheduled
 ``P done:<item>``               string  sent-marker: the notification for that item went out
 ``P rate:<user>``               zset    that user's command times in the last minute
+``P policy_denied``             hash    lower-cased VM id -> JSON of the Azure Policy refusal of JIT on
+                                        it (see ``policy_denials``); the key expires a while after the
+                                        last refusal, each entry is ignored once older than that
 ==============================  ======  =============================================================
 """
 
@@ -92,3 +95,8 @@ class Keys:
     def rate(self, user_id: str) -> str:
         """One user's recent command times."""
         return f"{self.base}rate:{user_id}"
+
+    @property
+    def policy_denied(self) -> str:
+        """VMs Azure Policy refused JIT on."""
+        return f"{self.base}policy_denied"
