@@ -6,7 +6,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -14,7 +14,7 @@ from bot.runtime import build_slack_client
 from bot.scopes import required_scopes
 from jit.checks import Check, Verdict
 from jit.clock import SystemClock
-from jit.redis_connect import connect_redis
+from jit.redis_connect import RedisClient, connect_redis
 from jit.rules import rules_checks
 from jit.settings import Settings, SettingsError, load_environment
 
@@ -155,9 +155,9 @@ def _header(headers: Any, name: str) -> str:
 
 
 async def redis_checks(url: str) -> list[Check]:
-    """Redis answers, and keeps data across restarts (warn when AOF and RDB are both off)."""
+    """Redis answers, and keeps data across restarts (warn when AOF and RDB are both off, on any cluster node)."""
     area = "Redis"
-    client: aioredis.Redis | None = None
+    client: RedisClient | None = None
     try:
         client = connect_redis(url, socket_timeout=3)
         await client.ping()
@@ -171,21 +171,21 @@ async def redis_checks(url: str) -> list[Check]:
         ]
     checks = [Check.passed(area, "reachable", "PING ok")]
     try:
-        persistence = await client.info("persistence")
-        aof = bool(int(persistence.get("aof_enabled", 0)))
-        try:
-            save = await client.config_get("save")
-            rdb = bool(str(save.get("save", "")).strip())
-        except Exception:
-            rdb = False
-        if aof or rdb:
-            checks.append(Check.passed(area, "persistent", "AOF on" if aof else "RDB snapshots on"))
+        nodes = await _persistence(client)
+        volatile = sorted(name for name, (aof, rdb) in nodes.items() if not (aof or rdb))
+        if not volatile:
+            if isinstance(client, RedisCluster):
+                detail = f"AOF or RDB on all {len(nodes)} cluster nodes"
+            else:
+                detail = "AOF on" if any(aof for aof, _ in nodes.values()) else "RDB snapshots on"
+            checks.append(Check.passed(area, "persistent", detail))
         else:
+            where = f" on {', '.join(volatile)}" if isinstance(client, RedisCluster) else ""
             checks.append(
                 Check.warned(
                     area,
                     "persistent",
-                    "AOF and RDB are both off: a Redis restart loses pending requests and the schedule",
+                    f"AOF and RDB are both off{where}: a Redis restart loses pending requests and the schedule",
                     "Turn on appendonly yes (AOF), or use a managed Redis with persistence.",
                 )
             )
@@ -196,6 +196,32 @@ async def redis_checks(url: str) -> list[Check]:
     finally:
         await client.aclose()
     return checks
+
+
+async def _persistence(client: RedisClient) -> dict[str, tuple[bool, bool]]:
+    """(AOF on, RDB on) per server: the one server, or every node of a cluster (INFO and CONFIG are per node)."""
+    if isinstance(client, RedisCluster):
+        infos = await client.info("persistence", target_nodes=RedisCluster.ALL_NODES)
+        saves = await _config_save(client, target_nodes=RedisCluster.ALL_NODES)
+        return {node: (_aof(info), bool(saves.get(node))) for node, info in infos.items()}
+    info = await client.info("persistence")
+    saves = await _config_save(client)
+    return {"": (_aof(info), bool(saves.get("")))}
+
+
+def _aof(info: Any) -> bool:
+    return bool(int(info.get("aof_enabled", 0)))
+
+
+async def _config_save(client: RedisClient, **target: Any) -> dict[str, str]:
+    """``CONFIG GET save`` per node ("" for one server); managed caches often refuse CONFIG: read as off."""
+    try:
+        reply: Any = await client.config_get("save", **target)
+    except Exception:
+        return {}
+    if target:
+        return {node: str(value.get("save", "")).strip() for node, value in reply.items()}
+    return {"": str(reply.get("save", "")).strip()}
 
 
 async def azure_checks(settings: Settings, connection_verify: str | None) -> list[Check]:

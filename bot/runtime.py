@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import redis.asyncio as aioredis
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -26,7 +25,7 @@ from bot.metrics import Metrics
 from jit.clock import Clock, SystemClock
 from jit.instrumented import InstrumentedAzure
 from jit.ports import AzureJit
-from jit.redis_connect import connect_redis
+from jit.redis_connect import RedisClient, connect_redis, drop_idle_connections
 from jit.routing import Router
 from jit.rules import router_for
 from jit.scheduler import Scheduler
@@ -78,7 +77,7 @@ class Runtime:
 
     settings: Settings
     clock: Clock
-    redis: aioredis.Redis
+    redis: RedisClient
     slack: AsyncWebClient
     azure: AzureJit
     store: RequestStore
@@ -122,7 +121,7 @@ class Runtime:
         return bool(response.get("ok"))
 
 
-async def _recycle_redis_connections(redis: aioredis.Redis, stop: asyncio.Event) -> None:
+async def _recycle_redis_connections(redis: RedisClient, stop: asyncio.Event) -> None:
     """Entra ID tokens expire and Azure then drops the connection: reconnect idle ones with fresh tokens."""
     from jit.azure.redis_auth import ENTRA_RECYCLE_SECONDS
 
@@ -130,7 +129,7 @@ async def _recycle_redis_connections(redis: aioredis.Redis, stop: asyncio.Event)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), ENTRA_RECYCLE_SECONDS)
         if not stop.is_set():
-            await redis.connection_pool.disconnect(inuse_connections=False)
+            await drop_idle_connections(redis)
 
 
 @contextlib.asynccontextmanager

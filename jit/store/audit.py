@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from jit.model import RequestState
+from jit.redis_connect import RedisClient
 from jit.states import can_transition
 from jit.store.codec import decode_datetime, encode_datetime
 from jit.store.keys import DEFAULT_PREFIX, Keys
@@ -97,7 +96,7 @@ def decode_entry(entry_id: str | bytes, fields: Mapping[Any, Any]) -> AuditRecor
 class AuditLog:
     """Reads the audit stream; writing happens inside the store's atomic steps."""
 
-    def __init__(self, redis: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX):
+    def __init__(self, redis: RedisClient, *, prefix: str = DEFAULT_PREFIX):
         self._redis = redis
         self._key = Keys(prefix).audit
 

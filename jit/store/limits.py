@@ -12,9 +12,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-import redis.asyncio as aioredis
-
 from jit.clock import Clock
+from jit.redis_connect import RedisClient
 from jit.store import lua
 from jit.store.keys import DEFAULT_PREFIX, Keys
 
@@ -33,7 +32,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         clock: Clock,
         prefix: str = DEFAULT_PREFIX,
         *,

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis.asyncio as aioredis
-
+from jit.redis_connect import RedisClient
 from jit.store import lua
 from jit.store.keys import DEFAULT_PREFIX, Keys
 
@@ -75,7 +74,7 @@ class ClaimBatch:
 class Schedule:
     """The shared schedule of due work."""
 
-    def __init__(self, redis: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX, done_ttl: timedelta = DEFAULT_DONE_TTL):
+    def __init__(self, redis: RedisClient, *, prefix: str = DEFAULT_PREFIX, done_ttl: timedelta = DEFAULT_DONE_TTL):
         self._redis = redis
         self.keys = Keys(prefix)
         self.done_ttl = done_ttl

@@ -64,7 +64,7 @@ async def test_connects_as_the_object_id_with_the_token(acl_redis: RedisServer) 
     client = connect_redis(acl_redis.url, credential_provider=EntraIdCredentials(source))
 
     assert await client.ping()
-    assert await client.execute_command("ACL", "WHOAMI") in (OID, OID.encode())  # type: ignore[no-untyped-call]
+    assert await client.execute_command("ACL", "WHOAMI") in (OID, OID.encode())
     assert source.scopes == [REDIS_SCOPE]
     await client.aclose()
 
