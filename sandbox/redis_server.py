@@ -1,4 +1,8 @@
-"""Start a private ``redis-server`` child process: for the test suite, the sandbox and the benchmarks."""
+"""Start private ``redis-server`` child processes: for the test suite, the sandbox and the benchmarks.
+
+``RedisServer`` is one server; ``RedisCluster`` is a real Redis Cluster of several of them, so the store's atomic
+steps are proven where keys move between nodes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -36,6 +41,7 @@ class RedisServer:
         port: int | None = None,
         directory: Path | None = None,
         own_session: bool = False,
+        extra_args: Sequence[str] = (),
     ):
         binary = shutil.which("redis-server")
         if binary is None:
@@ -48,6 +54,7 @@ class RedisServer:
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="jitbot-redis-")
         self.directory = directory or Path(self._tmp.name if self._tmp else ".")
         self.own_session = own_session
+        self.extra_args = list(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -73,6 +80,7 @@ class RedisServer:
             "always" if self.appendonly else "everysec",
             "--protected-mode",
             "no",
+            *self.extra_args,
         ]
         self.process = subprocess.Popen(  # noqa: S603
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=self.own_session
@@ -106,6 +114,107 @@ class RedisServer:
             self._tmp.cleanup()
 
     def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+CLUSTER_BUS_OFFSET = 10000
+
+
+def free_cluster_port(taken: Sequence[int] = ()) -> int:
+    """A free port whose cluster bus port (``port + 10000``) is free too, and not one of ``taken``."""
+    while True:
+        port = free_port()
+        if port in taken or port + CLUSTER_BUS_OFFSET > 65535:
+            continue
+        try:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", port + CLUSTER_BUS_OFFSET))
+        except OSError:
+            continue
+        return port
+
+
+class RedisCluster:
+    """A Redis Cluster of ``masters`` redis-servers on loopback, no replicas, the 16384 slots split between them.
+
+    Built the way an operator builds one (``redis-cli --cluster create``), so tests see what production sees:
+    MOVED redirects, per-node scripts and commands refused across slots.
+    """
+
+    def __init__(self, *, masters: int = 3, node_timeout_ms: int = 5000):
+        if masters < 3:
+            raise ValueError("redis-cli --cluster create needs at least three masters")
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RedisServerUnavailable("redis-cli is not installed: run `apt-get install redis-tools`")
+        self.cli = cli
+        ports: list[int] = []
+        for _ in range(masters):
+            ports.append(free_cluster_port(ports))
+        node_args = ["--cluster-enabled", "yes", "--cluster-node-timeout", str(node_timeout_ms)]
+        self.servers = [RedisServer(port=port, extra_args=node_args) for port in ports]
+
+    @property
+    def ports(self) -> list[int]:
+        """Each node's client port."""
+        return [server.port for server in self.servers]
+
+    @property
+    def url(self) -> str:
+        """``redis+cluster://`` URL listing every node as a startup node."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports) + "/"
+
+    def start(self) -> RedisCluster:
+        """Start the nodes, join them into one cluster and wait until every node reports it healthy."""
+        try:
+            for server in self.servers:
+                server.start()
+            nodes = [f"127.0.0.1:{port}" for port in self.ports]
+            created = subprocess.run(  # noqa: S603
+                [self.cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            if created.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout.decode()[-500:]}")
+            self._wait_until_ok()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def cluster_info(self, port: int) -> dict[str, str]:
+        """``CLUSTER INFO`` of one node as a dict."""
+        out = subprocess.run(  # noqa: S603
+            [self.cli, "-h", "127.0.0.1", "-p", str(port), "cluster", "info"],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        ).stdout.decode()
+        return dict(line.strip().split(":", 1) for line in out.splitlines() if ":" in line)
+
+    def _wait_until_ok(self) -> None:
+        wanted = {"cluster_state": "ok", "cluster_slots_ok": "16384", "cluster_known_nodes": str(len(self.servers))}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            infos = [self.cluster_info(port) for port in self.ports]
+            if all(all(info.get(k) == v for k, v in wanted.items()) for info in infos):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"Redis Cluster on ports {self.ports} did not reach cluster_state:ok")
+
+    def close(self) -> None:
+        """Stop every node and delete their directories."""
+        for server in self.servers:
+            server.close()
+
+    def __enter__(self) -> RedisCluster:
         return self.start()
 
     def __exit__(
