@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-
-import redis.asyncio as aioredis
 from slack_sdk.signature import SignatureVerifier
+
+from jit.redis_connect import RedisClient
+from jit.store.keys import Keys
 
 REPLAY_WINDOW_SECONDS = 60 * 5 + 60
 
@@ -13,7 +13,7 @@ REPLAY_WINDOW_SECONDS = 60 * 5 + 60
 class ReplayGuard:
     """Checks the signature and remembers it in Redis (SET NX), so a byte-identical replay is refused."""
 
-    def __init__(self, redis: aioredis.Redis, signing_secret: str, *, prefix: str = "jitbot"):
+    def __init__(self, redis: RedisClient, signing_secret: str, *, prefix: str = "jitbot"):
         self.redis = redis
         self.verifier = SignatureVerifier(signing_secret)
         self.prefix = prefix
@@ -24,6 +24,5 @@ class ReplayGuard:
 
     async def first_time(self, signature: str) -> bool:
         """True the first time a signature is seen; False for a replay. Raises when Redis is unreachable."""
-        digest = hashlib.sha256(signature.encode()).hexdigest()[:40]
-        key = f"{self.prefix}:{{jit}}:seen:{digest}"
+        key = Keys(self.prefix).seen_signature(signature)
         return bool(await self.redis.set(key, b"1", nx=True, ex=REPLAY_WINDOW_SECONDS))

@@ -31,7 +31,7 @@ class HomePublisher:
     def __init__(self, runtime: Runtime, admin: AdminService):
         self.runtime = runtime
         self.admin = admin
-        self.seen_key = f"{runtime.store.keys.base}home:seen"
+        self.seen_key = runtime.store.keys.home_seen
 
     async def opened(self, user: str) -> None:
         """The user looked at the Home tab: remember them for later refreshes and publish it now."""

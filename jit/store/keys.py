@@ -1,9 +1,10 @@
 """Every Redis key jitbot uses, in one place.
 
 All keys start with ``<prefix>:{jit}:``. The ``{jit}`` hash tag puts every key in one Redis Cluster slot,
-so each multi-key atomic step (a Lua script) is legal on Cluster as well as on a single server or
-Sentinel. jitbot's data is small (requests, an audit stream, a schedule), so one slot is no limit. The
-prefix is configurable so tests and benchmarks can share a server without seeing each other's keys.
+so each multi-key atomic step (a Lua script, which receives every key it touches in ``KEYS``) is legal on
+Cluster as well as on a single server or Sentinel. jitbot's data is small (requests, an audit stream, a
+schedule), so one slot, and so one shard, is no limit. The prefix is configurable so tests and benchmarks
+can share a server without seeing each other's keys.
 
 Layout (``P`` = ``<prefix>:{jit}:``):
 
@@ -23,6 +24,8 @@ key                             type    holds
 ``P schedule:attempts``         hash    item -> how many times it was claimed since scheduled
 ``P done:<item>``               string  sent-marker: the notification for that item went out
 ``P rate:<user>``               zset    that user's command times in the last minute
+``P seen:<digest>``             string  a Slack request signature already accepted (replay guard)
+``P home:seen``                 set     users who opened the App Home tab (they get refreshes)
 ``P policy_denied``             hash    lower-cased VM id -> JSON of the Azure Policy refusal of JIT on
                                         it (see ``policy_denials``); the key expires a while after the
                                         last refusal, each entry is ignored once older than that
@@ -48,7 +51,7 @@ class Keys:
 
     @property
     def base(self) -> str:
-        """``<prefix>:{jit}:``: the start of every key; Lua scripts build per-request keys from it."""
+        """``<prefix>:{jit}:``: the start of every key."""
         return f"{self.prefix}:{HASH_TAG}:"
 
     def request(self, request_id: str) -> str:
@@ -95,6 +98,15 @@ class Keys:
     def rate(self, user_id: str) -> str:
         """One user's recent command times."""
         return f"{self.base}rate:{user_id}"
+
+    def seen_signature(self, signature: str) -> str:
+        """Marks a Slack request signature as used; hashed to bound the key length."""
+        return f"{self.base}seen:{hashlib.sha256(signature.encode()).hexdigest()[:40]}"
+
+    @property
+    def home_seen(self) -> str:
+        """The users whose App Home is kept fresh."""
+        return f"{self.base}home:seen"
 
     @property
     def policy_denied(self) -> str:

@@ -1,9 +1,11 @@
 """The Lua scripts behind every atomic step. Each runs as one Redis command: all of it or none of it.
 
 Arguments travel as one JSON document (``ARGV[1]``) with numbers as strings, so no precision is lost in
-Lua's number formatting. Keys that depend on stored data (a request's per-user index) are built in Lua
-from the ``base`` prefix, which carries the ``{jit}`` hash tag, so they always hash to the declared
-keys' Cluster slot.
+Lua's number formatting. Every key a script reads or writes arrives in ``KEYS``, as Redis requires for
+Cluster (https://redis.io/docs/latest/commands/eval/): no script builds a key name. Where the key depends on
+stored data (the requester of a request, the request a dedupe key points at), the caller names it from what
+it already knows and the script checks that the stored data still agrees, answering with the fact to retry
+with when it does not.
 """
 
 from __future__ import annotations
@@ -56,16 +58,20 @@ local function apply_schedule(schedule, claims, attempts, add, remove)
 end
 """
 
-# KEYS: request, dedupe, user pending index, pending index, audit, schedule, claims, attempts
+# KEYS: request, dedupe, user pending index, pending index, audit, schedule, claims, attempts, and when
+# p.existing names the request the dedupe key is believed to point at, that request.
+# Returns {'dedupe_moved', id} when the dedupe key points elsewhere: call again naming that request.
 CREATE = (
     COMMON
     + """
 local p = cjson.decode(ARGV[1])
 local existing = redis.call('GET', KEYS[2])
 if existing then
-  local existing_key = p.base .. 'req:' .. existing
-  if redis.call('HGET', existing_key, 'state') == 'pending' then
-    return {'existing', redis.call('HGETALL', existing_key)}
+  if existing ~= p.existing then
+    return {'dedupe_moved', existing}
+  end
+  if redis.call('HGET', KEYS[9], 'state') == 'pending' then
+    return {'existing', redis.call('HGETALL', KEYS[9])}
   end
 end
 local pending = redis.call('ZCARD', KEYS[3])
@@ -85,7 +91,9 @@ return {'created'}
 """
 )
 
-# KEYS: request, audit, schedule, claims, attempts
+# KEYS: request, audit, schedule, claims, attempts, then p.requester's index of each state in p.states, then
+# the all-users index of each state in p.states (every state the move may leave, and the target).
+# Returns {'requester', actual} when the request is not p.requester's: call again with that requester.
 TRANSITION = (
     COMMON
     + """
@@ -94,6 +102,15 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if not state then
   return {'missing'}
 end
+local requester = redis.call('HGET', KEYS[1], 'requester')
+if requester ~= p.requester then
+  return {'requester', requester or ''}
+end
+local user_index, state_index = {}, {}
+for i, s in ipairs(p.states) do
+  user_index[s] = KEYS[5 + i]
+  state_index[s] = KEYS[5 + #p.states + i]
+end
 local legal = false
 for _, s in ipairs(p.allowed) do
   if s == state then legal = true end
@@ -101,21 +118,18 @@ end
 if not legal or not fields_match(KEYS[1], p.expect_fields) then
   return {'illegal', state, redis.call('HGETALL', KEYS[1])}
 end
-local requester = redis.call('HGET', KEYS[1], 'requester')
 redis.call('HSET', KEYS[1], 'state', p.to, unpack(p.set))
 if #p.delete > 0 then
   redis.call('HDEL', KEYS[1], unpack(p.delete))
 end
-local user_index = p.base .. 'user:' .. requester .. ':state:'
-local state_index = p.base .. 'state:'
-redis.call('ZREM', user_index .. state, p.id)
-redis.call('ZREM', state_index .. state, p.id)
-redis.call('ZADD', user_index .. p.to, p.now, p.id)
-redis.call('ZADD', state_index .. p.to, p.now, p.id)
+redis.call('ZREM', user_index[state], p.id)
+redis.call('ZREM', state_index[state], p.id)
+redis.call('ZADD', user_index[p.to], p.now, p.id)
+redis.call('ZADD', state_index[p.to], p.now, p.id)
 if p.terminal and p.retention ~= '0' then
   redis.call('EXPIRE', KEYS[1], p.retention)
-  redis.call('ZREMRANGEBYSCORE', user_index .. p.to, '-inf', '(' .. p.prune_before)
-  redis.call('ZREMRANGEBYSCORE', state_index .. p.to, '-inf', '(' .. p.prune_before)
+  redis.call('ZREMRANGEBYSCORE', user_index[p.to], '-inf', '(' .. p.prune_before)
+  redis.call('ZREMRANGEBYSCORE', state_index[p.to], '-inf', '(' .. p.prune_before)
 else
   redis.call('PERSIST', KEYS[1])
 end

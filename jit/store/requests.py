@@ -12,21 +12,26 @@ reach the same state. The audit stream is not trimmed, so the history outlives t
 Dedupe: the key maps the requester and the caller's dedupe key (their normalised command) to the last
 request it made, for ``dedupe_ttl`` (default a day, far longer than a request stays pending); only a
 request that is still pending is handed back.
+
+Cluster: every script receives every key it touches (see ``jit.store.lua``). A transition moves the request
+between its requester's state indexes, so the store names that requester: remembered from requests it has
+seen (a requester never changes), else read first; the script checks it and the store retries if it was
+wrong. A create names the request its dedupe key points at only after the script reports one.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from jit.clock import Clock
 from jit.model import AccessRequest, RequestState
+from jit.redis_connect import RedisClient
 from jit.states import is_terminal, sources_of
 from jit.store import lua
 from jit.store.audit import AuditLog, check_detail, stream_id_ms
@@ -37,6 +42,7 @@ REQUEST_ID_PREFIX = "jr-"
 DEFAULT_RETENTION = timedelta(days=90)
 DEFAULT_DEDUPE_TTL = timedelta(days=1)
 REQUESTED_EVENT = "requested"
+REQUESTER_MEMORY = 10_000
 
 
 def new_request_id() -> str:
@@ -115,7 +121,7 @@ class RequestStore:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         clock: Clock,
         *,
         prefix: str = DEFAULT_PREFIX,
@@ -134,6 +140,24 @@ class RequestStore:
         self._transition = redis.register_script(lua.TRANSITION)
         self._update = redis.register_script(lua.UPDATE_FIELDS)
         self._record = redis.register_script(lua.RECORD)
+        self._requesters: OrderedDict[str, str] = OrderedDict()
+
+    def _remember(self, request: AccessRequest) -> AccessRequest:
+        """Keep who asked for ``request`` (it never changes), so a transition need not read it first."""
+        self._requesters[request.id] = request.requester
+        self._requesters.move_to_end(request.id)
+        while len(self._requesters) > REQUESTER_MEMORY:
+            self._requesters.popitem(last=False)
+        return request
+
+    async def _requester_of(self, request_id: str) -> str:
+        known = self._requesters.get(request_id)
+        if known is not None:
+            return known
+        stored = await self._redis.hget(self.keys.request(request_id), "requester")
+        if stored is None:
+            raise RequestNotFound(request_id)
+        return _text(stored)
 
     def _stamp(self) -> dict[str, str]:
         now = self._clock.now()
@@ -169,9 +193,9 @@ class RequestStore:
         }
         header = ["event", REQUESTED_EVENT, "actor", request.requester, "request_id", request.id, "at", stamp["at"]]
         header += ["to", RequestState.PENDING.value]
-        payload = {
+        payload: dict[str, Any] = {
             **stamp,
-            "base": self.keys.base,
+            "existing": None,
             "id": request.id,
             "fields": _flat(encode_request(request)),
             "max_pending": str(max_pending_per_user),
@@ -187,20 +211,24 @@ class RequestStore:
             self.keys.audit,
             *self._schedule_keys(),
         ]
-        reply = await self._create(keys=keys, args=[json.dumps(payload, ensure_ascii=False)])
+        reply = await self._create(keys=keys, args=[_dumps(payload)])
+        while _text(reply[0]) == "dedupe_moved":
+            payload["existing"] = _text(reply[1])
+            named = [*keys, self.keys.request(payload["existing"])]
+            reply = await self._create(keys=named, args=[_dumps(payload)])
         status = _text(reply[0])
         if status == "existing":
-            return CreateResult(decode_request(_pairs(reply[1])), created=False)
+            return CreateResult(self._remember(decode_request(_pairs(reply[1]))), created=False)
         if status == "too_many":
             raise TooManyPending(int(reply[1]), max_pending_per_user)
         if status == "id_taken":
             raise ValueError(f"request id {request.id!r} is already used")
-        return CreateResult(request, created=True)
+        return CreateResult(self._remember(request), created=True)
 
     async def get(self, request_id: str) -> AccessRequest | None:
         """The request, or None when unknown or expired."""
         fields = await self._redis.hgetall(self.keys.request(request_id))
-        return decode_request(fields) if fields else None
+        return self._remember(decode_request(fields)) if fields else None
 
     async def transition(
         self,
@@ -227,9 +255,11 @@ class RequestStore:
         terminal = is_terminal(to)
         retention = int(self.retention.total_seconds()) if self.retention and terminal else 0
         prune_before = self._clock.now() - (self.retention or timedelta())
-        payload = {
+        states = sorted({*sources_of(to), to}, key=lambda s: s.value)
+        payload: dict[str, Any] = {
             **stamp,
-            "base": self.keys.base,
+            "requester": await self._requester_of(request_id),
+            "states": [s.value for s in states],
             "id": request_id,
             "to": to.value,
             "allowed": sorted(s.value for s in sources_of(to)),
@@ -244,13 +274,23 @@ class RequestStore:
             "detail": check_detail(audit or {}),
             "expect_fields": _expectations(expect_fields or {}),
         }
-        keys = [self.keys.request(request_id), self.keys.audit, *self._schedule_keys()]
-        reply = await self._transition(keys=keys, args=[_dumps(payload)])
+        fixed = [self.keys.request(request_id), self.keys.audit, *self._schedule_keys()]
+        while True:
+            requester = payload["requester"]
+            indexes = [self.keys.user_state(requester, s) for s in states] + [self.keys.state(s) for s in states]
+            reply = await self._transition(keys=fixed + indexes, args=[_dumps(payload)])
+            if _text(reply[0]) != "requester":
+                break
+            if not _text(reply[1]):
+                raise CodecError(f"request {request_id!r} is stored without a requester")
+            payload["requester"] = _text(reply[1])
         status = _text(reply[0])
         if status == "missing":
             raise RequestNotFound(request_id)
         return TransitionResult(
-            ok=status == "ok", request=decode_request(_pairs(reply[2])), previous=RequestState(_text(reply[1]))
+            ok=status == "ok",
+            request=self._remember(decode_request(_pairs(reply[2]))),
+            previous=RequestState(_text(reply[1])),
         )
 
     async def update_fields(
@@ -299,7 +339,9 @@ class RequestStore:
         if status == "missing":
             raise RequestNotFound(request_id)
         return UpdateResult(
-            ok=status in ("ok", "unchanged"), changed=status == "ok", request=decode_request(_pairs(reply[2]))
+            ok=status in ("ok", "unchanged"),
+            changed=status == "ok",
+            request=self._remember(decode_request(_pairs(reply[2]))),
         )
 
     async def record(
@@ -339,7 +381,7 @@ class RequestStore:
             for request_id in ids:
                 pipe.hgetall(self.keys.request(request_id))
             hashes = await pipe.execute()
-        found = [decode_request(h) for h in hashes if h]
+        found = [self._remember(decode_request(h)) for h in hashes if h]
         return sorted((r for r in found if r.state in states), key=lambda r: (r.created_at, r.id))
 
 
