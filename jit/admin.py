@@ -3,6 +3,11 @@
 Only members of ``JITBOT_ADMINS`` may change a policy; the check runs before any Azure call, and a refusal is
 audited like every change. Each change is audited with who made it and the port rules before and after, so the
 trail answers "who opened port 8080 to the internet on db-01, and what was there before".
+
+Azure Policy can forbid JIT on a VM, and Azure only says so when a write is attempted. When an admin's write is
+refused that way, the refusal is audited and remembered, and from then on the inventory lists the VM as
+unsupported ("disabled by policy") until a write succeeds or the memory fades (see ``jit.store.policy_denials``).
+The gateway stays a pure view of Azure; the merge happens here.
 """
 
 from __future__ import annotations
@@ -10,10 +15,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from jit.azure.arm_ids import id_segments
-from jit.azure.errors import VmNotFound
+from jit.azure.errors import JitDeniedByPolicy, VmNotFound
 from jit.clock import Clock
 from jit.durations import to_iso8601
 from jit.errors import NotAllowed, RequestRejected
@@ -21,12 +26,14 @@ from jit.model import (
     GrantedPort,
     JitPolicy,
     JitSupport,
+    PolicyDenial,
     PolicyPort,
     UnsupportedReason,
     VirtualMachine,
     VmJitStatus,
 )
 from jit.ports import AzureJit, Directory
+from jit.store.policy_denials import PolicyDenials
 from jit.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
@@ -36,16 +43,22 @@ CLOSED_PORT_STATUSES = frozenset({"revoked", "expired"})
 
 @dataclass(frozen=True)
 class Readiness:
-    """What the requirements check found: the VM, why JIT cannot protect it (empty when it can), its policy."""
+    """What the requirements check found: the VM, why JIT cannot protect it (empty when it can), its policy,
+    and the remembered Azure Policy refusal behind ``DISABLED_BY_POLICY``."""
 
     vm: VirtualMachine
     reasons: tuple[UnsupportedReason, ...]
     policy: JitPolicy | None
+    policy_denial: PolicyDenial | None = None
 
     @property
     def ready(self) -> bool:
-        """JIT can be switched on or changed for this VM."""
-        return not self.reasons
+        """JIT can be switched on or changed for this VM.
+
+        A remembered Azure Policy refusal does not block: only another write can tell whether an exemption has
+        been granted since, so the admin may try again (and is told what happened last time).
+        """
+        return all(reason is UnsupportedReason.DISABLED_BY_POLICY for reason in self.reasons)
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,11 @@ def vm_spec(vm: str) -> str:
 
 def ports_json(policy: JitPolicy | None) -> str:
     """Port rules as compact JSON for the audit trail (``[]`` when there is no policy)."""
+    return rules_json(policy.ports if policy is not None else ())
+
+
+def rules_json(ports: Sequence[PolicyPort]) -> str:
+    """Port rules as compact JSON for the audit trail."""
     rules = [
         {
             "number": p.number,
@@ -87,9 +105,21 @@ def ports_json(policy: JitPolicy | None) -> str:
             "sources": list(p.allowed_sources),
             "max": to_iso8601(p.max_duration),
         }
-        for p in (policy.ports if policy is not None else ())
+        for p in ports
     ]
     return json.dumps(rules, separators=(",", ":"))
+
+
+def with_denial(status: VmJitStatus, denial: PolicyDenial | None) -> VmJitStatus:
+    """``status`` with a remembered Azure Policy refusal merged in.
+
+    A VM without a policy moves to the Unsupported tab with ``DISABLED_BY_POLICY``; an unsupported one gains the
+    reason. A configured VM stays configured: its existing policy still grants access, only changes are refused.
+    """
+    if denial is None or status.support is JitSupport.CONFIGURED:
+        return status
+    reasons = tuple(dict.fromkeys((*status.unsupported_reasons, UnsupportedReason.DISABLED_BY_POLICY)))
+    return replace(status, support=JitSupport.UNSUPPORTED, unsupported_reasons=reasons, policy_denial=denial)
 
 
 class AdminService:
@@ -103,12 +133,14 @@ class AdminService:
         directory: Directory,
         admins: Sequence[str],
         clock: Clock,
+        denials: PolicyDenials,
     ):
         self.azure = azure
         self.store = store
         self.directory = directory
         self.admins = tuple(admins)
         self.clock = clock
+        self.denials = denials
 
     async def is_admin(self, user: str) -> bool:
         """Whether ``user`` is named in JITBOT_ADMINS directly or through one of its user groups."""
@@ -141,19 +173,31 @@ class AdminService:
         return found
 
     async def readiness(self, user: str, vm: str, *, action: str = "enable") -> Readiness:
-        """The requirements check before the policy modal: Defender for Servers, ARM VM, NSG; and the policy."""
+        """The requirements check before the policy modal: Defender for Servers, ARM VM, NSG, a remembered Azure
+        Policy refusal; and the policy."""
         await self.require_admin(user, action, vm)
         found = await self.find(vm)
         reasons = await self.azure.unsupported_reasons(found.ref)
         policy = await self.azure.policy_for(found.ref)
-        return Readiness(found, reasons, policy)
+        denial = await self.denials.get(found.ref.id)
+        if denial is not None:
+            reasons = (*reasons, UnsupportedReason.DISABLED_BY_POLICY)
+        return Readiness(found, reasons, policy, denial)
 
     async def configure(self, user: str, vm: str, ports: Sequence[PolicyPort]) -> PolicyChange:
-        """Write the VM's port rules (other VMs in the policy untouched) and audit before/after."""
+        """Write the VM's port rules (other VMs in the policy untouched) and audit before/after.
+
+        When Azure Policy refuses, the refusal is remembered and audited before the error reaches the admin.
+        """
         await self.require_admin(user, "change", vm)
         found = await self.find(vm)
         before = await self.azure.policy_for(found.ref)
-        after = await self.azure.configure(found.ref, ports)
+        try:
+            after = await self.azure.configure(found.ref, ports)
+        except JitDeniedByPolicy as denied:
+            await self._remember_denial(user, found, before, ports, denied)
+            raise
+        await self.denials.forget(found.ref.id)
         audit_id = await self.store.record(
             "policy_configured" if before is not None else "policy_enabled",
             actor=user,
@@ -167,6 +211,32 @@ class AdminService:
         )
         log.info("admin.policy_saved", extra={"vm": found.ref.id, "actor": user, "ports": len(after.ports)})
         return PolicyChange(found, user, before, after, audit_id)
+
+    async def _remember_denial(
+        self,
+        user: str,
+        found: VirtualMachine,
+        before: JitPolicy | None,
+        ports: Sequence[PolicyPort],
+        denied: JitDeniedByPolicy,
+    ) -> None:
+        denial = PolicyDenial(found.ref.id, denied.assignment, denied.assignment_id, self.clock.now())
+        await self.denials.remember(denial)
+        await self.store.record(
+            "azure_policy_denied",
+            actor=user,
+            request_id=None,
+            detail={
+                "vm": found.ref.id,
+                "assignment": denied.assignment[:300],
+                "assignment_id": (denied.assignment_id or "")[:500],
+                "before": ports_json(before),
+                "attempted": rules_json(ports),
+            },
+        )
+        log.warning(
+            "admin.azure_policy_denied", extra={"vm": found.ref.id, "actor": user, "assignment": denied.assignment}
+        )
 
     async def disable(self, user: str, vm: str) -> PolicyChange:
         """Remove the VM from its JIT policy (other VMs untouched) and audit what it had."""
@@ -189,8 +259,11 @@ class AdminService:
         return PolicyChange(found, user, before, None, audit_id)
 
     async def inventory(self) -> list[VmJitStatus]:
-        """Every VM in the portal's three tabs (anyone may look; only admins get the Enable buttons)."""
-        return await self.azure.inventory()
+        """Every VM in the portal's three tabs, remembered Azure Policy refusals included (anyone may look; only
+        admins get the Enable buttons)."""
+        rows = await self.azure.inventory()
+        denials = await self.denials.all()
+        return [with_denial(row, denials.get(row.vm.ref.id.lower())) for row in rows]
 
     async def overview(self, vm: str) -> VmOverview:
         """One VM's tab, policy and the ports open on it now, from Azure's request history."""
@@ -203,6 +276,7 @@ class AdminService:
             status = VmJitStatus(found, JitSupport.CONFIGURED, (), policy)
         else:
             status = VmJitStatus(found, JitSupport.NOT_CONFIGURED)
+        status = with_denial(status, await self.denials.get(found.ref.id))
         if policy is None:
             return VmOverview(status, ())
         now = self.clock.now()

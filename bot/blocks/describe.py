@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.blocks.common import duration_text, escape_mrkdwn, ports_label, source_label
-from jit.model import PolicyPort, PortProtocol, UnsupportedReason
+from bot.blocks.common import code, duration_text, escape_mrkdwn, ports_label, slack_date, source_label
+from jit.model import PolicyDenial, PolicyPort, PortProtocol, UnsupportedReason
 
 UNSUPPORTED_EXPLANATIONS: dict[UnsupportedReason, tuple[str, str]] = {
     UnsupportedReason.NO_NSG: (
@@ -24,18 +24,44 @@ UNSUPPORTED_EXPLANATIONS: dict[UnsupportedReason, tuple[str, str]] = {
         "Its Azure Firewall is governed by a Firewall Manager policy, which JIT cannot change.",
         "Protect it with a network security group or classic Azure Firewall rules instead.",
     ),
+    UnsupportedReason.DISABLED_BY_POLICY: (
+        "JIT is disabled by Azure Policy: a policy assignment refused it when an admin tried to enable it.",
+        "Ask the owner of that Azure Policy assignment for an exemption covering the VM or its resource group, "
+        "then an admin can run `/jit enable` on it again.",
+    ),
 }
 
 
-def unsupported_text(reasons: Sequence[UnsupportedReason]) -> str:
-    """Why JIT cannot work on a VM and how to fix each cause, as mrkdwn bullet lines."""
+def unsupported_text(reasons: Sequence[UnsupportedReason], denial: PolicyDenial | None = None) -> str:
+    """Why JIT cannot work on a VM and how to fix each cause, as mrkdwn bullet lines; ``denial`` names the Azure
+    Policy assignment behind ``DISABLED_BY_POLICY`` when it is known."""
     if not reasons:
         return "• Azure did not say why."
     lines = []
     for reason in dict.fromkeys(reasons):
         what, fix = UNSUPPORTED_EXPLANATIONS[reason]
+        if reason is UnsupportedReason.DISABLED_BY_POLICY and denial is not None:
+            what = (
+                f"JIT is disabled by Azure Policy: {_assignment(denial)} refused it ({slack_date(denial.at)}) "
+                "when an admin tried to enable it."
+            )
         lines.append(f"• {what} _Fix:_ {fix}")
     return "\n".join(lines)
+
+
+def policy_denial_notice(denial: PolicyDenial) -> str:
+    """The warning on the policy modal of a VM Azure Policy refused before: saving tries again, since only Azure
+    knows whether an exemption has been granted since."""
+    return (
+        f":warning: Last time ({slack_date(denial.at)}) {_assignment(denial)} refused JIT on this VM. If its owner "
+        "has granted an exemption since, Save will work; otherwise Azure will refuse again."
+    )
+
+
+def _assignment(denial: PolicyDenial) -> str:
+    if not denial.assignment:
+        return "an Azure Policy assignment"
+    return f"the Azure Policy assignment {code(denial.assignment, 150)}"
 
 
 def protocol_text(protocol: PortProtocol) -> str:

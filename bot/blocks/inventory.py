@@ -130,7 +130,7 @@ def _row_block(row: VmJitStatus, is_admin: bool) -> Block:
         text = f"{_vm_heading(row.vm.ref)}\nSupports JIT but has no policy yet."
         accessory = button("Enable JIT", ENABLE_ACTION, row.vm.ref.id, "primary") if is_admin else None
         return section(text, accessory=accessory)
-    return section(f"{_vm_heading(row.vm.ref)}\n{unsupported_text(row.unsupported_reasons)}")
+    return section(f"{_vm_heading(row.vm.ref)}\n{unsupported_text(row.unsupported_reasons, row.policy_denial)}")
 
 
 def tab_buttons(counts: dict[JitSupport, int], current: JitSupport | None, pattern: str | None) -> Block:

@@ -148,8 +148,11 @@ def recommended_ports() -> tuple[PolicyPort, ...]:
     return tuple(PolicyPort(number=p, max_duration=DEFAULT_MAX_ACCESS) for p in RECOMMENDED_PORTS)
 
 
-def policy_modal(vm: VmRef, policy: JitPolicy | None = None) -> dict[str, Any]:
-    """The enable (``policy`` None: recommended ports) or edit modal for ``vm``; private_metadata is the VM id."""
+def policy_modal(vm: VmRef, policy: JitPolicy | None = None, *, notice: str | None = None) -> dict[str, Any]:
+    """The enable (``policy`` None: recommended ports) or edit modal for ``vm``; private_metadata is the VM id.
+
+    ``notice`` (mrkdwn) is shown under the introduction, e.g. that Azure Policy refused this VM last time.
+    """
     ports = policy.ports if policy is not None else recommended_ports()
     slots, overflow = ports[:MAX_PORT_SLOTS], ports[MAX_PORT_SLOTS:]
     verb = "Change" if policy is not None else "Turn on"
@@ -160,6 +163,8 @@ def policy_modal(vm: VmRef, policy: JitPolicy | None = None) -> dict[str, Any]:
             "opened only to the requested source for at most its maximum time."
         ),
     ]
+    if notice:
+        blocks.append(context(notice))
     for slot, port in enumerate(slots):
         blocks += _slot_blocks(slot, port)
     blocks += [

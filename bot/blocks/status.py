@@ -88,7 +88,8 @@ def vm_status(status: VmJitStatus, open_ports: Sequence[GrantedPort], *, now: da
             section(f"JIT is not configured. An admin can turn it on with `/jit enable {escape_mrkdwn(vm.name)}`.")
         )
     else:
-        blocks.append(section("*JIT cannot be used on this VM*\n" + unsupported_text(status.unsupported_reasons)))
+        why = unsupported_text(status.unsupported_reasons, status.policy_denial)
+        blocks.append(section("*JIT cannot be used on this VM*\n" + why))
     current = [p for p in open_ports if as_utc(p.end) > as_utc(now) and p.status.lower() not in _CLOSED]
     if current:
         lines = [

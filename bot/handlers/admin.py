@@ -23,6 +23,7 @@ from bot.blocks.admin_views import (
     working_modal,
 )
 from bot.blocks.common import Message
+from bot.blocks.describe import policy_denial_notice
 from bot.blocks.inventory import requirements_missing
 from bot.blocks.policy_modal import (
     disable_modal,
@@ -47,6 +48,7 @@ from bot.handlers.views import (
 from bot.runtime import Runtime
 from jit.admin import AdminService
 from jit.errors import RequestRejected
+from jit.store.policy_denials import PolicyDenials
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ def admin_service(runtime: Runtime) -> AdminService:
         directory=runtime.directory,
         admins=runtime.settings.admins,
         clock=runtime.clock,
+        denials=PolicyDenials(runtime.redis, runtime.clock, prefix=runtime.store.keys.prefix),
     )
 
 
@@ -93,7 +96,10 @@ class AdminFlows:
         readiness = await self.admin.readiness(user, vm, action="enable" if mode == "enable" else "change")
         if not readiness.ready:
             return notice_modal(TITLES[mode], requirements_missing(readiness.vm.ref, readiness.reasons))
-        return policy_modal(readiness.vm.ref, readiness.policy)
+        denial = readiness.policy_denial
+        return policy_modal(
+            readiness.vm.ref, readiness.policy, notice=policy_denial_notice(denial) if denial is not None else None
+        )
 
     async def _disable_view(self, vm: str) -> dict[str, Any]:
         found = await self.admin.find(vm)

@@ -13,10 +13,9 @@ import json
 import logging
 from datetime import timedelta
 
-import redis.asyncio as aioredis
-
 from jit.clock import Clock
 from jit.model import PolicyDenial
+from jit.redis_connect import RedisClient
 from jit.store.codec import CodecError, decode_datetime, encode_datetime
 from jit.store.keys import DEFAULT_PREFIX, Keys
 
@@ -57,7 +56,7 @@ class PolicyDenials:
     """Remembers Azure Policy refusals of JIT per VM (ids compare case-insensitively, as in Azure)."""
 
     def __init__(
-        self, redis: aioredis.Redis, clock: Clock, *, prefix: str = DEFAULT_PREFIX, ttl: timedelta = DEFAULT_DENIAL_TTL
+        self, redis: RedisClient, clock: Clock, *, prefix: str = DEFAULT_PREFIX, ttl: timedelta = DEFAULT_DENIAL_TTL
     ):
         self._redis = redis
         self._clock = clock
@@ -65,11 +64,10 @@ class PolicyDenials:
         self.ttl = ttl
 
     async def remember(self, denial: PolicyDenial) -> None:
-        """Record (or refresh) the refusal for ``denial.vm_id``."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._key, denial.vm_id.lower(), encode_denial(denial))
-            pipe.pexpire(self._key, max(1, self.ttl // timedelta(milliseconds=1)))
-            await pipe.execute()
+        """Record (or refresh) the refusal for ``denial.vm_id``; stale entries are ignored on read, so the expiry
+        needs no transaction with the write."""
+        await self._redis.hset(self._key, denial.vm_id.lower(), encode_denial(denial))
+        await self._redis.pexpire(self._key, max(1, self.ttl // timedelta(milliseconds=1)))
 
     async def forget(self, vm_id: str) -> None:
         """Azure accepted JIT on the VM: the refusal no longer holds."""

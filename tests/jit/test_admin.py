@@ -2,7 +2,8 @@
 
 World (see tests/jit/azure/conftest.py): web-01 and api-01 share the ``rg-app`` policy; db-01 has a subnet
 NSG and no policy; bare-01 has no NSG; old-01 is classic; svc-01's subscription has Defender for Servers off;
-a second web-01 in another subscription makes the bare name ambiguous.
+a second web-01 in another subscription makes the bare name ambiguous. Tests that need Azure Policy to deny JIT
+on a VM set its ``jit_denied_by_policy``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,24 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from jit.admin import AdminService, ports_json, vm_spec
-from jit.azure.errors import InvalidPolicyPorts, VmAmbiguous, VmNotFound, VmUnsupported
+from jit.admin import AdminService, ports_json, vm_spec, with_denial
+from jit.azure.errors import InvalidPolicyPorts, JitDeniedByPolicy, VmAmbiguous, VmNotFound, VmUnsupported
 from jit.azure.gateway import AzureGateway, build_gateway
 from jit.clock import ManualClock
 from jit.errors import NotAllowed, RequestRejected
-from jit.model import JitPolicy, JitSupport, PolicyPort, PortProtocol, UnsupportedReason
+from jit.model import (
+    JitPolicy,
+    JitSupport,
+    PolicyDenial,
+    PolicyPort,
+    PortProtocol,
+    UnsupportedReason,
+    VirtualMachine,
+    VmJitStatus,
+    VmRef,
+)
 from jit.store.audit import AuditRecord
+from jit.store.policy_denials import DEFAULT_DENIAL_TTL, PolicyDenials
 from jit.store.requests import RequestStore
 from sandbox.arm import ArmEmulator
 from sandbox.arm_inventory import Inventory
@@ -83,15 +95,25 @@ def store(redis_client: aioredis.Redis, clock: ManualClock) -> RequestStore:
 
 
 @pytest.fixture
+def denials(redis_client: aioredis.Redis, clock: ManualClock) -> PolicyDenials:
+    """Remembered Azure Policy refusals, next to the audit trail."""
+    return PolicyDenials(redis_client, clock, prefix="admin-test")
+
+
+@pytest.fixture
 def groups() -> Groups:
     """One admin group."""
     return Groups({ADMIN_GROUP: frozenset({GROUP_ADMIN})})
 
 
 @pytest.fixture
-def admin(gateway: AzureGateway, store: RequestStore, groups: Groups, clock: ManualClock) -> AdminService:
+def admin(
+    gateway: AzureGateway, store: RequestStore, groups: Groups, clock: ManualClock, denials: PolicyDenials
+) -> AdminService:
     """Admins: one user directly, one through a group."""
-    return AdminService(azure=gateway, store=store, directory=groups, admins=(ADMIN, ADMIN_GROUP), clock=clock)
+    return AdminService(
+        azure=gateway, store=store, directory=groups, admins=(ADMIN, ADMIN_GROUP), clock=clock, denials=denials
+    )
 
 
 async def audit(store: RequestStore, event: str) -> list[AuditRecord]:
@@ -119,9 +141,9 @@ async def test_admins_are_named_directly_or_through_a_group(admin: AdminService,
 
 
 async def test_nobody_is_admin_when_none_are_configured(
-    gateway: AzureGateway, store: RequestStore, groups: Groups, clock: ManualClock
+    gateway: AzureGateway, store: RequestStore, groups: Groups, clock: ManualClock, denials: PolicyDenials
 ) -> None:
-    nobody = AdminService(azure=gateway, store=store, directory=groups, admins=(), clock=clock)
+    nobody = AdminService(azure=gateway, store=store, directory=groups, admins=(), clock=clock, denials=denials)
     assert not await nobody.is_admin(ADMIN)
     with pytest.raises(NotAllowed):
         await nobody.configure(ADMIN, "db-01", [PolicyPort(22)])
@@ -278,3 +300,111 @@ def test_ports_json_is_compact_and_empty_without_a_policy() -> None:
         "p", "s", "rg", "westeurope", "default", "vm", (PolicyPort(22, PortProtocol.UDP, ("1.2.3.4/32",)),)
     )
     assert ports_json(policy) == '[{"number":22,"protocol":"UDP","sources":["1.2.3.4/32"],"max":"PT3H"}]'
+
+
+LOCKED = "Locked-down VMs: no just-in-time access"
+
+
+def tabs(rows: list[VmJitStatus]) -> dict[str, VmJitStatus]:
+    """Inventory rows by ``rg/name`` (names alone are ambiguous in this world)."""
+    return {row.vm.ref.short: row for row in rows}
+
+
+async def test_a_policy_refusal_is_remembered_audited_and_then_listed_as_unsupported(
+    admin: AdminService, store: RequestStore, world: Inventory, denials: PolicyDenials, clock: ManualClock
+) -> None:
+    world.vm("db-01").jit_denied_by_policy = LOCKED
+    before = entries(world)
+    assert tabs(await admin.inventory())["rg-data/db-01"].support is JitSupport.NOT_CONFIGURED
+    with pytest.raises(JitDeniedByPolicy) as denied:
+        await admin.configure(ADMIN, "db-01", [PolicyPort(22, PortProtocol.TCP, ("10.0.0.0/8",))])
+    assert denied.value.assignment == LOCKED
+    assert entries(world) == before
+    assert await audit(store, "policy_enabled") == []
+    [record] = await audit(store, "azure_policy_denied")
+    vm_id = world.vm("db-01").id
+    assert record.actor == ADMIN and record.detail["vm"] == vm_id and record.detail["assignment"] == LOCKED
+    assert record.detail["assignment_id"] == denied.value.assignment_id and record.detail["before"] == "[]"
+    assert json.loads(record.detail["attempted"]) == [
+        {"number": 22, "protocol": "TCP", "sources": ["10.0.0.0/8"], "max": "PT3H"}
+    ]
+    remembered = await denials.get(vm_id)
+    assert remembered == PolicyDenial(vm_id, LOCKED, denied.value.assignment_id, clock.now())
+
+    rows = tabs(await admin.inventory())
+    db = rows["rg-data/db-01"]
+    assert db.support is JitSupport.UNSUPPORTED and db.unsupported_reasons == (UnsupportedReason.DISABLED_BY_POLICY,)
+    assert db.policy_denial == remembered
+    assert rows["rg-app/web-01"].support is JitSupport.CONFIGURED and rows["rg-app/web-01"].policy_denial is None
+    overview = await admin.overview("db-01")
+    assert overview.status.support is JitSupport.UNSUPPORTED and overview.status.policy_denial == remembered
+
+    again = await admin.readiness(ADMIN, "db-01")
+    assert again.reasons == (UnsupportedReason.DISABLED_BY_POLICY,) and again.policy_denial == remembered
+    assert again.ready
+
+
+async def test_a_granted_exemption_is_noticed_by_the_next_save(
+    admin: AdminService, world: Inventory, denials: PolicyDenials
+) -> None:
+    world.vm("db-01").jit_denied_by_policy = LOCKED
+    with pytest.raises(JitDeniedByPolicy):
+        await admin.configure(ADMIN, "db-01", [PolicyPort(22)])
+    world.vm("db-01").jit_denied_by_policy = None
+    change = await admin.configure(ADMIN, "db-01", [PolicyPort(22)])
+    assert change.after is not None and await denials.get(change.vm.ref.id) is None
+    row = tabs(await admin.inventory())["rg-data/db-01"]
+    assert row.support is JitSupport.CONFIGURED and row.policy_denial is None
+    assert (await admin.readiness(ADMIN, "db-01")).reasons == ()
+
+
+async def test_a_remembered_refusal_fades_so_the_vm_is_offered_again(
+    admin: AdminService, world: Inventory, clock: ManualClock
+) -> None:
+    world.vm("db-01").jit_denied_by_policy = LOCKED
+    with pytest.raises(JitDeniedByPolicy):
+        await admin.configure(ADMIN, "db-01", [PolicyPort(22)])
+    clock.advance(DEFAULT_DENIAL_TTL - timedelta(minutes=1))
+    assert tabs(await admin.inventory())["rg-data/db-01"].support is JitSupport.UNSUPPORTED
+    clock.advance(timedelta(minutes=1))
+    assert tabs(await admin.inventory())["rg-data/db-01"].support is JitSupport.NOT_CONFIGURED
+
+
+async def test_a_refused_edit_keeps_a_configured_vm_configured(
+    admin: AdminService, world: Inventory, store: RequestStore
+) -> None:
+    world.vm("web-01").jit_denied_by_policy = LOCKED
+    before = entries(world)
+    with pytest.raises(JitDeniedByPolicy):
+        await admin.configure(ADMIN, "rg-app/web-01", [PolicyPort(2222)])
+    assert entries(world) == before
+    [record] = await audit(store, "azure_policy_denied")
+    assert [p["number"] for p in json.loads(record.detail["before"])] == [22, 3389]
+    row = tabs(await admin.inventory())["rg-app/web-01"]
+    assert row.support is JitSupport.CONFIGURED and row.policy is not None
+    edit = await admin.readiness(ADMIN, "rg-app/web-01", action="change")
+    assert edit.ready and edit.policy is not None and edit.policy_denial is not None
+
+
+def test_a_denial_adds_its_reason_to_an_unsupported_vm_and_never_hides_a_configured_one() -> None:
+    ref = VmRef(
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm", "s", "rg", "vm", "x"
+    )
+    denial = PolicyDenial(ref.id, LOCKED, None, ManualClock().now())
+    bare = VmJitStatus(VirtualMachine(ref), JitSupport.UNSUPPORTED, (UnsupportedReason.NO_NSG,))
+    merged = with_denial(bare, denial)
+    assert merged.unsupported_reasons == (UnsupportedReason.NO_NSG, UnsupportedReason.DISABLED_BY_POLICY)
+    assert with_denial(merged, denial).unsupported_reasons == merged.unsupported_reasons
+    policy = JitPolicy("p", "s", "rg", "x", "default", ref.id, (PolicyPort(22),))
+    configured = VmJitStatus(VirtualMachine(ref), JitSupport.CONFIGURED, (), policy)
+    assert with_denial(configured, denial) is configured
+    assert with_denial(bare, None) is bare
+
+
+async def test_readiness_still_blocks_on_what_azure_reports(
+    admin: AdminService, world: Inventory, denials: PolicyDenials, clock: ManualClock
+) -> None:
+    bare = world.vm("bare-01")
+    await denials.remember(PolicyDenial(bare.id, LOCKED, None, clock.now()))
+    found = await admin.readiness(ADMIN, "bare-01")
+    assert found.reasons == (UnsupportedReason.NO_NSG, UnsupportedReason.DISABLED_BY_POLICY) and not found.ready
