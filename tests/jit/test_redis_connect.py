@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio.connection
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
-from jit.redis_connect import RedisUrlError, connect_redis
+from jit.redis_connect import SOCKET_TIMEOUT, RedisUrlError, connect_redis
 from sandbox.arm_tls import write_self_signed
 from sandbox.redis_server import RedisServer, free_port
 
@@ -113,8 +115,37 @@ async def test_sentinel_url_finds_the_master(sentinel: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://localhost:6379", "redis+sentinel:///mymaster", "redis+sentinel://127.0.0.1:26379/"]
+    "url",
+    [
+        "http://localhost:6379",
+        "redis+sentinel:///mymaster",
+        "redis+sentinel://127.0.0.1:26379/",
+        "redis+cluster:///",
+        "redis+cluster://127.0.0.1:7000,/",
+        "redis+cluster://127.0.0.1:7000/1",
+        "rediss+cluster://127.0.0.1:port/",
+    ],
 )
 def test_unusable_urls_are_explained(url: str) -> None:
     with pytest.raises(RedisUrlError):
         connect_redis(url)
+
+
+async def test_cluster_url_seeds_every_node_with_tls_and_the_password() -> None:
+    client = connect_redis("rediss+cluster://:s%2Fcret@127.0.0.1:7000,[::1]:7001,10.0.0.3/?ssl_ca_certs=/ca.pem")
+    assert isinstance(client, RedisCluster)
+    assert {node.name for node in client.startup_nodes} == {"127.0.0.1:7000", "::1:7001", "10.0.0.3:6379"}
+    options = client.get_connection_kwargs()
+    assert (options["password"], options["ssl_ca_certs"]) == ("s/cret", "/ca.pem")
+    assert options["connection_class"] is redis.asyncio.connection.SSLConnection
+    assert options["socket_timeout"] == SOCKET_TIMEOUT
+    await client.aclose()
+
+
+async def test_an_unreachable_cluster_is_a_connection_error_at_once() -> None:
+    client = connect_redis(f"redis+cluster://127.0.0.1:{free_port()},127.0.0.1:{free_port()}/")
+    started = time.monotonic()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await client.ping()
+    assert time.monotonic() - started < 3
+    await client.aclose()
