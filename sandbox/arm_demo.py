@@ -2,7 +2,9 @@
 
 A dozen VMs over two subscriptions and three resource groups covering each of the portal's three tabs:
 configured (one policy holding several VMs, with some request history written by jitbot and by a portal
-user), not configured, and unsupported for every reason (no NSG, classic, Defender for Servers off).
+user), not configured, and unsupported for every reason (no NSG, classic, Defender for Servers off). One more,
+``vault-01``, looks ready for JIT, but an Azure Policy assignment on locked-down VMs denies it: Azure refuses
+the first attempt to enable it, and from then on jitbot lists it as unsupported ("disabled by policy").
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sandbox.arm_jit import JitEngine, azure_time
 PROD = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e01"
 LAB = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e02"
 DEMO_REQUESTOR = "jitbot-managed-identity"
+LOCKED_DOWN_ASSIGNMENT = "Locked-down VMs: no just-in-time access"
 
 
 def _port(
@@ -121,6 +124,18 @@ def _vms() -> list[VirtualMachine]:
             private_ip="10.1.2.4",
             public_ip="52.164.20.7",
             tags=dev,
+        ),
+        VirtualMachine(
+            PROD,
+            "rg-data",
+            "vault-01",
+            "northeurope",
+            "Linux",
+            nic_nsg="data-nsg",
+            private_ip="10.1.1.6",
+            tags={"env": "prod", "lockdown": "true"},
+            vm_size="Standard_D2s_v5",
+            jit_denied_by_policy=LOCKED_DOWN_ASSIGNMENT,
         ),
         VirtualMachine(
             LAB, "rg-lab", "lab-01", "westeurope", "Linux", nic_nsg="lab-nsg", private_ip="10.2.1.4", tags=dev

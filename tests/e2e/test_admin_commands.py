@@ -255,7 +255,7 @@ async def test_enable_button_on_the_not_configured_tab_opens_the_modal(stack: St
     await stack.driver.slash_command(ADMIN, "list not-configured")
     page = await new_ephemeral(stack, ADMIN, 0)
     values = {b.value for b in page.buttons() if b.action_id == "jit_enable"}
-    assert values == {stack.arm.inventory.vm("build-01").id, stack.arm.inventory.vm("db-02").id}
+    assert values == {stack.arm.inventory.vm(name).id for name in ("build-01", "db-02", "vault-01")}
     await stack.driver.click(ADMIN, page, "jit_enable", stack.arm.inventory.vm("db-02").id)
     modal = await top_view(stack, ADMIN, "jit_policy_modal")
     assert modal.private_metadata == stack.arm.inventory.vm("db-02").id

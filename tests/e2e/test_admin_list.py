@@ -56,7 +56,7 @@ async def test_configured_tab_has_the_portal_columns(stack: Stack) -> None:
     page = await list_page(stack, ENGINEER, "list")
     text = blocks_text(page.blocks)
     assert names_on(page, "") == ["analytics-win", "bastion-win", "db-01", "web-01", "web-02"]
-    assert "Configured (5)" in text and "Not configured (2)" in text and "Unsupported (5)" in text
+    assert "Configured (5)" in text and "Not configured (3)" in text and "Unsupported (5)" in text
     web01 = rows(page)["web-01"]
     assert "22 (SSH) · any protocol · from `*` (any address) · up to 3h" in web01
     assert "8080 · any protocol · from `*` (any address) · up to 1h" in web01
@@ -69,12 +69,12 @@ async def test_configured_tab_has_the_portal_columns(stack: Stack) -> None:
 
 async def test_not_configured_tab_offers_enable_only_to_admins(stack: Stack) -> None:
     engineer = await list_page(stack, ENGINEER, "list not-configured")
-    assert names_on(engineer, "") == ["build-01", "db-02"]
+    assert names_on(engineer, "") == ["build-01", "db-02", "vault-01"]
     assert [b for b in engineer.buttons() if b.action_id == "jit_enable"] == []
     assert "Only jitbot admins can enable JIT" in blocks_text(engineer.blocks)
     admin = await list_page(stack, ADMIN, "list not-configured")
     assert sorted(b.value or "" for b in admin.buttons() if b.action_id == "jit_enable") == sorted(
-        stack.arm.inventory.vm(n).id for n in ("build-01", "db-02")
+        stack.arm.inventory.vm(n).id for n in ("build-01", "db-02", "vault-01")
     )
 
 

@@ -42,7 +42,8 @@ def test_demo_world_covers_every_case() -> None:
     assert len({(vm.subscription_id, vm.resource_group) for vm in inventory.vms}) == 3
     tabs = {vm.name: tab(vm) for vm in inventory.vms}
     assert tabs["web-01"] == tabs["web-02"] == tabs["bastion-win"] == tabs["db-01"] == "configured"
-    assert tabs["build-01"] == tabs["db-02"] == "not configured"
+    assert tabs["build-01"] == tabs["db-02"] == tabs["vault-01"] == "not configured"
+    assert [vm.name for vm in inventory.vms if vm.jit_denied_by_policy] == ["vault-01"]
     assert tabs["legacy-app"] == tabs["old-classic"] == tabs["lab-01"] == tabs["lab-02"] == "unsupported"
     assert {vm.os_type for vm in inventory.vms} == {"Linux", "Windows"}
     assert any(vm.public_ip for vm in inventory.vms)
