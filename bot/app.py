@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.inventory import ENABLE_ACTION, LIST_MORE_ACTION, LIST_TAB_ACTION_PATTERN
 from bot.blocks.policy_modal import DISABLE_CALLBACK_ID, POLICY_CALLBACK_ID
@@ -15,13 +16,23 @@ from bot.handlers.lifecycle import ACK_REVIEW_ACTION, EXTEND_ACTION, REVOKE_ACTI
 from bot.handlers.request_form import RequestFormHandlers
 from bot.lazy import track_lazy_listeners
 from bot.runtime import Runtime
+from jit.settings import Settings
+
+
+def bolt_client(settings: Settings) -> AsyncWebClient:
+    """Bolt's own client (its one ``auth.test``); handlers use ``runtime.slack``.
+
+    Bolt deep-copies its client into every lazy listener's request, which a client holding an HTTP session
+    (like ``runtime.slack``) cannot survive, so Bolt gets a session-less one.
+    """
+    return AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
 
 
 def build_bolt_app(runtime: Runtime) -> AsyncApp:
     """A Bolt AsyncApp wired to the runtime's use cases."""
     settings = runtime.settings
     app = AsyncApp(
-        client=runtime.slack,
+        client=bolt_client(settings),
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=not settings.socket_mode,
         process_before_response=True,
