@@ -91,10 +91,15 @@ async def test_forged_signature_stale_timestamp_and_replay_are_refused_and_leave
     replayed = await driver.replay(first.request)
     assert first.status == 200 and replayed.status == 401
     click = await driver.click(APPROVER_2, card, "jit_deny", request_id)
+    await stack.slack.wait_until(lambda: None if stack.slack.message(card.channel, card.ts).buttons() else True)
+    for _ in range(250):
+        if await stack.runtime.schedule.is_done(f"told:denied:{request_id}"):
+            break
+        await asyncio.sleep(0.02)
     keys_after_click = await _keys(redis_server.url)
     replayed_click = await driver.replay(click.request)
     assert click.status == 200 and replayed_click.status == 401
-    await stack.slack.wait_until(lambda: None if stack.slack.message(card.channel, card.ts).buttons() else True)
+    await stack.runtime.scheduler.tick()
     assert await _keys(redis_server.url) == keys_after_click
     events = [r.event for r in await stack.runtime.audit.for_request(request_id)]
     assert events.count("denied") == 1
