@@ -26,9 +26,8 @@ from bot.grammar import (
 from bot.handlers.errors import message_for
 from bot.handlers.lifecycle import LifecycleHandlers
 from bot.handlers.request_form import RequestFormHandlers
-from bot.logs import request_id_var
+from bot.handlers.requesting import submit_request
 from bot.runtime import Runtime
-from jit.service import RequestDraft
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ class CommandHandlers:
     async def dispatch(self, user: str, command: Command, body: dict[str, Any]) -> Message | None:
         """Run one parsed command for ``user``; returns the ephemeral reply (None when a view was opened)."""
         if isinstance(command, RequestAccess):
-            return await self._request(user, command)
+            return await submit_request(self.runtime, user, command)
         if isinstance(command, OpenRequestForm):
             await RequestFormHandlers(self.runtime).open(body)
             return None
@@ -100,21 +99,3 @@ class CommandHandlers:
         from bot.handlers.subcommands import run_subcommand
 
         return await run_subcommand(self.runtime, user, command, body)
-
-    async def _request(self, user: str, command: RequestAccess) -> Message:
-        submitted = await self.runtime.service.submit(
-            RequestDraft(
-                requester=user,
-                vm=command.vm,
-                ports=command.ports,
-                duration=command.duration,
-                source=command.source,
-                reason=command.reason,
-                break_glass=command.break_glass,
-            )
-        )
-        request_id_var.set(submitted.request.id)
-        outcome = "requested" if submitted.created else "duplicate"
-        self.runtime.metrics.requests.labels(outcome=outcome).inc()
-        log.info("request.submitted", extra={"jit_request": submitted.request.id, "new_request": submitted.created})
-        return requester_confirmation(submitted.request, already_pending=not submitted.created)

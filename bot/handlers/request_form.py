@@ -9,11 +9,10 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.blocks.common import Message
-from bot.blocks.request import requester_confirmation
 from bot.blocks.request_form import parse_request_form, request_form_modal
 from bot.handlers.errors import message_for
+from bot.handlers.requesting import submit_request
 from bot.runtime import Runtime
-from jit.service import RequestDraft
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +47,7 @@ class RequestFormHandlers:
         channel = _channel(view.get("private_metadata", ""))
         reply: Message
         try:
-            submitted = await self.runtime.service.submit(
-                RequestDraft(
-                    requester=user,
-                    vm=parsed.vm,
-                    ports=parsed.ports,
-                    duration=parsed.duration,
-                    source=parsed.source,
-                    reason=parsed.reason,
-                )
-            )
-            reply = requester_confirmation(submitted.request, already_pending=not submitted.created)
+            reply = await submit_request(self.runtime, user, parsed)
         except Exception as exc:
             reply = message_for(exc)
         await self._tell(user, channel, reply)
