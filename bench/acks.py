@@ -88,11 +88,13 @@ class MemoryResult:
 
 @dataclass(frozen=True)
 class AckScenario:
-    """Results of scenarios 1, 2 and 6."""
+    """Results of scenarios 1, 2 and 6; ``slack_connections`` counts the TCP connections jitbot opened to
+    Slack (Web API and response URLs) while it handled ``memory.requests`` commands."""
 
     apps: dict[str, AckResult]
     memory: MemoryResult
     undrained: int
+    slack_connections: int
 
 
 async def _nothing_to_drain() -> bool:
@@ -143,16 +145,20 @@ async def measure_acks(world: World, sizes: Sizes, loadgen: LoadGenerator) -> Ac
         rss_start = sample_process(bot.process.pid).rss_bytes
         results = {t.name: AckResult(t.name) for t in targets}
         undrained = 0
+        connections = 0
 
         async def send(target: Target, count: int, concurrency: int, gap: float) -> LoadResult:
-            nonlocal undrained
+            nonlocal undrained, connections
             bodies = world.command_bodies(count, f"{target.name}-{concurrency}")
             if target.name == JITBOT:
                 drain.sent(count)
+            connections_before = world.slack.connections
             result = await loadgen.run(target.url, world.secret, bodies, concurrency=concurrency, gap=gap)
             results[target.name].add(result)
             if not await target.drain():
                 undrained += 1
+            if target.name == JITBOT:
+                connections += world.slack.connections - connections_before
             return result
 
         for target in targets:
@@ -176,7 +182,7 @@ async def measure_acks(world: World, sizes: Sizes, loadgen: LoadGenerator) -> Ac
         drained = await drain()
         after = sample_process(bot.process.pid)
         memory = MemoryResult(results[JITBOT].sent, rss_start, after.rss_bytes, after.peak_rss_bytes, drained)
-        return AckScenario(results, memory, undrained)
+        return AckScenario(results, memory, undrained, connections)
     finally:
         for server in baselines.values():
             server.close()

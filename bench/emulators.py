@@ -54,20 +54,33 @@ class TimedArm(ArmEmulator):
 
 
 class TimedSlack(SlackEmulator):
-    """The Slack emulator, recording busy intervals and counting calls per method (``response_url`` too)."""
+    """The Slack emulator, recording busy intervals, calls per method (``response_url`` too) and the client
+    connections it accepted (``connections``; a reused port is a new connection when its transport is new)."""
 
     def __init__(self, workspace: Workspace | None = None):
         super().__init__(workspace, response_url_ttl=3600.0)
         self.busy: list[Interval] = []
         self.counts: Counter[str] = Counter()
+        self.connections = 0
+        self._latest: dict[object, object] = {}
         self.subscribe(self._count)
 
     def _count(self, event: SlackEvent) -> None:
         if event.kind is EventKind.API_CALL and event.call is not None:
             self.counts[event.call.method] += 1
 
+    def _note_peer(self, request: web.Request) -> None:
+        transport = request.transport
+        if transport is None:
+            return
+        peer = transport.get_extra_info("peername")
+        if self._latest.get(peer) is not transport:
+            self._latest[peer] = transport
+            self.connections += 1
+
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
+        self._note_peer(request)
         try:
             return await super()._handle_api(request)
         finally:
@@ -75,6 +88,7 @@ class TimedSlack(SlackEmulator):
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
+        self._note_peer(request)
         try:
             return await super()._handle_response_url(request)
         finally:

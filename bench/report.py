@@ -44,6 +44,7 @@ IDLE_CPU = "CPU when idle (% of one core)"
 RSS_START = "RSS of jitbot serve at start (MB)"
 RSS_AFTER = "RSS of jitbot serve after the load (MB)"
 RSS_PEAK = "peak RSS of jitbot serve (MB)"
+SLACK_CONNECTIONS = "connections opened to Slack per /jit"
 
 ROW_LABELS = (
     ACK_P50_SEQ,
@@ -74,6 +75,7 @@ ROW_LABELS = (
     RSS_START,
     RSS_AFTER,
     RSS_PEAK,
+    SLACK_CONNECTIONS,
 )
 
 
@@ -223,6 +225,10 @@ def _jitbot_table(results: Results) -> Table:
             _verdict(memory.rss_after <= 120 * MB),
         ),
         Row(RSS_PEAK, (f"{memory.peak_after / MB:.1f}",)),
+        Row(
+            SLACK_CONNECTIONS,
+            (f"{results.acks.slack_connections / max(1, memory.requests):.2f} (Web API and response URLs)",),
+        ),
     )
     return Table("jitbot", ("value", "target", "result"), rows)
 
