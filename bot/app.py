@@ -15,6 +15,7 @@ from bot.handlers.inventory import InventoryHandlers
 from bot.handlers.lifecycle import ACK_REVIEW_ACTION, EXTEND_ACTION, REVOKE_ACTION, LifecycleHandlers
 from bot.handlers.request_form import RequestFormHandlers
 from bot.lazy import track_lazy_listeners
+from bot.respond import install_session_respond
 from bot.runtime import Runtime
 from jit.settings import Settings
 
@@ -39,6 +40,7 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         ignoring_self_events_enabled=True,
     )
     track_lazy_listeners(app, runtime.in_flight)
+    install_session_respond(app, lambda: runtime.slack.session)
     commands = CommandHandlers(runtime)
     app.command("/jit")(ack=commands.ack, lazy=[commands.run])
     decisions = DecisionHandlers(runtime)
