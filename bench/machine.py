@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import subprocess
 from dataclasses import dataclass
 from importlib import metadata
@@ -105,3 +106,21 @@ def busy_share(before: CpuTimes, after: CpuTimes) -> float:
     """How busy all cores were between two snapshots (0..1), whoever used them."""
     total = after.total - before.total
     return (after.busy - before.busy) / total if total > 0 else 0.0
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds used by this process and its finished, waited-for children (bots, apps, Redis, load)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def others_share(before: CpuTimes, after: CpuTimes, own_seconds: float) -> float:
+    """The share of all cores (0..1) used by processes other than this run between two snapshots."""
+    total = after.total - before.total
+    if total <= 0:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    busy_seconds = (after.busy - before.busy) / ticks
+    total_seconds = total / ticks
+    return max(0.0, busy_seconds - own_seconds) / total_seconds

@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.acks import measure_acks
 from bench.approvals import measure_approvals
 from bench.config import Sizes
-from bench.machine import Machine, busy_share, cpu_times, describe, load_average
+from bench.machine import Machine, busy_share, cpu_times, describe, load_average, others_share, own_cpu_seconds
 from bench.procs import LoadGenerator
 from bench.reminders import measure_scheduler
 from bench.report import Results, Table, build_tables, render_markdown, render_text, verdicts
@@ -32,6 +32,7 @@ class Run:
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
     machine_busy: float
+    others_busy: float
     tables: list[Table]
 
 
@@ -43,7 +44,7 @@ async def run_all(sizes: Sizes, command: str) -> Run:
     """Measure scenarios 1–6 and return the tables."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    load_before, cpu_before = load_average(), cpu_times()
+    load_before, cpu_before, own_before = load_average(), cpu_times(), own_cpu_seconds()
     async with World() as world, LoadGenerator() as loadgen:
         _progress("approvals and ARM calls (scenarios 3, 4)")
         approvals = await measure_approvals(world, sizes.approvals)
@@ -51,6 +52,7 @@ async def run_all(sizes: Sizes, command: str) -> Run:
         acks = await measure_acks(world, sizes, loadgen)
         _progress(f"scheduler with {sizes.scheduled:,} reminders (scenario 5)")
         scheduler = await measure_scheduler(world, sizes)
+    cpu_after = cpu_times()
     return Run(
         sizes=sizes,
         command=command,
@@ -59,7 +61,8 @@ async def run_all(sizes: Sizes, command: str) -> Run:
         machine=describe(),
         load_before=load_before,
         load_after=load_average(),
-        machine_busy=busy_share(cpu_before, cpu_times()),
+        machine_busy=busy_share(cpu_before, cpu_after),
+        others_busy=others_share(cpu_before, cpu_after, own_cpu_seconds() - own_before),
         tables=build_tables(Results(acks, approvals, scheduler)),
     )
 
@@ -89,7 +92,8 @@ def markdown(run: Run) -> str:
         "",
         *[f"- {line}" for line in run.machine.lines()],
         f"- Load average (1/5/15 min) before: {_load(run.load_before)}, after: {_load(run.load_after)}; "
-        f"all cores {run.machine_busy * 100:.0f}% busy during the run (this run and anything else on the machine).",
+        f"during the run all cores were {run.machine_busy * 100:.0f}% busy, and processes other than this "
+        f"benchmark (other work sharing the machine) used {run.others_busy * 100:.0f}% of them.",
         "",
         "## What ran",
         "",
