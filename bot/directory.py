@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -23,13 +24,25 @@ class SlackDirectory:
         self.ttl_seconds = ttl_seconds
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._loading: dict[str, asyncio.Task[frozenset[str]]] = {}
 
     async def group_members(self, group_id: str) -> frozenset[str]:
-        """Members of ``group_id``; an unknown or disabled group has no members (nobody gains rights)."""
-        now = self._monotonic()
+        """Members of ``group_id``; an unknown or disabled group has no members (nobody gains rights).
+
+        Concurrent cold lookups of one group share a single ``usergroups.users.list`` call.
+        """
         cached = self._cache.get(group_id)
-        if cached and now - cached[0] < self.ttl_seconds:
+        if cached and self._monotonic() - cached[0] < self.ttl_seconds:
             return cached[1]
+        loading = self._loading.get(group_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(group_id))
+            self._loading[group_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(group_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, group_id: str) -> frozenset[str]:
+        started = self._monotonic()
         try:
             response = await self.client.usergroups_users_list(usergroup=group_id)
             users: list[str] = response.get("users") or []
@@ -39,5 +52,5 @@ class SlackDirectory:
                 members = frozenset()
             else:
                 raise
-        self._cache[group_id] = (now, members)
+        self._cache[group_id] = (started, members)
         return members

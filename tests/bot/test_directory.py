@@ -1,0 +1,34 @@
+"""User-group membership through the Slack emulator: cached briefly, one call for a burst of cold lookups."""
+
+from __future__ import annotations
+
+import asyncio
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.directory import SlackDirectory
+from sandbox.slack import SlackEmulator
+from sandbox.slack_workspace import APPROVER_1, APPROVER_2, APPROVER_GROUP
+
+
+async def test_a_burst_of_cold_lookups_makes_one_call_and_the_cache_expires() -> None:
+    clock = [0.0]
+    async with SlackEmulator() as slack:
+        client = AsyncWebClient(token=slack.workspace.token, base_url=slack.api_url)
+        directory = SlackDirectory(client, ttl_seconds=60, monotonic=lambda: clock[0])
+
+        results = await asyncio.gather(*(directory.group_members(APPROVER_GROUP) for _ in range(20)))
+
+        assert all(r == frozenset({APPROVER_1, APPROVER_2}) for r in results)
+        assert len(slack.calls_to("usergroups.users.list")) == 1
+        await directory.group_members(APPROVER_GROUP)
+        assert len(slack.calls_to("usergroups.users.list")) == 1
+        clock[0] = 61
+        await directory.group_members(APPROVER_GROUP)
+        assert len(slack.calls_to("usergroups.users.list")) == 2
+
+
+async def test_an_unknown_group_has_no_members() -> None:
+    async with SlackEmulator() as slack:
+        client = AsyncWebClient(token=slack.workspace.token, base_url=slack.api_url)
+        assert await SlackDirectory(client).group_members("S0NOSUCHGRP") == frozenset()
