@@ -134,18 +134,6 @@ async def serve(handler: Callable[[web.Request], Awaitable[web.StreamResponse]])
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator(demo_workspace()) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
-
-
-@pytest.fixture
 async def recorder() -> AsyncIterator[Recorder]:
     rec = Recorder()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -43,23 +42,6 @@ def modal(title: str = "Request access", **extra: Any) -> dict[str, Any]:
 
 
 HOME = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "No active access"}}]}
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator(demo_workspace()) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
-
-
-@pytest.fixture
-def client(slack: SlackEmulator, session: aiohttp.ClientSession) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.workspace.token, base_url=slack.api_url, session=session)
 
 
 async def api_error(call: Any) -> str:

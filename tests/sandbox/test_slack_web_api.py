@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -46,23 +45,6 @@ BUTTONS = {
         {"type": "button", "action_id": "jit_deny", "text": {"type": "plain_text", "text": "Deny"}, "value": "r1"},
     ],
 }
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator(demo_workspace()) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
-
-
-@pytest.fixture
-def client(slack: SlackEmulator, session: aiohttp.ClientSession) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.workspace.token, base_url=slack.api_url, session=session)
 
 
 async def api_error(call: Any) -> SlackApiError:

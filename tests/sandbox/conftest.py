@@ -1,0 +1,32 @@
+"""Fixtures shared by the Slack emulator tests: the demo workspace's emulator and clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from sandbox.slack import SlackEmulator
+from sandbox.slack_workspace import demo_workspace
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackEmulator]:
+    """The Slack emulator with the demo workspace."""
+    async with SlackEmulator(demo_workspace()) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP session, closed after the test."""
+    async with aiohttp.ClientSession() as http:
+        yield http
+
+
+@pytest.fixture
+def client(slack: SlackEmulator, session: aiohttp.ClientSession) -> AsyncWebClient:
+    """slack_sdk's real Web API client, talking to the emulator with the bot token."""
+    return AsyncWebClient(token=slack.workspace.token, base_url=slack.api_url, session=session)
