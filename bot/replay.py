@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from slack_sdk.signature import SignatureVerifier
 
 from jit.redis_connect import RedisClient
@@ -11,12 +13,20 @@ REPLAY_WINDOW_SECONDS = 60 * 5 + 60
 
 
 class ReplayGuard:
-    """Checks the signature and remembers it in Redis (SET NX), so a byte-identical replay is refused."""
+    """Checks the signature and remembers it in Redis (SET NX), so a byte-identical replay is refused.
+
+    Why the batching: this check sits on every ack. One at a time it is a plain ``SET``; while one is in
+    flight, the checks that arrive meanwhile wait and go together as one pipeline. A burst of requests then
+    costs a few round trips on one or two connections instead of opening a Redis connection per request.
+    """
 
     def __init__(self, redis: RedisClient, signing_secret: str, *, prefix: str = "jitbot"):
         self.redis = redis
         self.verifier = SignatureVerifier(signing_secret)
-        self.prefix = prefix
+        self.keys = Keys(prefix)
+        self._busy = False
+        self._queued: list[tuple[str, asyncio.Future[bool]]] = []
+        self._senders: set[asyncio.Task[None]] = set()
 
     def authentic(self, body: bytes, timestamp: str, signature: str) -> bool:
         """A valid signature over ``body`` with a timestamp within five minutes."""
@@ -24,5 +34,43 @@ class ReplayGuard:
 
     async def first_time(self, signature: str) -> bool:
         """True the first time a signature is seen; False for a replay. Raises when Redis is unreachable."""
-        key = Keys(self.prefix).seen_signature(signature)
-        return bool(await self.redis.set(key, b"1", nx=True, ex=REPLAY_WINDOW_SECONDS))
+        key = self.keys.seen_signature(signature)
+        if self._busy:
+            future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self._queued.append((key, future))
+            return await future
+        self._busy = True
+        try:
+            return bool(await self.redis.set(key, b"1", nx=True, ex=REPLAY_WINDOW_SECONDS))
+        finally:
+            self._next_or_idle()
+
+    def _next_or_idle(self) -> None:
+        if not self._queued:
+            self._busy = False
+            return
+        sender = asyncio.get_running_loop().create_task(self._send_queued(), name="jitbot-replay-guard")
+        self._senders.add(sender)
+        sender.add_done_callback(self._senders.discard)
+
+    async def _send_queued(self) -> None:
+        batch, self._queued = self._queued, []
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, _ in batch:
+                    pipe.set(key, b"1", nx=True, ex=REPLAY_WINDOW_SECONDS)
+                results = await pipe.execute()
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(bool(result))
+        finally:
+            self._next_or_idle()
