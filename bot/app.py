@@ -14,7 +14,7 @@ from bot.handlers.home import HomeHandlers, HomePublisher, install_home_refresh
 from bot.handlers.inventory import InventoryHandlers
 from bot.handlers.lifecycle import ACK_REVIEW_ACTION, EXTEND_ACTION, REVOKE_ACTION, LifecycleHandlers
 from bot.handlers.request_form import RequestFormHandlers
-from bot.lazy import track_lazy_listeners
+from bot.lazy import run_lazy_listeners_ack_first
 from bot.respond import install_session_respond
 from bot.runtime import Runtime
 from jit.settings import Settings
@@ -39,7 +39,7 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         process_before_response=True,
         ignoring_self_events_enabled=True,
     )
-    track_lazy_listeners(app, runtime.in_flight)
+    run_lazy_listeners_ack_first(app, runtime.in_flight, runtime.foreground)
     install_session_respond(app, lambda: runtime.slack.session)
     commands = CommandHandlers(runtime)
     app.command("/jit")(ack=commands.ack, lazy=[commands.run])

@@ -40,6 +40,14 @@ class Metrics:
         self.scheduler_backlog = Gauge(
             "jitbot_scheduler_backlog", "Scheduled items that are already due", registry=self.registry
         )
+        self.background_deferred = Counter(
+            "jitbot_background_deferred_total",
+            "Background jobs that waited for Slack acks in progress before starting",
+            registry=self.registry,
+        )
+        self.background_waiting = Gauge(
+            "jitbot_background_waiting", "Background jobs waiting for Slack acks in progress", registry=self.registry
+        )
 
     def observe_azure(self, operation: str, seconds: float, error: BaseException | None) -> None:
         """Record one Azure gateway call (latency, and its error type when it failed)."""

@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.directory import SlackDirectory
+from bot.foreground import Foreground
 from bot.lifecycle_notifier import SlackLifecycleNotifier
 from bot.logs import request_id_var
 from bot.metrics import Metrics
@@ -89,6 +90,7 @@ class Runtime:
     metrics: Metrics
     directory: SlackDirectory
     router: Router
+    foreground: Foreground
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -105,7 +107,8 @@ class Runtime:
         self.tasks.clear()
 
     async def refresh_gauges(self) -> None:
-        """Point-in-time metrics read at scrape time: the scheduler's backlog of items already due."""
+        """Point-in-time metrics read at scrape time: background work waiting, the scheduler's due backlog."""
+        self.metrics.background_waiting.set(self.foreground.waiting)
         self.metrics.scheduler_backlog.set(await self.schedule.overdue(self.clock.now()))
 
     async def redis_ok(self) -> bool:
@@ -192,7 +195,8 @@ async def open_runtime(
             metrics.scheduler_lag.observe(max(0.0, lag))
             await service.handle_due(item.key)
 
-        scheduler = Scheduler(schedule, handle, clock)
+        foreground = Foreground(on_deferred=metrics.background_deferred.inc)
+        scheduler = Scheduler(schedule, handle, clock, turn=foreground.turn)
         holder["scheduler"] = scheduler
         runtime = Runtime(
             settings=settings,
@@ -209,6 +213,7 @@ async def open_runtime(
             metrics=metrics,
             directory=directory,
             router=router,
+            foreground=foreground,
         )
         if entra is not None:
             runtime.tasks.append(asyncio.create_task(_recycle_redis_connections(redis, runtime.stopping)))

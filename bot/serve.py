@@ -60,6 +60,7 @@ async def start_http(runtime: Runtime, host: str, port: int, *, slack_routes: bo
         replay_guard=ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret) if slack_routes else None,
         readiness=readiness_of(runtime),
         metrics=runtime.metrics,
+        foreground=runtime.foreground,
         before_metrics=runtime.refresh_gauges,
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)

@@ -13,6 +13,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.blocks.errors import unavailable_message
+from bot.foreground import Foreground
 from bot.logs import request_id_var
 from bot.metrics import Metrics
 from bot.replay import ReplayGuard
@@ -27,11 +28,18 @@ def build_web_app(
     replay_guard: ReplayGuard | None,
     readiness: ReadinessCheck,
     metrics: Metrics,
+    foreground: Foreground | None = None,
     before_metrics: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Application:
     """The aiohttp application serving Slack (when ``bolt`` is given) and the operational endpoints."""
 
+    foreground = foreground or Foreground()
+
     async def slack_events(request: web.Request) -> web.StreamResponse:
+        with foreground.answering():
+            return await answer_slack(request)
+
+    async def answer_slack(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")

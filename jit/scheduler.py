@@ -8,6 +8,9 @@ backoff; nothing but cancellation ends the loop. Between passes it sleeps until 
 something sooner). On ``stop`` it finishes the handlers already running and hands back items it claimed
 but did not start, so another replica takes them at once.
 
+``turn``, when given, is awaited before each handler: the bot passes one that lets acks Slack is waiting on go
+first (``bot.foreground``).
+
 Delivery is at-least-once: a handler that outlives its lease, or a crash between the handler and
 ``complete``, runs the item again. Handlers guard notifications with ``Schedule.mark_done``.
 """
@@ -58,6 +61,7 @@ class Scheduler:
         concurrency: int = 16,
         retry_base: timedelta = timedelta(seconds=1),
         outage_backoff_max: float = 5.0,
+        turn: Callable[[], Awaitable[None]] | None = None,
     ):
         self._schedule = schedule
         self._handler = handler
@@ -68,6 +72,7 @@ class Scheduler:
         self.retry_base = retry_base
         self.outage_backoff_max = outage_backoff_max
         self._slots = asyncio.Semaphore(concurrency)
+        self._turn = turn
         self._wake = asyncio.Event()
         self.stats = SchedulerStats()
 
@@ -136,8 +141,10 @@ class Scheduler:
                 if await self._settle("release", item.key, self._schedule.release(item)):
                     self.stats.released += 1
                 return False
-            self.stats.last_lag_seconds = max(0.0, (self._clock.now() - item.due).total_seconds())
             try:
+                if self._turn is not None:
+                    await self._turn()
+                self.stats.last_lag_seconds = max(0.0, (self._clock.now() - item.due).total_seconds())
                 await self._handler(item)
             except Exception as exc:
                 self.stats.failed += 1

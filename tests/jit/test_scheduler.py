@@ -314,3 +314,27 @@ async def test_any_claim_error_is_survived(schedule: Schedule, redis_client: aio
         await redis_client.delete(schedule.keys.schedule)
         await schedule.add("remind:x", clock.now())
         await wait_for(lambda: calls["remind:x"] == 1)
+
+
+async def test_each_handler_waits_for_its_turn_first(schedule: Schedule) -> None:
+    """The bot passes a turn that lets Slack acks go first; no handler may run before it is granted."""
+    clock = ManualClock()
+    calls: Counter[str] = Counter()
+    gate = asyncio.Event()
+    turns = 0
+
+    async def turn() -> None:
+        nonlocal turns
+        turns += 1
+        await gate.wait()
+
+    scheduler = Scheduler(schedule, recorder(calls), clock, turn=turn)
+    await schedule.update({"remind:a": clock.now(), "remind:b": clock.now()})
+    ticking = asyncio.create_task(scheduler.tick())
+    await wait_for(lambda: turns == 2)
+    await asyncio.sleep(0.05)
+    assert calls == {} and not ticking.done()
+    gate.set()
+    assert {i.key for i in await asyncio.wait_for(ticking, 5)} == {"remind:a", "remind:b"}
+    assert calls == {"remind:a": 1, "remind:b": 1}
+    assert await schedule.size() == 0
