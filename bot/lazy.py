@@ -2,7 +2,8 @@
 
 Remembered: a graceful shutdown waits for work that was already acked. Polite: the work waits for its turn
 behind acks Slack is still waiting on (``bot.foreground``), and so does Bolt's deep copy of the request for
-the listener, which used to be the largest part of every ack's CPU time.
+the listener, which used to be the largest part of every ack's CPU time. Safe: it starts only once the
+replay check that ran alongside the ack said the request is new (``bot.replay.first_sighting``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.util.utils import get_name_for_callable
 
 from bot.foreground import Foreground
+from bot.replay import confirmed_first, first_sighting
 
 
 class AckFirstListenerRunner(AsyncioListenerRunner):
@@ -38,8 +40,11 @@ class AckFirstListenerRunner(AsyncioListenerRunner):
     def _start_lazy_function(self, lazy_func: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
         """Start the listener after the ack, as Bolt does, but copy the request only once it is its turn."""
         name = get_name_for_callable(lazy_func)
+        verdict = first_sighting.get()
 
         async def in_turn() -> None:
+            if not await confirmed_first(verdict):
+                return
             await self.foreground.turn()
             copied = self._build_lazy_request(request, name)
             await to_runnable_function(internal_func=lazy_func, logger=self.logger, request=copied)

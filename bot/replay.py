@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 
 from slack_sdk.signature import SignatureVerifier
 
@@ -10,6 +11,25 @@ from jit.redis_connect import RedisClient
 from jit.store.keys import Keys
 
 REPLAY_WINDOW_SECONDS = 60 * 5 + 60
+
+# The replay verdict of the Slack request being answered. The HTTP handler checks for a replay while Bolt
+# runs the (side-effect free) ack listener, and the work after the ack waits for the verdict: a replay is
+# answered 401 and its work never starts.
+first_sighting: ContextVar[asyncio.Future[bool] | None] = ContextVar("jitbot_first_sighting", default=None)
+
+
+async def confirmed_first(verdict: asyncio.Future[bool] | None) -> bool:
+    """True when there is no verdict to wait for (Socket Mode) or the request was seen for the first time."""
+    if verdict is None:
+        return True
+    try:
+        return await asyncio.shield(verdict)
+    except asyncio.CancelledError:
+        if verdict.cancelled():  # the ack itself failed: nothing was promised, so nothing may happen
+            return False
+        raise
+    except Exception:  # Redis failed: the request was answered "unavailable", so nothing may happen
+        return False
 
 
 class ReplayGuard:

@@ -16,7 +16,7 @@ from bot.lazy import wait_for
 from bot.logs import configure_logging
 from bot.replay import ReplayGuard
 from bot.runtime import Runtime, open_runtime
-from bot.server import CachedCheck, ReadinessCheck, build_web_app
+from bot.server import CachedCheck, ReadinessCheck, SlackRoute, build_web_app
 from jit.clock import SystemClock
 from jit.file_clock import clock_from_environment
 from jit.settings import Settings, load_environment
@@ -54,10 +54,12 @@ async def serve(host: str | None = None, port: int | None = None, settings: Sett
 
 async def start_http(runtime: Runtime, host: str, port: int, *, slack_routes: bool = True) -> tuple[web.AppRunner, int]:
     """Start serving Slack (unless in Socket Mode) and the operational routes; returns the runner and port."""
-    bolt = build_bolt_app(runtime) if slack_routes else None
+    slack = None
+    if slack_routes:
+        guard = ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret)
+        slack = SlackRoute(build_bolt_app(runtime), guard, runtime.in_flight)
     app = build_web_app(
-        bolt,
-        replay_guard=ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret) if slack_routes else None,
+        slack,
         readiness=readiness_of(runtime),
         metrics=runtime.metrics,
         foreground=runtime.foreground,

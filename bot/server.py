@@ -2,64 +2,49 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import redis.exceptions
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.bare_ack import acked_bare
 from bot.blocks.errors import unavailable_message
 from bot.foreground import Foreground
 from bot.logs import request_id_var
 from bot.metrics import Metrics
-from bot.replay import ReplayGuard
+from bot.replay import ReplayGuard, first_sighting
 
 log = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 
+@dataclass(frozen=True)
+class SlackRoute:
+    """``POST /slack/events``: Bolt behind the replay guard, which is the one place Slack's signature is checked."""
+
+    bolt: AsyncApp
+    replay_guard: ReplayGuard
+    in_flight: set[asyncio.Task[Any]]
+
+
 def build_web_app(
-    bolt: AsyncApp | None,
+    slack: SlackRoute | None,
     *,
-    replay_guard: ReplayGuard | None,
     readiness: ReadinessCheck,
     metrics: Metrics,
     foreground: Foreground | None = None,
     before_metrics: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Application:
-    """The aiohttp application serving Slack (when ``bolt`` is given) and the operational endpoints."""
-
-    foreground = foreground or Foreground()
-
-    async def slack_events(request: web.Request) -> web.StreamResponse:
-        with foreground.answering():
-            return await answer_slack(request)
-
-    async def answer_slack(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        signature = request.headers.get("X-Slack-Signature", "")
-        request_id_var.set(f"s-{signature[3:15]}" if signature else "-")
-        if replay_guard is not None:
-            if not replay_guard.authentic(body, timestamp, signature):
-                log.info("slack.signature_rejected")
-                return web.json_response({"error": "invalid request"}, status=401)
-            try:
-                first = await replay_guard.first_time(signature)
-            except (redis.exceptions.RedisError, OSError):
-                log.warning("slack.redis_unavailable")
-                return _unavailable()
-            if not first:
-                log.info("slack.replay_rejected")
-                return web.json_response({"error": "replayed request"}, status=401)
-        assert bolt is not None
-        bolt_request = await to_bolt_request(request)
-        bolt_response = await bolt.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
+    """The aiohttp application serving Slack (when ``slack`` is given) and the operational endpoints."""
 
     async def healthz(_: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "ok"})
@@ -78,12 +63,83 @@ def build_web_app(
         return web.Response(body=metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
 
     app = web.Application(client_max_size=1024 * 1024)
-    if bolt is not None:
-        app.router.add_post("/slack/events", slack_events)
+    if slack is not None:
+        app.router.add_post("/slack/events", slack_events_handler(slack, foreground or Foreground()))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
     return app
+
+
+def slack_events_handler(
+    slack: SlackRoute, foreground: Foreground
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Verify the signature and check for a replay, then answer.
+
+    Requests whose ack is known to be empty (``bot.bare_ack``) are answered at once and Bolt dispatches them
+    right after, in their turn. The rest go through Bolt before the answer, while Redis checks for a replay
+    alongside: Bolt's ack listeners have no side effects, and its lazy work waits for the verdict
+    (``bot.lazy``). Either way a replay is answered 401 and does nothing.
+    """
+    bolt, guard = slack.bolt, slack.replay_guard
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        request_id_var.set(f"s-{signature[3:15]}" if signature else "-")
+        if not guard.authentic(body, timestamp, signature):
+            log.info("slack.signature_rejected")
+            return web.json_response({"error": "invalid request"}, status=401)
+        verdict = asyncio.ensure_future(guard.first_time(signature))
+        if acked_bare(body, request.content_type):
+            refusal = await _refusal(verdict)
+            if refusal is not None:
+                return refusal
+            headers: Any = request.headers
+            bolt_request = AsyncBoltRequest(body=body.decode(), query=request.query_string, headers=headers)
+            task = asyncio.ensure_future(dispatch_after_ack(bolt_request))
+            slack.in_flight.add(task)
+            task.add_done_callback(slack.in_flight.discard)
+            return web.Response(status=200)
+        token = first_sighting.set(verdict)
+        try:
+            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        except BaseException:
+            verdict.cancel()
+            raise
+        finally:
+            first_sighting.reset(token)
+        return await _refusal(verdict) or await to_aiohttp_response(bolt_response)
+
+    async def dispatch_after_ack(bolt_request: AsyncBoltRequest) -> None:
+        await foreground.turn()
+        try:
+            await bolt.async_dispatch(bolt_request)
+        except Exception:
+            log.exception("slack.dispatch_failed")
+
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        with foreground.answering():
+            response = await answer(request)
+            await response.prepare(request)  # the ack is on its way before any work starts
+            await response.write_eof()
+            return response
+
+    return slack_events
+
+
+async def _refusal(verdict: asyncio.Future[bool]) -> web.Response | None:
+    """The answer to a replay, or when Redis could not tell; None for a request seen the first time."""
+    try:
+        first = await verdict
+    except (redis.exceptions.RedisError, OSError):
+        log.warning("slack.redis_unavailable")
+        return _unavailable()
+    if not first:
+        log.info("slack.replay_rejected")
+        return web.json_response({"error": "replayed request"}, status=401)
+    return None
 
 
 def _unavailable() -> web.Response:

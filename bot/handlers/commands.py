@@ -36,6 +36,17 @@ def _ephemeral(message: Message) -> dict[str, Any]:
     return {"response_type": "ephemeral", **message.as_kwargs()}
 
 
+def immediate_reply(text: str) -> Message | None:
+    """What the ack of ``/jit text`` carries: a grammar error or the help, else nothing (a bare ack)."""
+    try:
+        command = parse_command(text)
+    except GrammarError as exc:
+        return error_message(exc.problem, exc.example)
+    if isinstance(command, Help) and command.topic is None:
+        return help_message()
+    return None
+
+
 class CommandHandlers:
     """The `/jit` listeners; subcommands beyond requests are delegated to their own modules."""
 
@@ -44,15 +55,11 @@ class CommandHandlers:
 
     async def ack(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Answer within Slack's 3 s: grammar errors and help right here, everything else after the ack."""
-        try:
-            command = parse_command(str(body.get("text", "")))
-        except GrammarError as exc:
-            await ack(**_ephemeral(error_message(exc.problem, exc.example)))
-            return
-        if isinstance(command, Help) and command.topic is None:
-            await ack(**_ephemeral(help_message()))
-            return
-        await ack()
+        reply = immediate_reply(str(body.get("text", "")))
+        if reply is None:
+            await ack()
+        else:
+            await ack(**_ephemeral(reply))
 
     async def run(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         """The work behind a command: rate limit, then the use case, then an ephemeral reply."""

@@ -139,4 +139,9 @@ async def test_concurrent_approvals_meeting_a_quorum_make_one_initiate(
         audit = await events(stack, request_id)
         assert audit.count("approved") == 1 and audit.count("active") == 1
         assert audit.count("approval_recorded") == 2
-        assert not any(has_button("jit_approve")(m) for m in stack.slack.messages_in(APPROVAL_CHANNEL))
+
+        def no_approve_buttons_left() -> bool | None:
+            cards = stack.slack.messages_in(APPROVAL_CHANNEL)
+            return None if any(has_button("jit_approve")(m) for m in cards) else True
+
+        await stack.slack.wait_until(no_approve_buttons_left)

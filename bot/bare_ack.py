@@ -1,0 +1,40 @@
+"""Which Slack requests jitbot acks with an empty 200, decided from the body alone, without Bolt.
+
+Why: Bolt's dispatch (context, middleware, listener matching, the ack listener) was half of every ack's time.
+For these requests its answer is known in advance, so the HTTP handler answers at once and Bolt runs the
+same dispatch right after (``bot.server``). Everything else — modal submissions (inline errors), URL
+verification, anything unexpected — still gets its answer from Bolt. Each listener's ack must agree with
+this module; ``tests/bot/test_bare_ack.py`` checks every one of them through Bolt itself.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from bot.handlers.commands import immediate_reply
+
+JIT_COMMAND = "/jit"
+
+
+def acked_bare(body: bytes, content_type: str) -> bool:
+    """True when the ack of this (already authenticated) request is an empty 200."""
+    try:
+        if content_type.startswith("application/json"):
+            return _event_acked_bare(json.loads(body))
+        form = parse_qs(body.decode(), keep_blank_values=True)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    if "payload" in form:
+        try:
+            payload = json.loads(form["payload"][0])
+        except ValueError:
+            return False
+        return isinstance(payload, dict) and payload.get("type") == "block_actions"
+    if form.get("command") == [JIT_COMMAND]:
+        return immediate_reply(form.get("text", [""])[0]) is None
+    return False
+
+
+def _event_acked_bare(event: object) -> bool:
+    return isinstance(event, dict) and event.get("type") == "event_callback"
