@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -23,6 +24,17 @@ from jit.settings import Settings, load_environment
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 10.0
+
+
+def freeze_startup_heap() -> None:
+    """Keep what start-up loaded (SDKs, specs, Bolt, the app) out of the garbage collector's full passes.
+
+    Why: each full pass walked all of it and paused the event loop for 40–50 ms, stalling every request in
+    flight (the p99 of a burst). Those objects live as long as the process, so scanning them finds nothing.
+    """
+    gc.collect()
+    gc.freeze()
+    log.info("jitbot.heap_frozen", extra={"objects": gc.get_freeze_count()})
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -75,6 +87,7 @@ async def start_http(runtime: Runtime, host: str, port: int, *, slack_routes: bo
     if sockets:
         bound = int(sockets[0].getsockname()[1])
     log.info("jitbot.listening", extra={"host": host, "port": bound, "mode": "http"})
+    freeze_startup_heap()
     return runner, bound
 
 
