@@ -56,6 +56,7 @@ async def serve(host: str | None = None, port: int | None = None, settings: Sett
         log.warning("jitbot.test_clock_active", extra={"why": "JITBOT_TEST_CLOCK_FILE is set; never in production"})
     async with open_runtime(settings, clock=clock) as runtime:
         await runtime.start_background()
+        freeze_startup_heap()
         if settings.socket_mode:
             await _run_socket_mode(runtime, stop)
         else:
@@ -87,7 +88,6 @@ async def start_http(runtime: Runtime, host: str, port: int, *, slack_routes: bo
     if sockets:
         bound = int(sockets[0].getsockname()[1])
     log.info("jitbot.listening", extra={"host": host, "port": bound, "mode": "http"})
-    freeze_startup_heap()
     return runner, bound
 
 
