@@ -6,7 +6,11 @@ emulators (which answer jitbot's work after each ack) never delay a measured ans
 
 - sequential: one client, one request at a time, ``sequential_gap`` between them (each command lands on an
   idle server, like real Slack traffic);
-- concurrent: ``concurrency`` clients in a closed loop with no pause (a burst during an incident).
+- concurrent: ``concurrency`` clients in a closed loop with no pause (a burst during an incident);
+- sequential at normal priority: the sequential run again with the load generator at normal priority, where
+  the servers' work after each answer competes with it for the machine's cores (for comparison only).
+
+The measured runs give the load generator real-time priority (see ``bench.loadgen``).
 
 jitbot keeps working after each ack (rate limit, validation, the request, the reply, the approval card);
 before the next measurement starts, the benchmark waits until that work is done, so it never leaks into
@@ -35,6 +39,7 @@ class AckResult:
 
     name: str
     sequential: list[float] = field(default_factory=list)
+    shared_sequential: list[float] = field(default_factory=list)
     concurrent: list[float] = field(default_factory=list)
     concurrent_elapsed: float = 0.0
     concurrent_cpu: float = 0.0
@@ -95,6 +100,7 @@ class AckScenario:
     memory: MemoryResult
     undrained: int
     slack_connections: int
+    client_realtime: bool
 
 
 async def _nothing_to_drain() -> bool:
@@ -146,14 +152,18 @@ async def measure_acks(world: World, sizes: Sizes, loadgen: LoadGenerator) -> Ac
         results = {t.name: AckResult(t.name) for t in targets}
         undrained = 0
         connections = 0
+        realtime = True
 
-        async def send(target: Target, count: int, concurrency: int, gap: float) -> LoadResult:
-            nonlocal undrained, connections
+        async def send(target: Target, count: int, concurrency: int, gap: float, priority: bool = True) -> LoadResult:
+            nonlocal undrained, connections, realtime
             bodies = world.command_bodies(count, f"{target.name}-{concurrency}")
             if target.name == JITBOT:
                 drain.sent(count)
             connections_before = world.slack.connections
-            result = await loadgen.run(target.url, world.secret, bodies, concurrency=concurrency, gap=gap)
+            result = await loadgen.run(
+                target.url, world.secret, bodies, concurrency=concurrency, gap=gap, realtime=priority
+            )
+            realtime = realtime and (result.realtime or not priority)
             results[target.name].add(result)
             if not await target.drain():
                 undrained += 1
@@ -176,13 +186,16 @@ async def measure_acks(world: World, sizes: Sizes, loadgen: LoadGenerator) -> Ac
                 app.concurrent += result.latencies
                 app.concurrent_elapsed += result.elapsed
                 app.concurrent_cpu += sample_process(target.pid).cpu_seconds - cpu_before
+        for target in targets:
+            result = await send(target, per_round_seq, 1, sizes.sequential_gap, priority=False)
+            results[target.name].shared_sequential += result.latencies
         remaining = sizes.memory_requests - results[JITBOT].sent
         if remaining > 0:
             await send(targets[0], remaining, sizes.concurrency, 0.0)
         drained = await drain()
         after = sample_process(bot.process.pid)
         memory = MemoryResult(results[JITBOT].sent, rss_start, after.rss_bytes, after.peak_rss_bytes, drained)
-        return AckScenario(results, memory, undrained, connections)
+        return AckScenario(results, memory, undrained, connections, realtime)
     finally:
         for server in baselines.values():
             server.close()

@@ -146,6 +146,7 @@ class LoadResult:
     first_body: str | None
     elapsed: float
     cpu: float
+    realtime: bool = False
 
     @property
     def sent(self) -> int:
@@ -192,9 +193,16 @@ class LoadGenerator:
             await process.wait()
 
     async def run(
-        self, url: str, secret: str, bodies: Sequence[str], *, concurrency: int = 1, gap: float = 0.0
+        self,
+        url: str,
+        secret: str,
+        bodies: Sequence[str],
+        *,
+        concurrency: int = 1,
+        gap: float = 0.0,
+        realtime: bool = True,
     ) -> LoadResult:
-        """Send ``bodies`` to ``url`` and wait for the measurements."""
+        """Send ``bodies`` to ``url`` and wait for the measurements (at real-time priority unless told not to)."""
         process = self._process
         if process is None or process.stdin is None or process.stdout is None:
             raise RuntimeError("the load generator is not running")
@@ -204,6 +212,7 @@ class LoadGenerator:
             "bodies": list(bodies),
             "concurrency": concurrency,
             "gap": gap,
+            "realtime": realtime,
         }
         process.stdin.write((json.dumps(job) + "\n").encode())
         await process.stdin.drain()
@@ -220,4 +229,5 @@ class LoadGenerator:
             first_body=raw.get("first_body"),
             elapsed=float(raw["elapsed"]),
             cpu=float(raw["cpu"]),
+            realtime=bool(raw.get("realtime", False)),
         )

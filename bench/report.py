@@ -18,6 +18,7 @@ MB = 1024 * 1024
 
 ACK_P50_SEQ = "ack p50, sequential (ms)"
 ACK_P99_SEQ = "ack p99, sequential (ms)"
+ACK_P50_SEQ_SHARED = "ack p50, sequential, client at normal priority (ms)"
 ACK_P50_CONC = "ack p50, 50 concurrent (ms)"
 ACK_P99_CONC = "ack p99, 50 concurrent (ms)"
 THROUGHPUT = "throughput, 50 concurrent (requests/s)"
@@ -27,6 +28,7 @@ RATIO_FLOOR_SEQ = "jitbot p50 / floor p50, sequential"
 RATIO_PEER_SEQ = "default Bolt p50 / jitbot p50, sequential"
 RATIO_FLOOR_CONC = "jitbot p50 / floor p50, 50 concurrent"
 RATIO_PEER_CONC = "default Bolt p50 / jitbot p50, 50 concurrent"
+RATIO_FLOOR_SEQ_SHARED = "jitbot p50 / floor p50, sequential, client at normal priority"
 APPROVAL_P50 = "approve click → initiate received, p50 (ms)"
 APPROVAL_P99 = "approve click → initiate received, p99 (ms)"
 APPROVAL_EMULATOR = "emulator time taken out, mean per approval (ms)"
@@ -49,6 +51,7 @@ SLACK_CONNECTIONS = "connections opened to Slack per /jit"
 ROW_LABELS = (
     ACK_P50_SEQ,
     ACK_P99_SEQ,
+    ACK_P50_SEQ_SHARED,
     ACK_P50_CONC,
     ACK_P99_CONC,
     THROUGHPUT,
@@ -58,6 +61,7 @@ ROW_LABELS = (
     RATIO_PEER_SEQ,
     RATIO_FLOOR_CONC,
     RATIO_PEER_CONC,
+    RATIO_FLOOR_SEQ_SHARED,
     APPROVAL_P50,
     APPROVAL_P99,
     APPROVAL_EMULATOR,
@@ -130,6 +134,7 @@ def _arm(count: ArmCount) -> str:
 def _ack_table(apps: dict[str, AckResult]) -> Table:
     order = (JITBOT, PEER, FLOOR)
     seq = {name: summarize(apps[name].sequential) for name in order}
+    shared = {name: summarize(apps[name].shared_sequential) for name in order}
     conc = {name: summarize(apps[name].concurrent) for name in order}
     jit_p99 = conc[JITBOT].p99
 
@@ -142,6 +147,7 @@ def _ack_table(apps: dict[str, AckResult]) -> Table:
     rows = (
         Row(ACK_P50_SEQ, per_app({n: s.p50 for n, s in seq.items()})),
         Row(ACK_P99_SEQ, per_app({n: s.p99 for n, s in seq.items()})),
+        Row(ACK_P50_SEQ_SHARED, per_app({n: s.p50 for n, s in shared.items()})),
         Row(ACK_P50_CONC, per_app({n: s.p50 for n, s in conc.items()})),
         Row(ACK_P99_CONC, per_app({n: s.p99 for n, s in conc.items()}), "jitbot < 50", _verdict(jit_p99 < 0.050)),
         Row(THROUGHPUT, tuple(f"{apps[name].throughput:.0f}" for name in order)),
@@ -163,6 +169,7 @@ def _ack_table(apps: dict[str, AckResult]) -> Table:
 def _ratio_table(apps: dict[str, AckResult]) -> Table:
     seq = {name: summarize(apps[name].sequential).p50 for name in apps}
     conc = {name: summarize(apps[name].concurrent).p50 for name in apps}
+    shared = {name: summarize(apps[name].shared_sequential).p50 for name in apps}
     to_floor = _ratio(seq[JITBOT], seq[FLOOR])
     from_peer = _ratio(seq[PEER], seq[JITBOT])
     rows = (
@@ -170,6 +177,7 @@ def _ratio_table(apps: dict[str, AckResult]) -> Table:
         Row(RATIO_PEER_SEQ, (_times(from_peer),), "≥ 5×", _verdict(from_peer >= 5.0)),
         Row(RATIO_FLOOR_CONC, (_times(_ratio(conc[JITBOT], conc[FLOOR])),)),
         Row(RATIO_PEER_CONC, (_times(_ratio(conc[PEER], conc[JITBOT])),)),
+        Row(RATIO_FLOOR_SEQ_SHARED, (_times(_ratio(shared[JITBOT], shared[FLOOR])),)),
     )
     return Table("jitbot against the floor and the peer", ("value", "target", "result"), rows)
 

@@ -33,6 +33,7 @@ class Run:
     load_after: tuple[float, float, float]
     machine_busy: float
     others_busy: float
+    client_realtime: bool
     tables: list[Table]
 
 
@@ -63,6 +64,7 @@ async def run_all(sizes: Sizes, command: str) -> Run:
         load_after=load_average(),
         machine_busy=busy_share(cpu_before, cpu_after),
         others_busy=others_share(cpu_before, cpu_after, own_cpu_seconds() - own_before),
+        client_realtime=acks.client_realtime,
         tables=build_tables(Results(acks, approvals, scheduler)),
     )
 
@@ -72,6 +74,12 @@ def summary_text(run: Run) -> str:
     lines = [render_text(run.tables), "Targets:"]
     lines += [f"  {verdict}  {label}" for label, verdict in verdicts(run.tables)]
     return "\n".join(lines) + "\n"
+
+
+def _priority(realtime: bool) -> str:
+    if realtime:
+        return "The load generator runs at real-time priority (`SCHED_FIFO`) during the measured runs."
+    return "The load generator asked for real-time priority (`SCHED_FIFO`); the OS refused, so it ran at normal one."
 
 
 def _load(values: tuple[float, float, float]) -> str:
@@ -109,6 +117,12 @@ def markdown(run: Run) -> str:
         "request, replies and posts a card for each; the abuse limits are raised for the load "
         f"({', '.join(f'`{k}={v}`' for k, v in LOAD_LIMITS.items())}). The server's CPU per request includes "
         "jitbot's work after the ack; the run waits for that work to finish before measuring the next app.",
+        f"- {_priority(run.client_realtime)} Slack reads acks on its own machines, while here the "
+        "client shares the cores with the servers, the emulators and Redis, and without priority the work a "
+        "server does after its answer (jitbot's reply and card; the emulators answering them) delays the client "
+        "reading that answer. The same placement applies to all three apps. For comparison, one more sequential "
+        f"pass of {max(1, sizes.sequential // sizes.rounds)} requests per app runs with the client at normal "
+        "priority (rows marked *client at normal priority*).",
         f"- Memory: RSS of the same `jitbot serve` after {sizes.memory_requests:,} commands (the ack runs plus "
         "a top-up at 50 concurrent), once every reply and card is out.",
         f"- Approvals: {sizes.approvals} approvals on a warm bot, one at a time, plus one on a freshly started "
