@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -20,6 +21,13 @@ from slack_bolt.util.utils import get_name_for_callable
 
 from bot.foreground import Foreground
 from bot.replay import confirmed_first, first_sighting
+
+LazyJob = Callable[[], Awaitable[None]]
+
+# Set by a dispatch that already runs in its turn after the ack (``bot.server``'s fast path): the lazy
+# listeners it starts are collected here and run by that dispatch in the same turn, instead of queueing
+# behind every other deferred job while holding a copy of their request.
+inline_lazy: ContextVar[list[LazyJob] | None] = ContextVar("jitbot_inline_lazy", default=None)
 
 
 class AckFirstListenerRunner(AsyncioListenerRunner):
@@ -40,14 +48,22 @@ class AckFirstListenerRunner(AsyncioListenerRunner):
     def _start_lazy_function(self, lazy_func: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
         """Start the listener after the ack, as Bolt does, but copy the request only once it is its turn."""
         name = get_name_for_callable(lazy_func)
+
+        async def run() -> None:
+            copied = self._build_lazy_request(request, name)
+            await to_runnable_function(internal_func=lazy_func, logger=self.logger, request=copied)
+
+        inline = inline_lazy.get()
+        if inline is not None:
+            inline.append(run)
+            return
         verdict = first_sighting.get()
 
         async def in_turn() -> None:
             if not await confirmed_first(verdict):
                 return
-            await self.foreground.turn()
-            copied = self._build_lazy_request(request, name)
-            await to_runnable_function(internal_func=lazy_func, logger=self.logger, request=copied)
+            async with self.foreground.turn():
+                await run()
 
         task = asyncio.ensure_future(in_turn())
         self.tasks.add(task)

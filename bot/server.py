@@ -19,12 +19,15 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.bare_ack import acked_bare
 from bot.blocks.errors import unavailable_message
 from bot.foreground import Foreground
+from bot.lazy import LazyJob, inline_lazy
 from bot.logs import request_id_var
 from bot.metrics import Metrics
 from bot.replay import ReplayGuard, first_sighting
 
 log = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+# What Bolt reads from the headers once the signature is checked: how to parse the body, and Slack's retries.
+BOLT_HEADERS = ("Content-Type", "X-Slack-Retry-Num", "X-Slack-Retry-Reason")
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,8 @@ def slack_events_handler(
             refusal = await _refusal(verdict)
             if refusal is not None:
                 return refusal
-            headers: Any = request.headers
-            bolt_request = AsyncBoltRequest(body=body.decode(), query=request.query_string, headers=headers)
-            task = asyncio.ensure_future(dispatch_after_ack(bolt_request))
+            headers = {name: request.headers[name] for name in BOLT_HEADERS if name in request.headers}
+            task = asyncio.ensure_future(dispatch_after_ack(body.decode(), request.query_string, headers))
             slack.in_flight.add(task)
             task.add_done_callback(slack.in_flight.discard)
             return web.Response(status=200)
@@ -112,12 +114,21 @@ def slack_events_handler(
             first_sighting.reset(token)
         return await _refusal(verdict) or await to_aiohttp_response(bolt_response)
 
-    async def dispatch_after_ack(bolt_request: AsyncBoltRequest) -> None:
-        await foreground.turn()
-        try:
-            await bolt.async_dispatch(bolt_request)
-        except Exception:
-            log.exception("slack.dispatch_failed")
+    async def dispatch_after_ack(body: str, query: str, headers: dict[str, str]) -> None:
+        """Bolt's dispatch and the lazy listeners it starts, as one job in its turn (holding only the body
+        while it waits)."""
+        async with foreground.turn():
+            jobs: list[LazyJob] = []
+            token = inline_lazy.set(jobs)
+            try:
+                bolt_headers: Any = headers
+                await bolt.async_dispatch(AsyncBoltRequest(body=body, query=query, headers=bolt_headers))
+            except Exception:
+                log.exception("slack.dispatch_failed")
+            finally:
+                inline_lazy.reset(token)
+            for job in jobs:
+                await job()
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         with foreground.answering():

@@ -8,8 +8,8 @@ backoff; nothing but cancellation ends the loop. Between passes it sleeps until 
 something sooner). On ``stop`` it finishes the handlers already running and hands back items it claimed
 but did not start, so another replica takes them at once.
 
-``turn``, when given, is awaited before each handler: the bot passes one that lets acks Slack is waiting on go
-first (``bot.foreground``).
+``turn``, when given, wraps each handler: the bot passes one that lets acks Slack is waiting on go first and
+bounds how much background work runs at once (``bot.foreground``).
 
 Delivery is at-least-once: a handler that outlives its lease, or a crash between the handler and
 ``complete``, runs the item again. Handlers guard notifications with ``Schedule.mark_done``.
@@ -18,8 +18,10 @@ Delivery is at-least-once: a handler that outlives its lease, or a crash between
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -61,7 +63,7 @@ class Scheduler:
         concurrency: int = 16,
         retry_base: timedelta = timedelta(seconds=1),
         outage_backoff_max: float = 5.0,
-        turn: Callable[[], Awaitable[None]] | None = None,
+        turn: Callable[[], AbstractAsyncContextManager[None]] | None = None,
     ):
         self._schedule = schedule
         self._handler = handler
@@ -142,10 +144,9 @@ class Scheduler:
                     self.stats.released += 1
                 return False
             try:
-                if self._turn is not None:
-                    await self._turn()
-                self.stats.last_lag_seconds = max(0.0, (self._clock.now() - item.due).total_seconds())
-                await self._handler(item)
+                async with self._turn() if self._turn is not None else contextlib.nullcontext():
+                    self.stats.last_lag_seconds = max(0.0, (self._clock.now() - item.due).total_seconds())
+                    await self._handler(item)
             except Exception as exc:
                 self.stats.failed += 1
                 delay = self.retry_delay(item.attempt)

@@ -9,8 +9,8 @@ from bot.foreground import Foreground
 
 
 async def _started(foreground: Foreground, name: str, log: list[str]) -> None:
-    await foreground.turn()
-    log.append(name)
+    async with foreground.turn():
+        log.append(name)
 
 
 async def test_work_starts_at_once_when_nothing_is_being_answered() -> None:
@@ -80,3 +80,44 @@ async def test_an_answer_that_fails_still_lets_work_start() -> None:
         pass
     await asyncio.wait_for(job, 1)
     assert log == ["job"]
+
+
+async def test_at_most_max_running_jobs_run_at_once_and_the_rest_follow_in_order() -> None:
+    foreground = Foreground(max_running=2)
+    finish = asyncio.Event()
+    started: list[int] = []
+    peak = 0
+
+    async def job(i: int) -> None:
+        nonlocal peak
+        async with foreground.turn():
+            started.append(i)
+            peak = max(peak, foreground.running)
+            await finish.wait()
+
+    jobs = [asyncio.create_task(job(i)) for i in range(5)]
+    await asyncio.sleep(0.05)
+    assert started == [0, 1] and foreground.waiting == 3
+    finish.set()
+    await asyncio.wait_for(asyncio.gather(*jobs), 1)
+    assert started == [0, 1, 2, 3, 4] and peak == 2 and foreground.running == 0
+
+
+async def test_the_cap_holds_even_for_work_that_waited_past_max_defer() -> None:
+    foreground = Foreground(max_defer=0.05, max_running=1)
+    finish = asyncio.Event()
+    log: list[str] = []
+
+    async def holder() -> None:
+        async with foreground.turn():
+            log.append("holder")
+            await finish.wait()
+
+    first = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    late = asyncio.create_task(_started(foreground, "late", log))
+    await asyncio.sleep(0.2)
+    assert log == ["holder"]
+    finish.set()
+    await asyncio.wait_for(asyncio.gather(first, late), 1)
+    assert log == ["holder", "late"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -323,10 +324,12 @@ async def test_each_handler_waits_for_its_turn_first(schedule: Schedule) -> None
     gate = asyncio.Event()
     turns = 0
 
-    async def turn() -> None:
+    @contextlib.asynccontextmanager
+    async def turn() -> AsyncIterator[None]:
         nonlocal turns
         turns += 1
         await gate.wait()
+        yield
 
     scheduler = Scheduler(schedule, recorder(calls), clock, turn=turn)
     await schedule.update({"remind:a": clock.now(), "remind:b": clock.now()})
