@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sandbox.slack_state import View
 from sandbox.slack_workspace import APPROVAL_CHANNEL, ENGINEER
 from sandbox.stack import Stack
@@ -54,3 +56,31 @@ async def test_form_policy_refusal_reaches_the_requester(stack: Stack) -> None:
 
     await ephemeral_reply(stack, ENGINEER, "not in the jit policy")
     assert not stack.slack.messages_in(APPROVAL_CHANNEL)
+
+
+async def test_a_replayed_form_submission_is_refused_and_makes_no_second_request(stack: Stack) -> None:
+    """Submissions are answered by Bolt while the replay check runs alongside; the replay's work never starts."""
+    view = await _open_form(stack)
+    values = {"request_ports": "ssh", "request_vm": "web-01", "request_duration": "45m", "request_reason": "once"}
+    first = await driver_of(stack).submit_view(ENGINEER, view, values)
+    assert first.status == 200
+    card = await stack.slack.wait_for_message(APPROVAL_CHANNEL, lambda m: "once" in str(m.blocks) and bool(m.buttons()))
+    await ephemeral_reply(stack, ENGINEER, "sent to approvers")
+    request_id = str(next(b.value for b in card.buttons() if b.action_id == "jit_approve"))
+    for _ in range(250):  # the first submission's own last write: the card's timestamp on the request
+        stored = await stack.runtime.store.get(request_id)
+        if stored is not None and stored.card_ts:
+            break
+        await asyncio.sleep(0.02)
+    replies, audit = len(stack.slack.ephemerals_for(ENGINEER)), await stack.runtime.audit.length()
+
+    replayed = await driver_of(stack).replay(first.request)
+
+    assert replayed.status == 401
+    await asyncio.sleep(0.3)  # time enough for wrongly started work to answer (the dedupe would reply again)
+    for _ in range(3):
+        await stack.runtime.scheduler.tick()
+    assert len(stack.slack.ephemerals_for(ENGINEER)) == replies
+    assert await stack.runtime.audit.length() == audit
+    assert await stack.runtime.store.count_pending(ENGINEER) == 1
+    assert len([m for m in stack.slack.messages_in(APPROVAL_CHANNEL) if "once" in str(m.blocks)]) == 1
