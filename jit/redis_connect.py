@@ -11,15 +11,16 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.credentials import CredentialProvider
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException
-from redis.retry import Retry
 
 SOCKET_TIMEOUT = 1.0
 CONNECT_TIMEOUT = 0.5
+HEALTH_CHECK_INTERVAL = 15
 # A burst of commands runs more Redis calls at once than a pool holds; they wait for a connection instead of
 # failing (redis-py's default pool raises "Too many connections" past 100), but not past Slack's deadline.
 POOL_SIZE = 64
@@ -84,20 +85,20 @@ def connect_redis(
     ``credential_provider`` replaces the URL's password (Entra ID tokens for Azure Cache for Redis).
     """
     parts = urlsplit(url)
-    common: dict[str, object] = {
-        "socket_timeout": socket_timeout,
-        "socket_connect_timeout": CONNECT_TIMEOUT,
-        "health_check_interval": 15,
-    }
-    if credential_provider is not None:
-        common["credential_provider"] = credential_provider
     if parts.scheme in ("redis", "rediss", "unix"):
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, retry_on_timeout=False, **common
+            url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT,
+            retry_on_timeout=False,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            health_check_interval=HEALTH_CHECK_INTERVAL,
+            credential_provider=credential_provider,
         )
         return aioredis.Redis.from_pool(pool)
     if parts.scheme in ("redis+cluster", "rediss+cluster"):
-        return _connect_cluster(url, common, with_password=credential_provider is None)
+        return _connect_cluster(url, socket_timeout, credential_provider)
     if parts.scheme not in ("redis+sentinel", "rediss+sentinel"):
         raise RedisUrlError(
             f"REDIS_URL scheme {parts.scheme!r} is not redis://, rediss://, redis+sentinel:// or redis+cluster://"
@@ -110,14 +111,17 @@ def connect_redis(
     db = int(path[1]) if len(path) > 1 else 0
     password = unquote(parts.password) if parts.password and credential_provider is None else None
     ssl = parts.scheme.startswith("rediss")
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(
         hosts,
         sentinel_kwargs={"password": password, "ssl": ssl, "socket_timeout": socket_timeout},
         password=password,
         ssl=ssl,
         db=db,
         retry_on_timeout=False,
-        **common,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        health_check_interval=HEALTH_CHECK_INTERVAL,
+        credential_provider=credential_provider,
     )
     master: SentinelManagedRedis = sentinel.master_for(service, redis_class=SentinelManagedRedis)
     master.sentinel_group = sentinel
@@ -141,7 +145,7 @@ def _host_list(netloc: str, what: str) -> list[tuple[str, str]]:
     return hosts
 
 
-def _connect_cluster(url: str, common: dict[str, object], *, with_password: bool) -> RedisCluster:
+def _connect_cluster(url: str, socket_timeout: float, credential_provider: CredentialProvider | None) -> RedisCluster:
     """A cluster client seeded with every listed node; TLS, credentials and query options as for one server.
 
     It retries a command once after re-reading the topology (a fail-over), not more: Slack's 3 seconds.
@@ -152,12 +156,15 @@ def _connect_cluster(url: str, common: dict[str, object], *, with_password: bool
         raise RedisUrlError("Redis Cluster has only database 0: use redis+cluster://host:6379,host2:6379/")
     userinfo, _, hostlist = parts.netloc.rpartition("@")
     first = hostlist.split(",")[0]
-    netloc = f"{userinfo}@{first}" if userinfo and with_password else first
+    netloc = f"{userinfo}@{first}" if userinfo and credential_provider is None else first
     scheme = "rediss" if parts.scheme.startswith("rediss") else "redis"
     return JitbotCluster.from_url(
         urlunsplit((scheme, netloc, "", parts.query, "")),
         startup_nodes=[ClusterNode(host, port) for host, port in nodes[1:]],
         max_connections=CLUSTER_CONNECTIONS_PER_NODE,
         retry=Retry(NoBackoff(), 1),
-        **common,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        health_check_interval=HEALTH_CHECK_INTERVAL,
+        credential_provider=credential_provider,
     )
