@@ -317,15 +317,16 @@ async def _serve(port: int, host: str, identity_port: int) -> None:
 
     arm = await ArmEmulator(demo_inventory()).start(host, port, identity_port=identity_port, expire_interval=1.0)
     try:
+        stopped = asyncio.Event()
+        if sys.platform != "win32":
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(signum, stopped.set)
         print(f"Azure Resource Manager emulator listening on {arm.url}")
         print(f"Managed identity endpoint: {arm.identity_endpoint}")
         print("Point jitbot (or any azure-identity + azure-mgmt client) at it with:")
         for key, value in arm.environment().items():
             print(f"export {key}={value}")
         print("Ctrl-C stops it.", flush=True)
-        stopped = asyncio.Event()
-        if sys.platform != "win32":
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
         await stopped.wait()
     finally:
         await arm.stop()
