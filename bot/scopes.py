@@ -1,4 +1,9 @@
-"""Which Slack bot scopes each Web API method needs: the source for the manifest check and `jitbot doctor`."""
+"""Which Slack bot scopes jitbot needs: the methods it calls, and the scopes each of those needs.
+
+``METHOD_SCOPES`` lists exactly the Web API methods the code in ``bot/`` calls (a test scans the code and keeps
+the two equal); the manifests, `jitbot doctor` and the Slack emulator's default app all derive their scopes from
+it, so an app installed exactly from ``deploy/slack-app-manifest.yaml`` has every scope doctor asks for.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,17 @@ METHOD_SCOPES: Mapping[str, frozenset[str]] = {
     "chat.postMessage": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
     "chat.postEphemeral": frozenset({"chat:write"}),
-    "chat.delete": frozenset({"chat:write"}),
     "conversations.open": frozenset({"im:write"}),
     "conversations.info": frozenset({"channels:read", "groups:read"}),
-    "users.info": frozenset({"users:read"}),
     "usergroups.users.list": frozenset({"usergroups:read"}),
-    "usergroups.list": frozenset({"usergroups:read"}),
     "views.open": frozenset(),
     "views.update": frozenset(),
     "views.push": frozenset(),
     "views.publish": frozenset(),
 }
+"""Each method jitbot calls, with the bot scopes Slack requires for it (conversations.info: public and private
+channels)."""
+
 SLASH_COMMAND_SCOPE = "commands"
 
 
@@ -32,5 +37,5 @@ def scopes_for(methods: Iterable[str]) -> frozenset[str]:
 
 
 def required_scopes() -> frozenset[str]:
-    """The scopes jitbot needs for everything it does."""
+    """The scopes jitbot needs for everything it does: exactly what the manifests grant."""
     return scopes_for(METHOD_SCOPES)

@@ -10,16 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DEFAULT_BOT_SCOPES: tuple[str, ...] = (
-    "commands",
-    "chat:write",
-    "im:write",
-    "users:read",
-    "usergroups:read",
     "channels:read",
+    "chat:write",
+    "commands",
     "groups:read",
-    "im:read",
-    "mpim:read",
+    "im:write",
+    "usergroups:read",
 )
+"""The scopes of an app installed from ``deploy/slack-app-manifest.yaml`` (a test keeps them equal)."""
 
 
 @dataclass

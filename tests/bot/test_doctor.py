@@ -6,12 +6,14 @@ import io
 from collections.abc import AsyncIterator
 
 import pytest
+import yaml
 
 from bot.doctor import run_doctor
 from sandbox.arm_demo import PROD
 from sandbox.redis_server import RedisServer
 from sandbox.slack_workspace import APPROVAL_CHANNEL, GENERAL_CHANNEL
 from sandbox.stack import Stack, StackOptions
+from tests.deploy.wiring import REPO
 
 
 @pytest.fixture
@@ -108,3 +110,11 @@ async def test_missing_settings_list_every_problem() -> None:
     assert code == 1
     for name in ("SLACK_BOT_TOKEN", "AZURE_SUBSCRIPTION_IDS", "JITBOT_APPROVAL_CHANNEL", "JITBOT_DEFAULT_SOURCE"):
         assert name in out.getvalue()
+
+
+async def test_an_app_installed_exactly_from_the_manifest_passes(stack: Stack) -> None:
+    manifest = yaml.safe_load((REPO / "deploy" / "slack-app-manifest.yaml").read_text(encoding="utf-8"))
+    stack.slack.workspace.scopes[:] = manifest["oauth_config"]["scopes"]["bot"]
+    code, output = await _doctor(stack)
+    assert code == 0, output
+    assert "PASS  Slack: bot scopes" in output

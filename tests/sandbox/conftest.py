@@ -9,13 +9,23 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox.slack import SlackEmulator
-from sandbox.slack_workspace import demo_workspace
+from sandbox.slack_workspace import Workspace, demo_workspace
+
+# Read scopes jitbot's own app does not have, but the emulator implements and its tests exercise.
+EXTRA_READ_SCOPES = ("users:read", "im:read", "mpim:read")
+
+
+def broad_workspace() -> Workspace:
+    """The demo workspace with an app that also holds the extra read scopes."""
+    workspace = demo_workspace()
+    workspace.scopes.extend(EXTRA_READ_SCOPES)
+    return workspace
 
 
 @pytest.fixture
 async def slack() -> AsyncIterator[SlackEmulator]:
-    """The Slack emulator with the demo workspace."""
-    async with SlackEmulator(demo_workspace()) as emulator:
+    """The Slack emulator with the demo workspace (and an app with every scope the emulator checks)."""
+    async with SlackEmulator(broad_workspace()) as emulator:
         yield emulator
 
 

@@ -30,6 +30,7 @@ from sandbox.slack_workspace import (
     Workspace,
     demo_workspace,
 )
+from tests.sandbox.conftest import broad_workspace
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*Request* for `vm-1`"}}
 BUTTONS = {
@@ -320,7 +321,7 @@ async def test_users_info(slack: SlackEmulator, client: AsyncWebClient) -> None:
 
 
 async def test_users_info_shows_email_only_with_its_scope(session: aiohttp.ClientSession) -> None:
-    workspace = demo_workspace()
+    workspace = broad_workspace()
     workspace.scopes.append("users:read.email")
     user = workspace.user(ENGINEER)
     assert user is not None
@@ -356,7 +357,7 @@ async def test_usergroups(client: AsyncWebClient) -> None:
     ],
 )
 async def test_missing_scope(session: aiohttp.ClientSession, scope: str, method: str, kwargs: dict[str, Any]) -> None:
-    workspace = demo_workspace()
+    workspace = broad_workspace()
     workspace.scopes.remove(scope)
     async with SlackEmulator(workspace) as slack:
         client = AsyncWebClient(token=workspace.token, base_url=slack.api_url, session=session)
