@@ -4,19 +4,23 @@
 
 FROM python:3.11-slim AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
-RUN python -m venv /opt/jitbot
+    PIP_NO_CACHE_DIR=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/jitbot \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_NO_CACHE=1
 WORKDIR /src
-# Dependencies first, from pyproject alone, so a code change does not re-download them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > requirements.txt \
-    && /opt/jitbot/bin/pip install --requirement requirements.txt
+# uv itself, pinned with hashes; then exactly the runtime part of uv.lock (the same bits CI tested), first
+# without the project so a code change does not re-download the dependencies.
+COPY scripts/uv-requirements.txt ./scripts/
+RUN pip install --no-deps --require-hashes --requirement scripts/uv-requirements.txt
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-default-groups --no-install-project --python /usr/local/bin/python
 COPY bot ./bot
 COPY jit ./jit
 COPY sandbox ./sandbox
-RUN /opt/jitbot/bin/pip wheel --no-deps --wheel-dir /wheels . \
-    && /opt/jitbot/bin/pip install --no-deps /wheels/jitbot-*.whl
+RUN uv sync --frozen --no-default-groups --no-editable --python /usr/local/bin/python
 
 FROM python:3.11-slim AS runtime
 LABEL org.opencontainers.image.title="jitbot" \

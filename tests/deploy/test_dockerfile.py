@@ -106,7 +106,7 @@ def test_exposed_port_is_the_port_the_bot_listens_on() -> None:
 
 def test_env_in_the_image_is_python_runtime_or_a_setting() -> None:
     names = {word.split("=", 1)[0] for i in instructions() if i.keyword == "ENV" for word in i.flags_and_rest()[1]}
-    ours = {n for n in names if not n.startswith(("PYTHON", "PIP_")) and n != "PATH"}
+    ours = {n for n in names if not n.startswith(("PYTHON", "PIP_", "UV_")) and n != "PATH"}
     assert ours == {"PORT"}
     assert unknown_env_names(ours) == set()
 
