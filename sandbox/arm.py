@@ -18,6 +18,7 @@ import signal
 import sys
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,7 +34,10 @@ from sandbox.arm_jit import DEFAULT_HISTORY, JitEngine
 from sandbox.arm_routes import ArmReply, ArmRequest, ArmState, Route, check_api_version, match, unknown_path
 from sandbox.arm_tls import server_context, write_self_signed
 
-__all__ = ["ArmCall", "ArmEmulator", "Fault", "FaultPlan"]
+__all__ = ["ArmCall", "ArmEmulator", "Fault", "FaultPlan", "Interleaved"]
+
+Interleaved = Callable[[], Awaitable[None]]
+"""Another writer's action, run between a call being answered and the answer reaching its caller."""
 
 IDENTITY_PATH = "/msi/token"
 IDENTITY_API_VERSION = "2019-08-01"
@@ -56,8 +60,9 @@ class ArmEmulator:
         self.clock: Clock = clock or SystemClock()
         self.calls: list[ArmCall] = []
         self.faults = FaultPlan()
-        self.tokens = TokenIssuer()
+        self.tokens = TokenIssuer(identity_name=identity_name)
         self.jit = JitEngine(inventory, requestor=identity_name, max_history=max_requests_history)
+        self._interleaved: list[tuple[str, Interleaved]] = []
         self._state = ArmState(inventory=inventory, jit=self.jit, clock=self.clock, page_size=page_size)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runners: list[web.AppRunner] = []
@@ -231,7 +236,7 @@ class ArmEmulator:
         body: Any,
         body_error: str | None,
     ) -> ArmReply:
-        self.tokens.authenticate(request.headers.get("Authorization"))
+        caller = self.tokens.authenticate(request.headers.get("Authorization"))
         version = query.get("api-version")
         if not version:
             raise bad_request(
@@ -249,11 +254,25 @@ class ArmEmulator:
         if fault is not None and not fault.after_commit:
             await _suffer(fault)
         reply = route.handler(
-            self._state, ArmRequest(request.method, path, query, params, body, request.remote or "127.0.0.1")
+            self._state,
+            ArmRequest(request.method, path, query, params, body, request.remote or "127.0.0.1", caller.principal),
         )
+        await self._run_interleaved(route.operation)
         if fault is not None and fault.after_commit:
             await _suffer(fault)
         return reply
+
+    def interleave(self, operation: str, writer: Interleaved) -> None:
+        """Let another writer act right after the next call of ``operation`` was answered from Azure's state,
+        before that answer reaches its caller: someone using the portal between jitbot's read and its write."""
+        self._interleaved.append((operation, writer))
+
+    async def _run_interleaved(self, operation: str) -> None:
+        for index, (wanted, writer) in enumerate(self._interleaved):
+            if wanted == operation:
+                del self._interleaved[index]
+                await writer()
+                return
 
     async def _identity(self, request: web.Request) -> web.StreamResponse:
         at = self.clock.now()

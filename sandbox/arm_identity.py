@@ -20,10 +20,15 @@ ARM_AUDIENCES = ("https://management.azure.com", "https://management.core.window
 
 @dataclass(frozen=True)
 class IssuedToken:
-    """What the emulator remembers about a token it issued."""
+    """What the emulator remembers about a token it issued: for which audience, until when, and for whom.
+
+    ``principal`` is what Azure records as ``requestor`` for a JIT initiate made with the token: the managed
+    identity's name for jitbot's own tokens, a person's UPN for someone using the portal or the CLI.
+    """
 
     resource: str
     expires_on: float
+    principal: str
 
 
 @dataclass
@@ -36,6 +41,7 @@ class TokenIssuer:
 
     header_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     client_id: str = "6f1e1f9c-0a3b-4d6e-9a51-7c1d2b3a4e5f"
+    identity_name: str = "jitbot-managed-identity"
     extra_audiences: tuple[str, ...] = ()
     lifetime: float = TOKEN_LIFETIME_SECONDS
     _tokens: dict[str, IssuedToken] = field(default_factory=dict)
@@ -44,7 +50,7 @@ class TokenIssuer:
         """The App Service 2019-08-01 token response for ``resource``."""
         token = secrets.token_urlsafe(32)
         expires_on = time.time() + self.lifetime
-        self._tokens[token] = IssuedToken(resource, expires_on)
+        self._tokens[token] = IssuedToken(resource, expires_on, self.identity_name)
         return {
             "access_token": token,
             "expires_on": str(int(expires_on)),
@@ -53,13 +59,19 @@ class TokenIssuer:
             "client_id": self.client_id,
         }
 
+    def issue_for_person(self, principal: str, resource: str = ARM_AUDIENCES[0]) -> str:
+        """A bearer token for a person (``carol@contoso.com``), as the portal or ``az login`` would hold one."""
+        token = secrets.token_urlsafe(32)
+        self._tokens[token] = IssuedToken(resource, time.time() + self.lifetime, principal)
+        return token
+
     def check_identity_header(self, presented: str | None) -> None:
         """Refuse a token request that lacks the secret header, as App Service does."""
         if presented is None or not secrets.compare_digest(presented, self.header_secret):
             raise ArmError(401, "Unauthorized", "The X-IDENTITY-HEADER header is missing or wrong.")
 
-    def authenticate(self, authorization: str | None) -> None:
-        """Raise ARM's 401 unless ``authorization`` is ``Bearer <a live token issued for ARM>``."""
+    def authenticate(self, authorization: str | None) -> IssuedToken:
+        """The caller's token; ARM's 401 unless ``authorization`` is ``Bearer <a live token issued for ARM>``."""
         if not authorization:
             raise _unauthenticated(
                 "AuthenticationFailed",
@@ -93,6 +105,7 @@ class TokenIssuer:
                 f"{', '.join(repr(a) for a in sorted(audiences))}.",
                 "The access token has an invalid audience.",
             )
+        return issued
 
     def revoke_all(self) -> None:
         """Forget every issued token (clients must fetch new ones)."""

@@ -135,8 +135,15 @@ class JitEngine:
         self.inventory.policies.remove(policy)
         return True
 
-    def initiate(self, policy: JitPolicy, body: Any, now: datetime, caller_ip: str) -> dict[str, Any]:
-        """Open the requested ports; the 202 body Azure answers. Refuses anything outside the policy."""
+    def initiate(
+        self, policy: JitPolicy, body: Any, now: datetime, caller_ip: str, requestor: str | None = None
+    ) -> dict[str, Any]:
+        """Open the requested ports; the 202 body Azure answers. Refuses anything outside the policy.
+
+        Azure records the caller's identity as ``requestor`` (``requestor`` None: jitbot's own identity). A port
+        opened again supersedes the open one, whoever opened it: the older grant's rule goes and its history
+        entry becomes ``Revoked``/``NewerRequestInitiated``, even when the new one ends sooner.
+        """
         schema_problems = problems(JIT_SWAGGER, "JitNetworkAccessPolicyInitiateRequest", body)
         if schema_problems:
             raise bad_request("InvalidRequestContent", "The request content is invalid: " + "; ".join(schema_problems))
@@ -164,7 +171,11 @@ class JitEngine:
             entry_id = _policy_entry(policy, vm)["id"]
             history_vms.append({"id": entry_id, "ports": history_ports})
             answer_vms.append({"id": entry_id, "ports": [dict(p, status="Initiating") for p in history_ports]})
-        request: dict[str, Any] = {"virtualMachines": history_vms, "startTimeUtc": start, "requestor": self.requestor}
+        request: dict[str, Any] = {
+            "virtualMachines": history_vms,
+            "startTimeUtc": start,
+            "requestor": requestor or self.requestor,
+        }
         justification = body.get("justification")
         if justification is not None:
             request["justification"] = justification

@@ -49,6 +49,7 @@ class ArmRequest:
     params: dict[str, str]
     body: Any
     remote: str
+    principal: str
 
 
 @dataclass
@@ -195,7 +196,7 @@ def _jit_delete(state: ArmState, req: ArmRequest) -> ArmReply:
 def _jit_initiate(state: ArmState, req: ArmRequest) -> ArmReply:
     _, rg = _known_group(state, req)
     policy = state.jit.get(req.params["sub"], rg, req.params["loc"], req.params["name"])
-    return ArmReply(202, state.jit.initiate(policy, req.body, state.clock.now(), req.remote))
+    return ArmReply(202, state.jit.initiate(policy, req.body, state.clock.now(), req.remote, req.principal))
 
 
 # --- Security: pricing and locations ---------------------------------------------------------------------
