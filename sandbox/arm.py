@@ -257,14 +257,16 @@ class ArmEmulator:
             self._state,
             ArmRequest(request.method, path, query, params, body, request.remote or "127.0.0.1", caller.principal),
         )
-        await self._run_interleaved(route.operation)
+        if caller.principal == self.identity_name:
+            await self._run_interleaved(route.operation)
         if fault is not None and fault.after_commit:
             await _suffer(fault)
         return reply
 
     def interleave(self, operation: str, writer: Interleaved) -> None:
-        """Let another writer act right after the next call of ``operation`` was answered from Azure's state,
-        before that answer reaches its caller: someone using the portal between jitbot's read and its write."""
+        """Let another writer act right after jitbot's next call of ``operation`` was answered from Azure's state,
+        before that answer reaches jitbot: someone using the portal between jitbot's read and its write. (Calls made
+        with other identities, such as the writer's own, never trigger it.)"""
         self._interleaved.append((operation, writer))
 
     async def _run_interleaved(self, operation: str) -> None:

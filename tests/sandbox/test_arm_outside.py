@@ -65,11 +65,15 @@ async def test_a_newer_initiate_supersedes_the_open_port_even_when_it_ends_soone
     assert len(allows) == 1, "one allow rule per VM port: the newer initiate replaced the older one"
 
 
-async def test_an_interleaved_writer_acts_between_a_read_and_the_next_write(arm: ArmEmulator) -> None:
+async def test_an_interleaved_writer_acts_between_jitbots_read_and_its_next_write(arm: ArmEmulator) -> None:
     policy = arm.inventory.policy_covering(arm.inventory.vm("web-01"))
     assert policy is not None
     web02 = arm.inventory.vm("web-02").id
-    async with PortalUser(arm, CAROL) as carol, PortalUser(arm, ERIN) as erin:
+    async with (
+        PortalUser(arm, arm.identity_name) as jitbot,
+        PortalUser(arm, CAROL) as carol,
+        PortalUser(arm, ERIN) as erin,
+    ):
 
         async def erin_removes_web02() -> None:
             current = await erin.get_policy(policy.id)
@@ -77,7 +81,10 @@ async def test_an_interleaved_writer_acts_between_a_read_and_the_next_write(arm:
             await erin.put_policy(policy.id, entries)
 
         arm.interleave("jit.get", erin_removes_web02)
-        seen = await carol.get_policy(policy.id)
+        await carol.get_policy(policy.id)
+        assert any(e["id"].lower() == web02.lower() for e in policy.virtual_machines), "only jitbot's calls trigger it"
+
+        seen = await jitbot.get_policy(policy.id)
         assert any(e["id"].lower() == web02.lower() for e in seen["properties"]["virtualMachines"])
-        now_there = await carol.get_policy(policy.id)
+        now_there = await jitbot.get_policy(policy.id)
     assert not any(e["id"].lower() == web02.lower() for e in now_there["properties"]["virtualMachines"])
