@@ -87,12 +87,6 @@ class ArmClients:
         if connection_verify is not None:
             transport_options["connection_verify"] = connection_verify
         self._transport = AioHttpTransport(**transport_options)
-        self._retry_policy = CappedRetryPolicy(
-            tuning.max_retry_after,
-            retry_total=tuning.read_retries,
-            retry_backoff_factor=tuning.retry_backoff,
-            retry_backoff_max=tuning.retry_backoff_max,
-        )
         self._security: dict[str, Any] = {}
         self._network: dict[str, Any] = {}
         self._plain: AsyncARMPipelineClient | None = None
@@ -107,12 +101,22 @@ class ArmClients:
         """The token scope for this ARM endpoint (``https://management.azure.com/.default`` in public Azure)."""
         return [arm_scope(self.endpoint)]
 
+    def _retry_policy(self) -> CappedRetryPolicy:
+        """A retry policy for one pipeline. Never share one between pipelines: a policy links to the next policy
+        of the pipeline it was last built into, so a shared one sends every client's requests down one chain."""
+        return CappedRetryPolicy(
+            self.tuning.max_retry_after,
+            retry_total=self.tuning.read_retries,
+            retry_backoff_factor=self.tuning.retry_backoff,
+            retry_backoff_max=self.tuning.retry_backoff_max,
+        )
+
     def _options(self) -> dict[str, Any]:
         return {
             "base_url": self.endpoint,
             "credential_scopes": self.credential_scopes,
             "transport": self._transport,
-            "retry_policy": self._retry_policy,
+            "retry_policy": self._retry_policy(),
             "polling_interval": self.tuning.lro_polling_interval,
         }
 
@@ -137,7 +141,7 @@ class ArmClients:
                     policies.UserAgentPolicy(sdk_moniker="jitbot"),
                     policies.ContentDecodePolicy(),
                     policies.AsyncRedirectPolicy(),
-                    self._retry_policy,
+                    self._retry_policy(),
                     AsyncARMChallengeAuthenticationPolicy(self._credential, *self.credential_scopes),
                     policies.NetworkTraceLoggingPolicy(),
                     ARMHttpLoggingPolicy(),
