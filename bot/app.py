@@ -12,7 +12,13 @@ from bot.handlers.commands import CommandHandlers
 from bot.handlers.decisions import DecisionHandlers
 from bot.handlers.home import HomeHandlers, HomePublisher, install_home_refresh
 from bot.handlers.inventory import InventoryHandlers
-from bot.handlers.lifecycle import ACK_REVIEW_ACTION, EXTEND_ACTION, REVOKE_ACTION, LifecycleHandlers
+from bot.handlers.lifecycle import (
+    ACK_REVIEW_ACTION,
+    EXTEND_ACTION,
+    REREQUEST_ACTION,
+    REVOKE_ACTION,
+    LifecycleHandlers,
+)
 from bot.handlers.request_form import RequestFormHandlers
 from bot.lazy import run_lazy_listeners_ack_first
 from bot.respond import install_session_respond
@@ -52,6 +58,7 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     app.action(EXTEND_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.extend_clicked])
     app.action(REVOKE_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.revoke_clicked])
     app.action(ACK_REVIEW_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.review_clicked])
+    app.action(REREQUEST_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.ask_again_clicked])
     _register_portal(app, runtime)
     return app
 

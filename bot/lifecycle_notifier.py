@@ -16,9 +16,11 @@ from bot.blocks.lifecycle import (
     review_overdue_message,
 )
 from bot.blocks.notices import revoked_notice
+from bot.blocks.sharing import lost_ports_notice, outside_access_notice, outside_closed_notice, superseded_notice
 from bot.notifier import SlackNotifier
 from jit import extras
-from jit.model import AccessRequest
+from jit.displacement import outside_closed
+from jit.model import AccessRequest, OutsideAccess
 
 
 def reference(channel: str, ts: str) -> str:
@@ -100,6 +102,29 @@ class SlackLifecycleNotifier(SlackNotifier):
         """On-call hears who closed whose access early."""
         if self.settings.oncall_channel:
             await self._post(self.settings.oncall_channel, revoked_notice(request, oncall=True))
+
+    async def superseded(self, request: AccessRequest) -> None:
+        """On-call hears whose access a newer grant closed."""
+        if self.settings.oncall_channel:
+            await self._post(self.settings.oncall_channel, superseded_notice(request, oncall=True))
+
+    async def ports_lost(self, request: AccessRequest) -> None:
+        """The holder hears which of their ports a newer grant closed."""
+        await self._dm(request.requester, lost_ports_notice(request))
+
+    async def outside_closed(self, request: AccessRequest) -> None:
+        """On-call hears whose outside access a jitbot grant closed."""
+        closed = outside_closed(request)
+        if closed and self.settings.oncall_channel:
+            await self._post(self.settings.oncall_channel, outside_closed_notice(request, closed))
+
+    async def outside_access(self, sighting: OutsideAccess) -> None:
+        """On-call hears of a port opened outside jitbot (the approval channel when there is no on-call one)."""
+        channel = self.settings.oncall_channel or self.settings.approval_channel
+        notice = outside_access_notice(
+            sighting.vm_name, sighting.port, sighting.requestor, sighting.source, sighting.start, sighting.end
+        )
+        await self._post(channel, notice)
 
     async def _post_ref(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str:
         arguments: dict[str, object] = {"channel": channel, **message.as_kwargs()}

@@ -34,6 +34,7 @@ from jit.service import JitService, ServiceConfig
 from jit.settings import Settings
 from jit.store.audit import AuditLog
 from jit.store.limits import RateLimiter
+from jit.store.locks import Locks
 from jit.store.requests import RequestStore
 from jit.store.schedule import DueItem, Schedule
 
@@ -91,12 +92,14 @@ class Runtime:
     directory: SlackDirectory
     router: Router
     foreground: Foreground
+    locks: Locks
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start_background(self) -> None:
-        """Start the scheduler loop."""
+        """Start the scheduler loop, with the periodic sync with Azure on its schedule."""
+        await self.service.sync.start()
         self.tasks.append(asyncio.create_task(self.scheduler.run(self.stopping), name="jitbot-scheduler"))
 
     async def stop_background(self) -> None:
@@ -160,6 +163,7 @@ async def open_runtime(
     schedule = Schedule(redis, prefix=key_prefix)
     audit = AuditLog(redis, prefix=key_prefix)
     limiter = RateLimiter(redis, clock, prefix=key_prefix)
+    locks = Locks(redis, prefix=key_prefix)
     async with contextlib.AsyncExitStack() as stack:
         if azure is None:
             from jit.azure.gateway import build_gateway
@@ -184,8 +188,10 @@ async def open_runtime(
                 max_pending_per_user=settings.max_pending_per_user,
                 max_duration=settings.max_duration,
                 admins=settings.admins,
+                sync_interval=settings.sync_interval,
             ),
             notices=notifier,
+            locks=locks,
             wake=lambda: holder["scheduler"].wake() if "scheduler" in holder else None,
         )
 
@@ -214,6 +220,7 @@ async def open_runtime(
             directory=directory,
             router=router,
             foreground=foreground,
+            locks=locks,
         )
         if entra is not None:
             runtime.tasks.append(asyncio.create_task(_recycle_redis_connections(redis, runtime.stopping)))

@@ -12,9 +12,10 @@ The gateway stays a pure view of Azure; the merge happens here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from jit.azure.arm_ids import id_segments
@@ -23,7 +24,6 @@ from jit.clock import Clock
 from jit.durations import to_iso8601
 from jit.errors import NotAllowed, RequestRejected
 from jit.model import (
-    GrantedPort,
     JitPolicy,
     JitSupport,
     PolicyDenial,
@@ -31,14 +31,16 @@ from jit.model import (
     UnsupportedReason,
     VirtualMachine,
     VmJitStatus,
+    VmRef,
 )
+from jit.port_survey import Surveyor, held_ports
 from jit.ports import AzureJit, Directory
+from jit.sharing import PortHolders
+from jit.store.locks import LockBusy, Locks
 from jit.store.policy_denials import PolicyDenials
 from jit.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
-
-CLOSED_PORT_STATUSES = frozenset({"revoked", "expired"})
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,11 @@ class PolicyChange:
 
 @dataclass(frozen=True)
 class VmOverview:
-    """One VM as `/jit status <vm>` shows it: its tab, policy, and the ports Azure has open right now."""
+    """One VM as `/jit status <vm>` shows it: its tab, policy, and who holds which of its ports right now (see
+    ``jit.port_survey.held_ports`` for what a viewer may see of it)."""
 
     status: VmJitStatus
-    open_ports: tuple[GrantedPort, ...]
+    holders: Mapping[int, PortHolders]
 
 
 def vm_spec(vm: str) -> str:
@@ -134,6 +137,7 @@ class AdminService:
         admins: Sequence[str],
         clock: Clock,
         denials: PolicyDenials,
+        locks: Locks,
     ):
         self.azure = azure
         self.store = store
@@ -141,6 +145,21 @@ class AdminService:
         self.admins = tuple(admins)
         self.clock = clock
         self.denials = denials
+        self.locks = locks
+        self.surveyor = Surveyor(azure, store, clock)
+
+    @contextlib.asynccontextmanager
+    async def _editing(self, vm: VmRef) -> AsyncIterator[None]:
+        """jitbot's policy writers take turns across replicas: one policy document per resource group and region."""
+        try:
+            async with self.locks.hold(f"policy:{vm.subscription_id}/{vm.resource_group}/{vm.location}".lower()):
+                yield
+        except LockBusy:
+            raise RequestRejected(
+                f"Another change to the JIT policy of resource group `{vm.resource_group}` ({vm.location}) is still "
+                "being saved. Nothing was changed; try again in a moment.",
+                f"/jit status {vm.name}",
+            ) from None
 
     async def is_admin(self, user: str) -> bool:
         """Whether ``user`` is named in JITBOT_ADMINS directly or through one of its user groups."""
@@ -191,12 +210,13 @@ class AdminService:
         """
         await self.require_admin(user, "change", vm)
         found = await self.find(vm)
-        before = await self.azure.policy_for(found.ref)
-        try:
-            after = await self.azure.configure(found.ref, ports)
-        except JitDeniedByPolicy as denied:
-            await self._remember_denial(user, found, before, ports, denied)
-            raise
+        async with self._editing(found.ref):
+            before = await self.azure.policy_for(found.ref)
+            try:
+                after = await self.azure.configure(found.ref, ports)
+            except JitDeniedByPolicy as denied:
+                await self._remember_denial(user, found, before, ports, denied)
+                raise
         await self.denials.forget(found.ref.id)
         audit_id = await self.store.record(
             "policy_configured" if before is not None else "policy_enabled",
@@ -242,13 +262,14 @@ class AdminService:
         """Remove the VM from its JIT policy (other VMs untouched) and audit what it had."""
         await self.require_admin(user, "disable", vm)
         found = await self.find(vm)
-        before = await self.azure.policy_for(found.ref)
-        if before is None:
-            raise RequestRejected(
-                f"JIT is not configured on `{found.ref.name}`, so there is nothing to disable.",
-                "/jit list configured",
-            )
-        await self.azure.disable(found.ref)
+        async with self._editing(found.ref):
+            before = await self.azure.policy_for(found.ref)
+            if before is None:
+                raise RequestRejected(
+                    f"JIT is not configured on `{found.ref.name}`, so there is nothing to disable.",
+                    "/jit list configured",
+                )
+            await self.azure.disable(found.ref)
         audit_id = await self.store.record(
             "policy_disabled",
             actor=user,
@@ -258,15 +279,26 @@ class AdminService:
         log.info("admin.policy_disabled", extra={"vm": found.ref.id, "actor": user})
         return PolicyChange(found, user, before, None, audit_id)
 
-    async def inventory(self) -> list[VmJitStatus]:
+    async def inventory(
+        self, *, viewer: str | None = None, detailed: Callable[[VirtualMachine], Awaitable[bool]] | None = None
+    ) -> list[VmJitStatus]:
         """Every VM in the portal's three tabs, remembered Azure Policy refusals included (anyone may look; only
-        admins get the Enable buttons)."""
+        admins get the Enable buttons). With a ``viewer``, configured VMs also say who holds which port now
+        (``detailed`` decides, per VM, whether the viewer sees other people's details)."""
         rows = await self.azure.inventory()
         denials = await self.denials.all()
-        return [with_denial(row, denials.get(row.vm.ref.id.lower())) for row in rows]
+        rows = [with_denial(row, denials.get(row.vm.ref.id.lower())) for row in rows]
+        if viewer is None:
+            return rows
+        configured = [i for i, row in enumerate(rows) if row.support is JitSupport.CONFIGURED and row.history]
+        surveys = await self.surveyor.holders_of_many([(rows[i].policy, rows[i].history) for i in configured])
+        for index, survey in zip(configured, surveys, strict=True):
+            see = await detailed(rows[index].vm) if detailed is not None else False
+            rows[index] = replace(rows[index], open_now=held_ports(survey.holders, viewer=viewer, detailed=see))
+        return rows
 
     async def overview(self, vm: str) -> VmOverview:
-        """One VM's tab, policy and the ports open on it now, from Azure's request history."""
+        """One VM's tab, policy and who holds its ports now, from cached reads of Azure's request history."""
         found = await self.find(vm)
         reasons = await self.azure.unsupported_reasons(found.ref)
         policy = await self.azure.policy_for(found.ref)
@@ -278,13 +310,6 @@ class AdminService:
             status = VmJitStatus(found, JitSupport.NOT_CONFIGURED)
         status = with_denial(status, await self.denials.get(found.ref.id))
         if policy is None:
-            return VmOverview(status, ())
-        now = self.clock.now()
-        records = await self.azure.request_history(policy)
-        open_ports = tuple(
-            port
-            for record in records
-            for port in record.ports
-            if port.end > now and port.status.lower() not in CLOSED_PORT_STATUSES
-        )
-        return VmOverview(status, open_ports)
+            return VmOverview(status, {})
+        survey = await self.surveyor.survey(found.ref, fresh=False)
+        return VmOverview(status, survey.holders)

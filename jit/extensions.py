@@ -1,10 +1,16 @@
-"""Extending an open grant: a new window from now, within the policy's maximum, approved like a request.
+"""Extending an open grant: more time on top of its current end, approved like a request.
+
+An extension never ends access earlier than it ends now: it adds its duration to the current end, capped by
+the policy's (and the rule's) maximum counted from now; when the cap leaves nothing to add it is refused with
+the reason. It re-initiates only the ports the grant still holds, through ``jit.granting`` (so a colleague
+sharing the port keeps their own end), with its own attempt marker.
 
 The grant stays ``active`` and keeps its id throughout; the extension lives in the grant's extras (see
 ``jit.extras.Extension``) and moves ``pending → approved → granted`` (or denied / timed out / failed) by
-compare-and-set steps on them, so concurrent approvals make exactly one Azure initiate. Once Azure accepts,
-one atomic step moves the grant's end, counts the extension and reschedules its reminder and expiry; if the
-grant was revoked or expired meanwhile, that step fails and the ports just opened are closed again.
+compare-and-set steps on them, so concurrent approvals make exactly one Azure initiate. Nobody may approve an
+extension they asked for or that extends their own grant. Once Azure accepts, one atomic step moves the grant's
+end, counts the extension and reschedules its reminder and expiry; if the grant was revoked or expired
+meanwhile, that step fails and the ports just opened are closed again.
 
 Approvers see a card with ``jit_approve`` / ``jit_deny`` whose value is ``<request id>#ext<n>``, so a click
 on an old extension card can never approve a newer one.
@@ -23,8 +29,9 @@ from jit.autoapprove import auto_approval, member_of
 from jit.azure.errors import AzureJitError
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
 from jit.extras import Extension, ExtensionState
-from jit.justification import Justification, parse_justification
-from jit.model import AccessRequest, RequestState
+from jit.granting import Blocked, NotConfigured, VmBusy
+from jit.justification import parse_justification
+from jit.model import MIN_ACCESS, AccessRequest, RequestState
 from jit.policy_check import check_against_policy
 from jit.ports import LifecycleNotifier
 from jit.routing import Route
@@ -36,6 +43,8 @@ log = logging.getLogger(__name__)
 
 EXTENSION_MARK = "#ext"
 MAX_APPROVAL_ATTEMPTS = 25
+MIN_GAIN = timedelta(minutes=1)
+"""An extension that would add less than this is refused rather than sent to Azure."""
 DueHandler = Callable[[AccessRequest], Awaitable[None]]
 _E = ExtensionState
 
@@ -95,12 +104,11 @@ class Extensions:
         if current.open:
             return ExtensionAsked(grant, created=False)
         wanted = duration or grant.duration
-        vm = await service.azure.find_vm(f"{grant.vm.subscription_id}/{grant.vm.resource_group}/{grant.vm.name}")
-        route = service.router.route(vm)
+        route = await self._route(grant)
         if not route.anyone_may_request and not await member_of(service.directory, grant.requester, route.requesters):
             await service.store.record("extend_refused", actor=user, request_id=grant.id, detail={"why": "requester"})
             raise NotAllowed(f"The rule `{route.name}` no longer lets this person ask for `{grant.vm.name}`.")
-        await self._check(grant, route, wanted)
+        until = await self._new_end(grant, route, wanted)
         now = service.clock.now()
         decision = await auto_approval(
             route,
@@ -122,13 +130,14 @@ class Extensions:
             extras.key(extras.EXT_DECIDED_BY): f"rule:{decision.rule}" if decision.allowed else None,
             extras.key(extras.EXT_AUTO): decision.rule if decision.allowed else None,
             extras.key(extras.EXT_FAILURE): None,
+            extras.key(extras.EXT_UNTIL): until.isoformat(),
         }
         if decision.allowed:
             schedule = {f"extreconcile:{grant.id}": now + service.config.reconcile_after}
         else:
             deadline = min(now + service.config.request_ttl, grant.ends_at or now + service.config.request_ttl)
             schedule = {f"extcard:{grant.id}": now, f"exttimeout:{grant.id}": deadline}
-        audit = {"seq": str(seq), "duration": extras.seconds(wanted)}
+        audit = {"seq": str(seq), "duration": extras.seconds(wanted), "until": until.isoformat()}
         if decision.allowed:
             audit["auto_approved_by_rule"] = decision.rule
         result = await service.store.update_fields(
@@ -216,41 +225,64 @@ class Extensions:
             self._wake()
         return Decision(result.request, acted=result.ok)
 
-    async def _check(self, grant: AccessRequest, route: Route, wanted: timedelta) -> None:
+    async def _route(self, grant: AccessRequest) -> Route:
+        """The rule that applies to the grant's VM now (from cached reads)."""
+        vm = await self.service.azure.find_vm(f"{grant.vm.subscription_id}/{grant.vm.resource_group}/{grant.vm.name}")
+        return self.service.router.route(vm)
+
+    async def _limit(self, grant: AccessRequest, route: Route) -> datetime:
+        """The latest end the policy (and the rule, and the global cap) allow for the grant's ports, from now."""
         service = self.service
         policy = await service.azure.policy_for(grant.vm)
         if policy is None:
             raise RequestRejected(f"Just-in-time access is no longer configured for `{grant.vm.name}`.")
-        limits = [v for v in (service.config.max_duration, route.max_duration) if v is not None]
+        open_ports = grant.open_ports
+        if not open_ports:
+            raise RequestRejected(f"Request `{grant.id}` no longer holds any port, so there is nothing to extend.")
         try:
-            check_against_policy(
+            rules = check_against_policy(
                 policy,
                 vm_label=grant.vm.name,
-                ports=grant.ports,
-                duration=wanted,
+                ports=open_ports,
+                duration=MIN_ACCESS,
                 source=grant.source,
                 reason=grant.reason,
-                extra_max=min(limits) if limits else None,
             )
         except RequestRejected as exc:
             raise RequestRejected(exc.problem, f"/jit extend {grant.id} 30m") from None
+        limits = [rule.max_duration for rule in rules]
+        limits += [v for v in (service.config.max_duration, route.max_duration) if v is not None]
+        return service.clock.now() + min(limits)
+
+    async def _new_end(self, grant: AccessRequest, route: Route, wanted: timedelta) -> datetime:
+        """The grant's current end plus ``wanted``, capped by ``_limit``; refused when nothing can be added."""
+        current = grant.ends_at or self.service.clock.now()
+        limit = await self._limit(grant, route)
+        if limit <= current + MIN_GAIN:
+            raise RequestRejected(
+                f"`{grant.vm.name}` may be open at most until {limit:%H:%M} UTC from now, and this access already "
+                f"lasts until {current:%H:%M} UTC, so it cannot be extended now. Ask again closer to its end.",
+                f"/jit status {grant.id}",
+            )
+        return min(current + wanted, limit)
 
     async def _grant(self, grant: AccessRequest, seq: int) -> AccessRequest:
         service = self.service
         ext = extras.extension(grant)
         approver = ext.decided_by or "unknown"
-        justification = Justification(grant.id, grant.requester, approver, grant.reason).render()
         failure: str | None = None
-        end = service.clock.now()
+        end = grant.ends_at or service.clock.now()
         try:
-            policy = await service.azure.policy_for(grant.vm)
-            if policy is None:
-                failure = "JIT is no longer configured for this VM, so Azure cannot extend the access."
-            else:
-                result = await service.azure.initiate(
-                    policy, grant.ports, grant.source, service.clock.now() + ext.duration, justification
-                )
-                end = result.end
+            end = await self._new_end(grant, await self._route(grant), ext.duration)
+            opened = await service.granting.open(grant, grant.open_ports, end, approved_by=approver)
+            if isinstance(opened, Blocked):
+                failure = "The port is now held from another source, so the extension was not applied."
+        except RequestRejected as exc:
+            failure = exc.problem
+        except NotConfigured:
+            failure = "JIT is no longer configured for this VM, so Azure cannot extend the access."
+        except VmBusy:
+            failure = "Another change to this VM's access took too long, so the extension was not applied."
         except AzureJitError as exc:
             failure = exc.user_message
             log.warning("azure.extend_failed", extra={"request_id": grant.id, "error": type(exc).__name__})
@@ -286,8 +318,8 @@ class Extensions:
             return result.request
         if result.request.state is not RequestState.ACTIVE:
             try:
-                await service.azure.close_access(grant.vm, grant.ports, grant.source)
-            except AzureJitError as exc:
+                await service.granting.close(result.request, closed_by="jitbot")
+            except (AzureJitError, VmBusy) as exc:
                 log.warning(
                     "azure.close_after_lapse_failed", extra={"request_id": grant.id, "error": type(exc).__name__}
                 )
@@ -354,8 +386,11 @@ class Extensions:
         since = ext.at or grant.created_at
         for record in records:
             parsed = parse_justification(record.justification)
-            if parsed and parsed.request_id == grant.id and record.start >= since and record.ports:
-                await self._apply(grant, ext.seq, max(port.end for port in record.ports))
+            if not parsed or parsed.request_id != grant.id or record.start < since or not record.ports:
+                continue
+            if parsed.attempt in grant.attempts:
+                asked = (grant.ends_at or record.start) + ext.duration
+                await self._apply(grant, ext.seq, min([asked, *(port.end for port in record.ports)]))
                 return
         await self._fail(
             grant, ext.seq, "jitbot was interrupted before Azure confirmed the extension; nothing changed."
@@ -384,6 +419,11 @@ class Extensions:
                 f"extension_{verb}_refused", actor=user, request_id=grant.id, detail={"why": "self"}
             )
             raise NotAllowed(f"You cannot {verb} an extension of your own access; another approver has to.")
+        if user == extras.extension(grant).by:
+            await self.service.store.record(
+                f"extension_{verb}_refused", actor=user, request_id=grant.id, detail={"why": "asked_for_it"}
+            )
+            raise NotAllowed(f"You asked for this extension, so you cannot {verb} it; another approver has to.")
         if not await self.service.may_approve(user, grant):
             await self.service.store.record(
                 f"extension_{verb}_refused", actor=user, request_id=grant.id, detail={"why": "not_approver"}

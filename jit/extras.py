@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from jit.model import AccessRequest
-from jit.routing import Route
+from jit.routing import ConflictChoice, Route
 
 QUORUM = "quorum"
 AUTO_APPROVED = "auto_approved"
@@ -44,6 +44,17 @@ EXT_CARD = "ext_card"
 EXT_DECIDED_BY = "ext_decided_by"
 EXT_AUTO = "ext_auto"
 EXT_FAILURE = "ext_failure"
+EXT_UNTIL = "ext_until"
+ON_CONFLICT = "on_conflict"
+PORT_HOLDERS = "port_holders"
+LOST_SEQ = "lost_seq"
+SUPERSEDED_BY = "superseded_by"
+SUPERSEDED_SOURCE = "superseded_source"
+SUPERSEDED_REQUEST = "superseded_request"
+SUPERSEDED_AT = "superseded_at"
+DISPLACED_OUTSIDE = "displaced_outside"
+QUEUED_UNTIL = "queued_until"
+CLOSED_BY_AZURE = "closed_by_azure"
 TRUE = "true"
 
 
@@ -77,6 +88,7 @@ class Extension:
     decided_by: str | None
     auto_rule: str | None
     failure: str | None
+    until: datetime | None = None
 
     @property
     def open(self) -> bool:
@@ -100,6 +112,7 @@ def extension(request: AccessRequest) -> Extension:
         decided_by=extra.get(EXT_DECIDED_BY) or None,
         auto_rule=extra.get(EXT_AUTO) or None,
         failure=extra.get(EXT_FAILURE) or None,
+        until=datetime.fromisoformat(extra[EXT_UNTIL]) if extra.get(EXT_UNTIL) else None,
     )
 
 
@@ -109,6 +122,8 @@ def route_snapshot(route: Route, *, automatic: bool) -> dict[str, str]:
     ``automatic`` requests (auto-approved or break-glass) never wait, so they keep no reminder or escalation.
     """
     extra: dict[str, str] = {REVIEW_WITHIN: seconds(route.review_within)}
+    if route.on_conflict is not ConflictChoice.SUPERSEDE:
+        extra[ON_CONFLICT] = route.on_conflict.value
     if route.quorum > 1:
         extra[QUORUM] = str(route.quorum)
     if route.escalation is not None:
@@ -152,6 +167,14 @@ def approvers(request: AccessRequest) -> tuple[str, ...]:
 def is_break_glass(request: AccessRequest) -> bool:
     """Whether the request used ``--break-glass``."""
     return request.extra.get(BREAK_GLASS) == TRUE
+
+
+def conflict_choice(request: AccessRequest) -> ConflictChoice:
+    """What the request's rule does when approving would close another source's access to the same port."""
+    try:
+        return ConflictChoice(request.extra.get(ON_CONFLICT, ConflictChoice.SUPERSEDE.value))
+    except ValueError:
+        return ConflictChoice.SUPERSEDE
 
 
 def granted_by(request: AccessRequest) -> str:

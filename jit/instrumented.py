@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -14,6 +14,7 @@ from jit.model import (
     PolicyPort,
     UnsupportedReason,
     VirtualMachine,
+    VmHistory,
     VmJitStatus,
     VmRef,
 )
@@ -57,14 +58,31 @@ class InstrumentedAzure:
         return await self._timed("unsupported_reasons", self.inner.unsupported_reasons(vm))
 
     async def initiate(
-        self, policy: JitPolicy, ports: Sequence[int], source: str, end: datetime, justification: str
+        self,
+        policy: JitPolicy,
+        ports: Sequence[int],
+        source: str,
+        end: datetime,
+        justification: str,
+        *,
+        port_ends: Mapping[int, datetime] | None = None,
     ) -> InitiateResult:
         """See AzureJit.initiate."""
-        return await self._timed("initiate", self.inner.initiate(policy, ports, source, end, justification))
+        return await self._timed(
+            "initiate", self.inner.initiate(policy, ports, source, end, justification, port_ends=port_ends)
+        )
 
     async def request_history(self, policy: JitPolicy) -> list[JitRequestRecord]:
         """See AzureJit.request_history."""
         return await self._timed("request_history", self.inner.request_history(policy))
+
+    async def cached_history(self, vm: VmRef) -> list[JitRequestRecord]:
+        """See AzureJit.cached_history."""
+        return await self._timed("cached_history", self.inner.cached_history(vm))
+
+    async def all_histories(self) -> list[VmHistory]:
+        """See AzureJit.all_histories."""
+        return await self._timed("all_histories", self.inner.all_histories())
 
     async def configure(self, vm: VmRef, ports: Sequence[PolicyPort]) -> JitPolicy:
         """See AzureJit.configure."""

@@ -1,21 +1,30 @@
-"""The justification text jitbot sends with every initiate, and how to read the person back out of it.
+"""The justification text jitbot sends with every initiate, and how to read the request back out of it.
 
-Azure records jitbot's own identity as ``requestor``; the justification is where the Slack requester,
-the approver and our request id survive in Azure's history (the portal's "last user" column, and
-reconciliation after a crash between Azure accepting and our state being saved).
+Azure records jitbot's own identity as ``requestor``; the justification is where the Slack requester, the
+approver, our request id and the initiate's attempt marker survive in Azure's history. The marker is fresh for
+every initiate jitbot makes (a grant, an extension, keeping a colleague's window after a revoke) and is saved
+with the request before the POST, so the history entry of exactly that initiate can be found after a lost
+answer or a crash — never an older entry of the same request — and an entry that copies jitbot's text without
+a marker jitbot issued is not mistaken for jitbot's.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 
 MAX_REASON_CHARS = 200
 _PATTERN = re.compile(
-    r"^jitbot request (?P<request_id>[A-Za-z0-9_-]+): requested by (?P<requester>\S+) "
-    r"approved by (?P<approver>\S+)(?: - (?P<reason>.*))?$",
+    r"^jitbot request (?P<request_id>[A-Za-z0-9_-]+)(?: \[(?P<attempt>[0-9a-f]{8,32})\])?: "
+    r"requested by (?P<requester>\S+) approved by (?P<approver>\S+)(?: - (?P<reason>.*))?$",
     re.DOTALL,
 )
+
+
+def new_attempt() -> str:
+    """A marker for one initiate: 12 hex digits (48 random bits), unique within any VM's history."""
+    return secrets.token_hex(6)
 
 
 @dataclass(frozen=True)
@@ -26,14 +35,16 @@ class Justification:
     requester: str
     approver: str
     reason: str = ""
+    attempt: str | None = None
 
     def render(self) -> str:
         """The one-line text sent to Azure; the reason is shortened so the field stays small."""
         reason = " ".join(self.reason.split())
         if len(reason) > MAX_REASON_CHARS:
             reason = reason[: MAX_REASON_CHARS - 1] + "…"
+        marker = f" [{self.attempt}]" if self.attempt else ""
         text = (
-            f"jitbot request {self.request_id}: requested by {_token(self.requester)} "
+            f"jitbot request {self.request_id}{marker}: requested by {_token(self.requester)} "
             f"approved by {_token(self.approver)}"
         )
         return f"{text} - {reason}" if reason else text
@@ -55,4 +66,5 @@ def parse_justification(text: str | None) -> Justification | None:
         requester=match["requester"],
         approver=match["approver"],
         reason=match["reason"] or "",
+        attempt=match["attempt"],
     )

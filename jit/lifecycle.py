@@ -19,6 +19,7 @@ from jit import extras
 from jit.autoapprove import member_of
 from jit.azure.errors import AzureJitError
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
+from jit.granting import VmBusy
 from jit.model import AccessRequest, RequestState
 from jit.ports import LifecycleNotifier
 from jit.routing import Route
@@ -80,6 +81,8 @@ class Lifecycle:
             "review": self._review_due,
             "reviewed": self._review_acknowledged,
             "close": self._close,
+            "lost": self._tell_lost,
+            "displaced": self._tell_outside_closed,
         }
 
     async def check_break_glass(self, requester: str, route: Route, label: str) -> None:
@@ -161,6 +164,11 @@ class Lifecycle:
             marker = f"revoked_oncall:{request.id}"
             if not await self.service.schedule.is_done(marker):
                 await self.notices.revoked(request)
+                await self.service.schedule.mark_done(marker)
+        if request.state is RequestState.SUPERSEDED:
+            marker = f"superseded_oncall:{request.id}"
+            if not await self.service.schedule.is_done(marker):
+                await self.notices.superseded(request)
                 await self.service.schedule.mark_done(marker)
 
     async def _nudge(self, request: AccessRequest) -> None:
@@ -279,22 +287,47 @@ class Lifecycle:
             raise RuntimeError(f"closing access for {request.id} failed; the scheduler retries")
 
     async def _close_now(self, request: AccessRequest) -> bool:
-        """Remove the request's allow rules from the NSG; on success announce the outcome, else leave the retry."""
+        """Close the request's access without closing anyone else's (``Granting.close``); on success announce the
+        outcome, else leave the retry."""
         service = self.service
+        closed_by = request.extra.get(extras.REVOKED_BY) or "jitbot"
         try:
-            removed = await service.azure.close_access(request.vm, request.ports, request.source)
-        except AzureJitError as exc:
+            plan = await service.granting.close(request, closed_by=closed_by)
+        except (AzureJitError, VmBusy) as exc:
             log.warning("azure.close_access_failed", extra={"request_id": request.id, "error": type(exc).__name__})
             return False
         marker = f"closed:{request.id}"
         if not await service.schedule.is_done(marker):
             await service.store.record(
-                "access_closed", actor="jitbot", request_id=request.id, detail={"rules_removed": str(removed)}
+                "access_closed",
+                actor="jitbot",
+                request_id=request.id,
+                detail={
+                    "rules_removed_for_ports": ",".join(map(str, plan.delete)),
+                    "shortened_for_others": ",".join(f"{p}:{at.isoformat()}" for p, at in sorted(plan.shorten.items())),
+                    "already_taken": ",".join(map(str, plan.lost)),
+                },
             )
             await service.schedule.mark_done(marker)
         await service.schedule.update({f"outcome:{request.id}": service.clock.now()}, remove=[f"close:{request.id}"])
         self._wake()
         return True
+
+    async def _tell_lost(self, request: AccessRequest) -> None:
+        if request.state is not RequestState.ACTIVE or not request.lost_ports:
+            return
+        marker = f"lost_told:{request.id}:{request.extra.get(extras.LOST_SEQ, '')}"
+        if not await self.service.schedule.is_done(marker):
+            if request.card_ts:
+                await self.service.notifier.update_card(request)
+            await self.notices.ports_lost(request)
+            await self.service.schedule.mark_done(marker)
+
+    async def _tell_outside_closed(self, request: AccessRequest) -> None:
+        marker = f"outside_closed_told:{request.id}"
+        if not await self.service.schedule.is_done(marker):
+            await self.notices.outside_closed(request)
+            await self.service.schedule.mark_done(marker)
 
     async def _retry_soon(self, key: str) -> None:
         await self.service.schedule.add(key, self.service.clock.now() + timedelta(seconds=5))

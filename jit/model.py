@@ -119,12 +119,13 @@ class PolicyDenial:
 
 @dataclass(frozen=True)
 class GrantedPort:
-    """One port of one JIT request in Azure's history."""
+    """One port of one JIT request in Azure's history (``status``/``status_reason`` as Azure spells them)."""
 
     number: int
     source: str
     end: datetime
     status: str
+    status_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,31 @@ class JitRequestRecord:
     ports: tuple[GrantedPort, ...]
     requester_person: str | None = None
     request_id: str | None = None
+    attempt: str | None = None
+
+
+@dataclass(frozen=True)
+class VmHistory:
+    """One JIT-configured VM's request history, and the policy it came from."""
+
+    vm_id: str
+    policy_id: str
+    records: tuple[JitRequestRecord, ...]
+
+
+@dataclass(frozen=True)
+class OutsideAccess:
+    """A port Azure has open on a VM that jitbot did not open: who (Azure's ``requestor``), which port, from
+    where, since and until when."""
+
+    vm_id: str
+    vm_name: str
+    port: int
+    requestor: str
+    source: str
+    start: datetime
+    end: datetime
+    justification: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,9 +176,31 @@ class JitActivity:
 
 
 @dataclass(frozen=True)
+class HolderView:
+    """Someone holding a port, as one viewer may see them: ``who`` and ``source`` are None when the viewer may
+    not see other people's details (only approvers and admins may). ``slack``: ``who`` is a Slack user id."""
+
+    until: datetime
+    who: str | None = None
+    slack: bool = False
+    source: str | None = None
+    mine: bool = False
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HeldPort:
+    """A port Azure has open on a VM now, until ``until``, and who holds it."""
+
+    port: int
+    until: datetime
+    holders: tuple[HolderView, ...]
+
+
+@dataclass(frozen=True)
 class VmJitStatus:
-    """One row of the inventory: a VM, its tab, why it is unsupported, its policy and activity, and the Azure
-    Policy refusal behind ``DISABLED_BY_POLICY``."""
+    """One row of the inventory: a VM, its tab, why it is unsupported, its policy and activity, the Azure Policy
+    refusal behind ``DISABLED_BY_POLICY``, its JIT history and what is open on it now (filled by the use cases)."""
 
     vm: VirtualMachine
     support: JitSupport
@@ -160,11 +208,14 @@ class VmJitStatus:
     policy: JitPolicy | None = None
     activity: JitActivity | None = None
     policy_denial: PolicyDenial | None = None
+    history: tuple[JitRequestRecord, ...] = field(default=(), repr=False)
+    open_now: tuple[HeldPort, ...] = ()
 
 
 @dataclass(frozen=True)
 class InitiateResult:
-    """What Azure accepted: the window starts at ``start`` and each port closes at its end time."""
+    """What Azure accepted: the window starts at ``start``, each port closes at its end time, and ``end`` is the
+    latest of them (later than the grant's own end where the window is shared with others)."""
 
     start: datetime
     end: datetime
@@ -183,11 +234,16 @@ class RequestState(StrEnum):
     TIMED_OUT = "timed_out"
     FAILED = "failed"
     REVOKED = "revoked"
+    SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)
 class AccessRequest:
-    """An engineer's request for access to ports of one VM, and everything that happened to it."""
+    """An engineer's request for access to ports of one VM, and everything that happened to it.
+
+    ``attempts`` holds the marker of every initiate jitbot made for this request (``jit.justification``), saved
+    before each POST; ``lost_ports`` the ports a newer grant from another source took away while it was active.
+    """
 
     id: str
     requester: str
@@ -207,4 +263,11 @@ class AccessRequest:
     card_ts: str | None = None
     policy_id: str | None = None
     approvals: tuple[str, ...] = ()
+    attempts: tuple[str, ...] = ()
+    lost_ports: tuple[int, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def open_ports(self) -> tuple[int, ...]:
+        """The ports this grant still holds: all it was granted, less those a newer grant took from it."""
+        return tuple(p for p in self.ports if p not in self.lost_ports)

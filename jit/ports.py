@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -11,9 +11,11 @@ from jit.model import (
     InitiateResult,
     JitPolicy,
     JitRequestRecord,
+    OutsideAccess,
     PolicyPort,
     UnsupportedReason,
     VirtualMachine,
+    VmHistory,
     VmJitStatus,
     VmRef,
 )
@@ -45,12 +47,23 @@ class AzureJit(Protocol):
         source: str,
         end: datetime,
         justification: str,
+        *,
+        port_ends: Mapping[int, datetime] | None = None,
     ) -> InitiateResult:
-        """Open ``ports`` from ``source`` until ``end``; exactly one ARM write."""
+        """Open ``ports`` from ``source`` until ``end`` (``port_ends``: later ends for ports shared with others);
+        exactly one ARM write."""
         ...
 
     async def request_history(self, policy: JitPolicy) -> list[JitRequestRecord]:
-        """Azure's ``requests[]`` for the policy's VM, read fresh (for reconciliation and the portal columns)."""
+        """Azure's ``requests[]`` for the policy's VM, read fresh (before writing to a shared port, reconciling)."""
+        ...
+
+    async def cached_history(self, vm: VmRef) -> list[JitRequestRecord]:
+        """Azure's ``requests[]`` for ``vm`` from the short-lived cache (status pages, the approval card)."""
+        ...
+
+    async def all_histories(self) -> list[VmHistory]:
+        """Every JIT-configured VM's request history, read fresh (the periodic sync with Azure)."""
         ...
 
     async def configure(self, vm: VmRef, ports: Sequence[PolicyPort]) -> JitPolicy:
@@ -143,4 +156,20 @@ class LifecycleNotifier(Protocol):
 
     async def revoked(self, request: AccessRequest) -> None:
         """Access was closed early: tell on-call who closed what."""
+        ...
+
+    async def superseded(self, request: AccessRequest) -> None:
+        """A newer grant from another source took every port of this one: tell on-call."""
+        ...
+
+    async def ports_lost(self, request: AccessRequest) -> None:
+        """A newer grant took some of this grant's ports: tell the holder which closed and which stay open."""
+        ...
+
+    async def outside_closed(self, request: AccessRequest) -> None:
+        """This grant closed access someone had opened outside jitbot: tell on-call whose."""
+        ...
+
+    async def outside_access(self, sighting: OutsideAccess) -> None:
+        """A port on a VM jitbot watches was opened outside jitbot: tell on-call who, what, from where, until."""
         ...

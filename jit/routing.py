@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,15 @@ from jit.model import VirtualMachine
 DEFAULT_APPROVER_REMINDERS: tuple[timedelta, ...] = (timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20))
 DEFAULT_REVIEW_WITHIN = timedelta(hours=1)
 WEEKDAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConflictChoice(StrEnum):
+    """What a rule does when approving would close someone else's access to the same port from another source
+    (Azure keeps one source per VM port): close it (the default), wait until it ends, or refuse."""
+
+    SUPERSEDE = "supersede"
+    QUEUE = "queue"
+    REFUSE = "refuse"
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,7 @@ class Route:
     escalation: Escalation | None = None
     break_glass: tuple[str, ...] = ()
     review_within: timedelta = DEFAULT_REVIEW_WITHIN
+    on_conflict: ConflictChoice = ConflictChoice.SUPERSEDE
 
     @property
     def anyone_may_request(self) -> bool:

@@ -24,7 +24,16 @@ import yaml
 from jit.checks import Check
 from jit.durations import DurationError, humanize, parse_duration
 from jit.model import MAX_ACCESS, MIN_ACCESS, WELL_KNOWN_PORTS, VirtualMachine
-from jit.routing import WEEKDAY_NAMES, AutoApproval, BusinessHours, Escalation, Route, Router, SingleRouteRouter
+from jit.routing import (
+    WEEKDAY_NAMES,
+    AutoApproval,
+    BusinessHours,
+    ConflictChoice,
+    Escalation,
+    Route,
+    Router,
+    SingleRouteRouter,
+)
 from jit.settings import Settings, SettingsError
 
 _PRINCIPAL = re.compile(r"[UWS][A-Z0-9]{2,}")
@@ -51,6 +60,7 @@ RULE_KEYS = (
     "escalation",
     "auto_approve",
     "break_glass",
+    "on_conflict",
 )
 DEFAULT_KEYS = tuple(k for k in RULE_KEYS if k not in ("name", "match"))
 MATCH_KEYS = ("subscription", "resource_group", "region", "tags")
@@ -214,6 +224,9 @@ def describe_route(route: Route, match: Match | None = None) -> str:
         lines.append(f"Escalates to {to}{where} after {humanize(esc.after)} without a decision.")
     if route.break_glass:
         lines.append(f"Break-glass: {', '.join(route.break_glass)}, reviewed within {humanize(route.review_within)}.")
+    if route.on_conflict is not ConflictChoice.SUPERSEDE:
+        waits = "waits until it ends" if route.on_conflict is ConflictChoice.QUEUE else "is refused"
+        lines.append(f"A grant that would close someone else's access to the same port from another source {waits}.")
     return "\n".join(lines)
 
 
@@ -328,6 +341,7 @@ class _Reader:
             "remind_approvers": self.reminders,
             "escalation": self.escalation,
             "auto_approve": self.auto_approve,
+            "on_conflict": self.conflict_choice,
         }
         targets = {"remind_approvers": "approver_reminders"}
         for key, reader in readers.items():
@@ -399,6 +413,17 @@ class _Reader:
                 return None
             out.append((value, item))
         return out
+
+    def conflict_choice(self, node: yaml.Node) -> ConflictChoice | None:
+        text = self.text(node, "on_conflict")
+        if text is None:
+            return None
+        try:
+            return ConflictChoice(text.strip().lower())
+        except ValueError:
+            choices = ", ".join(c.value for c in ConflictChoice)
+            self.fail(node, f"`on_conflict` must be one of {choices}, not {text!r}")
+            return None
 
     def flag(self, node: yaml.Node, key: str) -> bool | None:
         scalar = self.scalar(node, key)

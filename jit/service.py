@@ -18,15 +18,24 @@ from datetime import datetime, timedelta
 from jit import extras
 from jit.autoapprove import auto_approval
 from jit.azure.errors import AzureJitError
+from jit.azure_sync import DEFAULT_INTERVAL as DEFAULT_SYNC_INTERVAL
+from jit.azure_sync import SYNC_ITEM, AzureSync, SyncReport
 from jit.clock import Clock
+from jit.displacement import Displacement
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
 from jit.extensions import ExtensionAsked, Extensions, parse_extension_ref
-from jit.justification import Justification, parse_justification
+from jit.granting import Blocked, Granting, NotConfigured, VmBusy
+from jit.holder_notes import conflict_text, holders_json
+from jit.holdings import same_network
+from jit.justification import parse_justification
 from jit.lifecycle import Lifecycle, Reviewed, Revoked, pending_schedule
-from jit.model import AccessRequest, RequestState, VirtualMachine
+from jit.model import AccessRequest, HeldPort, RequestState, VirtualMachine
 from jit.policy_check import check_against_policy, example_command
+from jit.port_survey import held_ports
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
-from jit.routing import DEFAULT_REVIEW_WITHIN, Route, Router
+from jit.routing import DEFAULT_REVIEW_WITHIN, ConflictChoice, Route, Router
+from jit.sharing import OpeningPlan, others, plan_opening
+from jit.store.locks import Locks
 from jit.store.requests import RequestStore, TooManyPending, new_request_id
 from jit.store.schedule import Schedule
 
@@ -45,6 +54,8 @@ class ServiceConfig:
     reconcile_after: timedelta = timedelta(minutes=3)
     admins: tuple[str, ...] = ()
     review_within: timedelta = DEFAULT_REVIEW_WITHIN
+    max_queue_wait: timedelta = timedelta(hours=24)
+    sync_interval: timedelta = DEFAULT_SYNC_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,7 @@ class JitService:
         clock: Clock,
         config: ServiceConfig,
         notices: LifecycleNotifier,
+        locks: Locks,
         wake: Callable[[], None] = lambda: None,
     ):
         self.azure = azure
@@ -110,8 +122,21 @@ class JitService:
         self.clock = clock
         self.config = config
         self._wake = wake
+        self.granting = Granting(azure, store, clock, locks)
+        self.displacement = Displacement(store, clock, wake)
         self.lifecycle = Lifecycle(self, notices, wake)
         self.extensions = Extensions(self, notices, wake)
+        self.sync = AzureSync(
+            azure=azure,
+            store=store,
+            schedule=schedule,
+            granting=self.granting,
+            displacement=self.displacement,
+            notices=notices,
+            clock=clock,
+            interval=config.sync_interval,
+            wake=wake,
+        )
 
     async def submit(self, draft: RequestDraft) -> Submitted:
         """Validate a request against the VM's policy and our rules, store it, and queue its approval card."""
@@ -151,6 +176,13 @@ class JitService:
             extra_max=limit,
         )
         now = self.clock.now()
+        preview = await self._preview(vm, draft.ports, source, now + draft.duration)
+        if preview.displaced and route.on_conflict is ConflictChoice.REFUSE:
+            raise RequestRejected(
+                f"{conflict_text(preview.displaced)} The rule `{route.name}` does not let a new grant close it, "
+                f"so ask again once it has ended.",
+                "/jit status " + label,
+            )
         automatic = (
             draft.break_glass
             or (
@@ -165,6 +197,8 @@ class JitService:
             ).allowed
         )
         extra = {**_vm_extra(vm, route), **extras.route_snapshot(route, automatic=automatic)}
+        if preview.sharing or preview.displaced:
+            extra[extras.PORT_HOLDERS] = holders_json(preview)
         if draft.break_glass:
             extra[extras.BREAK_GLASS] = extras.TRUE
         elif automatic:
@@ -278,8 +312,27 @@ class JitService:
             self._wake()
         return Decision(result.request, acted=result.ok)
 
+    async def ask_again(self, request_id: str, user: str) -> Submitted:
+        """The same access again (VM, ports, source, duration, reason) as a new request; only its requester may."""
+        previous = await self._get(request_id)
+        if user != previous.requester:
+            await self.store.record("ask_again_refused", actor=user, request_id=previous.id)
+            raise NotAllowed("Only the person who asked for this access can ask for it again.")
+        vm = previous.vm
+        return await self.submit(
+            RequestDraft(
+                requester=user,
+                vm=f"{vm.subscription_id}/{vm.resource_group}/{vm.name}",
+                ports=previous.ports,
+                duration=previous.duration,
+                source=previous.source,
+                reason=previous.reason,
+            )
+        )
+
     async def extend(self, request_id: str, user: str, duration: timedelta | None = None) -> ExtensionAsked:
-        """A new window from now for open access (default: as long as the original), approved like a request."""
+        """More time on top of the current end (default: as long as the original), capped by the policy's maximum
+        from now, approved like a request."""
         return await self.extensions.request(request_id, user, duration)
 
     async def revoke(self, request_id: str, user: str) -> Revoked:
@@ -290,6 +343,23 @@ class JitService:
         """An approver or admin has reviewed a break-glass grant; its escalation stops."""
         return await self.lifecycle.acknowledge_review(request_id, user)
 
+    async def approves_for(self, user: str, vm: VirtualMachine) -> bool:
+        """Whether ``user`` is one of the approvers of the rule that applies to ``vm`` (or an admin)."""
+        return await self._is_member(user, self.router.route(vm).approvers) or await self._is_member(
+            user, self.config.admins
+        )
+
+    async def shared_with(self, request: AccessRequest) -> tuple[HeldPort, ...]:
+        """The other holders of an open grant's ports, from cached reads. They share the grant's own source, so
+        the holder sees who they are (not another source, which is for approvers and admins only)."""
+        survey = await self.granting.survey(request.vm, fresh=False)
+        mine = {
+            n: held
+            for n, held in others(survey.holders, request.id).items()
+            if n in request.open_ports and same_network(held.source, request.source)
+        }
+        return held_ports(mine, viewer=request.requester, detailed=True)
+
     async def may_approve(self, user: str, request: AccessRequest) -> bool:
         """Whether ``user`` is one of the approvers of the request's route (never the requester)."""
         if user == request.requester:
@@ -298,8 +368,15 @@ class JitService:
         approvers = tuple(stored.split(",")) if stored else self.router.route(VirtualMachine(request.vm)).approvers
         return await self._is_member(user, approvers)
 
+    async def sync_with_azure(self) -> SyncReport:
+        """Compare every active grant with Azure's JIT history now (the periodic sync runs the same)."""
+        return await self.sync.run()
+
     async def handle_due(self, key: str) -> None:
         """Run one scheduled item; safe to run again for the same key (at-least-once delivery)."""
+        if key == SYNC_ITEM:
+            await self.sync.run_scheduled()
+            return
         kind, _, request_id = key.partition(":")
         handler = {
             "card": self._post_card,
@@ -308,6 +385,8 @@ class JitService:
             "reconcile": self._reconcile,
             "remind": self._remind,
             "expire": self._expire,
+            "grant": self._grant_queued,
+            "queued": self._tell_queued,
             **self.lifecycle.handlers(),
             **self.extensions.handlers(),
         }.get(kind)
@@ -320,23 +399,98 @@ class JitService:
             return
         await handler(request)
 
+    async def _preview(self, vm: VirtualMachine, ports: tuple[int, ...], source: str, end: datetime) -> OpeningPlan:
+        """Whose access approving would keep open or close, from cached reads (no ARM call when warm)."""
+        survey = await self.granting.survey(vm.ref, fresh=False)
+        return plan_opening(ports, source, end, survey.holders, {})
+
     async def _grant(self, request: AccessRequest) -> AccessRequest:
+        """Open the request's ports in Azure (sharing or displacing other holders as its rule says)."""
         approver = extras.granted_by(request)
-        justification = Justification(request.id, request.requester, approver, request.reason).render()
-        failure: str | None = None
+        own_end = self.clock.now() + request.duration
+        choice = extras.conflict_choice(request)
         try:
-            policy = await self.azure.policy_for(request.vm)
-            if policy is None:
-                failure = "JIT is no longer configured for this VM, so Azure cannot open the port."
-            else:
-                end = self.clock.now() + request.duration
-                result = await self.azure.initiate(policy, request.ports, request.source, end, justification)
+            opened = await self.granting.open(request, request.ports, own_end, approved_by=approver, choice=choice)
+        except NotConfigured:
+            return await self._finish_failed(
+                request, approver, "JIT is no longer configured for this VM, so Azure cannot open the port."
+            )
         except AzureJitError as exc:
-            failure = exc.user_message
             log.warning("azure.initiate_failed", extra={"request_id": request.id, "error": type(exc).__name__})
-        if failure is not None:
-            return await self._finish_failed(request, approver, failure)
-        return await self._activate(request, approver, result.start, result.end)
+            return await self._finish_failed(request, approver, exc.user_message)
+        except VmBusy:
+            return await self._finish_failed(
+                request,
+                approver,
+                "Another change to this VM's access took too long, so nothing was opened. Please ask again.",
+            )
+        if isinstance(opened, Blocked):
+            if opened.choice is ConflictChoice.QUEUE:
+                return await self._queue(request, opened.plan)
+            return await self._finish_failed(
+                request,
+                approver,
+                f"{conflict_text(opened.plan.displaced)} This VM's rule does not let a new grant close it, so "
+                "nothing was opened; ask again once it has ended.",
+            )
+        active = await self._activate(request, approver, opened.start, own_end)
+        await self.displacement.apply(active, opened.plan)
+        return active
+
+    async def _queue(self, request: AccessRequest, plan: OpeningPlan) -> AccessRequest:
+        """Wait for the port to free up (rule ``on_conflict: queue``), within ``max_queue_wait`` of the approval."""
+        now = self.clock.now()
+        free_at = plan.free_at or now
+        approved_at = request.decided_at or now
+        if free_at > approved_at + self.config.max_queue_wait:
+            return await self._finish_failed(
+                request,
+                extras.granted_by(request),
+                f"{conflict_text(plan.displaced)} That is too long to wait, so nothing was opened; ask again later.",
+            )
+        result = await self.store.update_fields(
+            request.id,
+            {extras.key(extras.QUEUED_UNTIL): free_at.isoformat(), extras.key(extras.PORT_HOLDERS): holders_json(plan)},
+            actor="jitbot",
+            event="queued",
+            audit={"until": free_at.isoformat()},
+            expect_states={RequestState.APPROVED},
+            schedule={
+                _key("grant", request.id): free_at,
+                _key("reconcile", request.id): free_at + self.config.reconcile_after,
+                _key("queued", request.id): now,
+            },
+        )
+        self._wake()
+        return result.request
+
+    async def _grant_queued(self, request: AccessRequest) -> None:
+        """A queued request's turn: take it off the queue (one replica wins), then try to open it again."""
+        queued = request.extra.get(extras.QUEUED_UNTIL)
+        if request.state is not RequestState.APPROVED or not queued:
+            return
+        taken = await self.store.update_fields(
+            request.id,
+            {extras.key(extras.QUEUED_UNTIL): None},
+            actor="jitbot",
+            event="dequeued",
+            expect_states={RequestState.APPROVED},
+            expect_fields={extras.key(extras.QUEUED_UNTIL): queued},
+            schedule={_key("reconcile", request.id): self.clock.now() + self.config.reconcile_after},
+        )
+        if taken.ok and taken.changed:
+            await self._grant(taken.request)
+
+    async def _tell_queued(self, request: AccessRequest) -> None:
+        """Tell the requester (and the card) that the approved request waits for the port."""
+        if request.state is not RequestState.APPROVED or not request.extra.get(extras.QUEUED_UNTIL):
+            return
+        if request.card_ts:
+            await self.notifier.update_card(request)
+        marker = f"told:queued:{request.id}:{request.extra.get(extras.QUEUED_UNTIL)}"
+        if not await self.schedule.is_done(marker):
+            await self.notifier.tell_requester(request)
+            await self.schedule.mark_done(marker)
 
     async def _activate(self, request: AccessRequest, actor: str, start: datetime, end: datetime) -> AccessRequest:
         now = self.clock.now()
@@ -450,14 +604,23 @@ class JitService:
         """After a crash between approval and the saved grant: trust Azure's history, never initiate again."""
         if request.state is not RequestState.APPROVED:
             return
+        queued = request.extra.get(extras.QUEUED_UNTIL)
+        if queued:
+            await self.schedule.add(
+                _key("reconcile", request.id), datetime.fromisoformat(queued) + self.config.reconcile_after
+            )
+            return
         policy = await self.azure.policy_for(request.vm)
         records = await self.azure.request_history(policy) if policy else []
         for record in records:
             parsed = parse_justification(record.justification)
-            if parsed is not None and parsed.request_id == request.id and record.ports:
-                end = max(port.end for port in record.ports)
-                await self._activate(request, "jitbot", record.start, end)
-                return
+            if parsed is None or parsed.request_id != request.id or not record.ports:
+                continue
+            if parsed.attempt not in request.attempts:
+                continue
+            own_end = min([record.start + request.duration, *(port.end for port in record.ports)])
+            await self._activate(request, "jitbot", record.start, own_end)
+            return
         await self._finish_failed(
             request,
             "jitbot",
@@ -467,7 +630,10 @@ class JitService:
 
     async def _remind(self, request: AccessRequest) -> None:
         marker = f"reminded:{request.id}:{request.ends_at.isoformat() if request.ends_at else ''}"
-        if request.state is RequestState.ACTIVE and not await self.schedule.is_done(marker):
+        if request.state is not RequestState.ACTIVE or await self.schedule.is_done(marker):
+            return
+        request = await self.sync.check_grant(request)
+        if request.state is RequestState.ACTIVE:
             await self.notifier.reminder(request)
             await self.schedule.mark_done(marker)
 

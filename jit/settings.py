@@ -73,6 +73,7 @@ class Settings:
     max_pending_per_user: int = 5
     commands_per_minute: int = 20
     azure_timeout: timedelta = timedelta(seconds=20)
+    sync_interval: timedelta = timedelta(minutes=4)
     host: str = "0.0.0.0"
     port: int = 3000
     log_level: str = "INFO"
@@ -182,6 +183,7 @@ class Settings:
             max_pending_per_user=integer("JITBOT_MAX_PENDING_PER_USER", 5),
             commands_per_minute=integer("JITBOT_COMMANDS_PER_MINUTE", 20),
             azure_timeout=duration("JITBOT_AZURE_TIMEOUT", timedelta(seconds=20)),
+            sync_interval=duration("JITBOT_SYNC_INTERVAL", timedelta(minutes=4)),
             host=environ.get("HOST", "").strip() or "0.0.0.0",
             port=port,
             log_level=(environ.get("LOG_LEVEL", "").strip() or "INFO").upper(),

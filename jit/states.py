@@ -18,13 +18,14 @@ TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = MappingProxyType(
     {
         _S.PENDING: frozenset({_S.APPROVED, _S.DENIED, _S.CANCELLED, _S.TIMED_OUT}),
         _S.APPROVED: frozenset({_S.ACTIVE, _S.FAILED}),
-        _S.ACTIVE: frozenset({_S.EXPIRED, _S.REVOKED}),
+        _S.ACTIVE: frozenset({_S.EXPIRED, _S.REVOKED, _S.SUPERSEDED}),
         _S.EXPIRED: frozenset(),
         _S.DENIED: frozenset(),
         _S.CANCELLED: frozenset(),
         _S.TIMED_OUT: frozenset(),
         _S.FAILED: frozenset(),
         _S.REVOKED: frozenset(),
+        _S.SUPERSEDED: frozenset(),
     }
 )
 

@@ -32,7 +32,7 @@ from bot.blocks.inventory import LIST_TAB_ACTION, TAB_TITLES, PageRef, encode_pa
 from bot.blocks.notices import lifecycle_buttons
 from bot.blocks.request import APPROVE_ACTION, DENY_ACTION
 from bot.blocks.status import request_line
-from jit.model import AccessRequest, JitSupport, RequestState
+from jit.model import AccessRequest, HeldPort, JitSupport, RequestState
 
 MAX_PER_LIST = 8
 
@@ -44,10 +44,12 @@ def home_view(
     pending: Sequence[AccessRequest] = (),
     awaiting_me: Sequence[AccessRequest] = (),
     counts: Mapping[JitSupport, int] | None = None,
+    shared: Mapping[str, Sequence[HeldPort]] | None = None,
 ) -> dict[str, Any]:
-    """The Home tab for one user; ``counts`` is given only for admins. Returns the view for views.publish."""
+    """The Home tab for one user; ``counts`` is given only for admins, ``shared`` (by request id) the other holders
+    of each open grant's ports. Returns the view for views.publish."""
     blocks: list[Block] = [header("Just-in-time VM access")]
-    blocks += _active_blocks(active, now)
+    blocks += _active_blocks(active, now, shared or {})
     blocks += _pending_blocks(pending, now)
     blocks += _approval_blocks(awaiting_me)
     if counts is not None:
@@ -62,7 +64,9 @@ def _more(total: int) -> list[Block]:
     return [context(f"and {total - MAX_PER_LIST} more; `/jit status` lists them all.")]
 
 
-def _active_blocks(active: Sequence[AccessRequest], now: datetime) -> list[Block]:
+def _active_blocks(
+    active: Sequence[AccessRequest], now: datetime, shared: Mapping[str, Sequence[HeldPort]]
+) -> list[Block]:
     open_now = sorted(
         (r for r in active if r.state in (RequestState.ACTIVE, RequestState.APPROVED)),
         key=lambda r: as_utc(r.ends_at or now),
@@ -71,7 +75,7 @@ def _active_blocks(active: Sequence[AccessRequest], now: datetime) -> list[Block
     if not open_now:
         return [*blocks, context("Nothing open right now.")]
     for request in open_now[:MAX_PER_LIST]:
-        blocks.append(section(request_line(request, now)))
+        blocks.append(section(request_line(request, now, shared.get(request.id, ()))))
         if request.state is RequestState.ACTIVE:
             blocks.append(lifecycle_buttons(request))
     return blocks + _more(len(open_now))

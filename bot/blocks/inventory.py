@@ -6,6 +6,7 @@ import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from slack_sdk.models.blocks import Block
 
@@ -24,6 +25,7 @@ from bot.blocks.common import (
     slack_date,
 )
 from bot.blocks.describe import policy_port_line, unsupported_text
+from bot.blocks.sharing import held_port_lines
 from jit.model import JitSupport, UnsupportedReason, VmJitStatus, VmRef
 
 LIST_TAB_ACTION = "jit_list_tab"
@@ -103,7 +105,7 @@ def _vm_heading(ref: VmRef) -> str:
     return f"*{escape_mrkdwn(ref.name)}* · {code(ref.resource_group, 90)} · {code(ref.location, 40)}"
 
 
-def _configured_text(row: VmJitStatus) -> str:
+def _configured_text(row: VmJitStatus, now: datetime) -> str:
     lines = [_vm_heading(row.vm.ref)]
     if row.policy is not None:
         lines += [f"• {policy_port_line(p)}" for p in row.policy.ports[:12]]
@@ -120,12 +122,15 @@ def _configured_text(row: VmJitStatus) -> str:
         )
     else:
         lines.append(":bar_chart: no activity recorded")
+    if row.open_now:
+        lines.append(":unlock: *Open now*")
+        lines += held_port_lines(row.open_now[:6], now)
     return "\n".join(lines)
 
 
-def _row_block(row: VmJitStatus, is_admin: bool) -> Block:
+def _row_block(row: VmJitStatus, is_admin: bool, now: datetime) -> Block:
     if row.support is JitSupport.CONFIGURED:
-        return section(_configured_text(row))
+        return section(_configured_text(row, now))
     if row.support is JitSupport.NOT_CONFIGURED:
         text = f"{_vm_heading(row.vm.ref)}\nSupports JIT but has no policy yet."
         accessory = button("Enable JIT", ENABLE_ACTION, row.vm.ref.id, "primary") if is_admin else None
@@ -152,6 +157,7 @@ def tab_buttons(counts: dict[JitSupport, int], current: JitSupport | None, patte
 def inventory_message(
     rows: Sequence[VmJitStatus],
     *,
+    now: datetime,
     tab: JitSupport | None = None,
     pattern: str | None = None,
     offset: int = 0,
@@ -169,7 +175,7 @@ def inventory_message(
     blocks: list[Block] = [header(title), tab_buttons(counts, current, pattern)]
     if not page:
         blocks.append(section(_empty_text(current, pattern, bool(chosen))))
-    blocks += [_row_block(row, is_admin) for row in page]
+    blocks += [_row_block(row, is_admin, now) for row in page]
     end = start + len(page)
     if end < len(chosen):
         more = button("More", LIST_MORE_ACTION, encode_page(PageRef(current, pattern, end)))

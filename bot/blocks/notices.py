@@ -31,6 +31,8 @@ from bot.blocks.common import (
     user_text,
 )
 from bot.blocks.request import is_break_glass, outcome_line
+from bot.blocks.sharing import closed_outside_notice, queued_notice, superseded_notice
+from jit import extras
 from jit.model import AccessRequest, RequestState, VirtualMachine
 
 EXTEND_ACTION = "jit_extend"
@@ -197,10 +199,16 @@ def outcome_notice(request: AccessRequest, vm: VirtualMachine | None = None) -> 
         return timed_out_notice(request)
     if state is RequestState.CANCELLED:
         return cancelled_notice(request)
+    if state is RequestState.REVOKED and request.extra.get(extras.CLOSED_BY_AZURE):
+        return closed_outside_notice(request)
     if state is RequestState.REVOKED:
         return revoked_notice(request)
     if state is RequestState.EXPIRED:
         return expired_notice(request)
+    if state is RequestState.SUPERSEDED:
+        return superseded_notice(request)
+    if state is RequestState.APPROVED and request.extra.get(extras.QUEUED_UNTIL):
+        return queued_notice(request)
     text = f"Request {code(request.id)} for {_what(request)}: {outcome_line(request)}"
     return _simple(text, f"Update on request {escape_mrkdwn(request.id)}.", request)
 

@@ -30,6 +30,8 @@ from bot.blocks.common import (
     source_label,
     user_text,
 )
+from bot.blocks.sharing import closed_outside_line, holder_lines, lost_ports_line, queued_line, superseded_line
+from jit import extras
 from jit.model import AccessRequest, RequestState
 
 APPROVE_ACTION = "jit_approve"
@@ -47,6 +49,7 @@ _STATE_TITLES: dict[RequestState, str] = {
     RequestState.TIMED_OUT: "timed out",
     RequestState.FAILED: "failed",
     RequestState.REVOKED: "access revoked",
+    RequestState.SUPERSEDED: "closed by a newer grant",
 }
 
 
@@ -63,6 +66,8 @@ def approval_card(request: AccessRequest) -> Message:
         blocks.append(section(banner))
     blocks.append(_facts(request))
     blocks.append(section(f"*Reason*\n{_reason(request)}"))
+    if request.state in (RequestState.PENDING, RequestState.APPROVED):
+        blocks += [section(line) for line in holder_lines(request)]
     quorum = _quorum_line(request)
     if quorum:
         blocks.append(section(quorum))
@@ -139,13 +144,19 @@ def outcome_line(request: AccessRequest) -> str:
     extended = _extended(request)
     if state is RequestState.PENDING:
         return ":hourglass_flowing_sand: *Waiting for approval.*"
+    if state is RequestState.APPROVED and request.extra.get(extras.QUEUED_UNTIL):
+        return f":white_check_mark: *Approved* by {_approved_by(request, approver)}{decided}. {queued_line(request)}"
     if state is RequestState.APPROVED:
         return f":white_check_mark: *Approved* by {_approved_by(request, approver)}{decided}. Opening access in Azure…"
     if state is RequestState.ACTIVE:
         started = f" since {slack_date(request.starts_at)}" if request.starts_at else ""
+        lost = f"\n{lost_ports_line(request)}" if request.lost_ports else ""
         return (
-            f":unlock: *Access open*{started}{until}. Approved by {_approved_by(request, approver)}{decided}.{extended}"
+            f":unlock: *Access open*{started}{until}. Approved by {_approved_by(request, approver)}{decided}."
+            f"{extended}{lost}"
         )
+    if state is RequestState.SUPERSEDED:
+        return superseded_line(request)
     if state is RequestState.EXPIRED:
         ended = f" at {slack_date(request.ends_at)}" if request.ends_at else ""
         return f":lock: *Access ended*{ended}. It had been approved by {_approved_by(request, approver)}.{extended}"
@@ -161,6 +172,8 @@ def outcome_line(request: AccessRequest) -> str:
             f":x: *Failed*: approved by {_approved_by(request, approver)}{decided}, but Azure could not open "
             f"access. {why}"
         )
+    if request.extra.get(extras.CLOSED_BY_AZURE):
+        return closed_outside_line(request)
     revoker = request.extra.get(EXTRA_REVOKED_BY, "")
     by = f" by {mention(revoker)}" if revoker else ""
     return f":lock: *Access revoked*{by}{decided}. Connections already open are not cut by Azure.{extended}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from slack_sdk.models.blocks import Block
@@ -20,23 +20,24 @@ from bot.blocks.common import (
     ports_label,
     section,
     slack_date,
-    source_label,
     time_left,
 )
 from bot.blocks.describe import policy_port_line, unsupported_text
 from bot.blocks.notices import lifecycle_buttons
-from jit.model import AccessRequest, GrantedPort, JitSupport, RequestState, VmJitStatus
+from bot.blocks.sharing import held_port_lines, lost_ports_line, shared_line
+from jit.model import AccessRequest, HeldPort, JitSupport, RequestState, VmJitStatus
 
 MAX_LISTED = 10
-_CLOSED = frozenset({"revoked", "expired"})
 
 
-def request_line(request: AccessRequest, now: datetime) -> str:
-    """One request in a list: id, ports, VM, and time left or waiting since."""
-    what = f"{escape_mrkdwn(ports_label(request.ports))} on {code(request.vm.name, 80)}"
+def request_line(request: AccessRequest, now: datetime, shared: Sequence[HeldPort] = ()) -> str:
+    """One request in a list: id, ports, VM, and time left or waiting since (and who shares an open window)."""
+    what = f"{escape_mrkdwn(ports_label(request.open_ports or request.ports))} on {code(request.vm.name, 80)}"
     if request.state is RequestState.ACTIVE and request.ends_at:
         left = time_left(request.ends_at, now)
-        return f":unlock: {what}: until {slack_date(request.ends_at)} ({left}) · {code(request.id)}"
+        line = f":unlock: {what}: until {slack_date(request.ends_at)} ({left}) · {code(request.id)}"
+        extra = [text for text in (lost_ports_line(request), shared_line(shared)) if text]
+        return "\n".join([line, *extra])
     if request.state is RequestState.APPROVED:
         return f":gear: {what}: approved, opening in Azure · {code(request.id)}"
     return (
@@ -45,8 +46,11 @@ def request_line(request: AccessRequest, now: datetime) -> str:
     )
 
 
-def my_status(requests: Sequence[AccessRequest], *, now: datetime) -> Message:
-    """The caller's own pending requests and open grants, with Extend / Close buttons on the open ones."""
+def my_status(
+    requests: Sequence[AccessRequest], *, now: datetime, shared: Mapping[str, Sequence[HeldPort]] | None = None
+) -> Message:
+    """The caller's own pending requests and open grants, with Extend / Close buttons on the open ones
+    (``shared``: by request id, the other holders of its ports)."""
     active = [r for r in requests if r.state in (RequestState.ACTIVE, RequestState.APPROVED)]
     pending = [r for r in requests if r.state is RequestState.PENDING]
     active.sort(key=lambda r: as_utc(r.ends_at or now))
@@ -59,7 +63,7 @@ def my_status(requests: Sequence[AccessRequest], *, now: datetime) -> Message:
     blocks.append(section(f"*Open access* ({len(active)})" if active else "*Open access*\n_none_"))
     shown_active = active[: min(MAX_LISTED, budget // 2)]
     for request in shown_active:
-        blocks.append(section(request_line(request, now)))
+        blocks.append(section(request_line(request, now, (shared or {}).get(request.id, ()))))
         if request.state is RequestState.ACTIVE:
             blocks.append(lifecycle_buttons(request))
     pending_lines = [request_line(r, now) for r in pending[:MAX_LISTED]]
@@ -70,8 +74,9 @@ def my_status(requests: Sequence[AccessRequest], *, now: datetime) -> Message:
     return message(f"You have {len(active)} open and {len(pending)} pending JIT requests.", blocks)
 
 
-def vm_status(status: VmJitStatus, open_ports: Sequence[GrantedPort], *, now: datetime) -> Message:
-    """One VM's JIT policy and the ports open on it now (from Azure's request history)."""
+def vm_status(status: VmJitStatus, held: Sequence[HeldPort], *, now: datetime, detailed: bool = False) -> Message:
+    """One VM's JIT policy and who holds which port on it now (Azure's history, as jitbot knows it). Who and from
+    where are shown to the VM's approvers and admins (``detailed``); others see that a port is in use, until when."""
     vm = status.vm.ref
     blocks: list[Block] = [
         header(f"JIT status: {vm.name}"),
@@ -90,14 +95,10 @@ def vm_status(status: VmJitStatus, open_ports: Sequence[GrantedPort], *, now: da
     else:
         why = unsupported_text(status.unsupported_reasons, status.policy_denial)
         blocks.append(section("*JIT cannot be used on this VM*\n" + why))
-    current = [p for p in open_ports if as_utc(p.end) > as_utc(now) and p.status.lower() not in _CLOSED]
-    if current:
-        lines = [
-            f"• {escape_mrkdwn(ports_label([p.number]))} from {source_label(p.source)} until {slack_date(p.end)} "
-            f"({time_left(p.end, now)})"
-            for p in current[:20]
-        ]
-        blocks.append(section("*Open now*\n" + "\n".join(lines)))
+    if held:
+        blocks.append(section("*Open now*\n" + "\n".join(held_port_lines(held[:20], now))))
+        if not detailed:
+            blocks.append(context("Who holds a port, and from where, is shown to this VM's approvers and admins."))
     elif status.support is JitSupport.CONFIGURED:
         blocks.append(section("*Open now*\nNothing: every JIT port is closed."))
     return message(f"JIT status of {escape_mrkdwn(vm.name)}", blocks)

@@ -65,6 +65,7 @@ def admin_service(runtime: Runtime) -> AdminService:
         admins=runtime.settings.admins,
         clock=runtime.clock,
         denials=PolicyDenials(runtime.redis, runtime.clock, prefix=runtime.store.keys.prefix),
+        locks=runtime.locks,
     )
 
 

@@ -45,12 +45,14 @@ class HomePublisher:
         mine = await runtime.store.by_requester(user, MINE)
         awaiting = [r for r in await runtime.store.by_state(RequestState.PENDING) if await self._may_approve(user, r)]
         counts = await self._counts(user)
+        shared = {r.id: await runtime.service.shared_with(r) for r in mine if r.state is RequestState.ACTIVE}
         view = home_view(
             now=now,
             active=[r for r in mine if r.state is not RequestState.PENDING],
             pending=[r for r in mine if r.state is RequestState.PENDING],
             awaiting_me=awaiting,
             counts=counts,
+            shared=shared,
         )
         await runtime.slack.views_publish(user_id=user, view=view)
 

@@ -16,14 +16,21 @@ from bot.handlers.errors import message_for
 from bot.handlers.views import clicked_user, clicked_value, container_view, open_modal, update_modal
 from bot.runtime import Runtime
 from jit.admin import AdminService
-from jit.model import JitSupport
+from jit.model import JitSupport, VirtualMachine
 
 
-async def inventory_page(admin: AdminService, user: str, ref: PageRef) -> Message:
-    """One page of one tab for ``user`` (admins get the Enable JIT buttons)."""
-    rows = await admin.inventory()
+async def inventory_page(runtime: Runtime, admin: AdminService, user: str, ref: PageRef) -> Message:
+    """One page of one tab for ``user`` (admins get the Enable JIT buttons; who holds which port is shown in full
+    to the VM's approvers and admins, as "in use" to everyone else)."""
+
+    async def detailed(vm: VirtualMachine) -> bool:
+        return await runtime.service.approves_for(user, vm)
+
+    rows = await admin.inventory(viewer=user, detailed=detailed)
     is_admin = await admin.is_admin(user)
-    return inventory_message(rows, tab=ref.tab, pattern=ref.filter, offset=ref.offset, is_admin=is_admin)
+    return inventory_message(
+        rows, tab=ref.tab, pattern=ref.filter, offset=ref.offset, is_admin=is_admin, now=runtime.clock.now()
+    )
 
 
 def first_page(tab: JitSupport | None, pattern: str | None) -> PageRef:
@@ -66,6 +73,6 @@ class InventoryHandlers:
         if ref is None:
             return stale_page_message()
         try:
-            return await inventory_page(self.admin, user, ref)
+            return await inventory_page(self.runtime, self.admin, user, ref)
         except Exception as exc:
             return message_for(exc)

@@ -1,6 +1,6 @@
-"""Extend, revoke and break-glass review: the ``jit_extend`` / ``jit_revoke`` / ``jit_ack_review`` buttons and
-``/jit extend`` / ``/jit revoke``. Clicks ack at once; the use case runs in a lazy listener and answers the
-clicker alone. Who may do what is decided in the use cases, on the server.
+"""Extend, revoke, ask again and break-glass review: the ``jit_extend`` / ``jit_revoke`` / ``jit_rerequest`` /
+``jit_ack_review`` buttons and ``/jit extend`` / ``/jit revoke``. Clicks ack at once; the use case runs in a lazy
+listener and answers the clicker alone. Who may do what is decided in the use cases, on the server.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.blocks.common import Message
 from bot.blocks.lifecycle import extension_requested_reply, review_reply, revoke_reply
+from bot.blocks.request import requester_confirmation
+from bot.blocks.sharing import REREQUEST_ACTION
 from bot.grammar import Extend, Revoke
 from bot.handlers.errors import message_for
 from bot.handlers.views import tell_clicker
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 EXTEND_ACTION = "jit_extend"
 REVOKE_ACTION = "jit_revoke"
 ACK_REVIEW_ACTION = "jit_ack_review"
+__all__ = ["ACK_REVIEW_ACTION", "EXTEND_ACTION", "REREQUEST_ACTION", "REVOKE_ACTION", "LifecycleHandlers"]
 
 
 def _clicked(body: dict[str, Any]) -> tuple[str, str]:
@@ -52,6 +55,10 @@ class LifecycleHandlers:
         """Close the access now."""
         await self._click(body, respond, self._revoke)
 
+    async def ask_again_clicked(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Ask for the same access again after a newer grant closed it (it needs approval like any request)."""
+        await self._click(body, respond, self._ask_again)
+
     async def review_clicked(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Acknowledge the review of a break-glass grant."""
         await self._click(body, respond, self._review)
@@ -75,6 +82,12 @@ class LifecycleHandlers:
             self.runtime.metrics.requests.labels(outcome="revoked").inc()
             log.info("request.revoked", extra={"jit_request": request_id, "closed": revoked.closed})
         return revoke_reply(revoked.request, acted=revoked.acted, closed=revoked.closed)
+
+    async def _ask_again(self, user: str, request_id: str) -> Message:
+        submitted = await self.runtime.service.ask_again(request_id, user)
+        self.runtime.metrics.requests.labels(outcome="requested" if submitted.created else "duplicate").inc()
+        log.info("request.asked_again", extra={"jit_request": submitted.request.id, "previous": request_id})
+        return requester_confirmation(submitted.request, already_pending=not submitted.created)
 
     async def _review(self, user: str, request_id: str) -> Message:
         reviewed = await self.runtime.service.acknowledge_review(request_id, user)

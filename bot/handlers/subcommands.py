@@ -12,6 +12,8 @@ from bot.handlers.admin import AdminFlows, Mode, admin_service
 from bot.handlers.home import MINE, HomePublisher
 from bot.handlers.inventory import first_page, inventory_page
 from bot.runtime import Runtime
+from jit.model import RequestState
+from jit.port_survey import held_ports
 from jit.rules import explain_route
 
 
@@ -24,13 +26,17 @@ async def run_subcommand(runtime: Runtime, user: str, command: Command, body: di
         return help_message(rule=rule, topic=command.topic)
     admin = admin_service(runtime)
     if isinstance(command, ListVms):
-        return await inventory_page(admin, user, first_page(command.tab, command.filter))
+        return await inventory_page(runtime, admin, user, first_page(command.tab, command.filter))
     if isinstance(command, Status):
         now = runtime.clock.now()
         if command.vm is None:
-            return my_status(await runtime.store.by_requester(user, MINE), now=now)
+            mine = await runtime.store.by_requester(user, MINE)
+            shared = {r.id: await runtime.service.shared_with(r) for r in mine if r.state is RequestState.ACTIVE}
+            return my_status(mine, now=now, shared=shared)
         overview = await admin.overview(command.vm)
-        return vm_status(overview.status, overview.open_ports, now=now)
+        detailed = await runtime.service.approves_for(user, overview.status.vm)
+        held = held_ports(overview.holders, viewer=user, detailed=detailed)
+        return vm_status(overview.status, held, now=now, detailed=detailed)
     if isinstance(command, Enable | Edit | Disable):
         flows = AdminFlows(runtime, admin, HomePublisher(runtime, admin))
         mode: Mode = "enable" if isinstance(command, Enable) else "edit" if isinstance(command, Edit) else "disable"

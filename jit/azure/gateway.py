@@ -7,7 +7,6 @@ call and a cold one a fixed handful; writes go straight to ARM and invalidate wh
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -37,15 +36,17 @@ from jit.azure.policies import (
     entry_for,
     policy_for_vm,
     port_to_raw,
-    put_body,
     replace_entry,
     requests_for_vm,
+    vm_entries,
 )
+from jit.azure.policy_edits import PolicyEditor
 from jit.azure.reads import ArmReader
 from jit.azure.topology import IndexedVm, build_index, matching, nsg_ids_for, reasons_for, subnet_nsgs
 from jit.azure.writes import ArmWriter
 from jit.checks import Check
 from jit.clock import Clock
+from jit.holdings import same_network
 from jit.model import (
     MAX_ACCESS,
     MIN_ACCESS,
@@ -56,6 +57,7 @@ from jit.model import (
     PolicyPort,
     UnsupportedReason,
     VirtualMachine,
+    VmHistory,
     VmJitStatus,
     VmRef,
 )
@@ -91,6 +93,7 @@ class AzureGateway:
         self._owned_credential = owned_credential
         self._reader = ArmReader(clients)
         self._writer = ArmWriter(clients)
+        self._editor = PolicyEditor(self._reader, self._writer)
         self._initiator = Initiator(self._writer, self.request_history, self._tuning, clock)
         ttl = self._tuning.cache_ttl
         self._index: TtlCache[str, tuple[IndexedVm, ...]] = TtlCache(clock, ttl)
@@ -236,7 +239,11 @@ class AzureGateway:
                     rows.append(VmJitStatus(item.vm, JitSupport.UNSUPPORTED, reasons, policy))
                 elif raw is not None and policy is not None:
                     history = requests_for_vm(raw, item.vm.ref.id)
-                    rows.append(VmJitStatus(item.vm, JitSupport.CONFIGURED, (), policy, activity(history, now)))
+                    rows.append(
+                        VmJitStatus(
+                            item.vm, JitSupport.CONFIGURED, (), policy, activity(history, now), history=tuple(history)
+                        )
+                    )
                 else:
                     rows.append(VmJitStatus(item.vm, JitSupport.NOT_CONFIGURED))
         return rows
@@ -265,20 +272,40 @@ class AzureGateway:
         source: str,
         end: datetime,
         justification: str,
+        *,
+        port_ends: Mapping[int, datetime] | None = None,
     ) -> InitiateResult:
-        """Open ``ports`` from ``source`` until ``end``: one ARM write, never a double grant on retry."""
+        """Open ``ports`` from ``source`` until ``end`` (``port_ends``: later ends for ports shared with others):
+        one ARM write, never a double grant on retry."""
         try:
-            return await self._initiator.initiate(policy, ports, source, end, justification)
+            return await self._initiator.initiate(policy, ports, source, end, justification, port_ends)
         finally:
             self._policies.invalidate(policy.subscription_id)
 
     async def request_history(self, policy: JitPolicy) -> list[JitRequestRecord]:
-        """Azure's ``requests[]`` for the policy's VM, read fresh (reconciliation after a crash, activity)."""
+        """Azure's ``requests[]`` for the policy's VM, read fresh (before a write to a shared port, after a crash)."""
         raw = await self._reader.jit_policy(policy.id)
         return requests_for_vm(raw, policy.vm_id) if raw is not None else []
 
+    async def cached_history(self, vm: VmRef) -> list[JitRequestRecord]:
+        """Azure's ``requests[]`` for ``vm`` from the cached policy list (no ARM call when warm)."""
+        raw = covering_policy(await self._policy_list(vm.subscription_id), vm.id)
+        return requests_for_vm(raw, vm.id) if raw is not None else []
+
+    async def all_histories(self) -> list[VmHistory]:
+        """Every JIT-configured VM's request history, read fresh: one policy list per subscription."""
+        found: list[VmHistory] = []
+        lists = await asyncio.gather(*(self._fresh_policies(sub) for sub in self._subscriptions))
+        for policies in lists:
+            for raw in policies:
+                for entry in vm_entries(raw):
+                    vm_id = str(entry.get("id", ""))
+                    found.append(VmHistory(vm_id, str(raw.get("id", "")), tuple(requests_for_vm(raw, vm_id))))
+        return found
+
     async def configure(self, vm: VmRef, ports: Sequence[PolicyPort]) -> JitPolicy:
-        """Enable JIT on ``vm`` or replace its port rules; every other VM in the policy is resent unchanged."""
+        """Enable JIT on ``vm`` or replace its port rules; every other VM in the policy is resent exactly as Azure
+        returned it, and a change by someone else meanwhile is never overwritten (``jit.azure.policy_edits``)."""
         _check_ports(ports)
         reasons = await self.unsupported_reasons(vm)
         if reasons:
@@ -299,26 +326,38 @@ class AzureGateway:
                 f"`{policy_name}` + `{vm.name}` is {len(policy_name) + len(vm.name)}."
             )
         new_ports = [port_to_raw(p) for p in ports]
-        existing = entry_for(raw, vm.id) if raw is not None else None
-        entry = {**existing, "ports": new_ports} if existing is not None else {"id": vm.id, "ports": new_ports}
+
+        def change(current: RawJson | None) -> list[RawJson]:
+            existing = entry_for(current, vm.id) if current is not None else None
+            entry = {**existing, "ports": new_ports} if existing is not None else {"id": vm.id, "ports": new_ports}
+            return replace_entry(current, vm.id, entry)
+
+        def done(after: RawJson | None) -> bool:
+            entry = entry_for(after, vm.id) if after is not None else None
+            return entry is not None and entry.get("ports") == new_ports
+
         try:
-            written = await self._writer.put_policy(policy_id, put_body(raw, replace_entry(raw, vm.id, entry)))
+            edited = await self._editor.edit(policy_id, dict(raw) if raw is not None else None, change, done)
         finally:
             self._policies.invalidate(vm.subscription_id)
-        policy = policy_for_vm(written, vm.id) if written.get("id") else None
+        policy = policy_for_vm(edited.policy, vm.id) if edited.policy is not None else None
         return policy or _policy_from_sent(policy_id, vm, ports)
 
     async def disable(self, vm: VmRef) -> None:
-        """Remove ``vm`` from its JIT policy, deleting the policy when it was the last VM; no-op when absent."""
+        """Remove ``vm`` from its JIT policy, deleting the policy only when no VM is left in it as Azure has it
+        right before the write; no-op when absent."""
         raw = covering_policy(await self._fresh_policies(vm.subscription_id), vm.id)
         if raw is None:
             return
-        remaining = replace_entry(raw, vm.id, None)
+
+        def change(current: RawJson | None) -> list[RawJson]:
+            return replace_entry(current, vm.id, None)
+
+        def done(after: RawJson | None) -> bool:
+            return after is None or entry_for(after, vm.id) is None
+
         try:
-            if remaining:
-                await self._writer.put_policy(str(raw["id"]), put_body(raw, remaining))
-            else:
-                await self._writer.delete_policy(str(raw["id"]))
+            await self._editor.edit(str(raw["id"]), dict(raw), change, done)
         finally:
             self._policies.invalidate(vm.subscription_id)
 
@@ -374,15 +413,6 @@ def _policy_from_sent(policy_id: str, vm: VmRef, ports: Sequence[PolicyPort]) ->
     )
 
 
-def _same_source(left: str, right: str) -> bool:
-    if left.strip() == right.strip():
-        return True
-    try:
-        return ipaddress.ip_network(left.strip(), strict=False) == ipaddress.ip_network(right.strip(), strict=False)
-    except ValueError:
-        return False
-
-
 def _rule_ports(props: Mapping[str, Any]) -> set[str]:
     ranges = props.get("destinationPortRanges") or []
     single = props.get("destinationPortRange")
@@ -390,7 +420,11 @@ def _rule_ports(props: Mapping[str, Any]) -> set[str]:
 
 
 def is_jit_allow_rule(rule: Mapping[str, Any], ports: set[int], source: str, vm_ips: Sequence[str]) -> bool:
-    """Whether ``rule`` is an allow rule JIT opened for these ports and source (and nothing else)."""
+    """Whether ``rule`` is an allow rule JIT opened on this VM for these ports and source (and nothing else).
+
+    JIT names no owner in its rules, and one NSG often guards a whole subnet, so the destination must be one of
+    this VM's own addresses: a rule for any address (or for a neighbour) is never taken for this VM's.
+    """
     props = rule.get("properties") or {}
     if not str(rule.get("name", "")).lower().startswith(JIT_RULE_PREFIX):
         return False
@@ -400,7 +434,7 @@ def is_jit_allow_rule(rule: Mapping[str, Any], ports: set[int], source: str, vm_
         *(props.get("sourceAddressPrefixes") or []),
         *([props["sourceAddressPrefix"]] if props.get("sourceAddressPrefix") else []),
     ]
-    if not sources or not all(_same_source(s, source) for s in sources):
+    if not sources or not all(same_network(s, source) for s in sources):
         return False
     rule_ports = _rule_ports(props)
     if not rule_ports or not rule_ports <= {str(p) for p in ports}:
@@ -409,8 +443,7 @@ def is_jit_allow_rule(rule: Mapping[str, Any], ports: set[int], source: str, vm_
         *(props.get("destinationAddressPrefixes") or []),
         *([props["destinationAddressPrefix"]] if props.get("destinationAddressPrefix") else []),
     ]
-    specific = [d for d in destinations if d not in ("*", "VirtualNetwork", "Any")]
-    return not specific or not vm_ips or any(_same_source(d, ip) for d in specific for ip in vm_ips)
+    return bool(destinations) and all(any(same_network(d, ip) for ip in vm_ips) for d in destinations)
 
 
 def build_gateway(

@@ -3,14 +3,16 @@
 A POST that timed out or got a 5xx may still have been applied by Azure. Retrying blindly could open the
 port a second time (and record two grants), so after every failure we first look for our own
 justification in the policy's history: if Azure has it, the grant happened and we report success.
+Every initiate's justification carries its own attempt marker (``jit.justification``), and only entries
+that started after this initiate began count, so an older entry of the same request never passes for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 
 from jit.azure.arm_ids import format_time
 from jit.azure.clients import GatewayTuning
@@ -22,6 +24,8 @@ from jit.model import InitiateResult, JitPolicy, JitRequestRecord
 
 log = logging.getLogger(__name__)
 RETRYABLE = (AzureThrottled, AzureUnavailable, AzureTimeout)
+CLOCK_SKEW = timedelta(minutes=1)
+"""How much earlier than our clock Azure's ``startTimeUtc`` of our own initiate may be."""
 History = Callable[[JitPolicy], Awaitable[list[JitRequestRecord]]]
 
 
@@ -49,9 +53,12 @@ class Initiator:
         source: str,
         end: datetime,
         justification: str,
+        port_ends: Mapping[int, datetime] | None = None,
     ) -> InitiateResult:
         """Open the ports; on an uncertain failure trust Azure's history before trying again."""
-        body = initiate_body(policy.vm_id, ports, source, format_time(end), justification)
+        later = {number: format_time(at) for number, at in (port_ends or {}).items()}
+        body = initiate_body(policy.vm_id, ports, source, format_time(end), justification, later)
+        started = self._clock.now()
         attempts = max(1, self._tuning.initiate_attempts)
         for attempt in range(1, attempts + 1):
             try:
@@ -63,9 +70,9 @@ class Initiator:
                     "azure.initiate_attempt_failed",
                     extra={"policy": policy.id, "attempt": attempt, "error": type(failure.error).__name__},
                 )
-                accepted = await self._already_accepted(policy, justification, failure.error)
+                accepted = await self._already_accepted(policy, justification, started, failure.error)
                 if accepted is None and isinstance(failure.error, AzureTimeout):
-                    accepted = await self._late_acceptance(policy, justification, failure.error)
+                    accepted = await self._late_acceptance(policy, justification, started, failure.error)
                 if accepted is not None:
                     return recorded_result(accepted, end)
                 if attempt == attempts:
@@ -76,25 +83,29 @@ class Initiator:
         raise AzureUnavailable()
 
     async def _already_accepted(
-        self, policy: JitPolicy, justification: str, original: AzureJitError
+        self, policy: JitPolicy, justification: str, started: datetime, original: AzureJitError
     ) -> JitRequestRecord | None:
         try:
             records = await self._history(policy)
         except AzureJitError as exc:
             log.warning("azure.initiate_history_unreadable", extra={"policy": policy.id, "error": type(exc).__name__})
             raise original from exc
-        matches = [record for record in records if record.justification == justification]
+        matches = [
+            record
+            for record in records
+            if record.justification == justification and record.start >= started - CLOCK_SKEW
+        ]
         return matches[-1] if matches else None
 
     async def _late_acceptance(
-        self, policy: JitPolicy, justification: str, original: AzureJitError
+        self, policy: JitPolicy, justification: str, started: datetime, original: AzureJitError
     ) -> JitRequestRecord | None:
         """A POST we gave up on may still be running in Azure: watch its history for one more call timeout
         before sending again, so a slow commit is found instead of granted twice."""
         polls = 4
         for _ in range(polls):
             await self._sleep(self._tuning.timeout.total_seconds() / polls)
-            accepted = await self._already_accepted(policy, justification, original)
+            accepted = await self._already_accepted(policy, justification, started, original)
             if accepted is not None:
                 return accepted
         return None

@@ -118,6 +118,7 @@ def _granted(raw: Mapping[str, Any]) -> GrantedPort | None:
         source=",".join(_sources(raw)),
         end=end,
         status=str(raw.get("status", "")),
+        status_reason=str(raw.get("statusReason", "")),
     )
 
 
@@ -147,6 +148,7 @@ def requests_for_vm(raw_policy: Mapping[str, Any], vm_id: str) -> list[JitReques
                     ports=ports,
                     requester_person=parsed.requester if parsed else None,
                     request_id=parsed.request_id if parsed else None,
+                    attempt=parsed.attempt if parsed else None,
                 )
             )
     records.sort(key=lambda record: record.start)
@@ -181,21 +183,24 @@ def replace_entry(raw_policy: Mapping[str, Any] | None, vm_id: str, entry: RawJs
     return result
 
 
-def put_body(raw_policy: Mapping[str, Any] | None, virtual_machines: list[RawJson]) -> bytes:
-    """The PUT body: the policy's kind and the full VM list (history and read-only fields are Azure's)."""
-    kind = str(raw_policy.get("kind") or "Basic") if raw_policy is not None else "Basic"
-    return json.dumps({"kind": kind, "properties": {"virtualMachines": virtual_machines}}).encode()
+def initiate_body(
+    vm_id: str, ports: Iterable[int], source: str, end_utc: str, justification: str, port_ends: Mapping[int, str]
+) -> bytes:
+    """The initiate body: always with an explicit source, never the caller's (the bot's) own address.
 
-
-def initiate_body(vm_id: str, ports: Iterable[int], source: str, end_utc: str, justification: str) -> bytes:
-    """The initiate body: always with an explicit source, never the caller's (the bot's) own address."""
+    Every port closes at ``end_utc`` unless ``port_ends`` gives it a later time (a window shared with others).
+    """
     return json.dumps(
         {
             "virtualMachines": [
                 {
                     "id": vm_id,
                     "ports": [
-                        {"number": number, "endTimeUtc": end_utc, "allowedSourceAddressPrefix": source}
+                        {
+                            "number": number,
+                            "endTimeUtc": port_ends.get(number, end_utc),
+                            "allowedSourceAddressPrefix": source,
+                        }
                         for number in ports
                     ],
                 }

@@ -29,6 +29,11 @@ key                             type    holds
 ``P policy_denied``             hash    lower-cased VM id -> JSON of the Azure Policy refusal of JIT on
                                         it (see ``policy_denials``); the key expires a while after the
                                         last refusal, each entry is ignored once older than that
+``P once:<name>``               string  a value written once and kept (when jitbot first synced with
+                                        Azure: older history entries are not news)
+``P lock:<digest>``             string  the holder's token of a lease lock (see ``locks``) on one shared
+                                        Azure object: a VM's ports, or a policy document; expires with
+                                        its lease
 ==============================  ======  =============================================================
 """
 
@@ -112,3 +117,11 @@ class Keys:
     def policy_denied(self) -> str:
         """VMs Azure Policy refused JIT on."""
         return f"{self.base}policy_denied"
+
+    def once(self, name: str) -> str:
+        """A value written once and kept."""
+        return f"{self.base}once:{name}"
+
+    def lock(self, name: str) -> str:
+        """A lease lock on one shared Azure object; the name is hashed to bound the key length."""
+        return f"{self.base}lock:{hashlib.sha256(name.lower().encode()).hexdigest()[:40]}"

@@ -230,6 +230,18 @@ class RequestStore:
         fields = await self._redis.hgetall(self.keys.request(request_id))
         return self._remember(decode_request(fields)) if fields else None
 
+    async def get_many(self, request_ids: Iterable[str]) -> dict[str, AccessRequest]:
+        """The requests that exist among ``request_ids``, by id, in one round trip."""
+        ids = list(dict.fromkeys(request_ids))
+        if not ids:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for request_id in ids:
+                pipe.hgetall(self.keys.request(request_id))
+            hashes = await pipe.execute()
+        found = [self._remember(decode_request(fields)) for fields in hashes if fields]
+        return {request.id: request for request in found}
+
     async def transition(
         self,
         request_id: str,

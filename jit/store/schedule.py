@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -152,14 +152,26 @@ class Schedule:
         """Whether ``mark_done(key)`` already happened."""
         return bool(await self._redis.exists(self.keys.done(key)))
 
+    async def first_value(self, name: str, value: str) -> str:
+        """The value first stored under ``name`` (``value`` if nobody stored one yet); kept for good."""
+        key = self.keys.once(name)
+        await self._redis.set(key, value, nx=True)
+        stored = await self._redis.get(key)
+        return _text(stored) if stored is not None else value
+
+    async def ensure(self, key: str, due: datetime) -> None:
+        """Schedule ``key`` at ``due`` unless it is already scheduled (or claimed): never postpones it."""
+        await self._redis.zadd(self.keys.schedule, {key: float(_epoch(due))}, nx=True)
+
     async def clear_done(self, key: str) -> None:
         """Forget a sent-marker, e.g. when sending failed after marking and must be retried."""
         await self._redis.delete(self.keys.done(key))
 
-    async def next_due(self) -> datetime | None:
-        """When the earliest item is due; None when the schedule is empty."""
-        first = await self._redis.zrange(self.keys.schedule, 0, 0, withscores=True)
-        return _from_epoch(first[0][1]) if first else None
+    async def next_due(self, skip: Collection[str] = ()) -> datetime | None:
+        """When the earliest item (other than those in ``skip``) is due; None when there is none."""
+        first = await self._redis.zrange(self.keys.schedule, 0, len(skip), withscores=True)
+        due = [pair[1] for pair in first if isinstance(pair, tuple | list) and _text(pair[0]) not in skip]
+        return _from_epoch(due[0]) if due else None
 
     async def size(self) -> int:
         """How many items are scheduled (claimed ones included)."""

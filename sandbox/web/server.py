@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from jit.azure_sync import SYNC_ITEM
 from sandbox.slack_driver import DriverResponse, SlackDriver
 from sandbox.slack_state import EventKind, SlackEvent, View
 from sandbox.stack import Stack
@@ -51,6 +52,8 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_FAST_FORWARD = timedelta(days=1)
+HOUSEKEEPING = frozenset({SYNC_ITEM})
+"""Schedule items that are the bot's own upkeep, not events for people: "Next event" skips them."""
 HEARTBEAT_SECONDS = 15.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -261,7 +264,7 @@ class SandboxWeb:
 
     async def _clock_json(self) -> dict[str, Any]:
         now = self.stack.clock.now()
-        next_due = await self.stack.runtime.schedule.next_due()
+        next_due = await self.stack.runtime.schedule.next_due(skip=HOUSEKEEPING)
         return {
             "now": now.astimezone(UTC).isoformat(),
             "offset_seconds": int(self.clock.offset.total_seconds()) if self.clock else 0,
@@ -393,7 +396,7 @@ class SandboxWeb:
             raise ApiError(409, "this sandbox runs on the wall clock")
         now = self.clock.now()
         if body.get("to") == "next":
-            due = await self.stack.runtime.schedule.next_due()
+            due = await self.stack.runtime.schedule.next_due(skip=HOUSEKEEPING)
             if due is None:
                 raise ApiError(409, "nothing is scheduled")
             jump = max(due - now, timedelta(0)) + timedelta(seconds=1)

@@ -12,7 +12,8 @@ from bot.blocks.notices import EXTEND_ACTION, REVOKE_ACTION
 from bot.blocks.status import my_status, vm_status
 from bot.grammar import GrammarError, parse_command
 from jit.model import (
-    GrantedPort,
+    HeldPort,
+    HolderView,
     JitActivity,
     JitPolicy,
     JitSupport,
@@ -140,26 +141,42 @@ def _policy(*ports: PolicyPort) -> JitPolicy:
     )
 
 
-def test_vm_status_shows_policy_and_ports_open_now() -> None:
+def test_vm_status_shows_policy_and_who_holds_which_port_now() -> None:
     policy = _policy(
         PolicyPort(22, PortProtocol.TCP, ("10.0.0.0/8",), timedelta(hours=3)),
         PolicyPort(3389, PortProtocol.ANY, ("*",), timedelta(hours=1)),
     )
     status = VmJitStatus(VirtualMachine(vm_ref()), JitSupport.CONFIGURED, policy=policy,
                          activity=JitActivity(3, NOW, "U0REQUEST1"))  # fmt: skip
-    open_ports = [
-        GrantedPort(22, "10.1.2.3", NOW + timedelta(minutes=30), "Initiated"),
-        GrantedPort(3389, "10.1.2.3", NOW - timedelta(minutes=1), "Expired"),
-        GrantedPort(5985, "10.1.2.3", NOW + timedelta(minutes=30), "Revoked"),
+    until = NOW + timedelta(minutes=30)
+    held = [
+        HeldPort(
+            22,
+            until,
+            (
+                HolderView(until, "U0REQUEST1", True, "10.1.2.3", request_id="jr-1"),
+                HolderView(NOW + timedelta(minutes=10), "carol@contoso.com", False, "10.1.2.3"),
+            ),
+        )
     ]
-    message = vm_status(status, open_ports, now=NOW)
+    message = vm_status(status, held, now=NOW, detailed=True)
     check_message(message)
     text = all_text(message)
     assert "22 (SSH) · TCP · from `10.0.0.0/8` · up to 3h" in text
     assert "3389 (RDP) · any protocol · from `*` (any address) · up to 1h" in text
-    assert "*Open now*\n• 22 (SSH) from `10.1.2.3`" in text
+    assert "*Open now*\n• 22 (SSH) until" in text
     assert "30m left" in text
-    assert "5985" not in text.split("*Open now*")[1]
+    assert "<@U0REQUEST1> from `10.1.2.3`" in text
+    assert "`carol@contoso.com` (outside jitbot) from `10.1.2.3`" in text
+
+
+def test_vm_status_hides_other_peoples_details_from_others() -> None:
+    status = VmJitStatus(VirtualMachine(vm_ref()), JitSupport.CONFIGURED, policy=_policy())
+    until = NOW + timedelta(minutes=30)
+    held = [HeldPort(22, until, (HolderView(until), HolderView(until, "U0ME000001", True, "10.9.9.9", mine=True)))]
+    text = all_text(vm_status(status, held, now=NOW, detailed=False))
+    assert "in use by 1 person" in text and "you from `10.9.9.9`" in text
+    assert "shown to this VM's approvers and admins" in text
 
 
 def test_vm_status_for_vms_without_jit() -> None:

@@ -86,7 +86,7 @@ INVENTORY = [
 
 
 def test_configured_tab_shows_portal_columns() -> None:
-    message = inventory_message(INVENTORY, tab=JitSupport.CONFIGURED)
+    message = inventory_message(INVENTORY, now=NOW, tab=JitSupport.CONFIGURED)
     check_message(message)
     text = all_text(message)
     assert "*web-01* · `prod-rg` · `westeurope`" in text
@@ -98,7 +98,7 @@ def test_configured_tab_shows_portal_columns() -> None:
 
 
 def test_default_tab_is_configured_with_tab_buttons_and_counts() -> None:
-    message = inventory_message(INVENTORY)
+    message = inventory_message(INVENTORY, now=NOW)
     check_message(message)
     tabs = [b for b in buttons(message.blocks) if LIST_TAB_ACTION_PATTERN.fullmatch(b["action_id"])]
     assert [b["text"]["text"] for b in tabs] == ["Configured (3)", "Not configured (1)", "Unsupported (3)"]
@@ -107,17 +107,17 @@ def test_default_tab_is_configured_with_tab_buttons_and_counts() -> None:
 
 
 def test_not_configured_tab_offers_enable_only_to_admins() -> None:
-    admin = inventory_message(INVENTORY, tab=JitSupport.NOT_CONFIGURED, is_admin=True)
+    admin = inventory_message(INVENTORY, now=NOW, tab=JitSupport.NOT_CONFIGURED, is_admin=True)
     check_message(admin)
     enable = [b for b in buttons(admin.blocks) if b["action_id"] == ENABLE_ACTION]
     assert [b["value"] for b in enable] == [vm_ref("build-01", "dev-rg", "northeurope").id]
-    member = inventory_message(INVENTORY, tab=JitSupport.NOT_CONFIGURED, is_admin=False)
+    member = inventory_message(INVENTORY, now=NOW, tab=JitSupport.NOT_CONFIGURED, is_admin=False)
     assert not [b for b in buttons(member.blocks) if b["action_id"] == ENABLE_ACTION]
     assert "Only jitbot admins can enable JIT" in all_text(member)
 
 
 def test_unsupported_tab_explains_reason_and_fix() -> None:
-    text = all_text(inventory_message(INVENTORY, tab=JitSupport.UNSUPPORTED))
+    text = all_text(inventory_message(INVENTORY, now=NOW, tab=JitSupport.UNSUPPORTED))
     assert "classic (Azure Service Manager) VM" in text
     assert "Migrate it to Azure Resource Manager" in text
     assert "No network security group" in text
@@ -142,7 +142,7 @@ def test_filter_matches_name_resource_group_or_region(pattern: str, names: list[
 
 
 def test_empty_tab_says_so() -> None:
-    message = inventory_message(INVENTORY, tab=JitSupport.CONFIGURED, pattern="nomatch")
+    message = inventory_message(INVENTORY, now=NOW, tab=JitSupport.CONFIGURED, pattern="nomatch")
     check_message(message)
     assert "No VMs matching `nomatch` have JIT configured" in all_text(message)
 
@@ -153,7 +153,7 @@ def test_paging_covers_every_vm_once_within_the_block_limit() -> None:
     ref: PageRef | None = PageRef(JitSupport.CONFIGURED, "vm", 0)
     pages = 0
     while ref is not None:
-        message = inventory_message(rows, tab=ref.tab, pattern=ref.filter, offset=ref.offset, page_size=25)
+        message = inventory_message(rows, now=NOW, tab=ref.tab, pattern=ref.filter, offset=ref.offset, page_size=25)
         check_message(message)
         pages += 1
         seen += [t.split("*")[1] for t in texts(message.blocks) if t.startswith("*vm-")]
@@ -165,13 +165,13 @@ def test_paging_covers_every_vm_once_within_the_block_limit() -> None:
 
 def test_page_size_is_capped_so_any_inventory_fits() -> None:
     rows = [_not_configured(f"vm-{i:04d}") for i in range(2000)]
-    message = inventory_message(rows, tab=JitSupport.NOT_CONFIGURED, page_size=500, is_admin=True)
+    message = inventory_message(rows, now=NOW, tab=JitSupport.NOT_CONFIGURED, page_size=500, is_admin=True)
     check_message(message)
     assert "Showing 1–40 of 2000." in all_text(message)
 
 
 def test_page_past_the_end() -> None:
-    message = inventory_message(INVENTORY, tab=JitSupport.CONFIGURED, offset=99)
+    message = inventory_message(INVENTORY, now=NOW, tab=JitSupport.CONFIGURED, offset=99)
     check_message(message)
     assert "No more VMs on this tab." in all_text(message)
 

@@ -35,7 +35,7 @@ def test_every_reason_has_an_explanation_and_a_fix() -> None:
 
 
 def test_the_unsupported_tab_names_the_assignment_when_and_the_fix() -> None:
-    page = inventory_message([ROW], tab=JitSupport.UNSUPPORTED, is_admin=True)
+    page = inventory_message([ROW], now=NOW, tab=JitSupport.UNSUPPORTED, is_admin=True)
     check_message(page)
     text = all_text(page)
     assert "vault-01" in text and "Unsupported (1)" in text
@@ -70,7 +70,7 @@ def test_a_hostile_assignment_name_stays_literal_everywhere() -> None:
     row = VmJitStatus(
         VirtualMachine(VAULT), JitSupport.UNSUPPORTED, (UnsupportedReason.DISABLED_BY_POLICY,), policy_denial=hostile
     )
-    page = inventory_message([row], tab=JitSupport.UNSUPPORTED)
+    page = inventory_message([row], now=NOW, tab=JitSupport.UNSUPPORTED)
     assert_literal("\n".join(texts(page.blocks)))
     assert_literal("\n".join(texts(policy_modal(VAULT, notice=policy_denial_notice(hostile))["blocks"])))
     refusal = message_for(JitDeniedByPolicy(HOSTILE))

@@ -205,7 +205,8 @@ async def admin_phase(live: Live) -> set[str]:
 async def test_roles_grant_exactly_what_the_gateway_calls(live: Live) -> None:
     requester_ops = await requester_phase(live)
     admin_ops = await admin_phase(live)
-    assert all(call.status < 400 for call in live.arm.calls), "every call must have succeeded"
+    failed = [c for c in live.arm.calls if c.status >= 400 and not (c.operation == "jit.get" and c.status == 404)]
+    assert failed == [], "every call must have succeeded (a policy read may find no policy: 404)"
     mapping = load_operations()
     called = requester_ops | admin_ops
     assert called - set(mapping) == set(), "the gateway calls operations operations.json does not know"

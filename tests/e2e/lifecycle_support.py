@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -119,6 +119,15 @@ async def wait_request(
             raise TimeoutError(
                 f"request {request_id} never got there; it is {request.state.value} {dict(request.extra)}"
             )
+        await asyncio.sleep(0.02)
+
+
+async def poll(condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 10.0) -> None:
+    """Poll ``condition`` (state outside Slack: Azure, the schedule) until it holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout}s")
         await asyncio.sleep(0.02)
 
 

@@ -1,4 +1,5 @@
-"""Extend: a new window from now, approved like a request (or by a rule), one Azure call, reminders moved."""
+"""Extend: more time on top of the current end (capped by the policy's maximum from now, never shorter), approved
+like a request (or by a rule), one Azure call, reminders moved."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from jit.clock import ManualClock
 from jit.model import RequestState
 from sandbox.redis_server import RedisServer
-from sandbox.slack_workspace import ADMIN, APPROVAL_CHANNEL, APPROVER_1, APPROVER_2, ENGINEER
+from sandbox.slack_workspace import ADMIN, APPROVAL_CHANNEL, APPROVER_1, APPROVER_2, APPROVER_GROUP, ENGINEER
 from sandbox.stack import Stack
 from tests.e2e.flow import card_now, dm_to, dms_containing, driver_of, ephemeral_reply
 from tests.e2e.lifecycle_support import (
@@ -73,6 +74,8 @@ def _initiate_end(stack: Stack) -> datetime:
 
 async def test_extend_from_the_reminder_moves_the_window_and_the_reminders(stack: Stack, clock: ManualClock) -> None:
     card, request_id = await granted(stack)
+    first_end = (await current(stack, request_id)).ends_at
+    assert first_end is not None
     await advance(stack, clock, timedelta(minutes=46))
     await dm_to(stack, ENGINEER, "closes in")
     reminder = dm_with_button(stack, ENGINEER, "jit_extend", request_id)
@@ -88,10 +91,10 @@ async def test_extend_from_the_reminder_moves_the_window_and_the_reminders(stack
 
     await wait_request(stack, request_id, lambda r: r.extra.get("ext_state") == "granted")
     assert [c.operation for c in stack.arm.writes()] == ["jit.initiate"]
-    assert _initiate_end(stack) == clock.now() + timedelta(hours=1)
+    assert _initiate_end(stack) == first_end + timedelta(hours=1), "an hour on top of the current end"
     request = await current(stack, request_id)
     assert request.state is RequestState.ACTIVE
-    assert request.ends_at == clock.now() + timedelta(hours=1)
+    assert request.ends_at == first_end + timedelta(hours=1)
     assert request.extra["extensions"] == "1"
     await stack.slack.wait_until(lambda: "Extended 1 time" in str(card_now(stack, card).blocks) or None)
     await stack.slack.wait_until(lambda: dms_containing(stack, ENGINEER, "is open") == 2 or None)
@@ -101,22 +104,42 @@ async def test_extend_from_the_reminder_moves_the_window_and_the_reminders(stack
     await stack.runtime.scheduler.tick()
     assert (await current(stack, request_id)).state is RequestState.ACTIVE
     assert dms_containing(stack, ENGINEER, "closes in") == 1
-    await advance(stack, clock, timedelta(minutes=26))
+    await advance(stack, clock, timedelta(minutes=40))
     await stack.slack.wait_until(lambda: dms_containing(stack, ENGINEER, "closes in") == 2 or None)
     await advance(stack, clock, timedelta(minutes=15))
     await dm_to(stack, ENGINEER, "has ended")
     assert (await current(stack, request_id)).state is RequestState.EXPIRED
 
 
-async def test_a_longer_window_than_the_policy_allows_is_refused(stack: Stack) -> None:
+async def test_an_extension_never_ends_access_earlier(stack: Stack, clock: ManualClock) -> None:
+    """Found by a new user: `/jit extend <id> 30m` on a 3-hour grant approved a minute earlier cut it to 30 minutes."""
+    _, request_id = await granted(stack, text="ssh web-01 3h long migration")
+    before = (await current(stack, request_id)).ends_at
+    await advance(stack, clock, timedelta(minutes=1))
+    stack.arm.reset_calls()
+
+    await driver_of(stack).slash_command(ENGINEER, f"extend {request_id} 30m")
+
+    reply = await ephemeral_reply(stack, ENGINEER, "cannot be extended now")
+    assert "at most until" in reply and "already lasts until" in reply
+    request = await current(stack, request_id)
+    assert request.ends_at == before
+    assert extension_state(request) is None
+    assert stack.arm.writes() == []
+
+
+async def test_an_extension_is_capped_at_the_policy_maximum_from_now(stack: Stack, clock: ManualClock) -> None:
     _, request_id = await granted(stack)
+    before = (await current(stack, request_id)).ends_at
+    assert before is not None
 
-    await driver_of(stack).slash_command(ENGINEER, f"extend {request_id} 4h")
+    value = await _ask_extension(stack, request_id, "4h")
+    ext_card = await wait_post(stack, APPROVAL_CHANNEL, has_button("jit_approve", value))
+    await driver_of(stack).click(APPROVER_1, ext_card, "jit_approve", value)
 
-    reply = await ephemeral_reply(stack, ENGINEER, "is longer than allowed")
-    assert "at most 3h" in reply
-    assert f"/jit extend {request_id}" in reply
-    assert extension_state(await current(stack, request_id)) is None
+    request = await wait_request(stack, request_id, lambda r: r.extra.get("ext_state") == "granted")
+    assert request.ends_at == clock.now() + timedelta(hours=3), "web-01's port 22 allows 3h from now"
+    assert request.ends_at > before
 
 
 def extension_state(request: object) -> str | None:
@@ -187,7 +210,7 @@ async def test_a_rule_extends_at_once(redis_server: RedisServer, clock: ManualCl
         await ephemeral_reply(stack, ENGINEER, "approved by rule")
         assert initiates(stack) == 1
         request = await current(stack, request_id)
-        assert request.ends_at == clock.now() + timedelta(minutes=45)
+        assert request.ends_at == clock.now() + timedelta(minutes=30 + 45), "45 minutes on top of the 30 left"
         assert request.extra["ext_auto"] == "web-oncall" and request.extra["extensions"] == "1"
         audit = await stack.runtime.audit.for_request(request_id)
         asked = next(r for r in audit if r.event == "extension_requested")
@@ -309,3 +332,48 @@ async def test_someone_the_rules_no_longer_allow_cannot_extend(
 
         await ephemeral_reply(stack, ENGINEER, "no longer lets this person ask")
         assert "ext_state" not in (await current(stack, request_id)).extra
+
+
+async def test_whoever_asked_for_an_extension_cannot_approve_it(
+    redis_server: RedisServer, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Security review: an admin who is also an approver asked to extend someone else's grant and approved it alone."""
+    env = {"JITBOT_APPROVERS": f"{APPROVER_GROUP},{ADMIN}"}
+    async with lifecycle_stack(redis_server, clock, tmp_path, env=env) as stack:
+        _, request_id = await granted(stack)
+        await driver_of(stack).slash_command(ADMIN, f"extend {request_id} 30m")
+        ext_card = await wait_post(stack, APPROVAL_CHANNEL, has_button("jit_approve", f"{request_id}#ext1"))
+        stack.arm.reset_calls()
+
+        await driver_of(stack).click(ADMIN, ext_card, "jit_approve", f"{request_id}#ext1")
+
+        await ephemeral_reply(stack, ADMIN, "You asked for this extension")
+        assert extension_state(await current(stack, request_id)) == "pending"
+        assert stack.arm.writes() == []
+        audit = await stack.runtime.audit.for_request(request_id)
+        refused = [r for r in audit if r.event == "extension_approve_refused"]
+        assert refused and refused[-1].actor == ADMIN and refused[-1].detail.get("why") == "asked_for_it"
+
+        await driver_of(stack).click(APPROVER_1, ext_card, "jit_approve", f"{request_id}#ext1")
+        await wait_request(stack, request_id, lambda r: r.extra.get("ext_state") == "granted")
+
+
+async def test_a_failed_extension_is_never_recorded_as_granted(stack: Stack) -> None:
+    """Security review: after 5xx on the extension's initiate, the history check matched the original grant's entry
+    (same justification) and recorded the extension as granted with the old end."""
+    _, request_id = await granted(stack)
+    before = await current(stack, request_id)
+    value = await _ask_extension(stack, request_id, "30m")
+    ext_card = await wait_post(stack, APPROVAL_CHANNEL, has_button("jit_approve", value))
+    stack.arm.faults.add("jit.initiate", status=500, times=10)
+
+    await driver_of(stack).click(APPROVER_1, ext_card, "jit_approve", value)
+
+    request = await wait_request(
+        stack, request_id, lambda r: r.extra.get("ext_state") in ("granted", "failed"), timeout=30
+    )
+    assert request.extra["ext_state"] == "failed"
+    assert request.ends_at == before.ends_at
+    assert "extended" not in await events(stack, request_id)
+    assert len(request.attempts) == len(before.attempts) + 1, "the extension's initiate had its own marker"
+    await dm_to(stack, ENGINEER, "Extension failed")

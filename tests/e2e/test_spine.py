@@ -24,18 +24,20 @@ async def test_request_approve_grant(stack: Stack) -> None:
     assert "approved" in (decided.text + str(decided.blocks)).lower()
     assert APPROVER_1 in str(decided.blocks)
     assert [c.operation for c in stack.arm.writes()] == ["jit.initiate"]
-    assert stack.arm.reads() == []
+    assert [c.operation for c in stack.arm.reads()] == ["jit.get"], "one fresh read: who else holds port 22"
     body = stack.arm.writes()[0].body
     port = body["virtualMachines"][0]["ports"][0]
     assert port["number"] == 22 and port["allowedSourceAddressPrefix"] == "203.0.113.10/32"
     parsed = parse_justification(body["justification"])
     assert parsed is not None and parsed.request_id == request_id
     assert (parsed.requester, parsed.approver) == (ENGINEER, APPROVER_1)
+    assert parsed.attempt is not None
     dm = await dm_to(stack, ENGINEER, "web-01")
     assert "10.0.1.4" in dm
     request = await stack.runtime.store.get(request_id)
     assert request is not None and request.state is RequestState.ACTIVE
     assert request.starts_at is not None and request.ends_at is not None
+    assert request.attempts == (parsed.attempt,), "the marker was saved with the request"
     nsg = stack.arm.inventory.nsg(request.vm.subscription_id, "rg-web", "web-nsg")
     assert nsg is not None and any("203.0.113.10" in str(rule) for rule in nsg.rules)
 

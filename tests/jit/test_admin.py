@@ -32,6 +32,7 @@ from jit.model import (
     VmRef,
 )
 from jit.store.audit import AuditRecord
+from jit.store.locks import Locks
 from jit.store.policy_denials import DEFAULT_DENIAL_TTL, PolicyDenials
 from jit.store.requests import RequestStore
 from sandbox.arm import ArmEmulator
@@ -107,12 +108,29 @@ def groups() -> Groups:
 
 
 @pytest.fixture
+def locks(redis_client: aioredis.Redis) -> Locks:
+    """jitbot's lease locks on the test Redis."""
+    return Locks(redis_client, prefix="admin-test")
+
+
+@pytest.fixture
 def admin(
-    gateway: AzureGateway, store: RequestStore, groups: Groups, clock: ManualClock, denials: PolicyDenials
+    gateway: AzureGateway,
+    store: RequestStore,
+    groups: Groups,
+    clock: ManualClock,
+    denials: PolicyDenials,
+    locks: Locks,
 ) -> AdminService:
     """Admins: one user directly, one through a group."""
     return AdminService(
-        azure=gateway, store=store, directory=groups, admins=(ADMIN, ADMIN_GROUP), clock=clock, denials=denials
+        azure=gateway,
+        store=store,
+        directory=groups,
+        admins=(ADMIN, ADMIN_GROUP),
+        clock=clock,
+        denials=denials,
+        locks=locks,
     )
 
 
@@ -141,9 +159,16 @@ async def test_admins_are_named_directly_or_through_a_group(admin: AdminService,
 
 
 async def test_nobody_is_admin_when_none_are_configured(
-    gateway: AzureGateway, store: RequestStore, groups: Groups, clock: ManualClock, denials: PolicyDenials
+    gateway: AzureGateway,
+    store: RequestStore,
+    groups: Groups,
+    clock: ManualClock,
+    denials: PolicyDenials,
+    locks: Locks,
 ) -> None:
-    nobody = AdminService(azure=gateway, store=store, directory=groups, admins=(), clock=clock, denials=denials)
+    nobody = AdminService(
+        azure=gateway, store=store, directory=groups, admins=(), clock=clock, denials=denials, locks=locks
+    )
     assert not await nobody.is_admin(ADMIN)
     with pytest.raises(NotAllowed):
         await nobody.configure(ADMIN, "db-01", [PolicyPort(22)])
@@ -279,14 +304,14 @@ async def test_overview_shows_the_tab_the_policy_and_what_is_open_now(
 ) -> None:
     web = await admin.overview("rg-app/web-01")
     assert web.status.support is JitSupport.CONFIGURED and web.status.policy is not None
-    assert web.open_ports == ()
+    assert web.holders == {}
     policy = web.status.policy
     assert isinstance(policy, JitPolicy)
     await gateway.initiate(policy, [22], "203.0.113.9", clock.now() + timedelta(minutes=30), "test")
     opened = await admin.overview("rg-app/web-01")
-    assert [(p.number, p.source) for p in opened.open_ports] == [(22, "203.0.113.9")]
+    assert [(n, p.source, len(p.holders)) for n, p in opened.holders.items()] == [(22, "203.0.113.9", 1)]
     clock.advance(timedelta(minutes=31))
-    assert (await admin.overview("rg-app/web-01")).open_ports == ()
+    assert (await admin.overview("rg-app/web-01")).holders == {}
     assert (await admin.overview("db-01")).status.support is JitSupport.NOT_CONFIGURED
     bare = await admin.overview("bare-01")
     assert bare.status.support is JitSupport.UNSUPPORTED and bare.status.unsupported_reasons == (

@@ -1,4 +1,5 @@
-"""The state machine table is exactly the one DESIGN.md describes."""
+"""The state machine table is exactly the one DESIGN.md describes, plus ``active → superseded`` (a newer grant from
+another source took every port; see docs/sharing.md)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ LEGAL = {
     (S.APPROVED, S.FAILED),
     (S.ACTIVE, S.EXPIRED),
     (S.ACTIVE, S.REVOKED),
+    (S.ACTIVE, S.SUPERSEDED),
 }
 
 
@@ -52,7 +54,7 @@ def test_check_transition_accepts_legal_moves(current: S, target: S) -> None:
 
 
 def test_terminal_states() -> None:
-    expected = {S.EXPIRED, S.DENIED, S.CANCELLED, S.TIMED_OUT, S.FAILED, S.REVOKED}
+    expected = {S.EXPIRED, S.DENIED, S.CANCELLED, S.TIMED_OUT, S.FAILED, S.REVOKED, S.SUPERSEDED}
     assert {s for s in S if is_terminal(s)} == expected
     assert expected == TERMINAL_STATES
     assert {S.PENDING, S.APPROVED, S.ACTIVE} == OPEN_STATES

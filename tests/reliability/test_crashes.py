@@ -149,13 +149,16 @@ async def _cycle_round(world: World, round_no: int) -> list[AccessRequest]:
     granted = [request for attempts in tries for request in attempts]
     active = [r for r in granted if r.state is RequestState.ACTIVE]
     if active:
-        latest_remind = max(r.ends_at for r in active if r.ends_at) - REMIND_BEFORE
-        await _move_clock_to(world, latest_remind - world.clock.now() + timedelta(seconds=2))
+        # Retries after kills spread the grants' windows over several minutes: visit each reminder time in turn,
+        # so no jump passes a grant's end (a reminder due after its access ended is rightly never sent).
+        for request in sorted(active, key=lambda r: r.ends_at or world.clock.now()):
+            assert request.ends_at is not None
+            await _move_clock_to(world, request.ends_at - REMIND_BEFORE - world.clock.now() + timedelta(seconds=2))
 
-        async def reminded() -> bool | None:
-            return all(_dm_count(world, r.id, "closes in") for r in active) or None
+            async def reminded(request_id: str = request.id) -> bool | None:
+                return _dm_count(world, request_id, "closes in") > 0 or None
 
-        await until(world, reminded, what=f"reminders of round {round_no}")
+            await until(world, reminded, what=f"reminder of {request.id} in round {round_no}")
         latest_end = max(r.ends_at for r in active if r.ends_at)
         await _move_clock_to(world, latest_end - world.clock.now() + timedelta(seconds=2))
 

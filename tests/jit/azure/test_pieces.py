@@ -86,10 +86,15 @@ def rule(name: str = "SecurityCenter-JITRule-1-2", **props: Any) -> dict[str, An
         (rule(destinationPortRange="3389"), False),
         (rule(destinationPortRange=None, destinationPortRanges=["22", "3389"]), False),
         (rule(destinationAddressPrefix="10.0.0.5"), False),
-        (rule(destinationAddressPrefix="*"), True),
+        (rule(destinationAddressPrefix="*"), False),
+        (rule(destinationAddressPrefix=None), False),
+        (rule(destinationAddressPrefix=None, destinationAddressPrefixes=["10.0.0.4", "10.0.0.9"]), False),
+        (rule(destinationAddressPrefix=None, destinationAddressPrefixes=["10.0.0.4/32"]), True),
     ],
 )
 def test_jit_allow_rule_recognition(candidate: dict[str, Any], expected: bool) -> None:
+    """Only a rule whose every destination is this VM's address is this VM's: JIT rules name no owner, and an NSG
+    on a subnet guards the neighbours too."""
     assert is_jit_allow_rule(candidate, {22}, "10.1.1.1", ("10.0.0.4",)) is expected
 
 
