@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import json
 import signal
 import sys
@@ -253,10 +254,12 @@ class ArmEmulator:
         fault = self.faults.take(route.operation)
         if fault is not None and not fault.after_commit:
             await _suffer(fault)
-        reply = route.handler(
+        answered = route.handler(
             self._state,
             ArmRequest(request.method, path, query, params, body, request.remote or "127.0.0.1", caller.principal),
         )
+        # A snapshot: an answer delayed after it was read reflects Azure's state when it was read, not when sent.
+        reply = ArmReply(answered.status, copy.deepcopy(answered.body), answered.headers)
         if caller.principal == self.identity_name:
             await self._run_interleaved(route.operation)
         if fault is not None and fault.after_commit:

@@ -109,6 +109,9 @@ def taken_by(request: AccessRequest) -> str:
     source = request.extra.get(extras.SUPERSEDED_SOURCE, "")
     at = request.extra.get(extras.SUPERSEDED_AT, "")
     jitbot = bool(request.extra.get(extras.SUPERSEDED_REQUEST))
+    if not source:
+        when = f" at {slack_date(datetime.fromisoformat(at))}" if at else ""
+        return f"a change made outside jitbot (Azure shows the window closed{when})"
     by = f"{person(who, jitbot)}'s newer grant" if who else "a newer grant"
     if not jitbot and who:
         by += " (made outside jitbot)"

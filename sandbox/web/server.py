@@ -19,6 +19,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import aiohttp
 from aiohttp import web
 
 from jit.azure_sync import SYNC_ITEM
+from sandbox.arm_outside import OpenPort, OutsideWriteFailed, PortalUser
 from sandbox.slack_driver import DriverResponse, SlackDriver
 from sandbox.slack_state import EventKind, SlackEvent, View
 from sandbox.stack import Stack
@@ -53,6 +55,24 @@ _SECURITY_HEADERS = {
 }
 MAX_FAST_FORWARD = timedelta(days=1)
 HOUSEKEEPING = frozenset({SYNC_ITEM})
+
+
+@dataclass(frozen=True)
+class PortalDemo:
+    """What the "someone uses the portal" button does: a person opens a port outside jitbot."""
+
+    person: str = "pat@contoso.com"
+    vm: str = "web-01"
+    port: int = 22
+    source: str = "198.51.100.99"
+    window: timedelta = timedelta(hours=1)
+
+    def describe(self) -> dict[str, str]:
+        """The facts the page shows after the click."""
+        return {"person": self.person, "vm": self.vm, "port": str(self.port), "source": self.source}
+
+
+PORTAL_DEMO = PortalDemo()
 """Schedule items that are the bot's own upkeep, not events for people: "Next event" skips them."""
 HEARTBEAT_SECONDS = 15.0
 
@@ -134,6 +154,7 @@ class SandboxWeb:
         app.router.add_post("/api/view/close", self._view_close)
         app.router.add_post("/api/home/open", self._home_open)
         app.router.add_post("/api/clock", self._clock)
+        app.router.add_post("/api/azure/portal", self._portal)
         app.on_shutdown.append(self._on_shutdown)
         return app
 
@@ -389,6 +410,19 @@ class SandboxWeb:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ApiError(502, f"the app did not answer: {exc!r}") from None
         return web.json_response({"ok": status == 200, "status": status})
+
+    async def _portal(self, request: web.Request) -> web.StreamResponse:
+        """Someone outside jitbot opens a port in the portal (as a person, over HTTPS): the sync reports it."""
+        await self._body(request)
+        vm = self.stack.arm.inventory.vm(PORTAL_DEMO.vm)
+        end = self.stack.clock.now() + PORTAL_DEMO.window
+        async with PortalUser(self.stack.arm, PORTAL_DEMO.person) as person:
+            try:
+                await person.initiate(vm.id, [OpenPort(PORTAL_DEMO.port, PORTAL_DEMO.source, end)], "portal request")
+            except OutsideWriteFailed as exc:
+                raise ApiError(409, f"Azure refused: {exc.body}") from None
+        self._check_azure()
+        return web.json_response({"ok": True, **PORTAL_DEMO.describe()})
 
     async def _clock(self, request: web.Request) -> web.StreamResponse:
         body = await self._body(request)

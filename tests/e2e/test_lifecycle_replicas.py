@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,48 @@ async def test_an_extension_racing_revokes_on_two_replicas_ends_revoked_and_clos
 
     await world.slack.wait_until(closed, timeout=15)
     assert all(bot.alive for bot in world.bots)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_two_approvals_of_one_port_on_two_replicas_share_the_window() -> None:
+    """Same VM, same port, same source, approved at the same instant through two replicas: each plans against the
+    other's grant (they take turns on the VM), so Azure's window lasts until the later end."""
+    async with World(bots=2) as world:
+        await world.driver.slash_command(ENGINEER, "ssh web-01 3h long one")
+        long_card = await _card(world)
+        await world.driver.slash_command(APPROVER_2, "ssh web-01 1h short one")
+
+        def second_card() -> Message | None:
+            for message in reversed(world.slack.messages_in(APPROVAL_CHANNEL)):
+                if message.ts != long_card.ts and any(b.action_id == "jit_approve" for b in message.buttons()):
+                    return message
+            return None
+
+        short_card = await world.slack.wait_until(second_card, timeout=15)
+        long_id, short_id = _value(long_card), _value(short_card)
+        world.arm.faults.add("jit.get", delay=1.0, after_commit=True)
+
+        # The short grant's read is answered late (Azure read before the long grant opens, answered after it):
+        # without jitbot's writers taking turns, it would open the port until its own, earlier end.
+        short_click = asyncio.ensure_future(world.drivers[1].click(APPROVER_1, short_card, "jit_approve", short_id))
+        await asyncio.sleep(0.3)
+        await world.drivers[0].click(APPROVER_1, long_card, "jit_approve", long_id)
+        await short_click
+
+        for request_id in (long_id, short_id):
+            await _until(world, request_id, "active")
+        long_grant = await world.store().get(long_id)
+        assert long_grant is not None and long_grant.ends_at is not None
+        policy = world.arm.inventory.policy_covering(world.arm.inventory.vm("web-01"))
+        assert policy is not None
+        open_22 = [
+            port
+            for request in policy.requests
+            for vm in request["virtualMachines"]
+            for port in vm["ports"]
+            if port["number"] == 22 and port["status"] == "Initiated"
+        ]
+        assert len(open_22) == 1
+        window_end = datetime.fromisoformat(open_22[0]["endTimeUtc"].replace("Z", "+00:00"))
+        assert abs((window_end - long_grant.ends_at).total_seconds()) < 1, "the long grant was not shortened"

@@ -421,3 +421,22 @@ async def test_the_sandbox_shows_the_lifecycle_rules(http: aiohttp.ClientSession
         return any("INC-" in m["text"] + json.dumps(m["blocks"]) for m in mine)
 
     assert await eventually(ticket_refusal)
+
+
+async def test_someone_using_the_portal_is_reported_by_the_next_sync(
+    http: aiohttp.ClientSession, sandbox: Sandbox
+) -> None:
+    stack = stack_of(sandbox)
+
+    status, answer = await post(http, sandbox, "/api/azure/portal", {"user": ENGINEER})
+
+    assert status == 200 and answer["person"] == "pat@contoso.com" and answer["vm"] == "web-01"
+    policy = stack.arm.inventory.policy_covering(stack.arm.inventory.vm("web-01"))
+    assert policy is not None and policy.requests[-1]["requestor"] == "pat@contoso.com"
+    status, _ = await post(http, sandbox, "/api/clock", {"minutes": 10})
+    assert status == 200
+
+    async def reported() -> bool:
+        return any("opened outside jitbot" in m.text for m in stack.slack.messages_in(ONCALL_CHANNEL))
+
+    await eventually(reported)

@@ -371,6 +371,13 @@ function wire() {
   });
   $("ff-10").addEventListener("click", () => fastForward({ minutes: 10 }));
   $("ff-next").addEventListener("click", () => fastForward({ to: "next" }));
+  $("portal-open").addEventListener("click", async () => {
+    const answer = await act("/api/azure/portal", {});
+    if (answer && answer.ok) {
+      toast(`${answer.person} opened port ${answer.port} on ${answer.vm} from ${answer.source} in the portal. ` +
+        "jitbot's sync with Azure reports it in #oncall within minutes: try ⏩ +10 min.");
+    }
+  });
   setInterval(renderClock, 1000);
 }
 
