@@ -25,6 +25,8 @@ key                             type    holds
 ``P done:<item>``               string  sent-marker: the notification for that item went out
 ``P rate:<user>``               zset    that user's command times in the last minute
 ``P seen:<digest>``             string  a Slack request signature already accepted (replay guard)
+``P refused:<why>``             hash    refused unauthenticated requests of one reason: the current
+                                        minute, its start and how many (``refusals``); one per reason
 ``P home:seen``                 set     users who opened the App Home tab (they get refreshes)
 ``P policy_denied``             hash    lower-cased VM id -> JSON of the Azure Policy refusal of JIT on
                                         it (see ``policy_denials``); the key expires a while after the
@@ -102,6 +104,10 @@ class Keys:
     def seen_signature(self, signature: str) -> str:
         """Marks a Slack request signature as used; hashed to bound the key length."""
         return f"{self.base}seen:{hashlib.sha256(signature.encode()).hexdigest()[:40]}"
+
+    def refusals(self, why: str) -> str:
+        """The tally of refused unauthenticated requests for one reason (a fixed, small set)."""
+        return f"{self.base}refused:{why}"
 
     @property
     def home_seen(self) -> str:
