@@ -98,7 +98,12 @@ class Directory(Protocol):
     """Who belongs to a Slack user group; implemented (with a short cache) in ``bot``."""
 
     async def group_members(self, group_id: str) -> frozenset[str]:
-        """User ids in the group ``group_id`` (``S…``)."""
+        """User ids in the group ``group_id`` (``S…``); a group Slack does not know has none."""
+        ...
+
+    async def readable_members(self, group_id: str) -> frozenset[str]:
+        """User ids in the group; raises ``jit.errors.GroupUnreadable`` when Slack does not know the group (deleted,
+        mistyped, disabled) or cannot answer, for lists where reading "empty" would grant something."""
         ...
 
 

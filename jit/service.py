@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from jit import extras
-from jit.autoapprove import auto_approval
+from jit.autoapprove import auto_approval, member_of
 from jit.azure.errors import AzureJitError
 from jit.clock import Clock
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
@@ -161,6 +161,7 @@ class JitService:
                     duration=draft.duration,
                     now=now,
                     directory=self.directory,
+                    audit=self.store.record,
                 )
             ).allowed
         )
@@ -412,12 +413,7 @@ class JitService:
         return request
 
     async def _is_member(self, user: str, principals: tuple[str, ...]) -> bool:
-        if user in principals:
-            return True
-        for principal in principals:
-            if principal.startswith("S") and user in await self.directory.group_members(principal):
-                return True
-        return False
+        return await member_of(self.directory, user, principals)
 
     async def _post_card(self, request: AccessRequest) -> None:
         if request.card_ts:
