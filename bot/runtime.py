@@ -32,6 +32,7 @@ from jit.rules import router_for
 from jit.scheduler import Scheduler
 from jit.service import JitService, ServiceConfig
 from jit.settings import Settings
+from jit.sources import WidePrefixes
 from jit.store.audit import AuditLog
 from jit.store.limits import RateLimiter
 from jit.store.requests import RequestStore
@@ -184,6 +185,7 @@ async def open_runtime(
                 max_pending_per_user=settings.max_pending_per_user,
                 max_duration=settings.max_duration,
                 admins=settings.admins,
+                wide_sources=WidePrefixes(settings.wide_prefix_v4, settings.wide_prefix_v6),
             ),
             notices=notifier,
             wake=lambda: holder["scheduler"].wake() if "scheduler" in holder else None,

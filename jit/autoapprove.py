@@ -9,28 +9,17 @@ an unknown group as empty, since that only means nobody is approved automaticall
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from jit.errors import GroupUnreadable
-from jit.ports import Directory
+from jit.ports import AuditRecorder, Directory
 from jit.principals import deny_listed
 from jit.principals import member_of as member_of
 from jit.routing import Route
 
 WITHHELD_EVENT = "auto_approval_withheld"
-
-
-class AuditRecorder(Protocol):
-    """``RequestStore.record``: appends one audit-only event."""
-
-    def __call__(
-        self, event: str, *, actor: str, request_id: str | None, detail: Mapping[str, str] | None = None
-    ) -> Awaitable[object]:
-        """Append ``event`` to the audit trail."""
-        ...
 
 
 @dataclass(frozen=True)

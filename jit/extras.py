@@ -44,6 +44,7 @@ EXT_CARD = "ext_card"
 EXT_DECIDED_BY = "ext_decided_by"
 EXT_AUTO = "ext_auto"
 EXT_FAILURE = "ext_failure"
+WIDE_SOURCE = "wide_source"
 TRUE = "true"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -148,4 +148,14 @@ class LifecycleNotifier(Protocol):
 
     async def revoked(self, request: AccessRequest) -> None:
         """Access was closed early: tell on-call who closed what."""
+        ...
+
+
+class AuditRecorder(Protocol):
+    """``RequestStore.record``: appends one audit-only event (a refusal, a decision left to a person)."""
+
+    def __call__(
+        self, event: str, *, actor: str, request_id: str | None, detail: Mapping[str, str] | None = None
+    ) -> Awaitable[object]:
+        """Append ``event`` to the audit trail."""
         ...

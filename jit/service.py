@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jit import extras
@@ -27,6 +27,7 @@ from jit.model import AccessRequest, RequestState, VirtualMachine
 from jit.policy_check import check_against_policy, example_command
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
 from jit.routing import DEFAULT_REVIEW_WITHIN, Route, Router
+from jit.sources import WidePrefixes, refuse_wide_source, wide_source_extra
 from jit.store.requests import RequestStore, TooManyPending, new_request_id
 from jit.store.schedule import Schedule
 
@@ -45,6 +46,7 @@ class ServiceConfig:
     reconcile_after: timedelta = timedelta(minutes=3)
     admins: tuple[str, ...] = ()
     review_within: timedelta = DEFAULT_REVIEW_WITHIN
+    wide_sources: WidePrefixes = field(default_factory=WidePrefixes)
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,18 @@ class JitService:
             reason=draft.reason,
             extra_max=limit,
         )
+        await refuse_wide_source(
+            self.store.record,
+            self.config.wide_sources,
+            route,
+            requester=draft.requester,
+            vm_label=label,
+            source=source,
+            ports=draft.ports,
+            duration=draft.duration,
+            reason=draft.reason,
+            suggestion=self.config.default_source,
+        )
         now = self.clock.now()
         automatic = (
             draft.break_glass
@@ -165,7 +179,11 @@ class JitService:
                 )
             ).allowed
         )
-        extra = {**_vm_extra(vm, route), **extras.route_snapshot(route, automatic=automatic)}
+        extra = {
+            **_vm_extra(vm, route),
+            **extras.route_snapshot(route, automatic=automatic),
+            **wide_source_extra(source, self.config.wide_sources),
+        }
         if draft.break_glass:
             extra[extras.BREAK_GLASS] = extras.TRUE
         elif automatic:
