@@ -44,15 +44,15 @@ class LifecycleHandlers:
         """Slack only needs to know we got the click."""
         await ack()
 
-    async def extend_clicked(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def extend_clicked(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         """Extend by the original length (within the policy); `/jit extend` picks another length."""
         await self._click(body, respond, self._extend)
 
-    async def revoke_clicked(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def revoke_clicked(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         """Close the access now."""
         await self._click(body, respond, self._revoke)
 
-    async def review_clicked(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def review_clicked(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         """Acknowledge the review of a break-glass grant."""
         await self._click(body, respond, self._review)
 
@@ -81,7 +81,7 @@ class LifecycleHandlers:
         return review_reply(reviewed.request, acted=reviewed.acted)
 
     async def _click(
-        self, body: dict[str, Any], respond: AsyncRespond, run: Callable[[str, str], Awaitable[Message]]
+        self, body: dict[str, Any], respond: AsyncRespond | None, run: Callable[[str, str], Awaitable[Message]]
     ) -> None:
         user, request_id = _clicked(body)
         request_id_var.set(request_id or "-")

@@ -24,6 +24,8 @@ key                             type    holds
 ``P schedule:attempts``         hash    item -> how many times it was claimed since scheduled
 ``P done:<item>``               string  sent-marker: the notification for that item went out
 ``P rate:<user>``               zset    that user's command times in the last minute
+``P rate:<kind>:<user>``        zset    the same for another kind of action (``interactions``: clicks
+                                        and modal submissions), counted apart from commands
 ``P seen:<digest>``             string  a Slack request signature already accepted (replay guard)
 ``P refused:<why>``             hash    refused unauthenticated requests of one reason: the current
                                         minute, its start and how many (``refusals``); one per reason
@@ -97,9 +99,9 @@ class Keys:
         """Sent-marker of one notification."""
         return f"{self.base}done:{item}"
 
-    def rate(self, user_id: str) -> str:
-        """One user's recent command times."""
-        return f"{self.base}rate:{user_id}"
+    def rate(self, user_id: str, kind: str = "") -> str:
+        """One user's recent command times, or of another ``kind`` of action (user ids never contain ``:``)."""
+        return f"{self.base}rate:{kind + ':' if kind else ''}{user_id}"
 
     def seen_signature(self, signature: str) -> str:
         """Marks a Slack request signature as used; hashed to bound the key length."""

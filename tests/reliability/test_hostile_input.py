@@ -34,7 +34,11 @@ SCHEDULER_BOOKKEEPING = (b":schedule", b":schedule:claims", b":schedule:attempts
 async def stack(redis_server: RedisServer) -> AsyncIterator[Stack]:
     options = StackOptions(
         redis_url=redis_server.url,
-        env={"JITBOT_COMMANDS_PER_MINUTE": "100000", "JITBOT_MAX_PENDING_PER_USER": "1000"},
+        env={
+            "JITBOT_COMMANDS_PER_MINUTE": "100000",
+            "JITBOT_INTERACTIONS_PER_MINUTE": "100000",
+            "JITBOT_MAX_PENDING_PER_USER": "1000",
+        },
     )
     async with Stack(options) as running:
         yield running
