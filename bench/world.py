@@ -22,7 +22,11 @@ from sandbox.slack_workspace import ENGINEER, demo_workspace
 from sandbox.stack import bot_environment
 
 # The load comes from one user, so the abuse limits are raised rather than the load turning into refusals.
-LOAD_LIMITS = {"JITBOT_COMMANDS_PER_MINUTE": "1000000", "JITBOT_MAX_PENDING_PER_USER": "1000000"}
+LOAD_LIMITS = {
+    "JITBOT_COMMANDS_PER_MINUTE": "1000000",
+    "JITBOT_INTERACTIONS_PER_MINUTE": "1000000",
+    "JITBOT_MAX_PENDING_PER_USER": "1000000",
+}
 
 
 @dataclass

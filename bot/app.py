@@ -19,6 +19,7 @@ from bot.handlers.lifecycle import (
     REVOKE_ACTION,
     LifecycleHandlers,
 )
+from bot.handlers.limits import InteractionLimit
 from bot.handlers.request_form import RequestFormHandlers
 from bot.lazy import run_lazy_listeners_ack_first
 from bot.respond import install_session_respond
@@ -49,31 +50,38 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     install_session_respond(app, lambda: runtime.slack.session)
     commands = CommandHandlers(runtime)
     app.command("/jit")(ack=commands.ack, lazy=[commands.run])
+    limit = InteractionLimit(runtime)
     decisions = DecisionHandlers(runtime)
-    app.action("jit_approve")(ack=decisions.ack, lazy=[decisions.approve])
-    app.action("jit_deny")(ack=decisions.ack, lazy=[decisions.deny])
+    app.action("jit_approve")(ack=decisions.ack, lazy=[limit.click(decisions.approve)])
+    app.action("jit_deny")(ack=decisions.ack, lazy=[limit.click(decisions.deny)])
     request_form = RequestFormHandlers(runtime)
-    app.view("jit_request_modal")(ack=request_form.ack_submission, lazy=[request_form.submit])
+    app.view("jit_request_modal")(
+        ack=request_form.ack_submission, lazy=[limit.submission(request_form.submit, request_form.refuse)]
+    )
     lifecycle = LifecycleHandlers(runtime)
-    app.action(EXTEND_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.extend_clicked])
-    app.action(REVOKE_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.revoke_clicked])
-    app.action(ACK_REVIEW_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.review_clicked])
-    app.action(REREQUEST_ACTION)(ack=lifecycle.ack, lazy=[lifecycle.ask_again_clicked])
-    _register_portal(app, runtime)
+    app.action(EXTEND_ACTION)(ack=lifecycle.ack, lazy=[limit.click(lifecycle.extend_clicked)])
+    app.action(REVOKE_ACTION)(ack=lifecycle.ack, lazy=[limit.click(lifecycle.revoke_clicked)])
+    app.action(ACK_REVIEW_ACTION)(ack=lifecycle.ack, lazy=[limit.click(lifecycle.review_clicked)])
+    app.action(REREQUEST_ACTION)(ack=lifecycle.ack, lazy=[limit.click(lifecycle.ask_again_clicked)])
+    _register_portal(app, runtime, limit)
     return app
 
 
-def _register_portal(app: AsyncApp, runtime: Runtime) -> None:
+def _register_portal(app: AsyncApp, runtime: Runtime, limit: InteractionLimit) -> None:
     """The portal's JIT page in Slack: inventory paging, Enable JIT, the policy modals and App Home."""
     admin = admin_service(runtime)
     home = HomePublisher(runtime, admin)
     install_home_refresh(runtime, home)
     inventory = InventoryHandlers(runtime, admin)
-    app.action(LIST_TAB_ACTION_PATTERN)(ack=inventory.ack, lazy=[inventory.page])
-    app.action(LIST_MORE_ACTION)(ack=inventory.ack, lazy=[inventory.page])
+    app.action(LIST_TAB_ACTION_PATTERN)(ack=inventory.ack, lazy=[limit.click(inventory.page)])
+    app.action(LIST_MORE_ACTION)(ack=inventory.ack, lazy=[limit.click(inventory.page)])
     flows = AdminFlows(runtime, admin, home)
-    app.action(ENABLE_ACTION)(ack=flows.ack_click, lazy=[flows.enable_clicked])
-    app.view_submission(POLICY_CALLBACK_ID)(ack=flows.ack_policy, lazy=[flows.save_policy])
-    app.view_submission(DISABLE_CALLBACK_ID)(ack=flows.ack_disable, lazy=[flows.confirm_disable])
+    app.action(ENABLE_ACTION)(ack=flows.ack_click, lazy=[limit.click(flows.enable_clicked)])
+    app.view_submission(POLICY_CALLBACK_ID)(
+        ack=flows.ack_policy, lazy=[limit.submission(flows.save_policy, flows.refuse_submission)]
+    )
+    app.view_submission(DISABLE_CALLBACK_ID)(
+        ack=flows.ack_disable, lazy=[limit.submission(flows.confirm_disable, flows.refuse_submission)]
+    )
     homes = HomeHandlers(home)
     app.event("app_home_opened")(ack=homes.ack, lazy=[homes.opened])

@@ -15,7 +15,7 @@ from bot.scopes import required_scopes
 from jit.checks import Check, Verdict
 from jit.clock import SystemClock
 from jit.redis_connect import RedisClient, connect_redis
-from jit.rules import rules_checks
+from jit.rules import groups_named, rules_checks
 from jit.settings import Settings, SettingsError, load_environment
 
 _MARK = {Verdict.PASS: "PASS", Verdict.WARN: "WARN", Verdict.FAIL: "FAIL"}
@@ -112,8 +112,8 @@ async def _slack_checks(client: AsyncWebClient, settings: Settings) -> list[Chec
         channels.append(("on-call channel", settings.oncall_channel))
     for label, channel in channels:
         checks.append(await _channel_check(client, label, channel))
-    for group in [g for g in (*settings.approvers, *settings.admins) if g.startswith("S")]:
-        checks.append(await _group_check(client, group))
+    for group, places in groups_named(settings).items():
+        checks.append(await _group_check(client, group, places))
     return checks
 
 
@@ -133,18 +133,25 @@ async def _channel_check(client: AsyncWebClient, label: str, channel: str) -> Ch
     return Check.passed("Slack", name, "member")
 
 
-async def _group_check(client: AsyncWebClient, group: str) -> Check:
+async def _group_check(client: AsyncWebClient, group: str, places: list[str]) -> Check:
+    """The group can be read as jitbot reads it at runtime (``usergroups.users.list``).
+
+    A group that cannot be read counts as empty where it grants something and stops automatic approval where it
+    denies something: either way the configuration does not do what it says.
+    """
     name = f"user group {group} exists"
+    where = "named in " + ", ".join(places)
     try:
         members = await client.usergroups_users_list(usergroup=group)
     except SlackApiError as exc:
         return Check.failed(
             "Slack",
             name,
-            str(exc.response.get("error", "unknown")),
-            "Check the user group id in JITBOT_APPROVERS / JITBOT_ADMINS (Slack > People > User groups).",
+            f"{exc.response.get('error', 'unknown')} ({where})",
+            f"Correct or remove {group} where it is named (Slack > People > User groups shows the ids); while it "
+            "cannot be read nobody gains rights through it, and a deny list naming it stops automatic approval.",
         )
-    return Check.passed("Slack", name, f"{len(members.get('users') or [])} members")
+    return Check.passed("Slack", name, f"{len(members.get('users') or [])} members ({where})")
 
 
 def _header(headers: Any, name: str) -> str:

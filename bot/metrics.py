@@ -40,6 +40,18 @@ class Metrics:
         self.scheduler_backlog = Gauge(
             "jitbot_scheduler_backlog", "Scheduled items that are already due", registry=self.registry
         )
+        self.slack_refused = Counter(
+            "jitbot_slack_requests_refused_total",
+            "Requests to /slack/events answered 401 (forged, unsigned, stale or replayed), by reason",
+            ["why"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "jitbot_rate_limited_total",
+            "Commands, clicks and modal submissions refused by the per-user rate limit",
+            ["kind"],
+            registry=self.registry,
+        )
         self.background_deferred = Counter(
             "jitbot_background_deferred_total",
             "Background jobs that waited for Slack acks in progress before starting",

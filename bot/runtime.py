@@ -32,6 +32,7 @@ from jit.rules import router_for
 from jit.scheduler import Scheduler
 from jit.service import JitService, ServiceConfig
 from jit.settings import Settings
+from jit.sources import WidePrefixes
 from jit.store.audit import AuditLog
 from jit.store.limits import RateLimiter
 from jit.store.locks import Locks
@@ -189,6 +190,7 @@ async def open_runtime(
                 max_duration=settings.max_duration,
                 admins=settings.admins,
                 sync_interval=settings.sync_interval,
+                wide_sources=WidePrefixes(settings.wide_prefix_v4, settings.wide_prefix_v6),
             ),
             notices=notifier,
             locks=locks,

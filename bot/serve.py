@@ -15,12 +15,14 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from bot.app import build_bolt_app
 from bot.lazy import wait_for
 from bot.logs import configure_logging
+from bot.refusals import RefusalRecorder
 from bot.replay import ReplayGuard
 from bot.runtime import Runtime, open_runtime
 from bot.server import CachedCheck, ReadinessCheck, SlackRoute, build_web_app
 from jit.clock import SystemClock
 from jit.file_clock import clock_from_environment
 from jit.settings import Settings, load_environment
+from jit.store.refusals import RefusalTally
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 10.0
@@ -69,8 +71,11 @@ async def start_http(runtime: Runtime, host: str, port: int, *, slack_routes: bo
     """Start serving Slack (unless in Socket Mode) and the operational routes; returns the runner and port."""
     slack = None
     if slack_routes:
-        guard = ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret)
-        slack = SlackRoute(build_bolt_app(runtime), guard, runtime.in_flight)
+        prefix = runtime.store.keys.prefix
+        guard = ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret, prefix=prefix)
+        tally = RefusalTally(runtime.redis, runtime.clock, prefix=prefix)
+        refusals = RefusalRecorder(tally, runtime.metrics, runtime.in_flight)
+        slack = SlackRoute(build_bolt_app(runtime), guard, runtime.in_flight, refusals)
     app = build_web_app(
         slack,
         readiness=readiness_of(runtime),

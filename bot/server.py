@@ -22,7 +22,8 @@ from bot.foreground import Foreground
 from bot.lazy import LazyJob, inline_lazy
 from bot.logs import request_id_var
 from bot.metrics import Metrics
-from bot.replay import ReplayGuard, first_sighting
+from bot.refusals import RefusalRecorder
+from bot.replay import Refused, ReplayGuard, first_sighting
 
 log = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
@@ -37,6 +38,7 @@ class SlackRoute:
     bolt: AsyncApp
     replay_guard: ReplayGuard
     in_flight: set[asyncio.Task[Any]]
+    refusals: RefusalRecorder
 
 
 def build_web_app(
@@ -82,23 +84,30 @@ def slack_events_handler(
     Requests whose ack is known to be empty (``bot.bare_ack``) are answered at once and Bolt dispatches them
     right after, in their turn. The rest go through Bolt before the answer, while Redis checks for a replay
     alongside: Bolt's ack listeners have no side effects, and its lazy work waits for the verdict
-    (``bot.lazy``). Either way a replay is answered 401 and does nothing.
+    (``bot.lazy``). Either way a replay is answered 401 and does nothing. Every refusal is one short log line
+    and is counted in the audit trail (``bot.refusals``), aggregated so anonymous traffic cannot grow Redis.
     """
     bolt, guard = slack.bolt, slack.replay_guard
+
+    def refuse(request: web.Request, why: Refused) -> web.Response:
+        log.info("slack.request_refused", extra={"why": why.value})
+        slack.refusals.refused(why, peer=request.remote, path=request.path)
+        error = "replayed request" if why is Refused.REPLAYED else "invalid request"
+        return web.json_response({"error": error}, status=401)
 
     async def answer(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         request_id_var.set(f"s-{signature[3:15]}" if signature else "-")
-        if not guard.authentic(body, timestamp, signature):
-            log.info("slack.signature_rejected")
-            return web.json_response({"error": "invalid request"}, status=401)
+        inauthentic = guard.refusal(body, timestamp, signature)
+        if inauthentic is not None:
+            return refuse(request, inauthentic)
         verdict = asyncio.ensure_future(guard.first_time(signature))
         if acked_bare(body, request.content_type):
             refusal = await _refusal(verdict)
             if refusal is not None:
-                return refusal
+                return refuse(request, refusal) if isinstance(refusal, Refused) else refusal
             headers = {name: request.headers[name] for name in BOLT_HEADERS if name in request.headers}
             task = asyncio.ensure_future(dispatch_after_ack(body.decode(), request.query_string, headers))
             slack.in_flight.add(task)
@@ -112,7 +121,10 @@ def slack_events_handler(
             raise
         finally:
             first_sighting.reset(token)
-        return await _refusal(verdict) or await to_aiohttp_response(bolt_response)
+        refusal = await _refusal(verdict)
+        if isinstance(refusal, Refused):
+            return refuse(request, refusal)
+        return refusal or await to_aiohttp_response(bolt_response)
 
     async def dispatch_after_ack(body: str, query: str, headers: dict[str, str]) -> None:
         """Bolt's dispatch and the lazy listeners it starts, as one job in its turn (holding only the body
@@ -140,17 +152,14 @@ def slack_events_handler(
     return slack_events
 
 
-async def _refusal(verdict: asyncio.Future[bool]) -> web.Response | None:
-    """The answer to a replay, or when Redis could not tell; None for a request seen the first time."""
+async def _refusal(verdict: asyncio.Future[bool]) -> Refused | web.Response | None:
+    """``Refused.REPLAYED`` for a replay, the "unavailable" answer when Redis could not tell, None when new."""
     try:
         first = await verdict
     except (redis.exceptions.RedisError, OSError):
         log.warning("slack.redis_unavailable")
         return _unavailable()
-    if not first:
-        log.info("slack.replay_rejected")
-        return web.json_response({"error": "replayed request"}, status=401)
-    return None
+    return None if first else Refused.REPLAYED
 
 
 def _unavailable() -> web.Response:

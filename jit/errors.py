@@ -30,3 +30,13 @@ class UnknownRequest(Exception):
 
 class TemporarilyUnavailable(Exception):
     """Redis (our state) is unreachable; nothing was changed and the user should retry shortly."""
+
+
+class GroupUnreadable(Exception):
+    """A user group's members could not be read: Slack does not know the group (deleted, mistyped, disabled) or
+    did not answer. ``why`` is Slack's error code or the failure's type, safe to show and audit."""
+
+    def __init__(self, group_id: str, why: str):
+        self.group_id = group_id
+        self.why = why
+        super().__init__(f"user group {group_id} cannot be read ({why})")

@@ -117,6 +117,8 @@ class Extensions:
             duration=wanted,
             now=now,
             directory=service.directory,
+            audit=service.store.record,
+            request_id=grant.id,
         )
         seq = current.seq + 1
         fields: dict[str, object] = {

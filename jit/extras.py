@@ -55,6 +55,7 @@ SUPERSEDED_AT = "superseded_at"
 DISPLACED_OUTSIDE = "displaced_outside"
 QUEUED_UNTIL = "queued_until"
 CLOSED_BY_AZURE = "closed_by_azure"
+WIDE_SOURCE = "wide_source"
 TRUE = "true"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -111,7 +111,12 @@ class Directory(Protocol):
     """Who belongs to a Slack user group; implemented (with a short cache) in ``bot``."""
 
     async def group_members(self, group_id: str) -> frozenset[str]:
-        """User ids in the group ``group_id`` (``S…``)."""
+        """User ids in the group ``group_id`` (``S…``); a group Slack does not know has none."""
+        ...
+
+    async def readable_members(self, group_id: str) -> frozenset[str]:
+        """User ids in the group; raises ``jit.errors.GroupUnreadable`` when Slack does not know the group (deleted,
+        mistyped, disabled) or cannot answer, for lists where reading "empty" would grant something."""
         ...
 
 
@@ -172,4 +177,14 @@ class LifecycleNotifier(Protocol):
 
     async def outside_access(self, sighting: OutsideAccess) -> None:
         """A port on a VM jitbot watches was opened outside jitbot: tell on-call who, what, from where, until."""
+        ...
+
+
+class AuditRecorder(Protocol):
+    """``RequestStore.record``: appends one audit-only event (a refusal, a decision left to a person)."""
+
+    def __call__(
+        self, event: str, *, actor: str, request_id: str | None, detail: Mapping[str, str] | None = None
+    ) -> Awaitable[object]:
+        """Append ``event`` to the audit trail."""
         ...

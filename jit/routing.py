@@ -1,4 +1,8 @@
-"""Who may request, who approves and where, per VM. Env-only configuration is the single default route."""
+"""Who may request, who approves and where, per VM. Env-only configuration is the single default route.
+
+Principals (``requesters``, ``approvers``, ``break_glass`` …) follow ``jit.principals``: a list means "any of
+these", and a combined route may name conjunctions (``S0A&S0B``: a member of both).
+"""
 
 from __future__ import annotations
 
@@ -46,13 +50,16 @@ class BusinessHours:
 
 @dataclass(frozen=True)
 class AutoApproval:
-    """When a request is granted without a person: every condition given must hold, and ``deny`` always wins."""
+    """When a request is granted without a person: every condition given must hold, and ``deny`` always wins.
+
+    ``business_hours`` lists windows that must all hold (one per rule that set one, when rules combine).
+    """
 
     requesters: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     max_duration: timedelta | None = None
     ports: tuple[int, ...] = ()
-    business_hours: BusinessHours | None = None
+    business_hours: tuple[BusinessHours, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,10 @@ class Escalation:
 
 @dataclass(frozen=True)
 class Route:
-    """The access rule that applies to one VM."""
+    """The access rule that applies to one VM: one rule's, or several rules combined (``jit.strictest``).
+
+    ``refuse_wide_sources`` refuses sources wider than ``JITBOT_WIDE_PREFIX_V4``/``_V6`` (``jit.sources``).
+    """
 
     name: str
     approvers: tuple[str, ...]
@@ -82,6 +92,7 @@ class Route:
     break_glass: tuple[str, ...] = ()
     review_within: timedelta = DEFAULT_REVIEW_WITHIN
     on_conflict: ConflictChoice = ConflictChoice.SUPERSEDE
+    refuse_wide_sources: bool = False
 
     @property
     def anyone_may_request(self) -> bool:
@@ -93,7 +104,7 @@ class Router(Protocol):
     """Chooses the Route for a VM."""
 
     def route(self, vm: VirtualMachine) -> Route:
-        """The first matching route for ``vm``."""
+        """The route that applies to ``vm`` (see ``jit.rules`` for how rules combine)."""
         ...
 
 

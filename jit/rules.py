@@ -1,10 +1,16 @@
-"""Per-scope routing rules from the YAML file in ``JITBOT_RULES_FILE``: the first rule whose ``match`` fits a VM
-decides who may ask, who approves and where, how long, and when access is granted without a person.
+"""Per-scope routing rules from the YAML file in ``JITBOT_RULES_FILE``: who may ask for a VM, who approves and
+where, how long, and when access is granted without a person.
+
+Every rule whose ``match`` fits a VM applies, and they combine into the strictest requirement of each
+(``jit.strictest``), so no rule can loosen another. Rules matched only by subscription, resource group and
+region (scope rules) form the VM's **baseline**; a VM no scope rule matches has the ``default`` route (from the
+environment, ``JITBOT_APPROVERS`` …, extended by the file's optional ``default:`` section) as its baseline.
+Rules whose ``match`` names tags can only add requirements to that baseline: tags are writable by people with
+far fewer rights than the network, so a tag must never be a way in (docs/lifecycle.md, "Several rules on one
+VM").
 
 Why a hand-written validator instead of a schema library: every mistake must name its line (from YAML's node
-marks), and all mistakes are reported at once so an operator fixes the file in one go. A VM no rule matches
-gets the ``default`` route, which comes from the environment (``JITBOT_APPROVERS`` …) and can be extended by
-the file's optional ``default:`` section. See docs/lifecycle.md for the format.
+marks), and all mistakes are reported at once so an operator fixes the file in one go.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import yaml
 from jit.checks import Check
 from jit.durations import DurationError, humanize, parse_duration
 from jit.model import MAX_ACCESS, MIN_ACCESS, WELL_KNOWN_PORTS, VirtualMachine
+from jit.principals import ALL_OF, NOBODY, conjuncts, groups_in
 from jit.routing import (
     WEEKDAY_NAMES,
     AutoApproval,
@@ -34,7 +41,9 @@ from jit.routing import (
     Router,
     SingleRouteRouter,
 )
+from jit.rules_lint import lint_rules
 from jit.settings import Settings, SettingsError
+from jit.strictest import combine
 
 _PRINCIPAL = re.compile(r"[UWS][A-Z0-9]{2,}")
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
@@ -61,6 +70,7 @@ RULE_KEYS = (
     "auto_approve",
     "break_glass",
     "on_conflict",
+    "refuse_wide_sources",
 )
 DEFAULT_KEYS = tuple(k for k in RULE_KEYS if k not in ("name", "match"))
 MATCH_KEYS = ("subscription", "resource_group", "region", "tags")
@@ -118,27 +128,51 @@ class Match:
 
 @dataclass(frozen=True)
 class Rule:
-    """One entry of ``rules:``: its scope, the route it gives, and the line it starts on."""
+    """One entry of ``rules:``: its scope, the route it gives, the line it starts on and the keys it sets.
+
+    A scope rule inherits where to ask (approvers, channel, reminders, break-glass) from the default route. A rule
+    matched by tags inherits no approvers or break-glass group: it only narrows what it names.
+    """
 
     match: Match
     route: Route
     line: int
+    keys: frozenset[str] = frozenset()
+
+    @property
+    def by_tags(self) -> bool:
+        """Whether the rule's ``match`` names tags: then it can only add requirements to a VM's baseline."""
+        return bool(self.match.tags)
+
+
+@dataclass(frozen=True)
+class Applicable:
+    """The rules that apply to one VM: its scope rules (none: the default route is its baseline) and the rules
+    it matched through tags, each in file order."""
+
+    scope: tuple[Rule, ...]
+    tagged: tuple[Rule, ...]
 
 
 @dataclass(frozen=True)
 class RulesRouter:
-    """Implements ``jit.routing.Router``: the first rule that matches wins, otherwise the default route."""
+    """Implements ``jit.routing.Router``: every matching rule applies, combined at its strictest."""
 
     rules: tuple[Rule, ...]
     default: Route
 
-    def route(self, vm: VirtualMachine) -> Route:
-        """The route of the first matching rule, or the default route."""
-        return next((rule.route for rule in self.rules if rule.match.matches(vm)), self.default)
+    def applicable(self, vm: VirtualMachine) -> Applicable:
+        """Which rules apply to ``vm``, for the route and for explanations."""
+        matching = [rule for rule in self.rules if rule.match.matches(vm)]
+        return Applicable(
+            tuple(rule for rule in matching if not rule.by_tags), tuple(rule for rule in matching if rule.by_tags)
+        )
 
-    def rule_for(self, vm: VirtualMachine) -> Rule | None:
-        """The matching rule itself (None when the default applies), for explanations."""
-        return next((rule for rule in self.rules if rule.match.matches(vm)), None)
+    def route(self, vm: VirtualMachine) -> Route:
+        """The baseline (scope rules, or the default route) tightened by the rules ``vm`` matches through tags."""
+        found = self.applicable(vm)
+        baseline = [rule.route for rule in found.scope] or [self.default]
+        return combine(baseline, [rule.route for rule in found.tagged])
 
 
 def router_for(settings: Settings) -> Router:
@@ -167,8 +201,42 @@ def rules_checks(settings: Settings) -> list[Check]:
     except RulesError as exc:
         fix = "Correct that line of the rules file (docs/lifecycle.md describes every key)."
         return [Check.failed("Rules", "routing rules", problem, fix) for problem in exc.problems]
-    count = len(router.rules) if isinstance(router, RulesRouter) else 0
-    return [Check.passed("Rules", "routing rules", f"{count} rules read from {settings.rules_file}")]
+    if not isinstance(router, RulesRouter):
+        return [Check.passed("Rules", "routing rules", f"0 rules read from {settings.rules_file}")]
+    read = Check.passed("Rules", "routing rules", f"{len(router.rules)} rules read from {settings.rules_file}")
+    return [read, *lint_rules(router)]
+
+
+def groups_named(settings: Settings) -> dict[str, list[str]]:
+    """Every user group the configuration names (environment and rules), with where it is named, for doctor.
+
+    A broken rules file contributes nothing here: ``rules_checks`` reports it.
+    """
+    places: dict[str, list[str]] = {}
+
+    def note(principals: tuple[str, ...], where: str) -> None:
+        for group in groups_in(principals):
+            places.setdefault(group, []).append(where)
+
+    note(settings.approvers, "JITBOT_APPROVERS")
+    note(settings.admins, "JITBOT_ADMINS")
+    note(settings.break_glass_group, "JITBOT_BREAK_GLASS_GROUP")
+    try:
+        router = router_for(settings)
+    except RulesError:
+        return places
+    if isinstance(router, RulesRouter):
+        for label, route in [
+            ("`default`", router.default),
+            *((f"rule `{r.route.name}`", r.route) for r in router.rules),
+        ]:
+            note(route.requesters, f"{label} requesters")
+            note(route.approvers, f"{label} approvers")
+            note(route.escalation.approvers if route.escalation else (), f"{label} escalation")
+            note(route.auto_approve.requesters if route.auto_approve else (), f"{label} auto_approve requesters")
+            note(route.auto_approve.deny if route.auto_approve else (), f"{label} auto_approve deny")
+            note(route.break_glass, f"{label} break_glass")
+    return {group: list(dict.fromkeys(where)) for group, where in places.items()}
 
 
 def load_rules(path: Path, default: Route) -> RulesRouter:
@@ -197,52 +265,87 @@ def parse_rules(text: str, default: Route, *, source: str = "rules") -> RulesRou
 
 
 def explain_route(router: Router, vm: VirtualMachine) -> str:
-    """``/jit help <vm>``: which rule applies to ``vm`` and what it means, as plain text."""
-    rule = router.rule_for(vm) if isinstance(router, RulesRouter) else None
-    route = rule.route if rule else router.route(vm)
-    return f"`{vm.ref.name}` follows " + describe_route(route, rule.match if rule else None)
+    """``/jit help <vm>``: which rules apply to ``vm``, how they combine, and what that means, as plain text."""
+    name = f"`{vm.ref.name}`"
+    if not isinstance(router, RulesRouter):
+        return f"{name} follows " + describe_route(router.route(vm))
+    found = router.applicable(vm)
+    route = router.route(vm)
+    if not found.tagged and len(found.scope) <= 1:
+        rule = found.scope[0] if found.scope else None
+        return f"{name} follows " + describe_route(route, rule.match if rule else None)
+    parts = [_rule_phrase(rule) for rule in found.scope] or ["the default route"]
+    parts += [_rule_phrase(rule) + ", through its tags" for rule in found.tagged]
+    lines = [
+        f"{name} follows {len(parts)} rules combined: " + "; ".join(parts) + ".",
+        "Every requirement applies at its strictest (tags can only add requirements, never remove them):",
+    ]
+    return "\n".join(lines + _route_lines(route))
+
+
+def _rule_phrase(rule: Rule) -> str:
+    return f"rule `{rule.route.name}` (matches {rule.match.describe()})"
 
 
 def describe_route(route: Route, match: Match | None = None) -> str:
     """Plain text saying what a route means for a requester: who approves, limits, automation, break-glass."""
     lines = [f"rule `{route.name}`" + (f" (matches {match.describe()})" if match else " (the default)") + "."]
-    lines.append("Who may ask: " + (", ".join(route.requesters) if route.requesters else "everyone") + ".")
+    return "\n".join(lines + _route_lines(route))
+
+
+def describe_principals(principals: tuple[str, ...], joiner: str = ", ") -> str:
+    """Principals as people read them: ``S0A, (S0B and S0C)``; ``nobody`` when no one qualifies."""
+    return joiner.join(_spelled(principal) for principal in principals) or "nobody"
+
+
+def _spelled(principal: str) -> str:
+    if principal == NOBODY:
+        return "nobody"
+    if ALL_OF in principal:
+        return "(" + " and ".join(conjuncts(principal)) + ")"
+    return principal
+
+
+def _route_lines(route: Route) -> list[str]:
+    lines = ["Who may ask: " + (describe_principals(route.requesters) if route.requesters else "everyone") + "."]
     approvals = f"{route.quorum} distinct approvals" if route.quorum > 1 else "one approval"
-    lines.append(f"Needs {approvals} from {', '.join(route.approvers) or 'nobody'} in {route.approval_channel}.")
+    lines.append(f"Needs {approvals} from {describe_principals(route.approvers)} in {route.approval_channel}.")
     if route.max_duration:
         lines.append(f"Longest window: {humanize(route.max_duration)}.")
     if route.ticket_pattern:
         lines.append(f"The reason must mention a ticket matching {route.ticket_pattern}.")
     elif route.reason_required:
         lines.append("A reason is required.")
+    if route.refuse_wide_sources:
+        lines.append("Wide source ranges are refused.")
     if route.auto_approve:
         lines.append("Granted automatically when " + _describe_auto(route.auto_approve) + ".")
     if route.escalation:
         esc = route.escalation
-        to = ", ".join(esc.approvers) or "the same approvers"
+        to = describe_principals(esc.approvers) if esc.approvers else "the same approvers"
         where = f" in {esc.channel}" if esc.channel else ""
         lines.append(f"Escalates to {to}{where} after {humanize(esc.after)} without a decision.")
     if route.break_glass:
-        lines.append(f"Break-glass: {', '.join(route.break_glass)}, reviewed within {humanize(route.review_within)}.")
+        glass = describe_principals(route.break_glass)
+        lines.append(f"Break-glass: {glass}, reviewed within {humanize(route.review_within)}.")
     if route.on_conflict is not ConflictChoice.SUPERSEDE:
         waits = "waits until it ends" if route.on_conflict is ConflictChoice.QUEUE else "is refused"
         lines.append(f"A grant that would close someone else's access to the same port from another source {waits}.")
-    return "\n".join(lines)
+    return lines
 
 
 def _describe_auto(auto: AutoApproval) -> str:
     parts: list[str] = []
     if auto.requesters:
-        parts.append("the requester is in " + " or ".join(auto.requesters))
+        parts.append("the requester is in " + describe_principals(auto.requesters, " or "))
     if auto.max_duration:
         parts.append(f"the window is at most {humanize(auto.max_duration)}")
     if auto.ports:
         parts.append("only ports " + ", ".join(map(str, auto.ports)) + " are asked for")
-    if auto.business_hours:
-        parts.append("within " + auto.business_hours.describe())
+    parts += ["within " + hours.describe() for hours in auto.business_hours]
     text = " and ".join(parts)
     if auto.deny:
-        text += " (never for " + ", ".join(auto.deny) + ")"
+        text += " (never for " + describe_principals(auto.deny) + ")"
     return text
 
 
@@ -296,17 +399,18 @@ class _Reader:
                 continue
             name = self.rule_name(item, fields, names)
             match = self.match(fields["match"]) if "match" in fields else Match()
+            tagged = bool(match.tags)
             base = Route(
                 name=name or "unnamed",
-                approvers=default.approvers,
+                approvers=() if tagged else default.approvers,
                 approval_channel=default.approval_channel,
                 approver_reminders=default.approver_reminders,
-                break_glass=default.break_glass,
+                break_glass=() if tagged else default.break_glass,
                 review_within=default.review_within,
             )
             route = self.route_fields(item, fields, base)
             if name is not None:
-                rules.append(Rule(match, route, item.start_mark.line + 1))
+                rules.append(Rule(match, route, item.start_mark.line + 1, frozenset(fields)))
         return rules
 
     def rule_name(self, item: yaml.Node, fields: Mapping[str, yaml.Node], names: dict[str, int]) -> str | None:
@@ -342,6 +446,7 @@ class _Reader:
             "escalation": self.escalation,
             "auto_approve": self.auto_approve,
             "on_conflict": self.conflict_choice,
+            "refuse_wide_sources": lambda n: self.flag(n, "refuse_wide_sources"),
         }
         targets = {"remind_approvers": "approver_reminders"}
         for key, reader in readers.items():
@@ -554,6 +659,8 @@ class _Reader:
                 value = reader(fields[key])
                 ok = ok and value is not None
                 parts[key] = value
+        if ok and parts.get("business_hours") is not None:
+            parts["business_hours"] = (parts["business_hours"],)
         return AutoApproval(**parts) if ok else None
 
     def ports(self, node: yaml.Node) -> tuple[int, ...] | None:

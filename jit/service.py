@@ -12,11 +12,11 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jit import extras
-from jit.autoapprove import auto_approval
+from jit.autoapprove import auto_approval, member_of
 from jit.azure.errors import AzureJitError
 from jit.azure_sync import DEFAULT_INTERVAL as DEFAULT_SYNC_INTERVAL
 from jit.azure_sync import SYNC_ITEM, AzureSync, SyncReport
@@ -35,6 +35,7 @@ from jit.port_survey import held_ports
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
 from jit.routing import DEFAULT_REVIEW_WITHIN, ConflictChoice, Route, Router
 from jit.sharing import OpeningPlan, others, plan_opening
+from jit.sources import WidePrefixes, refuse_wide_source, wide_source_extra
 from jit.store.locks import Locks
 from jit.store.requests import RequestStore, TooManyPending, new_request_id
 from jit.store.schedule import Schedule
@@ -56,6 +57,7 @@ class ServiceConfig:
     review_within: timedelta = DEFAULT_REVIEW_WITHIN
     max_queue_wait: timedelta = timedelta(hours=24)
     sync_interval: timedelta = DEFAULT_SYNC_INTERVAL
+    wide_sources: WidePrefixes = field(default_factory=WidePrefixes)
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,18 @@ class JitService:
             reason=draft.reason,
             extra_max=limit,
         )
+        await refuse_wide_source(
+            self.store.record,
+            self.config.wide_sources,
+            route,
+            requester=draft.requester,
+            vm_label=label,
+            source=source,
+            ports=draft.ports,
+            duration=draft.duration,
+            reason=draft.reason,
+            suggestion=self.config.default_source,
+        )
         now = self.clock.now()
         preview = await self._preview(vm, draft.ports, source, now + draft.duration)
         if preview.displaced and route.on_conflict is ConflictChoice.REFUSE:
@@ -193,10 +207,15 @@ class JitService:
                     duration=draft.duration,
                     now=now,
                     directory=self.directory,
+                    audit=self.store.record,
                 )
             ).allowed
         )
-        extra = {**_vm_extra(vm, route), **extras.route_snapshot(route, automatic=automatic)}
+        extra = {
+            **_vm_extra(vm, route),
+            **extras.route_snapshot(route, automatic=automatic),
+            **wide_source_extra(source, self.config.wide_sources),
+        }
         if preview.sharing or preview.displaced:
             extra[extras.PORT_HOLDERS] = holders_json(preview)
         if draft.break_glass:
@@ -566,12 +585,7 @@ class JitService:
         return request
 
     async def _is_member(self, user: str, principals: tuple[str, ...]) -> bool:
-        if user in principals:
-            return True
-        for principal in principals:
-            if principal.startswith("S") and user in await self.directory.group_members(principal):
-                return True
-        return False
+        return await member_of(self.directory, user, principals)
 
     async def _post_card(self, request: AccessRequest) -> None:
         if request.card_ts:

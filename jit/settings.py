@@ -72,6 +72,9 @@ class Settings:
     max_duration: timedelta | None = None
     max_pending_per_user: int = 5
     commands_per_minute: int = 20
+    interactions_per_minute: int = 60
+    wide_prefix_v4: int = 16
+    wide_prefix_v6: int = 48
     azure_timeout: timedelta = timedelta(seconds=20)
     sync_interval: timedelta = timedelta(minutes=4)
     host: str = "0.0.0.0"
@@ -118,6 +121,16 @@ class Settings:
                 problems.append(f"{name}={raw!r} must be a positive whole number")
                 return default
             return int(raw)
+
+        def prefix(name: str, default: int, longest: int) -> int:
+            raw = environ.get(name, "").strip()
+            if not raw:
+                return default
+            digits = raw.removeprefix("/")
+            if not digits.isascii() or not digits.isdigit() or int(digits) > longest:
+                problems.append(f"{name}={raw!r} must be a prefix length from /0 to /{longest}, like /{default}")
+                return default
+            return int(digits)
 
         bot_token = required("SLACK_BOT_TOKEN")
         if bot_token and not bot_token.startswith("xoxb-"):
@@ -182,6 +195,9 @@ class Settings:
             max_duration=duration("JITBOT_MAX_DURATION", timedelta(0)) if max_duration_raw else None,
             max_pending_per_user=integer("JITBOT_MAX_PENDING_PER_USER", 5),
             commands_per_minute=integer("JITBOT_COMMANDS_PER_MINUTE", 20),
+            interactions_per_minute=integer("JITBOT_INTERACTIONS_PER_MINUTE", 60),
+            wide_prefix_v4=prefix("JITBOT_WIDE_PREFIX_V4", 16, 32),
+            wide_prefix_v6=prefix("JITBOT_WIDE_PREFIX_V6", 48, 128),
             azure_timeout=duration("JITBOT_AZURE_TIMEOUT", timedelta(seconds=20)),
             sync_interval=duration("JITBOT_SYNC_INTERVAL", timedelta(minutes=4)),
             host=environ.get("HOST", "").strip() or "0.0.0.0",

@@ -27,6 +27,7 @@ from slack_sdk.models.blocks.block_elements import BlockElement, InteractiveElem
 
 from jit.durations import humanize
 from jit.model import WELL_KNOWN_PORTS, VmRef
+from jit.sources import addresses
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -56,6 +57,8 @@ EXTRA_REVOKED_BY = "revoked_by"
 """``request.extra`` key: the Slack user id who closed access early."""
 EXTRA_EXTENSIONS = "extensions"
 """``request.extra`` key: how many times the window was extended."""
+EXTRA_WIDE_SOURCE = "wide_source"
+"""``request.extra`` key: the prefix length the source is wider than (see ``jit.sources``), when it is wide."""
 _TRUE = frozenset({"1", "true", "yes"})
 
 
@@ -187,6 +190,19 @@ def source_label(source: str) -> str:
     if source in ("*", "0.0.0.0/0", "::/0", "Any", "Internet"):
         return f"{code(source)} (any address)"
     return code(source, 100)
+
+
+def wide_source_flag(source: str, extra: Mapping[str, str]) -> str:
+    """For a source wider than the threshold in force when it was asked for: how many addresses, and the
+    threshold (``"spans 2,147,483,648 addresses, wider than /16"``); empty otherwise."""
+    limit = extra.get(EXTRA_WIDE_SOURCE, "")
+    if not limit.isascii() or not limit.isdigit():
+        return ""
+    try:
+        count = addresses(source)
+    except ValueError:
+        return ""
+    return f"spans {count} addresses, wider than /{limit}"
 
 
 def vm_label(vm: VmRef) -> str:

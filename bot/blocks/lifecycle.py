@@ -37,6 +37,7 @@ from jit import extras
 from jit.extensions import extension_ref
 from jit.extras import ExtensionState
 from jit.model import AccessRequest, RequestState
+from jit.principals import NOBODY, conjuncts
 
 ACK_REVIEW_ACTION = "jit_ack_review"
 EXTENSION_DECISION_BLOCK = "jit_extension_decision"
@@ -55,9 +56,15 @@ _EXTENSION_TITLES: dict[ExtensionState, str] = {
 
 
 def principal(value: str) -> str:
-    """A user or user group as a mention that notifies it (``<!subteam^S…>`` for groups); anything else literal."""
+    """A user or user group as a mention that notifies it (``<!subteam^S…>`` for groups); a conjunction of
+    several rules as ``(@a and @b)``; anything else literal."""
+    parts = conjuncts(value)
+    if len(parts) > 1:
+        return "(" + " and ".join(principal(part) for part in parts) + ")"
     if _GROUP.fullmatch(value):
         return f"<!subteam^{value}>"
+    if value == NOBODY:
+        return "_nobody_"
     return mention(value)
 
 

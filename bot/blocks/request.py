@@ -29,6 +29,7 @@ from bot.blocks.common import (
     slack_date,
     source_label,
     user_text,
+    wide_source_flag,
 )
 from bot.blocks.sharing import closed_outside_line, holder_lines, lost_ports_line, queued_line, superseded_line
 from jit import extras
@@ -99,6 +100,12 @@ def _banner(request: AccessRequest) -> str:
     rule = request.extra.get(EXTRA_AUTO_APPROVED, "").strip()
     if rule:
         lines.append(f":robot_face: *Auto-approved* by rule {code(rule, 80)}.")
+    wide = wide_source_flag(request.source, request.extra)
+    if wide:
+        lines.append(
+            f":warning: *Wide source:* {source_label(request.source)} {wide}. "
+            "Approve only if that many addresses really need this port."
+        )
     return "\n".join(lines)
 
 
@@ -112,12 +119,16 @@ def _facts(request: AccessRequest) -> Block:
             ("Subscription", code(vm.subscription_id, 80)),
             ("Region", code(vm.location, 60)),
             ("Ports", escape_mrkdwn(ports_label(request.ports))),
-            ("Source", source_label(request.source)),
+            ("Source", source_label(request.source) + (" :warning: wide" if _is_wide(request) else "")),
             ("Duration", duration_text(request.duration)),
             ("Requested", slack_date(request.created_at)),
             ("Request id", code(request.id, 80)),
         ]
     )
+
+
+def _is_wide(request: AccessRequest) -> bool:
+    return bool(wide_source_flag(request.source, request.extra))
 
 
 def _reason(request: AccessRequest) -> str:
@@ -217,10 +228,18 @@ def requester_confirmation(request: AccessRequest, *, already_pending: bool = Fa
         lead = f":outbox_tray: Request {code(request.id)} sent to approvers in {channel_link(request.card_channel)}."
     else:
         lead = f"Request {code(request.id)}: {_STATE_TITLES[request.state]}."
-    blocks: list[Block] = [
-        section(f"{lead}\n{what}."),
-        context(f"I will DM you when it is decided. Changed your mind? `/jit cancel {escape_mrkdwn(request.id)}`"),
-    ]
+    blocks: list[Block] = [section(f"{lead}\n{what}.")]
+    wide = wide_source_flag(request.source, request.extra)
+    if wide:
+        blocks.append(
+            section(
+                f":warning: {source_label(request.source)} is a wide range: it {wide}, and approvers see this "
+                "warning. If you only need your own address, cancel and ask again with `from <your IP>`."
+            )
+        )
+    blocks.append(
+        context(f"I will DM you when it is decided. Changed your mind? `/jit cancel {escape_mrkdwn(request.id)}`")
+    )
     return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", blocks)
 
 

@@ -163,6 +163,14 @@ class AdminFlows:
         await self._after_change(user, saved)
         await update_by_external_id(self.runtime.slack, result_external_id(view), notice_modal("JIT saved", saved))
 
+    async def refuse_submission(self, body: dict[str, Any], reply: Message) -> None:
+        """Show why a policy or disable submission did nothing, in the modal the ack left saying "saving…"."""
+        view = body.get("view") or {}
+        notice = notice_modal(
+            "JIT not changed", not_saved_message(_vm_name(str(view.get("private_metadata", ""))), reply)
+        )
+        await update_by_external_id(self.runtime.slack, result_external_id(view), notice)
+
     # -- the disable confirmation ----------------------------------------------------------------------
 
     async def ack_disable(self, ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -74,7 +74,10 @@ class CommandHandlers:
         try:
             decision = await self.runtime.limiter.hit(user, self.runtime.settings.commands_per_minute)
             if not decision.allowed:
-                await self.runtime.store.record("rate_limited", actor=user, request_id=None)
+                self.runtime.metrics.rate_limited.labels(kind="command").inc()
+                why = f"more than {self.runtime.settings.commands_per_minute} commands in a minute"
+                detail = {"what": f"command {type(command).__name__}", "why": why}
+                await self.runtime.store.record("rate_limited", actor=user, request_id=None, detail=detail)
                 seconds = max(1, int(decision.retry_after.total_seconds()))
                 await respond(
                     **_ephemeral(

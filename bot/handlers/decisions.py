@@ -40,15 +40,15 @@ class DecisionHandlers:
         """Slack only needs to know we got the click."""
         await ack()
 
-    async def approve(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def approve(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         """One approver wins; everybody else hears who did."""
         await self._decide(body, respond, approve=True)
 
-    async def deny(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def deny(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         """Deny a pending request."""
         await self._decide(body, respond, approve=False)
 
-    async def _decide(self, body: dict[str, Any], respond: AsyncRespond, *, approve: bool) -> None:
+    async def _decide(self, body: dict[str, Any], respond: AsyncRespond | None, *, approve: bool) -> None:
         user, request_id = _clicked(body)
         request_id_var.set(request_id or "-")
         service = self.runtime.service

@@ -19,6 +19,7 @@ from bot.runtime import Runtime
 from jit.admin import AdminService
 from jit.model import AccessRequest, JitSupport, RequestState, VirtualMachine
 from jit.ports import Notifier
+from jit.principals import people
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +86,7 @@ class HomePublisher:
     async def _approvers(self, request: AccessRequest) -> list[str]:
         stored = request.extra.get("approvers", "")
         principals = stored.split(",") if stored else self.runtime.router.route(VirtualMachine(request.vm)).approvers
-        people: list[str] = []
-        for principal in principals:
-            if principal.startswith("S"):
-                people += sorted(await self.runtime.directory.group_members(principal))
-            elif principal:
-                people.append(principal)
-        return people
+        return await people(self.runtime.directory, principals)
 
     async def _may_approve(self, user: str, request: AccessRequest) -> bool:
         return await self.runtime.service.may_approve(user, request)

@@ -47,19 +47,19 @@ class LifecycleHandlers:
         """Slack only needs to know we got the click."""
         await ack()
 
-    async def extend_clicked(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def extend_clicked(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         """Extend by the original length (within the policy); `/jit extend` picks another length."""
         await self._click(body, respond, self._extend)
 
-    async def revoke_clicked(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def revoke_clicked(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         """Close the access now."""
         await self._click(body, respond, self._revoke)
 
-    async def ask_again_clicked(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def ask_again_clicked(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         """Ask for the same access again after a newer grant closed it (it needs approval like any request)."""
         await self._click(body, respond, self._ask_again)
 
-    async def review_clicked(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def review_clicked(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         """Acknowledge the review of a break-glass grant."""
         await self._click(body, respond, self._review)
 
@@ -94,7 +94,7 @@ class LifecycleHandlers:
         return review_reply(reviewed.request, acted=reviewed.acted)
 
     async def _click(
-        self, body: dict[str, Any], respond: AsyncRespond, run: Callable[[str, str], Awaitable[Message]]
+        self, body: dict[str, Any], respond: AsyncRespond | None, run: Callable[[str, str], Awaitable[Message]]
     ) -> None:
         user, request_id = _clicked(body)
         request_id_var.set(request_id or "-")

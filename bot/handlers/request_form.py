@@ -52,6 +52,11 @@ class RequestFormHandlers:
             reply = message_for(exc)
         await self._tell(user, channel, reply)
 
+    async def refuse(self, body: dict[str, Any], reply: Message) -> None:
+        """Tell the submitter why the submission did nothing (the modal is already closed)."""
+        view = body.get("view") or {}
+        await self._tell(str((body.get("user") or {}).get("id", "")), _channel(view.get("private_metadata", "")), reply)
+
     async def _tell(self, user: str, channel: str, reply: Message) -> None:
         if channel:
             try:

@@ -24,7 +24,11 @@ key                             type    holds
 ``P schedule:attempts``         hash    item -> how many times it was claimed since scheduled
 ``P done:<item>``               string  sent-marker: the notification for that item went out
 ``P rate:<user>``               zset    that user's command times in the last minute
+``P rate:<kind>:<user>``        zset    the same for another kind of action (``interactions``: clicks
+                                        and modal submissions), counted apart from commands
 ``P seen:<digest>``             string  a Slack request signature already accepted (replay guard)
+``P refused:<why>``             hash    refused unauthenticated requests of one reason: the current
+                                        minute, its start and how many (``refusals``); one per reason
 ``P home:seen``                 set     users who opened the App Home tab (they get refreshes)
 ``P policy_denied``             hash    lower-cased VM id -> JSON of the Azure Policy refusal of JIT on
                                         it (see ``policy_denials``); the key expires a while after the
@@ -100,13 +104,17 @@ class Keys:
         """Sent-marker of one notification."""
         return f"{self.base}done:{item}"
 
-    def rate(self, user_id: str) -> str:
-        """One user's recent command times."""
-        return f"{self.base}rate:{user_id}"
+    def rate(self, user_id: str, kind: str = "") -> str:
+        """One user's recent command times, or of another ``kind`` of action (user ids never contain ``:``)."""
+        return f"{self.base}rate:{kind + ':' if kind else ''}{user_id}"
 
     def seen_signature(self, signature: str) -> str:
         """Marks a Slack request signature as used; hashed to bound the key length."""
         return f"{self.base}seen:{hashlib.sha256(signature.encode()).hexdigest()[:40]}"
+
+    def refusals(self, why: str) -> str:
+        """The tally of refused unauthenticated requests for one reason (a fixed, small set)."""
+        return f"{self.base}refused:{why}"
 
     @property
     def home_seen(self) -> str:

@@ -293,3 +293,24 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tonumber(oldest[2]) + window - now, 0}
 """
+
+# KEYS: the tally hash of one refusal reason, audit. ARGV[1]: {window, window_at, n, ms, maxlen, fields}.
+# Counts n refusals into the current minute; the first count of a newer minute also appends one audit record
+# naming the previous minute and its total. Returns 1 when a record was appended, else 0.
+REFUSAL_TALLY = (
+    COMMON
+    + """
+local p = cjson.decode(ARGV[1])
+local window = redis.call('HGET', KEYS[1], 'window')
+if window and tonumber(p.window) <= tonumber(window) then
+  redis.call('HINCRBY', KEYS[1], 'count', p.n)
+  return 0
+end
+local previous_at = redis.call('HGET', KEYS[1], 'window_at') or ''
+local previous_count = redis.call('HGET', KEYS[1], 'count') or '0'
+redis.call('HSET', KEYS[1], 'window', p.window, 'window_at', p.window_at, 'count', p.n)
+local fields = extend(p.fields, {'previous_minute', previous_at, 'previous_minute_count', previous_count})
+audit_append(KEYS[2], p.ms, p.maxlen, fields)
+return 1
+"""
+)

@@ -151,6 +151,8 @@ def test_nudge_mentions_groups_and_people_that_notify() -> None:
     assert "<!subteam^S0APPROVRS>" in text and "<@U0APPROVE1>" in text and "`bogus`" in text
     assert "15m" in text and "1 of 2" in text
     assert principal("<!channel>") == "`&lt;!channel&gt;`"
+    assert principal("U0LEAD01&S0SECURTY") == "(<@U0LEAD01> and <!subteam^S0SECURTY>)"
+    assert principal("nobody") == "_nobody_"
 
 
 def test_escalation_card_keeps_the_decision_buttons_while_pending() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -66,6 +67,55 @@ async def test_unknown_user_group(stack: Stack) -> None:
     code, output = await _doctor(stack, JITBOT_APPROVERS="S0NOSUCHGRP")
     assert code == 1
     assert "user group S0NOSUCHGRP exists" in output
+
+
+async def test_every_group_named_in_the_rules_and_the_environment_is_checked(stack: Stack, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - name: web\n"
+        "    match: {resource_group: rg-web}\n"
+        "    auto_approve: {requesters: [S0ONCALLRS], deny: [S0DELETED1], max_duration: 1h}\n"
+        "    escalation: {after: 10m, to: [S0MISTYPED]}\n",
+        encoding="utf-8",
+    )
+
+    code, output = await _doctor(
+        stack, JITBOT_RULES_FILE=str(rules), JITBOT_BREAK_GLASS_GROUP="S0NOGLASS1", JITBOT_ADMINS="S0NOADMIN1"
+    )
+
+    assert code == 1
+    for group, where in (
+        ("S0DELETED1", "rule `web` auto_approve deny"),
+        ("S0MISTYPED", "rule `web` escalation"),
+        ("S0NOGLASS1", "JITBOT_BREAK_GLASS_GROUP"),
+        ("S0NOADMIN1", "JITBOT_ADMINS"),
+    ):
+        line = next(line for line in output.splitlines() if f"user group {group} exists" in line)
+        assert line.startswith("FAIL") and "no_such_subteam" in line and where in line, line
+    passed = next(line for line in output.splitlines() if "user group S0ONCALLRS exists" in line)
+    assert passed.startswith("PASS") and "rule `web` auto_approve requesters" in passed
+
+
+async def test_a_tag_rule_that_could_loosen_a_scope_rule_is_warned_about(stack: Stack, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - name: lab-tag\n"
+        "    match: {tags: {env: lab}}\n"
+        "    auto_approve: {max_duration: 4h}\n"
+        "  - name: prod-data\n"
+        "    match: {resource_group: rg-data}\n"
+        "    quorum: 2\n",
+        encoding="utf-8",
+    )
+
+    code, output = await _doctor(stack, JITBOT_RULES_FILE=str(rules))
+
+    assert code == 0, output
+    assert "WARN  Rules: tag rule `lab-tag` (line 2)" in output
+    assert "laxer than rule `prod-data`: automatic approval" in output
+    assert "Match `lab-tag` by subscription, resource group or region" in output
 
 
 async def test_redis_unreachable(stack: Stack) -> None:

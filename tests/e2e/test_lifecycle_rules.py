@@ -22,7 +22,6 @@ rules:
   - name: prod-data
     match:
       resource_group: rg-data
-      tags: {env: prod}
     requesters: [U0ENGINE01, U0ADMIN001]
     approvers: [U0ADMIN001]
     approval_channel: C0ONCALL01

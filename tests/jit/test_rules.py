@@ -1,4 +1,5 @@
-"""The routing rules file: first match wins, the default route from the environment, and errors that name lines."""
+"""The routing rules file: every matching rule applies at its strictest, tags only add requirements, the default
+route from the environment, errors that name lines, and doctor's warnings about rules that look wrong."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from jit.checks import Verdict
 from jit.model import VirtualMachine, VmRef
 from jit.routing import AutoApproval, BusinessHours, Escalation, Route, SingleRouteRouter
 from jit.rules import (
+    Applicable,
     Match,
     RulesError,
+    RulesRouter,
     describe_route,
     explain_route,
     load_rules,
@@ -21,6 +24,7 @@ from jit.rules import (
     router_for,
     rules_checks,
 )
+from jit.rules_lint import lint_rules
 from jit.settings import Settings
 
 PROD = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e01"
@@ -56,7 +60,6 @@ rules:
   - name: crown-jewels
     match:
       resource_group: rg-data*
-      tags: {env: prod}
     requesters: [S0DBAS, U0ENGINE01]
     approvers: [S0SECURITY]
     approval_channel: C0SECURITY
@@ -83,7 +86,7 @@ def test_full_file_builds_every_field() -> None:
     router = parse_rules(FULL, DEFAULT)
 
     jewels, web, lab = (rule.route for rule in router.rules)
-    assert [rule.line for rule in router.rules] == [6, 17, 25]
+    assert [rule.line for rule in router.rules] == [6, 16, 24]
     assert jewels == Route(
         name="crown-jewels",
         approvers=("S0SECURITY",),
@@ -103,7 +106,7 @@ def test_full_file_builds_every_field() -> None:
         deny=("U0CONTRACT",),
         max_duration=timedelta(hours=1),
         ports=(22, 8080),
-        business_hours=BusinessHours("Europe/Berlin", time(9), time(18), frozenset(range(5))),
+        business_hours=(BusinessHours("Europe/Berlin", time(9), time(18), frozenset(range(5))),),
     )
     assert web.approvers == DEFAULT.approvers and web.approval_channel == DEFAULT.approval_channel
     assert web.quorum == 1 and web.escalation is None
@@ -119,19 +122,27 @@ def test_default_section_extends_the_environment_route() -> None:
     assert router.default.break_glass == ("S0GLASS",)
 
 
-def test_first_match_wins_and_unmatched_vms_get_the_default() -> None:
+def test_scope_rules_apply_and_unmatched_vms_get_the_default() -> None:
     router = parse_rules(FULL, DEFAULT)
 
-    assert router.route(vm("db-01", group="rg-data", region="northeurope", tags={"Env": "prod"})).name == "crown-jewels"
-    assert router.route(vm("db-02", group="RG-DATA-2", region="northeurope", tags={"env": "PROD"})).name == (
-        "crown-jewels"
-    )
-    assert router.route(vm("web-01", group="rg-data", tags={"env": "dev"})).name == "web-oncall"
+    assert router.route(vm("db-01", group="rg-data", region="northeurope")).name == "crown-jewels"
+    assert router.route(vm("db-02", group="RG-DATA-2", region="North Europe")).name == "crown-jewels"
+    assert router.route(vm("web-01", group="rg-web", tags={"env": "dev"})).name == "web-oncall"
     assert router.route(vm("lab-01", subscription=LAB, group="rg-lab")).name == "lab"
     assert router.route(vm("x", subscription=LAB, region="eastus")).name == "lab"
     other = "00000000-0000-0000-0000-000000000000"
     assert router.route(vm("elsewhere", subscription=other, region="eastus")).name == "default"
-    assert router.rule_for(vm("elsewhere", subscription=other)) is None
+    assert router.applicable(vm("elsewhere", subscription=other)) == Applicable((), ())
+
+
+def test_rules_that_both_match_combine_instead_of_the_first_winning() -> None:
+    router = parse_rules(FULL, DEFAULT)
+
+    both = router.route(vm("db-03", group="rg-data", region="westeurope"))
+
+    assert both.name == "crown-jewels+web-oncall"
+    assert both.quorum == 2 and both.auto_approve is None and both.approvers == ("S0APPROVRS&S0SECURITY",)
+    assert both.approval_channel == "C0SECURITY" and both.max_duration == timedelta(hours=2)
 
 
 def test_no_file_content_means_only_the_default() -> None:
@@ -295,9 +306,9 @@ def test_day_ranges_may_wrap_around_the_week() -> None:
     text = HOURS + "{timezone: UTC, days: [fri-mon, wed], start: '0:00', end: '24:00'}\n"
     hours = parse_rules(text, DEFAULT).rules[0].route.auto_approve
 
-    assert hours is not None and hours.business_hours is not None
-    assert hours.business_hours.days == frozenset({0, 2, 4, 5, 6})
-    assert hours.business_hours.contains(datetime(2026, 12, 6, 23, 59, 59, tzinfo=UTC))
+    assert hours is not None and len(hours.business_hours) == 1
+    assert hours.business_hours[0].days == frozenset({0, 2, 4, 5, 6})
+    assert hours.business_hours[0].contains(datetime(2026, 12, 6, 23, 59, 59, tzinfo=UTC))
 
 
 def test_describe_route_tells_a_requester_what_applies() -> None:
@@ -306,7 +317,7 @@ def test_describe_route_tells_a_requester_what_applies() -> None:
 
     text = describe_route(rule.route, rule.match)
 
-    assert "rule `crown-jewels` (matches resource group rg-data*, tag env=prod)" in text
+    assert "rule `crown-jewels` (matches resource group rg-data*)" in text
     assert "Who may ask: S0DBAS, U0ENGINE01." in text
     assert "Needs 2 distinct approvals from S0SECURITY in C0SECURITY." in text
     assert "Longest window: 2h." in text
@@ -321,7 +332,7 @@ def test_describe_route_tells_a_requester_what_applies() -> None:
 def test_explain_route_names_the_vm_and_its_rule() -> None:
     router = parse_rules(FULL, DEFAULT)
 
-    text = explain_route(router, vm("db-01", group="rg-data", tags={"env": "prod"}))
+    text = explain_route(router, vm("db-01", group="rg-data", region="northeurope"))
 
     assert text.startswith("`db-01` follows rule `crown-jewels` (matches resource group rg-data*")
     assert explain_route(router, vm("x", subscription="00000000-0000-0000-0000-000000000000")).startswith(
@@ -330,16 +341,38 @@ def test_explain_route_names_the_vm_and_its_rule() -> None:
     assert explain_route(SingleRouteRouter(DEFAULT), vm()).startswith("`web-01` follows rule `default` (the default).")
 
 
-def test_the_documented_example_is_valid() -> None:
+def _documented_rules() -> RulesRouter:
     blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.DOTALL)
     assert blocks, "docs/lifecycle.md shows a rules file"
+    return parse_rules(blocks[0], DEFAULT)
 
-    router = parse_rules(blocks[0], DEFAULT)
+
+def test_the_documented_example_is_valid() -> None:
+    router = _documented_rules()
 
     assert len(router.rules) >= 3
     assert any(rule.route.auto_approve for rule in router.rules)
     assert any(rule.route.quorum > 1 for rule in router.rules)
     assert any(rule.route.escalation for rule in router.rules)
+
+
+def test_the_documented_example_behaves_as_the_text_says() -> None:
+    router = _documented_rules()
+    web = vm("web-01", group="rg-web", region="westeurope")
+    database = vm("db-01", group="rg-data-eu", region="northeurope")
+
+    assert router.route(web).name == "prod-web" and router.route(web).auto_approve is not None
+    pci = router.route(vm("web-01", group="rg-web", region="westeurope", tags={"compliance": "pci"}))
+    assert pci.name == "prod-web+pci" and pci.auto_approve is None
+    assert pci.quorum == 2 and pci.ticket_pattern and pci.max_duration == timedelta(hours=1)
+    assert router.route(vm("db-01", group="rg-data-eu", region="northeurope", tags={"env": "lab"})) == (
+        router.route(database)
+    )
+    warnings = [c.detail for c in lint_rules(router) if c.verdict is Verdict.WARN]
+    assert warnings == [
+        "it adds a maximum of 1h, quorum 2, a ticket, approval by a person, a required reason only while a VM "
+        "carries tag compliance=pci; whoever may edit the VM's tags can remove that"
+    ]
 
 
 def _settings(**changes: str) -> Settings:
@@ -366,7 +399,7 @@ def test_router_for_the_environment_alone_and_with_a_file(tmp_path: Path) -> Non
 
     with_file = router_for(_settings(JITBOT_RULES_FILE=str(path), JITBOT_MAX_DURATION="3h"))
 
-    assert with_file.route(vm("db-01", group="rg-data", tags={"env": "prod"})).name == "crown-jewels"
+    assert with_file.route(vm("db-01", group="rg-data", region="northeurope")).name == "crown-jewels"
     assert with_file.route(vm("x", subscription="00000000-0000-0000-0000-000000000000")).max_duration == timedelta(
         hours=3
     )

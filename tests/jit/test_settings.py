@@ -61,6 +61,21 @@ def test_every_problem_is_reported_at_once() -> None:
     assert len(caught.value.problems) == 7
 
 
+def test_wide_source_thresholds_and_the_interaction_limit() -> None:
+    assert (Settings.from_env(GOOD).wide_prefix_v4, Settings.from_env(GOOD).wide_prefix_v6) == (16, 48)
+    assert Settings.from_env(GOOD).interactions_per_minute == 60
+    custom = Settings.from_env(
+        GOOD | {"JITBOT_WIDE_PREFIX_V4": "/24", "JITBOT_WIDE_PREFIX_V6": "64", "JITBOT_INTERACTIONS_PER_MINUTE": "9"}
+    )
+    assert (custom.wide_prefix_v4, custom.wide_prefix_v6, custom.interactions_per_minute) == (24, 64, 9)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(GOOD | {"JITBOT_WIDE_PREFIX_V4": "/33", "JITBOT_WIDE_PREFIX_V6": "wide"})
+    assert caught.value.problems == [
+        "JITBOT_WIDE_PREFIX_V4='/33' must be a prefix length from /0 to /32, like /16",
+        "JITBOT_WIDE_PREFIX_V6='wide' must be a prefix length from /0 to /128, like /48",
+    ]
+
+
 def test_socket_mode_needs_no_signing_secret() -> None:
     env = GOOD | {"SLACK_APP_TOKEN": "xapp-1-A1-xyz"}
     del env["SLACK_SIGNING_SECRET"]

@@ -1,4 +1,5 @@
-"""Abuse limits: a cap on each user's pending requests and on commands per minute, each with a clear message."""
+"""Abuse limits: a cap on each user's pending requests, on commands per minute, and on clicks and modal
+submissions per minute, each with a clear message and an audit record."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from jit.clock import ManualClock
 from jit.model import RequestState
 from sandbox.redis_server import RedisServer
-from sandbox.slack_workspace import APPROVAL_CHANNEL, APPROVER_1, ENGINEER, ONCALL
+from sandbox.slack_workspace import ADMIN, APPROVAL_CHANNEL, APPROVER_1, APPROVER_2, ENGINEER, ONCALL
 from sandbox.stack import Stack, StackOptions
 from tests.e2e.flow import driver_of, ephemeral_reply, request_card
 
@@ -23,7 +24,7 @@ async def clock() -> ManualClock:
 
 @pytest.fixture
 async def stack(redis_server: RedisServer, clock: ManualClock) -> AsyncIterator[Stack]:
-    env = {"JITBOT_MAX_PENDING_PER_USER": "2", "JITBOT_COMMANDS_PER_MINUTE": "6"}
+    env = {"JITBOT_MAX_PENDING_PER_USER": "2", "JITBOT_COMMANDS_PER_MINUTE": "6", "JITBOT_INTERACTIONS_PER_MINUTE": "3"}
     async with Stack(StackOptions(redis_url=redis_server.url, clock=clock, env=env)) as running:
         yield running
 
@@ -70,11 +71,97 @@ async def test_commands_per_minute_limit_is_per_user_clear_and_audited(stack: St
     await stack.slack.wait_until(lambda: stack.slack.ephemerals_for(APPROVER_1) or None)
     assert "more than" not in str(stack.slack.ephemerals_for(APPROVER_1)[-1].blocks)
     limited = [r async for r in stack.runtime.audit.entries() if r.event == "rate_limited"]
-    assert [r.actor for r in limited] == [ENGINEER]
+    assert [(r.actor, r.detail["what"], r.detail["why"]) for r in limited] == [
+        (ENGINEER, "command Status", "more than 6 commands in a minute")
+    ]
 
     clock.advance(timedelta(seconds=61))
     await request_card(stack, ENGINEER, "ssh web-01 1h after the minute")
     assert any(m.buttons() for m in stack.slack.messages_in(APPROVAL_CHANNEL))
+
+
+async def test_clicks_are_rate_limited_per_user_refused_where_clicked_and_audited(
+    stack: Stack, clock: ManualClock
+) -> None:
+    driver = driver_of(stack)
+    card, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h clicks")
+    for _ in range(3):
+        await driver.click(APPROVER_1, card, "jit_approve", "jr-not-a-request")
+    await stack.slack.wait_until(lambda: len(stack.slack.ephemerals_for(APPROVER_1)) >= 3 or None)
+
+    await driver.click(APPROVER_1, card, "jit_approve", request_id)
+
+    refusal = await ephemeral_reply(stack, APPROVER_1, "more than 3 clicks and form submissions in a minute")
+    assert "nothing was done" in refusal and "try again in" in refusal
+    assert (await stack.runtime.store.get(request_id)).state is RequestState.PENDING  # type: ignore[union-attr]
+    assert stack.arm.writes() == []
+    [limited] = [r async for r in stack.runtime.audit.entries() if r.event == "rate_limited"]
+    assert (limited.actor, limited.request_id) == (APPROVER_1, None)
+    assert limited.detail == {
+        "what": "click jit_approve",
+        "value": request_id,
+        "why": "more than 3 clicks and form submissions in a minute",
+    }
+
+    await driver.click(APPROVER_2, card, "jit_approve", "jr-not-a-request")
+    await ephemeral_reply(stack, APPROVER_2, "unknown to jitbot")
+    clock.advance(timedelta(seconds=61))
+    await driver.click(APPROVER_1, card, "jit_approve", request_id)
+    await _state(stack, request_id, RequestState.ACTIVE)
+
+
+async def test_form_submissions_share_the_limit_and_are_refused_in_the_channel(stack: Stack) -> None:
+    driver = driver_of(stack)
+    card, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h mine")
+    for _ in range(3):
+        await driver.click(ENGINEER, card, "jit_approve", request_id)
+    await stack.slack.wait_until(
+        lambda: (
+            len([m for m in stack.slack.ephemerals_for(ENGINEER) if "own request" in m.text + str(m.blocks)]) >= 3
+            or None
+        )
+    )
+    await driver.slash_command(ENGINEER, "")
+    form = await stack.slack.wait_until(
+        lambda: next((v for v in stack.slack.views_for(ENGINEER) if v.callback_id == "jit_request_modal"), None)
+    )
+
+    answer = await driver.submit_view(
+        ENGINEER,
+        form,
+        {"request_ports": "ssh", "request_vm": "web-02", "request_duration": "30m", "request_reason": "one more"},
+    )
+
+    assert answer.status == 200
+    await ephemeral_reply(stack, ENGINEER, "more than 3 clicks and form submissions in a minute")
+    assert [r.vm.name for r in await stack.runtime.store.by_requester(ENGINEER)] == ["web-01"]
+    limited = [r async for r in stack.runtime.audit.entries() if r.event == "rate_limited"]
+    assert [(r.actor, r.detail["what"]) for r in limited] == [(ENGINEER, "submission jit_request_modal")]
+
+
+async def test_an_admin_modal_submission_over_the_limit_says_so_in_the_modal_and_writes_nothing(
+    stack: Stack,
+) -> None:
+    driver = driver_of(stack)
+    await driver.slash_command(ADMIN, "list rg-web")
+    page = await stack.slack.wait_until(lambda: next(iter(stack.slack.ephemerals_for(ADMIN)), None))
+    for tab in ("unsupported", "not_configured", "configured"):
+        await driver.click(ADMIN, page, f"jit_list_tab:{tab}")
+    await stack.slack.wait_until(lambda: len(page.versions) == 4 or None)
+    await driver.slash_command(ADMIN, "enable build-01")
+    modal = await stack.slack.wait_until(
+        lambda: next((v for v in stack.slack.views_for(ADMIN) if v.callback_id == "jit_policy_modal"), None)
+    )
+    stack.arm.reset_calls()
+
+    answer = await driver.submit_view(ADMIN, modal, {})
+
+    assert answer.status == 200 and not answer.rejected
+    await stack.slack.wait_until(lambda: modal.title == "JIT not changed" or None)
+    assert "more than 3 clicks and form submissions in a minute" in str(modal.blocks)
+    assert stack.arm.writes() == []
+    limited = [r async for r in stack.runtime.audit.entries() if r.event == "rate_limited"]
+    assert [(r.actor, r.detail["what"]) for r in limited] == [(ADMIN, "submission jit_policy_modal")]
 
 
 async def _state(stack: Stack, request_id: str, state: RequestState) -> None:

@@ -52,7 +52,12 @@ async def stack(private_redis: RedisServer) -> AsyncIterator[Stack]:
         redis_url=private_redis.url,
         clock=ManualClock(START),
         key_prefix="jitbot",
-        env={"JITBOT_REMIND_BEFORE": "15m", "JITBOT_REQUEST_TTL": "30m", "JITBOT_COMMANDS_PER_MINUTE": "1000"},
+        env={
+            "JITBOT_REMIND_BEFORE": "15m",
+            "JITBOT_REQUEST_TTL": "30m",
+            "JITBOT_COMMANDS_PER_MINUTE": "1000",
+            "JITBOT_INTERACTIONS_PER_MINUTE": "1000",
+        },
     )
     async with Stack(options) as running:
         yield running

@@ -68,6 +68,7 @@ async def world() -> AsyncIterator[World]:
         "JITBOT_REMIND_BEFORE": "15m",
         "JITBOT_MAX_PENDING_PER_USER": "50",
         "JITBOT_COMMANDS_PER_MINUTE": "1000",
+        "JITBOT_INTERACTIONS_PER_MINUTE": "1000",
         "LOG_LEVEL": "WARNING",
     }
     async with World(env=env) as running:

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jit.model import RequestState
+from jit.store.audit import AuditRecord
 from sandbox.redis_server import RedisServer
 from sandbox.slack_workspace import APPROVAL_CHANNEL, APPROVER_1, APPROVER_2, ENGINEER, ONCALL
 from sandbox.stack import Stack, StackOptions
@@ -33,7 +34,11 @@ SCHEDULER_BOOKKEEPING = (b":schedule", b":schedule:claims", b":schedule:attempts
 async def stack(redis_server: RedisServer) -> AsyncIterator[Stack]:
     options = StackOptions(
         redis_url=redis_server.url,
-        env={"JITBOT_COMMANDS_PER_MINUTE": "100000", "JITBOT_MAX_PENDING_PER_USER": "1000"},
+        env={
+            "JITBOT_COMMANDS_PER_MINUTE": "100000",
+            "JITBOT_INTERACTIONS_PER_MINUTE": "100000",
+            "JITBOT_MAX_PENDING_PER_USER": "1000",
+        },
     )
     async with Stack(options) as running:
         yield running
@@ -61,7 +66,7 @@ def _apologies(stack: Stack) -> list[str]:
 # -- authenticity --------------------------------------------------------------------------------------------
 
 
-async def test_forged_signature_stale_timestamp_and_replay_are_refused_and_leave_no_trace(
+async def test_forged_signature_stale_timestamp_and_replay_are_refused_and_change_nothing_but_the_tally(
     stack: Stack, redis_server: RedisServer
 ) -> None:
     driver = driver_of(stack)
@@ -83,10 +88,15 @@ async def test_forged_signature_stale_timestamp_and_replay_are_refused_and_leave
     unsigned = await driver.send({"command": "/jit", "text": "ssh web-01 1h"}, headers={"X-Slack-Signature": ""})
 
     assert [r.status for r in (forged, stale, forged_click, stale_click, unsigned)] == [401] * 5
-    assert await _keys(redis_server.url) == keys_before
-    assert await _audit_length(stack) == audit_before
+    refused = await _refusal_records(stack, audit_before, {"bad_signature", "stale_timestamp", "unsigned"})
+    assert await _audit_length(stack) == audit_before + len(refused)
+    assert {r.actor for r in refused} == {"unauthenticated"} and all(r.request_id is None for r in refused)
+    assert await _keys(redis_server.url) - keys_before == {
+        _tally_key(stack, why) for why in ("bad_signature", "stale_timestamp", "unsigned")
+    }
     assert len(stack.arm.calls) == writes_before
 
+    audit_before_replays = await _audit_length(stack)
     first = await driver.slash_command(ENGINEER, "status")
     replayed = await driver.replay(first.request)
     assert first.status == 200 and replayed.status == 401
@@ -100,9 +110,33 @@ async def test_forged_signature_stale_timestamp_and_replay_are_refused_and_leave
     replayed_click = await driver.replay(click.request)
     assert click.status == 200 and replayed_click.status == 401
     await stack.runtime.scheduler.tick()
-    assert await _keys(redis_server.url) == keys_after_click
+    await _refusal_records(stack, audit_before_replays, {"replayed"})
+    assert await _keys(redis_server.url) - keys_after_click <= {_tally_key(stack, "replayed")}
     events = [r.event for r in await stack.runtime.audit.for_request(request_id)]
     assert events.count("denied") == 1
+
+
+def _tally_key(stack: Stack, why: str) -> bytes:
+    return stack.runtime.store.keys.refusals(why).encode()
+
+
+async def _refusal_records(stack: Stack, audit_before: int, reasons: set[str]) -> list[AuditRecord]:
+    """The refusals recorded since ``audit_before``, once they name every reason: at most one per reason and minute."""
+
+    async def new_records() -> list[AuditRecord]:
+        records = [r async for r in stack.runtime.audit.entries()][audit_before:]
+        return [r for r in records if r.event == "request_refused"]
+
+    for _ in range(250):
+        records = await new_records()
+        if {r.detail.get("why") for r in records} >= reasons:
+            break
+        await asyncio.sleep(0.02)
+    records = await new_records()
+    assert {r.detail["why"] for r in records} == reasons
+    per_minute = [(r.detail["why"], r.detail["minute"]) for r in records]
+    assert len(per_minute) == len(set(per_minute))
+    return records
 
 
 async def test_oversized_bodies_and_text_are_refused_politely(stack: Stack) -> None:

@@ -12,6 +12,7 @@ from jit.clock import ManualClock
 from jit.model import RequestState
 from jit.store import lua
 from jit.store.limits import RateLimiter
+from jit.store.refusals import RefusalTally
 from jit.store.requests import RequestStore, TooManyPending
 from jit.store.schedule import Schedule
 from sandbox.redis_server import RedisServer
@@ -60,6 +61,10 @@ async def _every_step(client: aioredis.Redis, clock: ManualClock) -> None:
     limiter = RateLimiter(client, clock, "keys")
     await limiter.hit("U1", 1)
     await limiter.hit("U1", 1)
+
+    tally = RefusalTally(client, clock, prefix="keys")
+    await tally.count("bad_signature", 1, {"peer": "192.0.2.1"})
+    await tally.count("bad_signature", 2, {"peer": "192.0.2.1"})
 
 
 async def test_no_script_touches_a_key_it_was_not_given(
