@@ -30,3 +30,11 @@ class UnknownRequest(Exception):
 
 class TemporarilyUnavailable(Exception):
     """Redis (our state) is unreachable; nothing was changed and the user should retry shortly."""
+
+
+class IdentityUnavailable(Exception):
+    """A person's identity could not be looked up (no email in Slack, no Entra ID account…); ``reason`` says why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)

@@ -44,6 +44,10 @@ EXT_CARD = "ext_card"
 EXT_DECIDED_BY = "ext_decided_by"
 EXT_AUTO = "ext_auto"
 EXT_FAILURE = "ext_failure"
+RBAC = "rbac"
+RBAC_PRINCIPAL = "rbac_principal"
+RBAC_MISSING = "rbac_missing"
+RBAC_REASON = "rbac_reason"
 TRUE = "true"
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from jit.model import (
     AccessRequest,
@@ -17,6 +17,9 @@ from jit.model import (
     VmJitStatus,
     VmRef,
 )
+
+if TYPE_CHECKING:
+    from jit.requester_access import RbacVerdict
 
 
 class AzureJit(Protocol):
@@ -143,4 +146,34 @@ class LifecycleNotifier(Protocol):
 
     async def revoked(self, request: AccessRequest) -> None:
         """Access was closed early: tell on-call who closed what."""
+        ...
+
+
+class RequesterPermissions(Protocol):
+    """Whether a person's own Azure identity may request JIT access to a VM, as the Azure portal would check.
+
+    Implemented on Microsoft Graph and Azure RBAC by ``jit.azure.requester_permissions``. Never raises for a
+    failed lookup: the verdict says it could not be verified, and why.
+    """
+
+    async def check(self, requester: str, vm: VmRef) -> RbacVerdict:
+        """The verdict for Slack user ``requester`` on ``vm``."""
+        ...
+
+
+class PeopleEmails(Protocol):
+    """A Slack user's email address (their link to an Entra ID account); implemented on ``users.info`` in ``bot``."""
+
+    async def email_of(self, user: str) -> str:
+        """The email of ``user``; raises ``jit.errors.IdentityUnavailable`` (with a reason) when there is none."""
+        ...
+
+
+class AuditRecorder(Protocol):
+    """Appends an audit-only event; implemented by ``jit.store.requests.RequestStore``."""
+
+    async def record(
+        self, event: str, *, actor: str, request_id: str | None, detail: Mapping[str, str] | None = None
+    ) -> str:
+        """Record ``event`` by ``actor``; returns the audit entry id."""
         ...

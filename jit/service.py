@@ -26,6 +26,7 @@ from jit.lifecycle import Lifecycle, Reviewed, Revoked, pending_schedule
 from jit.model import AccessRequest, RequestState, VirtualMachine
 from jit.policy_check import check_against_policy, example_command
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
+from jit.requester_access import NO_SCREEN, RequesterScreen
 from jit.routing import DEFAULT_REVIEW_WITHIN, Route, Router
 from jit.store.requests import RequestStore, TooManyPending, new_request_id
 from jit.store.schedule import Schedule
@@ -100,6 +101,7 @@ class JitService:
         config: ServiceConfig,
         notices: LifecycleNotifier,
         wake: Callable[[], None] = lambda: None,
+        requester_screen: RequesterScreen = NO_SCREEN,
     ):
         self.azure = azure
         self.store = store
@@ -110,6 +112,7 @@ class JitService:
         self.clock = clock
         self.config = config
         self._wake = wake
+        self.requester_screen = requester_screen
         self.lifecycle = Lifecycle(self, notices, wake)
         self.extensions = Extensions(self, notices, wake)
 
@@ -150,6 +153,7 @@ class JitService:
             reason=draft.reason,
             extra_max=limit,
         )
+        requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref)
         now = self.clock.now()
         automatic = (
             draft.break_glass
@@ -164,7 +168,7 @@ class JitService:
                 )
             ).allowed
         )
-        extra = {**_vm_extra(vm, route), **extras.route_snapshot(route, automatic=automatic)}
+        extra = {**_vm_extra(vm, route), **extras.route_snapshot(route, automatic=automatic), **requester_rbac}
         if draft.break_glass:
             extra[extras.BREAK_GLASS] = extras.TRUE
         elif automatic:

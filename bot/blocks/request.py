@@ -30,6 +30,7 @@ from bot.blocks.common import (
     source_label,
     user_text,
 )
+from bot.blocks.rbac import requester_rbac_block
 from jit.model import AccessRequest, RequestState
 
 APPROVE_ACTION = "jit_approve"
@@ -62,6 +63,7 @@ def approval_card(request: AccessRequest) -> Message:
     if banner:
         blocks.append(section(banner))
     blocks.append(_facts(request))
+    blocks.extend(block for block in [requester_rbac_block(request)] if block is not None)
     blocks.append(section(f"*Reason*\n{_reason(request)}"))
     quorum = _quorum_line(request)
     if quorum:
