@@ -21,6 +21,9 @@ from sandbox.arm_inventory import Inventory, ManagementGroup, RoleAssignment, Ro
 AUTHORIZATION_VERSIONS = ("2015-07-01", "2018-01-01-preview", "2020-04-01-preview", "2022-04-01")
 MANAGEMENT_VERSIONS = ("2020-02-01", "2020-05-01", "2020-10-01", "2021-04-01", "2023-04-01")
 _MG = "/providers/microsoft.management/managementgroups/"
+SUBSCRIPTION_DESCENDANT = "Microsoft.Management/managementGroups/subscriptions"
+"""A subscription's ``type`` among descendants, as in the 2023-04-01 GetDescendants example (the swagger's own
+description says ``/subscriptions``; clients must accept both)."""
 _STAMP = "2024-03-01T09:00:00.0000000Z"
 _CLAUSE = re.compile(
     r"^(?:(?P<at>atScope\(\))|assignedTo\('(?P<to>[^']*)'\)|principalId\s+eq\s+'(?P<pid>[^']*)')$", re.IGNORECASE
@@ -212,7 +215,7 @@ def descendants(inventory: Inventory, group_id: str) -> list[dict[str, Any]]:
             found.append(
                 {
                     "id": f"/subscriptions/{sub}",
-                    "type": "/subscriptions",
+                    "type": SUBSCRIPTION_DESCENDANT,
                     "name": sub,
                     "properties": {"displayName": names.get(sub.lower(), sub), "parent": {"id": parent.resource_id}},
                 }

@@ -3,7 +3,8 @@
 
 The listing is Microsoft.Management's "Get Descendants" (``GET /providers/Microsoft.Management/managementGroups/
 {groupId}/descendants``, api-version 2023-04-01): management groups and subscriptions below the group, where a
-subscription's ``type`` is ``/subscriptions`` and its ``name`` the subscription id. It needs
+subscription's ``name`` is its id and its ``type`` ``/subscriptions`` (the API description) or
+``Microsoft.Management/managementGroups/subscriptions`` (the 2023-04-01 example). It needs
 ``Microsoft.Management/managementGroups/descendants/read`` on the group.
 """
 
@@ -21,7 +22,7 @@ from jit.azure.failures import azure_errors
 from jit.clock import Clock
 
 MANAGEMENT_API_VERSION = "2023-04-01"
-SUBSCRIPTION_TYPE = "/subscriptions"
+SUBSCRIPTION_TYPES = frozenset({"/subscriptions", "microsoft.management/managementgroups/subscriptions"})
 GROUP_REFRESH = timedelta(minutes=5)
 
 
@@ -29,7 +30,7 @@ def subscriptions_in(descendants: Sequence[dict[str, Any]]) -> tuple[str, ...]:
     """The subscription ids among a management group's descendants, in Azure's order, without repeats."""
     found: dict[str, str] = {}
     for item in descendants:
-        if str(item.get("type", "")).lower() == SUBSCRIPTION_TYPE and item.get("name"):
+        if str(item.get("type", "")).lower() in SUBSCRIPTION_TYPES and item.get("name"):
             name = str(item["name"])
             found.setdefault(name.lower(), name)
     return tuple(found.values())
