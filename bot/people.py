@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -58,6 +59,8 @@ class SlackPeople:
                     "users:read.email scopes (reinstall it from deploy/slack-app-manifest.yaml)."
                 ) from None
             raise IdentityUnavailable(f"Slack could not look the requester up ({error}).") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise IdentityUnavailable(f"Slack did not answer the profile lookup ({type(exc).__name__}).") from None
         profile = (response.get("user") or {}).get("profile") or {}
         email = str(profile.get("email") or "").strip()
         if not email:

@@ -45,3 +45,10 @@ async def test_without_users_read_the_reason_says_reinstall(slack: SlackEmulator
 async def test_an_unknown_user_is_explained(slack: SlackEmulator) -> None:
     with pytest.raises(IdentityUnavailable, match="user_not_found"):
         await people(slack).email_of("U0NOSUCHUS")
+
+
+async def test_slack_not_answering_is_explained(slack: SlackEmulator) -> None:
+    client = AsyncWebClient(token=slack.workspace.token, base_url=slack.api_url)
+    await slack.stop()
+    with pytest.raises(IdentityUnavailable, match="did not answer"):
+        await SlackPeople(client).email_of(ENGINEER)
