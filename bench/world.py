@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from bench.emulators import TimedArm, TimedSlack, poll
 from sandbox.arm_demo import demo_inventory
+from sandbox.graph import GraphEmulator
 from sandbox.processes import BotProcess
 from sandbox.redis_server import RedisServer
 from sandbox.slack_payloads import slash_command_form
@@ -37,12 +38,16 @@ class World:
     arm: TimedArm = field(default_factory=lambda: TimedArm(demo_inventory()))
     slack: TimedSlack = field(default_factory=lambda: TimedSlack(demo_workspace()))
     secret: str = ""
+    graph: GraphEmulator | None = None
     _bots: list[BotProcess] = field(default_factory=list)
     _serial: itertools.count[int] = field(default_factory=itertools.count)
 
     async def __aenter__(self) -> World:
         self.redis.start()
         await self.arm.start(expire_interval=1.0)
+        self.graph = await GraphEmulator(self.arm.inventory.directory, self.arm.tokens).start(
+            self.arm.ca_file, self.arm.key_file
+        )
         await self.slack.start()
         self.secret = self.slack.workspace.signing_secret or secrets.token_hex(16)
         return self
@@ -53,12 +58,14 @@ class World:
         for bot in self._bots:
             bot.close()
         await self.slack.stop()
+        if self.graph is not None:
+            await self.graph.stop()
         await self.arm.stop()
         self.redis.close()
 
     def bot_env(self, redis_url: str | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment of a ``jitbot serve`` child (``SSL_CERT_FILE`` included, see ArmEmulator)."""
-        env = bot_environment(self.arm, self.slack, redis_url or self.redis.url, self.secret)
+        env = bot_environment(self.arm, self.slack, redis_url or self.redis.url, self.secret, self.graph)
         env["SSL_CERT_FILE"] = str(self.arm.ca_file)
         env.update(LOAD_LIMITS)
         env.update(extra or {})

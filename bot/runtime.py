@@ -23,10 +23,12 @@ from bot.foreground import Foreground
 from bot.lifecycle_notifier import SlackLifecycleNotifier
 from bot.logs import request_id_var
 from bot.metrics import Metrics
+from bot.people import SlackPeople
 from jit.clock import Clock, SystemClock
 from jit.instrumented import InstrumentedAzure
-from jit.ports import AzureJit
+from jit.ports import AzureJit, RequesterPermissions
 from jit.redis_connect import RedisClient, connect_redis, drop_idle_connections
+from jit.requester_access import RbacMode, RequesterScreen
 from jit.routing import Router
 from jit.rules import router_for
 from jit.scheduler import Scheduler
@@ -139,6 +141,16 @@ async def _recycle_redis_connections(redis: RedisClient, stop: asyncio.Event) ->
             await drop_idle_connections(redis)
 
 
+def _requester_permissions(gateway: Any, people: SlackPeople, clock: Clock) -> RequesterPermissions:
+    """The requester RBAC check on the gateway's credential and HTTP session (Graph + Microsoft.Authorization)."""
+    from jit.azure.authorization import AuthorizationReader
+    from jit.azure.graph import GraphUsers
+    from jit.azure.requester_permissions import AzureRequesterPermissions
+
+    clients = gateway.clients
+    return AzureRequesterPermissions(people, GraphUsers(clients), AuthorizationReader(clients), clock)
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(
     settings: Settings,
@@ -165,12 +177,15 @@ async def open_runtime(
     audit = AuditLog(redis, prefix=key_prefix)
     limiter = RateLimiter(redis, clock, prefix=key_prefix)
     locks = Locks(redis, prefix=key_prefix)
+    permissions: RequesterPermissions | None = None
     async with contextlib.AsyncExitStack() as stack:
         if azure is None:
             from jit.azure.gateway import build_gateway
 
             gateway = build_gateway(settings, clock, connection_verify=connection_verify)
             azure = await stack.enter_async_context(gateway)
+            if settings.requester_rbac is not RbacMode.OFF:
+                permissions = _requester_permissions(gateway, SlackPeople(slack), clock)
         azure = InstrumentedAzure(azure, metrics.observe_azure)
         notifier = SlackLifecycleNotifier(slack, settings=settings, clock=clock, metrics=metrics)
         holder: dict[str, Scheduler] = {}
@@ -195,6 +210,7 @@ async def open_runtime(
             notices=notifier,
             locks=locks,
             wake=lambda: holder["scheduler"].wake() if "scheduler" in holder else None,
+            requester_screen=RequesterScreen(permissions, settings.requester_rbac, store.record),
         )
 
         async def handle(item: DueItem) -> None:

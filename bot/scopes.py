@@ -17,13 +17,14 @@ METHOD_SCOPES: Mapping[str, frozenset[str]] = {
     "conversations.open": frozenset({"im:write"}),
     "conversations.info": frozenset({"channels:read", "groups:read"}),
     "usergroups.users.list": frozenset({"usergroups:read"}),
+    "users.info": frozenset({"users:read", "users:read.email"}),
     "views.open": frozenset(),
     "views.update": frozenset(),
     "views.push": frozenset(),
     "views.publish": frozenset(),
 }
 """Each method jitbot calls, with the bot scopes Slack requires for it (conversations.info: public and private
-channels)."""
+channels; users.info: ``users:read.email`` for the email that links a person to their Entra ID account)."""
 
 SLASH_COMMAND_SCOPE = "commands"
 

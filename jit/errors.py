@@ -40,3 +40,11 @@ class GroupUnreadable(Exception):
         self.group_id = group_id
         self.why = why
         super().__init__(f"user group {group_id} cannot be read ({why})")
+
+
+class IdentityUnavailable(Exception):
+    """A person's identity could not be looked up (no email in Slack, no Entra ID account…); ``reason`` says why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)

@@ -56,6 +56,10 @@ DISPLACED_OUTSIDE = "displaced_outside"
 QUEUED_UNTIL = "queued_until"
 CLOSED_BY_AZURE = "closed_by_azure"
 WIDE_SOURCE = "wide_source"
+RBAC = "rbac"
+RBAC_PRINCIPAL = "rbac_principal"
+RBAC_MISSING = "rbac_missing"
+RBAC_REASON = "rbac_reason"
 TRUE = "true"
 
 

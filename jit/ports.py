@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from jit.model import (
     AccessRequest,
@@ -19,6 +19,9 @@ from jit.model import (
     VmJitStatus,
     VmRef,
 )
+
+if TYPE_CHECKING:
+    from jit.requester_access import RbacVerdict
 
 
 class AzureJit(Protocol):
@@ -177,6 +180,26 @@ class LifecycleNotifier(Protocol):
 
     async def outside_access(self, sighting: OutsideAccess) -> None:
         """A port on a VM jitbot watches was opened outside jitbot: tell on-call who, what, from where, until."""
+        ...
+
+
+class RequesterPermissions(Protocol):
+    """Whether a person's own Azure identity may request JIT access to a VM, as the Azure portal would check.
+
+    Implemented on Microsoft Graph and Azure RBAC by ``jit.azure.requester_permissions``. Never raises for a
+    failed lookup: the verdict says it could not be verified, and why.
+    """
+
+    async def check(self, requester: str, vm: VmRef) -> RbacVerdict:
+        """The verdict for Slack user ``requester`` on ``vm``."""
+        ...
+
+
+class PeopleEmails(Protocol):
+    """A Slack user's email address (their link to an Entra ID account); implemented on ``users.info`` in ``bot``."""
+
+    async def email_of(self, user: str) -> str:
+        """The email of ``user``; raises ``jit.errors.IdentityUnavailable`` (with a reason) when there is none."""
         ...
 
 

@@ -33,6 +33,7 @@ from jit.model import AccessRequest, HeldPort, RequestState, VirtualMachine
 from jit.policy_check import check_against_policy, example_command
 from jit.port_survey import held_ports
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
+from jit.requester_access import NO_SCREEN, RequesterScreen
 from jit.routing import DEFAULT_REVIEW_WITHIN, ConflictChoice, Route, Router
 from jit.sharing import OpeningPlan, others, plan_opening
 from jit.sources import WidePrefixes, refuse_wide_source, wide_source_extra
@@ -114,6 +115,7 @@ class JitService:
         notices: LifecycleNotifier,
         locks: Locks,
         wake: Callable[[], None] = lambda: None,
+        requester_screen: RequesterScreen = NO_SCREEN,
     ):
         self.azure = azure
         self.store = store
@@ -126,6 +128,7 @@ class JitService:
         self._wake = wake
         self.granting = Granting(azure, store, clock, locks)
         self.displacement = Displacement(store, clock, wake)
+        self.requester_screen = requester_screen
         self.lifecycle = Lifecycle(self, notices, wake)
         self.extensions = Extensions(self, notices, wake)
         self.sync = AzureSync(
@@ -189,6 +192,7 @@ class JitService:
             reason=draft.reason,
             suggestion=self.config.default_source,
         )
+        requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref)
         now = self.clock.now()
         preview = await self._preview(vm, draft.ports, source, now + draft.duration)
         if preview.displaced and route.on_conflict is ConflictChoice.REFUSE:
@@ -215,6 +219,7 @@ class JitService:
             **_vm_extra(vm, route),
             **extras.route_snapshot(route, automatic=automatic),
             **wide_source_extra(source, self.config.wide_sources),
+            **requester_rbac,
         }
         if preview.sharing or preview.displaced:
             extra[extras.PORT_HOLDERS] = holders_json(preview)

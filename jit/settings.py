@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from jit.durations import DurationError, parse_duration
+from jit.requester_access import RbacMode
 
 
 class SettingsError(ValueError):
@@ -60,6 +61,9 @@ class Settings:
     redis_auth: str = "url"
     azure_subscription_ids: tuple[str, ...] = ()
     azure_arm_endpoint: str = "https://management.azure.com"
+    azure_management_group: str | None = None
+    graph_endpoint: str = "https://graph.microsoft.com"
+    requester_rbac: RbacMode = RbacMode.WARN
     approval_channel: str = ""
     approvers: tuple[str, ...] = ()
     oncall_channel: str | None = None
@@ -141,7 +145,23 @@ class Settings:
         signing_secret = environ.get("SLACK_SIGNING_SECRET", "").strip()
         if not app_token and not signing_secret:
             problems.append("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
-        subscriptions = _csv(required("AZURE_SUBSCRIPTION_IDS"))
+        management_group = environ.get("AZURE_MANAGEMENT_GROUP", "").strip() or None
+        if management_group is None:
+            subscriptions = _csv(required("AZURE_SUBSCRIPTION_IDS"))
+        else:
+            subscriptions = _csv(environ.get("AZURE_SUBSCRIPTION_IDS", ""))
+            if "/" in management_group:
+                problems.append(
+                    f"AZURE_MANAGEMENT_GROUP={management_group!r} must be the group's id (its name), "
+                    "not a resource path; for example mg-production"
+                )
+        rbac_raw = (environ.get("JITBOT_REQUESTER_RBAC", "").strip() or RbacMode.WARN.value).lower()
+        if rbac_raw not in {mode.value for mode in RbacMode}:
+            problems.append(f"JITBOT_REQUESTER_RBAC={rbac_raw!r} must be off, warn or enforce")
+            rbac_raw = RbacMode.WARN.value
+        graph_endpoint = environ.get("MICROSOFT_GRAPH_ENDPOINT", "").strip() or "https://graph.microsoft.com"
+        if not graph_endpoint.startswith("https://"):
+            problems.append(f"MICROSOFT_GRAPH_ENDPOINT={graph_endpoint!r} must be an https:// URL")
         approval_channel = required("JITBOT_APPROVAL_CHANNEL")
         approvers = _csv(required("JITBOT_APPROVERS"))
         for approver in approvers:
@@ -183,6 +203,9 @@ class Settings:
             redis_auth=redis_auth,
             azure_subscription_ids=subscriptions,
             azure_arm_endpoint=environ.get("AZURE_ARM_ENDPOINT", "").strip() or "https://management.azure.com",
+            azure_management_group=management_group,
+            graph_endpoint=graph_endpoint.rstrip("/"),
+            requester_rbac=RbacMode(rbac_raw),
             approval_channel=approval_channel,
             approvers=approvers,
             oncall_channel=environ.get("JITBOT_ONCALL_CHANNEL", "").strip() or None,

@@ -71,6 +71,7 @@ class ArmEmulator:
         self._url = ""
         self._identity_url = ""
         self._ca_file: Path | None = None
+        self._key_file: Path | None = None
 
     @property
     def page_size(self) -> int:
@@ -118,6 +119,13 @@ class ArmEmulator:
             raise RuntimeError("the emulator is not started")
         return self._ca_file
 
+    @property
+    def key_file(self) -> Path:
+        """The certificate's private key, so another loopback emulator (Graph) can serve under the same CA file."""
+        if self._key_file is None:
+            raise RuntimeError("the emulator is not started")
+        return self._key_file
+
     def environment(self) -> dict[str, str]:
         """The variables that point jitbot (or any azure-identity + azure-mgmt client) at this emulator."""
         return {
@@ -142,6 +150,7 @@ class ArmEmulator:
         self._tmp = tempfile.TemporaryDirectory(prefix="jitbot-arm-")
         cert, key = write_self_signed(Path(self._tmp.name))
         self._ca_file = cert
+        self._key_file = key
         arm_app = web.Application(client_max_size=4 * 1024 * 1024)
         arm_app.router.add_route("*", "/{tail:.*}", self._dispatch)
         identity_app = web.Application()

@@ -107,6 +107,12 @@ class TokenIssuer:
             )
         return issued
 
+    def live_token(self, authorization: str | None) -> IssuedToken | None:
+        """The live token a ``Bearer`` header carries, for services other than ARM that check their own audience."""
+        scheme, _, token = (authorization or "").partition(" ")
+        issued = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        return issued if issued is not None and issued.expires_on > time.time() else None
+
     def revoke_all(self) -> None:
         """Forget every issued token (clients must fetch new ones)."""
         self._tokens.clear()

@@ -1,4 +1,5 @@
-"""The Azure emulator's in-memory world: subscriptions, VMs, NICs, NSGs, JIT policies, Defender pricing.
+"""The Azure emulator's in-memory world: subscriptions, VMs, NICs, NSGs, JIT policies, Defender pricing, management
+groups, role definitions and role assignments (whose principals live in the Entra ``directory``).
 
 Plain mutable dataclasses so tests and the sandbox can build a world, and the emulator can serve and
 change it. Raw JSON (``dict``) is kept where Azure's own shape is the truth (policy VMs and requests,
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from sandbox.entra import Directory
 
 
 @dataclass
@@ -99,6 +102,45 @@ class JitPolicy:
 
 
 @dataclass
+class ManagementGroup:
+    """A management group: ``parent`` is its parent group's id (None for the tenant root group), ``subscriptions``
+    the ids of the subscriptions directly under it."""
+
+    id: str
+    display_name: str
+    parent: str | None = None
+    subscriptions: list[str] = field(default_factory=list)
+
+    @property
+    def resource_id(self) -> str:
+        """ARM id, the scope of role assignments made on the group."""
+        return f"/providers/Microsoft.Management/managementGroups/{self.id}"
+
+
+@dataclass
+class RoleDefinition:
+    """A built-in or custom role: ``permissions`` blocks are Azure-shaped (actions, notActions, …)."""
+
+    name: str
+    role_name: str
+    description: str
+    permissions: list[dict[str, list[str]]]
+    role_type: str = "BuiltInRole"
+    assignable_scopes: list[str] = field(default_factory=lambda: ["/"])
+
+
+@dataclass
+class RoleAssignment:
+    """A role assignment of ``role`` (a RoleDefinition name) to a user or group object id at ``scope``."""
+
+    name: str
+    scope: str
+    role: str
+    principal_id: str
+    principal_type: str = "User"
+
+
+@dataclass
 class Inventory:
     """Everything the emulator knows. Mutate it directly in tests; the emulator reads it on each call."""
 
@@ -106,6 +148,10 @@ class Inventory:
     vms: list[VirtualMachine] = field(default_factory=list)
     nsgs: list[NetworkSecurityGroup] = field(default_factory=list)
     policies: list[JitPolicy] = field(default_factory=list)
+    management_groups: list[ManagementGroup] = field(default_factory=list)
+    role_definitions: list[RoleDefinition] = field(default_factory=list)
+    role_assignments: list[RoleAssignment] = field(default_factory=list)
+    directory: Directory = field(default_factory=Directory)
 
     def vm(self, name: str) -> VirtualMachine:
         """The VM called ``name`` (first match, case-insensitive)."""

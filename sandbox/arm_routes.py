@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from jit.clock import Clock
+from sandbox import arm_rbac
 from sandbox import arm_resources as shapes
 from sandbox.arm_errors import ArmError, bad_request, not_found
 from sandbox.arm_inventory import Inventory, NetworkSecurityGroup, Subscription, VirtualMachine
@@ -375,11 +376,55 @@ def _operation_result(state: ArmState, req: ArmRequest) -> ArmReply:
     return ArmReply(204)
 
 
+# --- Authorization and management groups ------------------------------------------------------------------
+
+
+def _role_assignments(state: ArmState, req: ArmRequest) -> ArmReply:
+    scope = req.params.get("scope") or "/"
+    arm_rbac.check_scope(state.inventory, scope)
+    query = arm_rbac.parse_filter(req.query.get("$filter"))
+    found = arm_rbac.assignments_at(state.inventory, scope, query)
+    return _page(state, req, [arm_rbac.role_assignment_json(a, scope) for a in found])
+
+
+def _role_definition(state: ArmState, req: ArmRequest) -> ArmReply:
+    scope = req.params.get("scope") or "/"
+    arm_rbac.check_scope(state.inventory, scope)
+    definition = arm_rbac.find_definition(state.inventory, req.params["role"])
+    return ArmReply(200, arm_rbac.role_definition_json(definition, req.path))
+
+
+def _descendants(state: ArmState, req: ArmRequest) -> ArmReply:
+    return _page(state, req, arm_rbac.descendants(state.inventory, req.params["group"]))
+
+
+_AUTH = r"(?P<scope>(?:/.+?)?)/providers/Microsoft\.Authorization"
 _JIT_POLICIES = r"/locations/(?P<loc>[^/]+)/jitNetworkAccessPolicies"
 _ONE_POLICY = _RG + _SEC + _JIT_POLICIES + r"/(?P<name>[^/]+)"
 _ONE_NSG = _RG + _NET + r"/networkSecurityGroups/(?P<nsg>[^/]+)"
 
 ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        _pattern(_AUTH + "/roleAssignments"),
+        "authorization.role_assignments.list",
+        arm_rbac.AUTHORIZATION_VERSIONS,
+        _role_assignments,
+    ),
+    Route(
+        "GET",
+        _pattern(_AUTH + r"/roleDefinitions/(?P<role>[^/]+)"),
+        "authorization.role_definitions.get",
+        arm_rbac.AUTHORIZATION_VERSIONS,
+        _role_definition,
+    ),
+    Route(
+        "GET",
+        _pattern(r"/providers/Microsoft\.Management/managementGroups/(?P<group>[^/]+)/descendants"),
+        "management.descendants",
+        arm_rbac.MANAGEMENT_VERSIONS,
+        _descendants,
+    ),
     Route("GET", _pattern(_SUB + _SEC + "/jitNetworkAccessPolicies"), "jit.list_subscription", JIT_VERSIONS, _jit_list),
     Route("GET", _pattern(_SUB + _SEC + _JIT_POLICIES), "jit.list_location", JIT_VERSIONS, _jit_list),
     Route(

@@ -21,13 +21,16 @@ SECURITY = SPECS / "security"
 JIT_SWAGGER = SECURITY / "Microsoft.Security/stable/2020-01-01/jitNetworkAccessPolicies.json"
 PRICING_SWAGGER = SECURITY / "Microsoft.Security/stable/2024-01-01/pricings.json"
 COMMON_TYPES = SECURITY / "common/v1/types.json"
+AUTHORIZATION = SPECS / "authorization/Microsoft.Authorization/stable/2022-04-01"
+ROLE_ASSIGNMENTS_SWAGGER = AUTHORIZATION / "authorization-RoleAssignmentsCalls.json"
+ROLE_DEFINITIONS_SWAGGER = AUTHORIZATION / "authorization-RoleDefinitionsCalls.json"
 
 
 @cache
 def _registry() -> Registry[Any]:
     resources = [
         (path.as_uri(), Resource.from_contents(json.loads(path.read_text(encoding="utf-8")), DRAFT4))
-        for path in (JIT_SWAGGER, PRICING_SWAGGER, COMMON_TYPES)
+        for path in (JIT_SWAGGER, PRICING_SWAGGER, COMMON_TYPES, ROLE_ASSIGNMENTS_SWAGGER, ROLE_DEFINITIONS_SWAGGER)
     ]
     registry: Registry[Any] = Registry().with_resources(resources)
     return registry

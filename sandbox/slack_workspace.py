@@ -16,6 +16,8 @@ DEFAULT_BOT_SCOPES: tuple[str, ...] = (
     "groups:read",
     "im:write",
     "usergroups:read",
+    "users:read",
+    "users:read.email",
 )
 """The scopes of an app installed from ``deploy/slack-app-manifest.yaml`` (a test keeps them equal)."""
 
@@ -127,18 +129,36 @@ GENERAL_CHANNEL = "C0GENERAL1"
 
 
 def demo_workspace() -> Workspace:
-    """The demo cast: an engineer, two approvers (also a user group), an admin, on-call, a deleted user.
+    """The demo cast: an engineer, two approvers (also a user group), an admin, on-call, a deleted user; their
+    emails match their Entra ID accounts in ``sandbox.entra.demo_directory``.
 
     ``#jit-approvals`` and ``#oncall`` have the bot in them; ``#general`` does not, so posting there without
     ``chat:write.public`` fails with ``not_in_channel`` exactly as in a real workspace.
     """
     users = [
-        SlackUser(ENGINEER, "alice", "Alice Engineer", "Europe/Berlin", title="Engineer"),
-        SlackUser(APPROVER_1, "bob", "Bob Approver", "Europe/London", title="Approver (team lead)"),
-        SlackUser(APPROVER_2, "carol", "Carol Approver", "America/New_York", title="Approver (security)"),
-        SlackUser(ADMIN, "dave", "Dave Admin", "UTC", title="Cloud admin", is_admin=True),
-        SlackUser(ONCALL, "erin", "Erin Oncall", "Asia/Kolkata", title="On-call engineer"),
-        SlackUser(FORMER_EMPLOYEE, "frank", "Frank Former", "UTC", title="Former engineer", deleted=True),
+        SlackUser(ENGINEER, "alice", "Alice Engineer", "Europe/Berlin", title="Engineer", email="alice@contoso.com"),
+        SlackUser(
+            APPROVER_1, "bob", "Bob Approver", "Europe/London", title="Approver (team lead)", email="bob@contoso.com"
+        ),
+        SlackUser(
+            APPROVER_2,
+            "carol",
+            "Carol Approver",
+            "America/New_York",
+            title="Approver (security)",
+            email="carol@contoso.com",
+        ),
+        SlackUser(ADMIN, "dave", "Dave Admin", "UTC", title="Cloud admin", is_admin=True, email="dave@contoso.com"),
+        SlackUser(ONCALL, "erin", "Erin Oncall", "Asia/Kolkata", title="On-call engineer", email="erin@contoso.com"),
+        SlackUser(
+            FORMER_EMPLOYEE,
+            "frank",
+            "Frank Former",
+            "UTC",
+            title="Former engineer",
+            deleted=True,
+            email="frank@contoso.com",
+        ),
     ]
     everyone = [u.id for u in users if not u.deleted]
     return Workspace(

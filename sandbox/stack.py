@@ -1,4 +1,4 @@
-"""The whole system on loopback: Redis, the Azure and Slack emulators, and the real bot wired to them.
+"""The whole system on loopback: Redis, the Azure (ARM and Graph) and Slack emulators, and the real bot wired to them.
 
 Used by the end-to-end tests, ``jitbot sandbox`` and the benchmarks, so all three exercise one wiring.
 """
@@ -22,6 +22,7 @@ from jit.settings import Settings
 from sandbox.arm import ArmEmulator
 from sandbox.arm_demo import demo_inventory
 from sandbox.arm_inventory import Inventory
+from sandbox.graph import GraphEmulator
 from sandbox.redis_server import RedisServer
 from sandbox.slack import SlackEmulator
 from sandbox.slack_driver import SlackDriver, SocketModeDriver
@@ -54,9 +55,13 @@ class StackOptions:
     socket_mode: bool = False
 
 
-def bot_environment(arm: ArmEmulator, slack: SlackEmulator, redis_url: str, signing_secret: str) -> dict[str, str]:
+def bot_environment(
+    arm: ArmEmulator, slack: SlackEmulator, redis_url: str, signing_secret: str, graph: GraphEmulator | None = None
+) -> dict[str, str]:
     """The environment a jitbot process needs to run against these emulators."""
     env = dict(arm.environment())
+    if graph is not None:
+        env["MICROSOFT_GRAPH_ENDPOINT"] = graph.url
     env.update(
         {
             "SLACK_BOT_TOKEN": slack.workspace.token,
@@ -81,6 +86,7 @@ class Stack:
         self.clock: Clock = self.options.clock or SystemClock()
         self.redis_server: RedisServer | None = None
         self.arm = ArmEmulator(self.options.inventory or demo_inventory(self.clock.now()), clock=self.clock)
+        self.graph = GraphEmulator(self.arm.inventory.directory, self.arm.tokens)
         self.slack = SlackEmulator(self.options.workspace or demo_workspace())
         self.signing_secret = self.slack.workspace.signing_secret or secrets.token_hex(16)
         self.env: dict[str, str] = {}
@@ -116,8 +122,9 @@ class Stack:
             self.redis_server = RedisServer().start()
             redis_url = self.redis_server.url
         await self.arm.start(expire_interval=self.options.expire_interval)
+        await self.graph.start(self.arm.ca_file, self.arm.key_file)
         await self.slack.start()
-        self.env = bot_environment(self.arm, self.slack, redis_url, self.signing_secret)
+        self.env = bot_environment(self.arm, self.slack, redis_url, self.signing_secret, self.graph)
         if self.options.socket_mode:
             self.env["SLACK_APP_TOKEN"] = self.slack.workspace.app_token
         self.env.update(self.options.env)
@@ -179,6 +186,7 @@ class Stack:
             await self.driver.close()
         await self.stop_bot()
         await self.slack.stop()
+        await self.graph.stop()
         await self.arm.stop()
         if self.redis_server is not None:
             self.redis_server.close()

@@ -31,6 +31,7 @@ from bot.blocks.common import (
     user_text,
     wide_source_flag,
 )
+from bot.blocks.rbac import requester_rbac_block
 from bot.blocks.sharing import closed_outside_line, holder_lines, lost_ports_line, queued_line, superseded_line
 from jit import extras
 from jit.model import AccessRequest, RequestState
@@ -66,6 +67,7 @@ def approval_card(request: AccessRequest) -> Message:
     if banner:
         blocks.append(section(banner))
     blocks.append(_facts(request))
+    blocks.extend(block for block in [requester_rbac_block(request)] if block is not None)
     blocks.append(section(f"*Reason*\n{_reason(request)}"))
     if request.state in (RequestState.PENDING, RequestState.APPROVED):
         blocks += [section(line) for line in holder_lines(request)]

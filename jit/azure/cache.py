@@ -42,6 +42,10 @@ class TtlCache(Generic[K, V]):
             return None
         return entry.value
 
+    def stored_keys(self) -> list[K]:
+        """The keys with a stored value (fresh or not)."""
+        return list(self._entries)
+
     def age(self, key: K) -> timedelta | None:
         """How long ago the fresh cached value was loaded; None when there is none."""
         return None if self.peek(key) is None else self._clock.now() - self._entries[key].stored

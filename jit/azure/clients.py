@@ -12,14 +12,16 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+from azure.core import AsyncPipelineClient
 from azure.core.pipeline import policies
-from azure.core.pipeline.policies import AsyncRetryPolicy
+from azure.core.pipeline.policies import AsyncBearerTokenCredentialPolicy, AsyncRetryPolicy
 from azure.core.pipeline.transport import AioHttpTransport
 from azure.mgmt.core import AsyncARMPipelineClient
 from azure.mgmt.core.policies import ARMHttpLoggingPolicy, AsyncARMChallengeAuthenticationPolicy
 from azure.mgmt.security.aio import SecurityCenter
 
 PUBLIC_ARM_AUDIENCE = "https://management.azure.com"
+PUBLIC_GRAPH_ENDPOINT = "https://graph.microsoft.com"
 _CLOUD_AUDIENCES = {
     "management.azure.com": PUBLIC_ARM_AUDIENCE,
     "management.usgovcloudapi.net": "https://management.usgovcloudapi.net",
@@ -47,6 +49,7 @@ class GatewayTuning:
 
     cache_ttl: timedelta = timedelta(seconds=60)
     refresh_on_miss_after: timedelta = timedelta(seconds=10)
+    group_refresh: timedelta = timedelta(minutes=5)
     timeout: timedelta = timedelta(seconds=20)
     read_retries: int = 3
     retry_backoff: float = 0.5
@@ -78,8 +81,10 @@ class ArmClients:
         endpoint: str,
         tuning: GatewayTuning,
         connection_verify: str | None = None,
+        graph_endpoint: str = PUBLIC_GRAPH_ENDPOINT,
     ):
         self.endpoint = endpoint.rstrip("/")
+        self.graph_endpoint = graph_endpoint.rstrip("/")
         self.tuning = tuning
         self._credential = credential
         seconds = tuning.timeout.total_seconds()
@@ -90,6 +95,7 @@ class ArmClients:
         self._security: dict[str, Any] = {}
         self._network: dict[str, Any] = {}
         self._plain: AsyncARMPipelineClient | None = None
+        self._graph: AsyncPipelineClient[Any, Any] | None = None
 
     @property
     def credential(self) -> Any:
@@ -150,6 +156,35 @@ class ArmClients:
             )
         return self._plain
 
+    @property
+    def graph_scopes(self) -> list[str]:
+        """The token scope for Microsoft Graph: ``<MICROSOFT_GRAPH_ENDPOINT>/.default``."""
+        return [f"{self.graph_endpoint}/.default"]
+
+    def graph(self) -> AsyncPipelineClient[Any, Any]:
+        """A client for Microsoft Graph on the same credential and HTTP session as the ARM clients.
+
+        Its retry policy is its own instance: a pipeline links its policies to each other, so one shared with the
+        ARM pipelines would send ARM requests on through Graph's token policy (a Graph token to ARM).
+        """
+        if self._graph is None:
+            self._graph = AsyncPipelineClient(
+                base_url=self.graph_endpoint,
+                policies=[
+                    policies.RequestIdPolicy(),
+                    policies.HeadersPolicy(),
+                    policies.UserAgentPolicy(sdk_moniker="jitbot"),
+                    policies.ContentDecodePolicy(),
+                    policies.AsyncRedirectPolicy(),
+                    self._retry_policy(),
+                    AsyncBearerTokenCredentialPolicy(self._credential, *self.graph_scopes),
+                    policies.NetworkTraceLoggingPolicy(),
+                    policies.HttpLoggingPolicy(),
+                ],
+                transport=self._transport,
+            )
+        return self._graph
+
     def network(self, subscription_id: str) -> Any:
         """Network (NSG rule deletion) for one subscription (imported on first use: the SDK is large)."""
         from azure.mgmt.network.aio import NetworkManagementClient
@@ -166,6 +201,9 @@ class ArmClients:
         if self._plain is not None:
             clients.append(self._plain)
             self._plain = None
+        if self._graph is not None:
+            clients.append(self._graph)
+            self._graph = None
         self._security.clear()
         self._network.clear()
         for client in clients:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from jit.azure.clients import ArmClients
 from jit.azure.errors import AzureForbidden, AzureJitError
 from jit.azure.failures import azure_errors
+from jit.azure.graph import GRAPH_PERMISSION, GraphUsers
 from jit.azure.reads import ArmReader
+from jit.azure.subscriptions import SubscriptionSource
 from jit.checks import Check
 
 AREA = "Azure"
 
 
-async def diagnose(clients: ArmClients, subscription_ids: tuple[str, ...]) -> list[Check]:
-    """Token, then per subscription: VMs readable, JIT policies listable, Defender for Servers on."""
+async def diagnose(clients: ArmClients, source: SubscriptionSource) -> list[Check]:
+    """Token, the management group's subscriptions, then per subscription: VMs, JIT policies, Defender for Servers."""
     checks: list[Check] = []
     try:
         with azure_errors():
@@ -30,13 +32,75 @@ async def diagnose(clients: ArmClients, subscription_ids: tuple[str, ...]) -> li
             )
         )
         return checks
+    subscription_ids = await _subscriptions(source, checks)
+    if subscription_ids is None:
+        return checks
     if not subscription_ids:
-        checks.append(
-            Check.failed(AREA, "subscriptions configured", "none", "Set AZURE_SUBSCRIPTION_IDS (comma-separated).")
+        fix = (
+            f"Move subscriptions under management group {source.management_group}, or check its id."
+            if source.management_group
+            else "Set AZURE_SUBSCRIPTION_IDS (comma-separated) or AZURE_MANAGEMENT_GROUP."
         )
+        checks.append(Check.failed(AREA, "subscriptions configured", "none", fix))
     reader = ArmReader(clients)
     for subscription in subscription_ids:
         checks.extend(await _subscription_checks(reader, subscription))
+    return checks
+
+
+async def _subscriptions(source: SubscriptionSource, checks: list[Check]) -> tuple[str, ...] | None:
+    """The subscriptions to check; under a management group, one line listing them (None when it cannot be read)."""
+    group = source.management_group
+    if group is None:
+        return await source.current()
+    name = f"management group {group}: subscriptions"
+    try:
+        found = await source.current()
+    except AzureJitError as exc:
+        checks.append(
+            Check.failed(
+                AREA,
+                name,
+                exc.user_message,
+                f"Assign the 'jitbot requester' role (it has Microsoft.Management/managementGroups/descendants/read) "
+                f"to jitbot's identity on /providers/Microsoft.Management/managementGroups/{group}, and check the id.",
+            )
+        )
+        return None
+    checks.append(Check.passed(AREA, name, f"{len(found)}: " + ", ".join(found) if found else "0"))
+    return found
+
+
+async def graph_checks(clients: ArmClients) -> list[Check]:
+    """Microsoft Graph: a token for ``MICROSOFT_GRAPH_ENDPOINT`` and the ``User.Read.All`` permission that looking
+    people up needs (for JITBOT_REQUESTER_RBAC warn or enforce)."""
+    area = "Microsoft Graph"
+    fix = (
+        f"Grant jitbot's identity the Microsoft Graph application permission {GRAPH_PERMISSION} "
+        "(docs/deploy.md shows the az commands), or set JITBOT_REQUESTER_RBAC=off."
+    )
+    try:
+        with azure_errors():
+            await clients.credential.get_token(*clients.graph_scopes)
+    except (AzureJitError, ValueError) as exc:
+        detail = getattr(exc, "user_message", str(exc))
+        return [Check.failed(area, "credential obtains a Graph token", detail, fix)]
+    checks = [Check.passed(area, "credential obtains a Graph token", clients.graph_scopes[0])]
+    try:
+        await GraphUsers(clients).probe()
+    except AzureForbidden as exc:
+        checks.append(Check.failed(area, f"{GRAPH_PERMISSION} granted (users readable)", exc.user_message, fix))
+    except AzureJitError as exc:
+        checks.append(
+            Check.failed(
+                area,
+                f"{GRAPH_PERMISSION} granted (users readable)",
+                exc.user_message,
+                f"Check MICROSOFT_GRAPH_ENDPOINT ({clients.graph_endpoint}) and network access to it.",
+            )
+        )
+    else:
+        checks.append(Check.passed(area, f"{GRAPH_PERMISSION} granted (users readable)", "GET /v1.0/users ok"))
     return checks
 
 

@@ -42,6 +42,7 @@ from jit.azure.policies import (
 )
 from jit.azure.policy_edits import PolicyEditor
 from jit.azure.reads import ArmReader
+from jit.azure.subscriptions import ManagementGroupReader, SubscriptionSource
 from jit.azure.topology import IndexedVm, build_index, matching, nsg_ids_for, reasons_for, subnet_nsgs
 from jit.azure.writes import ArmWriter
 from jit.checks import Check
@@ -85,12 +86,20 @@ class AzureGateway:
         tuning: GatewayTuning | None = None,
         *,
         owned_credential: Any = None,
+        management_group: str | None = None,
     ):
         self._clients = clients
-        self._subscriptions = tuple(subscription_ids)
         self._clock = clock
         self._tuning = tuning or clients.tuning
         self._owned_credential = owned_credential
+        reader = ManagementGroupReader(clients) if management_group else None
+        self._source = SubscriptionSource(
+            subscription_ids,
+            clock,
+            reader=reader,
+            management_group=management_group,
+            refresh=self._tuning.group_refresh,
+        )
         self._reader = ArmReader(clients)
         self._writer = ArmWriter(clients)
         self._editor = PolicyEditor(self._reader, self._writer)
@@ -117,13 +126,17 @@ class AzureGateway:
             await credential.close()
 
     @property
-    def subscription_ids(self) -> tuple[str, ...]:
-        """The subscriptions searched for VMs."""
-        return self._subscriptions
+    def clients(self) -> ArmClients:
+        """The SDK clients (shared with the requester RBAC check, which reads Graph and Microsoft.Authorization)."""
+        return self._clients
+
+    async def subscription_ids(self) -> tuple[str, ...]:
+        """The subscriptions searched for VMs: the configured list, or the management group's, listed recently."""
+        return await self._source.current()
 
     async def diagnose(self) -> list[Check]:
-        """`jitbot doctor`'s Azure lines: token, and per subscription VMs, JIT policies and Defender."""
-        return await diagnose(self._clients, self._subscriptions)
+        """`jitbot doctor`'s Azure lines: token, the management group, and per subscription VMs, JIT and Defender."""
+        return await diagnose(self._clients, self._source)
 
     def invalidate(self, subscription_id: str | None = None) -> None:
         """Drop cached reads (for one subscription or all), e.g. after someone changed Azure by hand."""
@@ -180,17 +193,9 @@ class AzureGateway:
     async def find_vm(self, spec: str) -> VirtualMachine:
         """Resolve ``vm``, ``rg/vm`` or ``sub/rg/vm`` (case-insensitive) across the configured subscriptions."""
         wanted = parse_vm_spec(spec)
-        subscriptions = self._subscriptions
-        if wanted.subscription_id is not None:
-            subscriptions = tuple(s for s in subscriptions if s.lower() == wanted.subscription_id.lower())
-            if not subscriptions:
-                raise VmNotFound(
-                    f"Subscription `{wanted.subscription_id}` is not one jitbot searches. "
-                    f"Use `rg/vm` or one of: {', '.join(f'`{s}`' for s in self._subscriptions)}."
-                )
-        found = await self._matching_vms(wanted, subscriptions)
-        if not found and self._refresh_stale_indexes(subscriptions):
-            found = await self._matching_vms(wanted, subscriptions)
+        found = await self._find(wanted)
+        if not found and self._refresh_after_miss():
+            found = await self._find(wanted)
         if not found:
             where = f"`{wanted.resource_group}/{wanted.name}`" if wanted.resource_group else f"`{wanted.name}`"
             raise VmNotFound(
@@ -199,6 +204,28 @@ class AzureGateway:
         if len(found) > 1:
             raise VmAmbiguous(wanted.name, [vm.ref for vm in found])
         return found[0]
+
+    async def _find(self, wanted: VmSpec) -> list[VirtualMachine]:
+        everywhere = await self._source.current()
+        subscriptions = everywhere
+        if wanted.subscription_id is not None:
+            subscriptions = tuple(s for s in everywhere if s.lower() == wanted.subscription_id.lower())
+            if not subscriptions:
+                raise VmNotFound(
+                    f"Subscription `{wanted.subscription_id}` is not one jitbot searches. "
+                    f"Use `rg/vm` or one of: {', '.join(f'`{s}`' for s in everywhere)}."
+                )
+        return await self._matching_vms(wanted, subscriptions)
+
+    def _refresh_after_miss(self) -> bool:
+        """A miss may be a VM (or, under a management group, a subscription) created since we listed: relist
+        what is older than the refresh floor."""
+        floor = self._tuning.refresh_on_miss_after
+        group = self._source.refresh_if_older(floor)
+        stale = [key for key in self._index.stored_keys() if (age := self._index.age(key)) is not None and age >= floor]
+        for sub in stale:
+            self._index.invalidate(sub)
+        return group or bool(stale)
 
     async def _matching_vms(self, wanted: VmSpec, subscriptions: Sequence[str]) -> list[VirtualMachine]:
         indexes = await asyncio.gather(*(self._vm_index(sub) for sub in subscriptions))
@@ -209,17 +236,6 @@ class AzureGateway:
             if wanted.matches(item.vm.ref.subscription_id, item.vm.ref.resource_group, item.vm.ref.name)
         ]
 
-    def _refresh_stale_indexes(self, subscriptions: Sequence[str]) -> bool:
-        """A miss may be a VM created since we listed: relist, but not more often than the refresh floor."""
-        stale = [
-            sub
-            for sub in subscriptions
-            if (age := self._index.age(sub)) is not None and age >= self._tuning.refresh_on_miss_after
-        ]
-        for sub in stale:
-            self._index.invalidate(sub)
-        return bool(stale)
-
     async def policy_for(self, vm: VmRef) -> JitPolicy | None:
         """The JIT policy covering ``vm`` (from the cached policy list), or None when JIT is not configured."""
         raw = covering_policy(await self._policy_list(vm.subscription_id), vm.id)
@@ -229,7 +245,8 @@ class AzureGateway:
         """Every VM, classified like the portal's three tabs, with the portal's activity columns."""
         rows: list[VmJitStatus] = []
         now = self._clock.now()
-        per_subscription = await asyncio.gather(*(self._subscription_snapshot(s) for s in self._subscriptions))
+        subscriptions = await self._source.current()
+        per_subscription = await asyncio.gather(*(self._subscription_snapshot(s) for s in subscriptions))
         for index, policies, subnets, defender in per_subscription:
             for item in index:
                 reasons = reasons_for(item, subnets, defender)
@@ -295,7 +312,7 @@ class AzureGateway:
     async def all_histories(self) -> list[VmHistory]:
         """Every JIT-configured VM's request history, read fresh: one policy list per subscription."""
         found: list[VmHistory] = []
-        lists = await asyncio.gather(*(self._fresh_policies(sub) for sub in self._subscriptions))
+        lists = await asyncio.gather(*(self._fresh_policies(sub) for sub in await self.subscription_ids()))
         for policies in lists:
             for raw in policies:
                 for entry in vm_entries(raw):
@@ -460,5 +477,18 @@ def build_gateway(
     if credential is None:
         options: dict[str, Any] = {"connection_verify": connection_verify} if connection_verify else {}
         credential = owned = DefaultAzureCredential(**options)
-    clients = ArmClients(credential, settings.azure_arm_endpoint, effective, connection_verify=connection_verify)
-    return AzureGateway(clients, settings.azure_subscription_ids, clock, effective, owned_credential=owned)
+    clients = ArmClients(
+        credential,
+        settings.azure_arm_endpoint,
+        effective,
+        connection_verify=connection_verify,
+        graph_endpoint=settings.graph_endpoint,
+    )
+    return AzureGateway(
+        clients,
+        settings.azure_subscription_ids,
+        clock,
+        effective,
+        owned_credential=owned,
+        management_group=settings.azure_management_group,
+    )

@@ -168,3 +168,31 @@ async def test_an_app_installed_exactly_from_the_manifest_passes(stack: Stack) -
     code, output = await _doctor(stack)
     assert code == 0, output
     assert "PASS  Slack: bot scopes" in output
+
+
+async def test_graph_permission_is_checked_unless_rbac_is_off(stack: Stack) -> None:
+    code, output = await _doctor(stack)
+    assert code == 0, output
+    assert "PASS  Microsoft Graph: User.Read.All granted" in output
+
+    stack.graph.granted_permissions.clear()
+    code, output = await _doctor(stack)
+    assert code == 1
+    assert "FAIL  Microsoft Graph: User.Read.All granted" in output
+    assert "application permission User.Read.All" in output
+
+    code, output = await _doctor(stack, JITBOT_REQUESTER_RBAC="off")
+    assert code == 0, output
+    assert "Microsoft Graph" not in output
+
+
+async def test_management_group_subscriptions_are_shown(stack: Stack) -> None:
+    code, output = await _doctor(stack, AZURE_MANAGEMENT_GROUP="mg-production", AZURE_SUBSCRIPTION_IDS="")
+    assert code == 0, output
+    assert "PASS  Azure: management group mg-production: subscriptions" in output
+    assert f"1: {PROD}" in output
+
+    code, output = await _doctor(stack, AZURE_MANAGEMENT_GROUP="mg-nowhere", AZURE_SUBSCRIPTION_IDS="")
+    assert code == 1
+    assert "FAIL  Azure: management group mg-nowhere: subscriptions" in output
+    assert "descendants/read" in output

@@ -19,15 +19,34 @@ from typing import Any
 
 import pytest
 from azure.identity.aio import ManagedIdentityCredential
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.people import SlackPeople
+from jit.azure.authorization import AuthorizationReader
 from jit.azure.clients import GatewayTuning
 from jit.azure.gateway import AzureGateway, build_gateway
+from jit.azure.graph import GraphUsers
+from jit.azure.requester_permissions import AzureRequesterPermissions
 from jit.clock import ManualClock
 from jit.model import PolicyPort, PortProtocol
+from jit.requester_access import RbacOutcome
 from jit.settings import Settings
 from sandbox.arm import ArmEmulator
-from sandbox.arm_inventory import Inventory, JitPolicy, NetworkSecurityGroup, Subscription, VirtualMachine
+from sandbox.arm_inventory import (
+    Inventory,
+    JitPolicy,
+    ManagementGroup,
+    NetworkSecurityGroup,
+    RoleAssignment,
+    Subscription,
+    VirtualMachine,
+)
 from sandbox.arm_routes import ROUTES
+from sandbox.entra import Directory, EntraUser
+from sandbox.graph import GraphEmulator
+from sandbox.rbac_demo import JIT_VM_ACCESS, roles
+from sandbox.slack import SlackEmulator
+from sandbox.slack_workspace import ENGINEER, demo_workspace
 
 AZURE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "azure"
 ROLE_FILES = {"requester": AZURE_DIR / "jitbot-role.json", "admin": AZURE_DIR / "jitbot-admin-role.json"}
@@ -46,6 +65,8 @@ SUBSCRIPTION_SCOPE = re.compile(r"^/subscriptions/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[
 SUB = "44444444-4444-4444-8444-444444444444"
 LOCATION = "westeurope"
 TOKEN_OPERATION = "token"
+GROUP = "mg-jitbot"
+REQUESTER_EMAIL = "alice@contoso.com"
 
 
 def load_role(kind: str) -> dict[str, Any]:
@@ -136,7 +157,14 @@ def world() -> Inventory:
     db = VirtualMachine(SUB, "rg-data", "db-01", LOCATION, subnet_nsg="nsg-data", private_ip="10.1.0.4")
     old = VirtualMachine(SUB, "rg-classic", "old-01", LOCATION, classic=True, private_ip="10.9.0.4")
     port = {"number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*", "maxRequestAccessDuration": "PT3H"}
+    requester = EntraUser(REQUESTER_EMAIL, "Alice Engineer", REQUESTER_EMAIL)
     return Inventory(
+        directory=Directory(users=[requester]),
+        management_groups=[ManagementGroup(GROUP, "jitbot", None, [SUB])],
+        role_definitions=roles(),
+        role_assignments=[
+            RoleAssignment("a1", f"/subscriptions/{SUB}/resourceGroups/rg-app", JIT_VM_ACCESS, requester.id)
+        ],
         subscriptions=[Subscription(SUB, "prod")],
         vms=[web, db, old],
         nsgs=[
@@ -154,6 +182,7 @@ class Live:
     arm: ArmEmulator
     gateway: AzureGateway
     clock: ManualClock
+    requester: AzureRequesterPermissions
 
 
 @pytest.fixture
@@ -161,28 +190,46 @@ async def live(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Live]:
     clock = ManualClock()
     for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)
-    async with ArmEmulator(world(), clock=clock) as arm:
+    workspace = demo_workspace()
+    alice = workspace.user(ENGINEER)
+    assert alice is not None
+    alice.email = REQUESTER_EMAIL
+    async with ArmEmulator(world(), clock=clock) as arm, SlackEmulator(workspace) as slack:
+        graph = await GraphEmulator(arm.inventory.directory, arm.tokens).start(arm.ca_file, arm.key_file)
         env = arm.environment()
         monkeypatch.setenv("IDENTITY_ENDPOINT", env["IDENTITY_ENDPOINT"])
         monkeypatch.setenv("IDENTITY_HEADER", env["IDENTITY_HEADER"])
-        settings = Settings(slack_bot_token="xoxb-test", azure_subscription_ids=(SUB,), azure_arm_endpoint=arm.url)
+        settings = Settings(
+            slack_bot_token="xoxb-test",
+            azure_management_group=GROUP,
+            azure_arm_endpoint=arm.url,
+            graph_endpoint=graph.url,
+        )
         credential = ManagedIdentityCredential()
         tuning = GatewayTuning(read_retries=1, retry_backoff=0.01, retry_backoff_max=0.05)
+        web = AsyncWebClient(token=workspace.token, base_url=slack.api_url)
         try:
             async with build_gateway(
                 settings, clock, credential=credential, connection_verify=str(arm.ca_file), tuning=tuning
             ) as gateway:
-                yield Live(arm, gateway, clock)
+                clients = gateway.clients
+                requester = AzureRequesterPermissions(
+                    SlackPeople(web), GraphUsers(clients), AuthorizationReader(clients), clock
+                )
+                yield Live(arm, gateway, clock, requester)
         finally:
             await credential.close()
+            await graph.stop()
 
 
 async def requester_phase(live: Live) -> set[str]:
-    """Everything a request needs: lookups, the inventory tabs, the grant and the history read after it."""
+    """Everything a request needs: lookups (under a management group), the requester's own RBAC, the inventory
+    tabs, the grant and the history read after it."""
     gateway = live.gateway
     web = await gateway.find_vm("rg-app/web-01")
     policy = await gateway.policy_for(web.ref)
     assert policy is not None
+    assert (await live.requester.check(ENGINEER, web.ref)).outcome is RbacOutcome.ALLOWED
     await gateway.inventory()
     await gateway.unsupported_reasons(web.ref)
     await gateway.initiate(policy, [22], "203.0.113.10/32", live.clock.now() + timedelta(hours=1), "jitbot test")
@@ -211,6 +258,9 @@ async def test_roles_grant_exactly_what_the_gateway_calls(live: Live) -> None:
     called = requester_ops | admin_ops
     assert called - set(mapping) == set(), "the gateway calls operations operations.json does not know"
     assert {"jit.initiate", "jit.put", "jit.delete", "network.nsg.rule.delete"} <= called
+    assert {"authorization.role_assignments.list", "authorization.role_definitions.get", "management.descendants"} <= (
+        requester_ops
+    )
 
     requester_granted = set(load_role("requester")["Actions"])
     assert actions_of(requester_ops) == requester_granted

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from jit.requester_access import RbacMode
 from jit.settings import Settings, SettingsError, load_environment
 
 GOOD = {
@@ -101,3 +102,36 @@ def test_real_environment_wins_over_dotenv(tmp_path: Path) -> None:
     merged = load_environment({"PORT": "5000"}, dotenv)
     assert merged["JITBOT_APPROVAL_CHANNEL"] == "C-from-file"
     assert merged["PORT"] == "5000"
+
+
+def test_requester_rbac_and_graph_follow_the_contract() -> None:
+    settings = Settings.from_env(GOOD)
+    assert settings.requester_rbac is RbacMode.WARN
+    assert settings.graph_endpoint == "https://graph.microsoft.com"
+    assert settings.azure_management_group is None
+    chosen = Settings.from_env(
+        GOOD | {"JITBOT_REQUESTER_RBAC": "Enforce", "MICROSOFT_GRAPH_ENDPOINT": "https://graph.microsoft.us/"}
+    )
+    assert chosen.requester_rbac is RbacMode.ENFORCE
+    assert chosen.graph_endpoint == "https://graph.microsoft.us"
+
+
+def test_bad_requester_rbac_and_graph_endpoint_are_named() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(GOOD | {"JITBOT_REQUESTER_RBAC": "strict", "MICROSOFT_GRAPH_ENDPOINT": "http://graph"})
+    text = str(caught.value)
+    assert "JITBOT_REQUESTER_RBAC='strict' must be off, warn or enforce" in text
+    assert "MICROSOFT_GRAPH_ENDPOINT" in text
+
+
+def test_a_management_group_makes_the_subscription_list_optional() -> None:
+    without_list = {k: v for k, v in GOOD.items() if k != "AZURE_SUBSCRIPTION_IDS"}
+    with pytest.raises(SettingsError, match="AZURE_SUBSCRIPTION_IDS is required"):
+        Settings.from_env(without_list)
+    settings = Settings.from_env(without_list | {"AZURE_MANAGEMENT_GROUP": "mg-production"})
+    assert settings.azure_management_group == "mg-production"
+    assert settings.azure_subscription_ids == ()
+    with pytest.raises(SettingsError, match="must be the group's id"):
+        Settings.from_env(
+            without_list | {"AZURE_MANAGEMENT_GROUP": "/providers/Microsoft.Management/managementGroups/x"}
+        )

@@ -22,6 +22,7 @@ from jit.store.audit import AuditLog
 from jit.store.requests import RequestStore
 from sandbox.arm import ArmEmulator
 from sandbox.arm_demo import demo_inventory
+from sandbox.graph import GraphEmulator
 from sandbox.processes import BotProcess
 from sandbox.redis_server import RedisServer
 from sandbox.slack import SlackEmulator
@@ -41,6 +42,7 @@ class World:
         self.clock = OffsetFileClock(self.dir / "clock")
         self.redis_server = RedisServer(appendonly=appendonly, directory=self.dir / "redis")
         self.arm = ArmEmulator(demo_inventory(self.clock.now()), clock=self.clock)
+        self.graph = GraphEmulator(self.arm.inventory.directory, self.arm.tokens)
         self.slack = SlackEmulator(demo_workspace())
         self.signing_secret = self.slack.workspace.signing_secret
         self.extra_env = dict(env or {})
@@ -56,8 +58,9 @@ class World:
         (self.dir / "redis").mkdir()
         self.redis_server.start()
         await self.arm.start(expire_interval=0.2)
+        await self.graph.start(self.arm.ca_file, self.arm.key_file)
         await self.slack.start()
-        self.env = bot_environment(self.arm, self.slack, self.redis_server.url, self.signing_secret)
+        self.env = bot_environment(self.arm, self.slack, self.redis_server.url, self.signing_secret, self.graph)
         self.env[CLOCK_FILE_VARIABLE] = str(self.clock.path)
         self.env.update(self.extra_env)
         self.session = aiohttp.ClientSession()
@@ -107,6 +110,7 @@ class World:
         if self.redis is not None:
             await self.redis.aclose()
         await self.slack.stop()
+        await self.graph.stop()
         await self.arm.stop()
         self.redis_server.close()
         self._tmp.cleanup()

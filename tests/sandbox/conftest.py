@@ -12,7 +12,7 @@ from sandbox.slack import SlackEmulator
 from sandbox.slack_workspace import Workspace, demo_workspace
 
 # Read scopes jitbot's own app does not have, but the emulator implements and its tests exercise.
-EXTRA_READ_SCOPES = ("users:read", "im:read", "mpim:read")
+EXTRA_READ_SCOPES = ("im:read", "mpim:read")
 
 
 def broad_workspace() -> Workspace:

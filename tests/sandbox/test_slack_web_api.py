@@ -314,7 +314,7 @@ async def test_users_info(slack: SlackEmulator, client: AsyncWebClient) -> None:
     assert alice["tz_offset"] in (3600, 7200)
     assert alice["deleted"] is False
     assert alice["is_bot"] is False
-    assert "email" not in alice["profile"]
+    assert alice["profile"]["email"] == "alice@contoso.com"
     frank = (await client.users_info(user=FORMER_EMPLOYEE))["user"]
     assert frank["deleted"] is True
     assert (await api_error(client.users_info(user="U0NOSUCHUS"))).response["error"] == "user_not_found"
@@ -322,13 +322,10 @@ async def test_users_info(slack: SlackEmulator, client: AsyncWebClient) -> None:
 
 async def test_users_info_shows_email_only_with_its_scope(session: aiohttp.ClientSession) -> None:
     workspace = broad_workspace()
-    workspace.scopes.append("users:read.email")
-    user = workspace.user(ENGINEER)
-    assert user is not None
-    user.email = "alice@example.com"
+    workspace.scopes.remove("users:read.email")
     async with SlackEmulator(workspace) as slack:
         client = AsyncWebClient(token=workspace.token, base_url=slack.api_url, session=session)
-        assert (await client.users_info(user=ENGINEER))["user"]["profile"]["email"] == "alice@example.com"
+        assert "email" not in (await client.users_info(user=ENGINEER))["user"]["profile"]
 
 
 async def test_usergroups(client: AsyncWebClient) -> None:

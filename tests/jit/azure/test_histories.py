@@ -18,7 +18,7 @@ async def test_every_jit_vms_history_costs_one_list_per_subscription(arm: ArmEmu
 
     assert {h.vm_id.rsplit("/", 1)[-1] for h in histories} >= {"web-01", "api-01"}
     lists = [c for c in arm.reads() if c.operation.startswith("jit.list")]
-    assert len(lists) == len(gateway.subscription_ids)
+    assert len(lists) == len(await gateway.subscription_ids())
 
 
 async def test_cached_history_needs_no_call_when_warm(
