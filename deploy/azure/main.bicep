@@ -92,6 +92,7 @@ param redisSkuName string = 'Standard'
 param redisCapacity int = 1
 
 var appPort = 3000
+var opsPort = 9100
 var socketMode = !empty(slackAppToken)
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
@@ -173,6 +174,10 @@ var env = concat(
     {
       name: 'PORT'
       value: string(appPort)
+    }
+    {
+      name: 'OPS_PORT'
+      value: string(opsPort)
     }
     {
       name: 'SLACK_BOT_TOKEN'
@@ -296,7 +301,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
               type: 'Liveness'
               httpGet: {
                 path: '/healthz'
-                port: appPort
+                port: opsPort
               }
               initialDelaySeconds: 10
               periodSeconds: 20
@@ -307,7 +312,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
               type: 'Readiness'
               httpGet: {
                 path: '/readyz'
-                port: appPort
+                port: opsPort
               }
               periodSeconds: 10
               timeoutSeconds: 3

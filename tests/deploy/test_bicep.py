@@ -11,7 +11,15 @@ import pytest
 
 from tests.deploy.bicep_text import Template, strip_comments_checked
 from tests.deploy.test_dockerfile import final_stage, only
-from tests.deploy.wiring import APP_PORT, LIVENESS_PATH, READINESS_PATH, REPO, settings_vars, unknown_env_names
+from tests.deploy.wiring import (
+    APP_PORT,
+    LIVENESS_PATH,
+    OPS_PORT,
+    READINESS_PATH,
+    REPO,
+    settings_vars,
+    unknown_env_names,
+)
 
 AZURE = REPO / "deploy" / "azure"
 SECRET_SETTINGS = {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "REDIS_URL"}
@@ -89,13 +97,15 @@ def test_tokens_and_redis_url_come_from_container_app_secrets_fed_by_secure_para
 def test_port_ingress_and_probes_match_the_image_and_routes() -> None:
     code = main().code
     assert f"var appPort = {APP_PORT}" in code
+    assert f"var opsPort = {OPS_PORT}" in code
     assert env()["PORT"] == {"value": "string(appPort)"}
+    assert env()["OPS_PORT"] == {"value": "string(opsPort)"}
     ingress = re.search(r"ingress: \{(.*?)\n      \}", code, re.DOTALL)
     assert ingress is not None
     assert "targetPort: appPort" in ingress.group(1)
     assert "external: true" in ingress.group(1)
     assert "allowInsecure: false" in ingress.group(1)
-    probes = dict(re.findall(r"type: '(\w+)'\s*\n\s*httpGet: \{\s*\n\s*path: '([^']+)'\s*\n\s*port: appPort", code))
+    probes = dict(re.findall(r"type: '(\w+)'\s*\n\s*httpGet: \{\s*\n\s*path: '([^']+)'\s*\n\s*port: opsPort", code))
     assert probes == {"Liveness": LIVENESS_PATH, "Readiness": READINESS_PATH}
     args = re.search(r"args: \[\s*\n\s*'(\w+)'\s*\n\s*\]", code)
     assert args is not None
