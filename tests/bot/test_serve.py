@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from bot.serve import serve
+from jit.settings import Settings, SettingsError
 from sandbox.processes import BotProcess
 from sandbox.redis_server import RedisServer
 from sandbox.slack_workspace import ENGINEER
@@ -117,3 +119,9 @@ async def test_a_port_clash_is_refused_with_a_clear_message(stack: Stack) -> Non
         assert f"OPS_PORT and PORT are both {bot.port}" in bot.log_text()
     finally:
         bot.close()
+
+
+async def test_a_port_given_on_the_command_line_may_not_be_the_operations_port() -> None:
+    settings = Settings(slack_bot_token="xoxb-x", slack_signing_secret="s", ops_port=9300)
+    with pytest.raises(SettingsError, match="--port 9300 is OPS_PORT too"):
+        await serve(port=9300, settings=settings)
