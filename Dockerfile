@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
 # jitbot image: `docker build -t jitbot .`, then `docker run --env-file .env -p 3000:3000 jitbot`.
+# Port 3000 (PORT) takes Slack's requests; 9100 (OPS_PORT: /healthz, /readyz, /metrics) stays unpublished.
 # Two stages so the runtime image carries the virtualenv but no build tooling or source tree.
 
 FROM python:3.11-slim AS builder
@@ -37,8 +38,9 @@ WORKDIR /app
 # Numeric user so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 EXPOSE 3000
-# The slim image has no curl; the standard library is enough. /healthz answers while the process is alive.
+# The slim image has no curl; the standard library is enough. /healthz on the operations port answers while the
+# process is alive, in HTTP mode and in Socket Mode alike.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '3000') + '/healthz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('OPS_PORT', '9100') + '/healthz', timeout=4)"]
 ENTRYPOINT ["jitbot"]
 CMD ["serve"]

@@ -72,7 +72,7 @@ class World:
         return env
 
     async def start_bot(self, name: str, redis_url: str | None = None) -> BotProcess:
-        """Start a fresh ``jitbot serve`` and wait until ``/readyz`` says Redis and Slack are reachable."""
+        """Start a fresh ``jitbot serve`` and wait until it answers ``/healthz`` on its PORT and its OPS_PORT."""
         bot = BotProcess(self.bot_env(redis_url), name=name)
         self._bots.append(bot)
         await bot.start()

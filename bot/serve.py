@@ -1,4 +1,8 @@
-"""``jitbot serve``: HTTP on aiohttp, or Socket Mode when SLACK_APP_TOKEN is set; graceful on SIGTERM."""
+"""``jitbot serve``: HTTP on aiohttp, or Socket Mode when SLACK_APP_TOKEN is set; graceful on SIGTERM.
+
+Either way the operations endpoints (``bot.ops``) listen on ``OPS_PORT`` from start-up until the work in flight
+has drained. ``PORT`` is opened in HTTP mode only: Socket Mode needs nothing from the outside.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,14 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from bot.app import build_bolt_app
 from bot.lazy import wait_for
 from bot.logs import configure_logging
+from bot.ops import ops_app_of
 from bot.refusals import RefusalRecorder
 from bot.replay import ReplayGuard
 from bot.runtime import Runtime, open_runtime
-from bot.server import CachedCheck, ReadinessCheck, SlackRoute, build_web_app
+from bot.server import SlackRoute, build_web_app
 from jit.clock import SystemClock
 from jit.file_clock import clock_from_environment
-from jit.settings import Settings, load_environment
+from jit.settings import Settings, SettingsError, load_environment
 from jit.store.refusals import RefusalTally
 
 log = logging.getLogger(__name__)
@@ -50,6 +55,10 @@ async def serve(host: str | None = None, port: int | None = None, settings: Sett
     """Run the bot until SIGTERM/SIGINT; returns the process exit code."""
     environment = load_environment()
     settings = settings or Settings.from_env(environment)
+    host = host or settings.host
+    port = port or settings.port
+    if not settings.socket_mode and port == settings.ops_port:
+        raise SettingsError([f"--port {port} is OPS_PORT too: the operations endpoints need a port of their own"])
     configure_logging(settings.log_level, _secrets(settings))
     stop = asyncio.Event()
     _stop_on_signals(stop)
@@ -59,40 +68,52 @@ async def serve(host: str | None = None, port: int | None = None, settings: Sett
     async with open_runtime(settings, clock=clock) as runtime:
         await runtime.start_background()
         freeze_startup_heap()
-        if settings.socket_mode:
-            await _run_socket_mode(runtime, stop)
-        else:
-            await run_http(runtime, host or settings.host, port or settings.port, stop)
+        ops, _ = await start_ops(runtime, host, settings.ops_port)
+        try:
+            if settings.socket_mode:
+                await _run_socket_mode(runtime, stop)
+            else:
+                await run_http(runtime, host, port, stop)
+        finally:
+            await ops.cleanup()
     log.info("jitbot.stopped")
     return 0
 
 
-async def start_http(runtime: Runtime, host: str, port: int, *, slack_routes: bool = True) -> tuple[web.AppRunner, int]:
-    """Start serving Slack (unless in Socket Mode) and the operational routes; returns the runner and port."""
-    slack = None
-    if slack_routes:
-        prefix = runtime.store.keys.prefix
-        guard = ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret, prefix=prefix)
-        tally = RefusalTally(runtime.redis, runtime.clock, prefix=prefix)
-        refusals = RefusalRecorder(tally, runtime.metrics, runtime.in_flight)
-        slack = SlackRoute(build_bolt_app(runtime), guard, runtime.in_flight, refusals)
-    app = build_web_app(
-        slack,
-        readiness=readiness_of(runtime),
-        metrics=runtime.metrics,
-        foreground=runtime.foreground,
-        before_metrics=runtime.refresh_gauges,
-    )
+async def start_http(runtime: Runtime, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving Slack on the public port; returns the runner and the port it listens on."""
+    prefix = runtime.store.keys.prefix
+    guard = ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret, prefix=prefix)
+    tally = RefusalTally(runtime.redis, runtime.clock, prefix=prefix)
+    refusals = RefusalRecorder(tally, runtime.metrics, runtime.in_flight)
+    slack = SlackRoute(build_bolt_app(runtime), guard, runtime.in_flight, refusals)
+    runner, bound = await _listen(build_web_app(slack, foreground=runtime.foreground), host, port)
+    log.info("jitbot.listening", extra={"host": host, "port": bound, "mode": "http"})
+    return runner, bound
+
+
+async def start_ops(runtime: Runtime, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start the operations endpoints (``bot.ops``); returns the runner and the port they listen on."""
+    runner, bound = await _listen(ops_app_of(runtime), host, port)
+    log.info("jitbot.ops_listening", extra={"host": host, "port": bound})
+    return runner, bound
+
+
+async def _listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port`` (0 picks a free port) and return the runner and the bound port."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
     bound = port
     server = getattr(site, "_server", None)
     sockets = getattr(server, "sockets", None) or []
     if sockets:
         bound = int(sockets[0].getsockname()[1])
-    log.info("jitbot.listening", extra={"host": host, "port": bound, "mode": "http"})
     return runner, bound
 
 
@@ -122,23 +143,12 @@ async def start_socket_mode(runtime: Runtime) -> AsyncSocketModeHandler:
 
 async def _run_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
     handler = await start_socket_mode(runtime)
-    health, _ = await start_http(runtime, runtime.settings.host, runtime.settings.port, slack_routes=False)
-    log.info("jitbot.listening", extra={"mode": "socket", "health_port": runtime.settings.port})
+    log.info("jitbot.listening", extra={"mode": "socket"})
     await stop.wait()
+    log.info("jitbot.draining")
     await handler.close_async()  # type: ignore[no-untyped-call]
     await drain_in_flight(runtime)
     await runtime.stop_background()
-    await health.cleanup()
-
-
-def readiness_of(runtime: Runtime) -> ReadinessCheck:
-    """The /readyz check: Redis answers and Slack's auth.test succeeds (cached briefly)."""
-    slack_check = CachedCheck(runtime.slack_ok)
-
-    async def check() -> dict[str, bool]:
-        return {"redis": await runtime.redis_ok(), "slack": await slack_check()}
-
-    return check
 
 
 def _secrets(settings: Settings) -> list[str]:

@@ -1,11 +1,13 @@
-"""The HTTP face: ``POST /slack/events``, ``GET /healthz``, ``GET /readyz``, ``GET /metrics`` on aiohttp."""
+"""The public HTTP face on ``PORT``: ``POST /slack/events`` and a ``GET /healthz`` that calls nothing (aiohttp).
+
+Readiness and metrics are on the operations port (``bot.ops``), never here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +23,10 @@ from bot.blocks.errors import unavailable_message
 from bot.foreground import Foreground
 from bot.lazy import LazyJob, inline_lazy
 from bot.logs import request_id_var
-from bot.metrics import Metrics
 from bot.refusals import RefusalRecorder
 from bot.replay import Refused, ReplayGuard, first_sighting
 
 log = logging.getLogger(__name__)
-ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 # What Bolt reads from the headers once the signature is checked: how to parse the body, and Slack's retries.
 BOLT_HEADERS = ("Content-Type", "X-Slack-Retry-Num", "X-Slack-Retry-Reason")
 
@@ -41,38 +41,15 @@ class SlackRoute:
     refusals: RefusalRecorder
 
 
-def build_web_app(
-    slack: SlackRoute | None,
-    *,
-    readiness: ReadinessCheck,
-    metrics: Metrics,
-    foreground: Foreground | None = None,
-    before_metrics: Callable[[], Awaitable[None]] | None = None,
-) -> web.Application:
-    """The aiohttp application serving Slack (when ``slack`` is given) and the operational endpoints."""
+def build_web_app(slack: SlackRoute, *, foreground: Foreground | None = None) -> web.Application:
+    """The aiohttp application on ``PORT``: Slack's requests, and a liveness answer that touches nothing."""
 
     async def healthz(_: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "ok"})
 
-    async def readyz(_: web.Request) -> web.StreamResponse:
-        checks = await readiness()
-        status = 200 if all(checks.values()) else 503
-        return web.json_response({"ready": status == 200, "checks": checks}, status=status)
-
-    async def metrics_endpoint(_: web.Request) -> web.StreamResponse:
-        if before_metrics is not None:
-            try:
-                await before_metrics()
-            except Exception:  # a scrape must answer even when Redis does not
-                log.warning("metrics.refresh_failed", exc_info=True)
-        return web.Response(body=metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
-
     app = web.Application(client_max_size=1024 * 1024)
-    if slack is not None:
-        app.router.add_post("/slack/events", slack_events_handler(slack, foreground or Foreground()))
+    app.router.add_post("/slack/events", slack_events_handler(slack, foreground or Foreground()))
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_endpoint)
     return app
 
 
@@ -167,26 +144,3 @@ def _unavailable() -> web.Response:
     message = unavailable_message()
     payload = {"response_type": "ephemeral", "text": message.text, "blocks": message.blocks}
     return web.Response(text=json.dumps(payload), content_type="application/json")
-
-
-class CachedCheck:
-    """Remembers a slow health check's result briefly so probes don't hammer Slack."""
-
-    def __init__(self, check: Callable[[], Awaitable[bool]], ttl_seconds: float = 30.0):
-        self.check = check
-        self.ttl_seconds = ttl_seconds
-        self._at = 0.0
-        self._value = False
-
-    async def __call__(self) -> bool:
-        """The cached result, refreshed when stale (failures are not cached)."""
-        now = time.monotonic()
-        if self._value and now - self._at < self.ttl_seconds:
-            return True
-        try:
-            self._value = await self.check()
-        except Exception:  # a probe must answer, whatever the dependency did
-            log.warning("readiness.check_failed", exc_info=True)
-            self._value = False
-        self._at = now
-        return self._value

@@ -83,6 +83,7 @@ class Settings:
     sync_interval: timedelta = timedelta(minutes=4)
     host: str = "0.0.0.0"
     port: int = 3000
+    ops_port: int = 9100
     log_level: str = "INFO"
 
     def __repr__(self) -> str:
@@ -116,6 +117,15 @@ class Settings:
             if value <= timedelta(0):
                 problems.append(f"{name} must be positive")
             return value
+
+        def tcp_port(name: str, default: int) -> int:
+            raw = environ.get(name, "").strip()
+            if not raw:
+                return default
+            if not (raw.isdigit() and 0 < int(raw) < 65536):
+                problems.append(f"{name}={raw!r} is not a TCP port")
+                return default
+            return int(raw)
 
         def integer(name: str, default: int) -> int:
             raw = environ.get(name, "").strip()
@@ -183,13 +193,10 @@ class Settings:
             except ValueError:
                 problems.append(f"JITBOT_DEFAULT_SOURCE={default_source!r} is not an IP address or strict CIDR")
         rules_raw = environ.get("JITBOT_RULES_FILE", "").strip()
-        port_raw = environ.get("PORT", "").strip()
-        port = 3000
-        if port_raw:
-            if port_raw.isdigit() and 0 < int(port_raw) < 65536:
-                port = int(port_raw)
-            else:
-                problems.append(f"PORT={port_raw!r} is not a TCP port")
+        port = tcp_port("PORT", 3000)
+        ops_port = tcp_port("OPS_PORT", 9100)
+        if ops_port == port and not app_token:
+            problems.append(f"OPS_PORT and PORT are both {port}: the operations endpoints need a port of their own")
         max_duration_raw = environ.get("JITBOT_MAX_DURATION", "").strip()
         redis_auth = (environ.get("JITBOT_REDIS_AUTH", "").strip() or "url").lower()
         if redis_auth not in ("url", "entra-id"):
@@ -225,6 +232,7 @@ class Settings:
             sync_interval=duration("JITBOT_SYNC_INTERVAL", timedelta(minutes=4)),
             host=environ.get("HOST", "").strip() or "0.0.0.0",
             port=port,
+            ops_port=ops_port,
             log_level=(environ.get("LOG_LEVEL", "").strip() or "INFO").upper(),
         )
         if problems:

@@ -3,7 +3,8 @@
 Why: the reliability tests must prove what happens when the bot dies mid-flight (``kill -9``) or when two
 replicas race, which an in-process bot cannot show honestly. The emulators and Redis stay in the test
 process; each bot gets its own environment (``SSL_CERT_FILE`` must be set before aiohttp is imported, so it
-goes in the child's environment), its own port and a log file to read when something goes wrong.
+goes in the child's environment), its own two ports (``PORT`` for Slack, ``OPS_PORT`` for the operations
+endpoints) and a log file to read when something goes wrong.
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ class BotProcessError(RuntimeError):
 class BotProcess:
     """One ``python -m bot.cli serve`` child on loopback; ``start``/``kill``/``restart`` as a test needs."""
 
-    def __init__(self, env: Mapping[str, str], *, port: int | None = None, name: str = "bot"):
+    def __init__(
+        self, env: Mapping[str, str], *, port: int | None = None, ops_port: int | None = None, name: str = "bot"
+    ):
         self.env = dict(env)
         self.port = port or free_port()
+        self.ops_port = ops_port or free_port()
         self.name = name
         self._tmp = tempfile.TemporaryDirectory(prefix=f"jitbot-{name}-")
         self.workdir = Path(self._tmp.name)
@@ -51,6 +55,16 @@ class BotProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def ops_url(self) -> str:
+        """``http://127.0.0.1:<ops port>``: ``/healthz``, ``/readyz`` and ``/metrics``."""
+        return f"http://127.0.0.1:{self.ops_port}"
+
+    @property
+    def socket_mode(self) -> bool:
+        """The child runs in Socket Mode (an app-level token is set) and opens no public port."""
+        return bool(self.env.get("SLACK_APP_TOKEN"))
+
+    @property
     def events_url(self) -> str:
         """Where Slack posts commands and clicks."""
         return f"{self.base_url}/slack/events"
@@ -63,12 +77,14 @@ class BotProcess:
     def _child_environment(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
         keep.update(self.env)
-        keep.update({"HOST": "127.0.0.1", "PORT": str(self.port), "PYTHONPATH": str(REPO_ROOT)})
+        keep.update(
+            {"HOST": "127.0.0.1", "PORT": str(self.port), "OPS_PORT": str(self.ops_port), "PYTHONPATH": str(REPO_ROOT)}
+        )
         keep.setdefault("LOG_LEVEL", "INFO")
         return keep
 
     async def start(self) -> BotProcess:
-        """Spawn the bot and wait until ``/healthz`` answers (within ``startup_seconds``)."""
+        """Spawn the bot and wait until ``/healthz`` answers on each port it opens (within ``startup_seconds``)."""
         self.spawn()
         await self._wait_healthy()
         return self
@@ -93,20 +109,23 @@ class BotProcess:
 
     async def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_seconds
+        waiting = [f"{self.ops_url}/healthz"] + ([] if self.socket_mode else [f"{self.base_url}/healthz"])
         async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
+            while waiting and time.monotonic() < deadline:
                 if not self.alive:
                     raise BotProcessError(f"{self.name} exited at start-up:\n{self.log_tail()}")
                 try:
-                    async with session.get(f"{self.base_url}/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+                    async with session.get(waiting[0], timeout=aiohttp.ClientTimeout(total=1)) as r:
                         if r.status == 200:
-                            return
+                            waiting.pop(0)
+                            continue
                 except (aiohttp.ClientError, TimeoutError):
                     pass
                 await asyncio.sleep(0.05)
-        raise BotProcessError(
-            f"{self.name} did not answer /healthz within {self.startup_seconds} s:\n{self.log_tail()}"
-        )
+        if waiting:
+            raise BotProcessError(
+                f"{self.name} did not answer {waiting[0]} within {self.startup_seconds} s:\n{self.log_tail()}"
+            )
 
     def kill(self) -> None:
         """``kill -9``: no shutdown handlers, no lease release, no flush: a crash."""
@@ -132,7 +151,7 @@ class BotProcess:
         return code
 
     async def restart(self) -> BotProcess:
-        """Kill (if running) and start again on the same port."""
+        """Kill (if running) and start again on the same ports."""
         self.kill()
         return await self.start()
 

@@ -30,6 +30,9 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server on loopback in its own temporary directory; ``appendonly`` turns AOF on.
 
+    With AOF it persists the way every deployment of jitbot does (``appendfsync everysec``, no RDB schedule; see
+    SECURITY.md), so the crash tests prove what production runs.
+
     ``own_session`` starts it outside the caller's process group, so a Ctrl-C in the terminal reaches only the
     caller, which can then shut down in order and stop the server last.
     """
@@ -77,7 +80,7 @@ class RedisServer:
             "--appendonly",
             "yes" if self.appendonly else "no",
             "--appendfsync",
-            "always" if self.appendonly else "everysec",
+            "everysec",
             "--protected-mode",
             "no",
             *self.extra_args,

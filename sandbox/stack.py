@@ -16,7 +16,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from bot.runtime import Runtime, open_runtime
-from bot.serve import drain_in_flight, start_http, start_socket_mode
+from bot.serve import drain_in_flight, start_http, start_ops, start_socket_mode
 from jit.clock import Clock, SystemClock
 from jit.settings import Settings
 from sandbox.arm import ArmEmulator
@@ -49,6 +49,7 @@ class StackOptions:
     env: Mapping[str, str] = field(default_factory=dict)
     bot_host: str = "127.0.0.1"
     bot_port: int = 0
+    ops_port: int = 0
     key_prefix: str | None = None
     start_scheduler: bool = True
     expire_interval: float | None = 1.0
@@ -93,11 +94,13 @@ class Stack:
         self.settings: Settings | None = None
         self._runtime: Runtime | None = None
         self._runner: web.AppRunner | None = None
+        self._ops_runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._exit = contextlib.AsyncExitStack()
         self._saved_env: dict[str, str | None] = {}
         self.bot_url = ""
         self.bot_port = 0
+        self.ops_port = 0
         self.key_prefix = ""
         self.driver: SlackDriver | None = None
 
@@ -131,7 +134,7 @@ class Stack:
         self._set_process_identity_env()
         self.settings = Settings.from_env(self.env)
         self.key_prefix = self.options.key_prefix or f"jitbot-{secrets.token_hex(4)}"
-        await self._start_bot(self.options.bot_port)
+        await self._start_bot(self.options.bot_port, self.options.ops_port)
         self.driver = (
             SocketModeDriver(self.slack)
             if self.options.socket_mode
@@ -139,7 +142,7 @@ class Stack:
         )
         return self
 
-    async def _start_bot(self, port: int) -> None:
+    async def _start_bot(self, port: int, ops_port: int) -> None:
         assert self.settings is not None
         self._exit = contextlib.AsyncExitStack()
         self._runtime = await self._exit.enter_async_context(
@@ -149,12 +152,12 @@ class Stack:
         )
         if self.options.start_scheduler:
             await self._runtime.start_background()
-        socket_mode = self.settings.socket_mode
-        self._runner, bound = await start_http(self._runtime, self.options.bot_host, port, slack_routes=not socket_mode)
-        self.bot_port = bound
-        self.bot_url = f"http://127.0.0.1:{bound}/slack/events"
-        if socket_mode:
+        self._ops_runner, self.ops_port = await start_ops(self._runtime, self.options.bot_host, ops_port)
+        if self.settings.socket_mode:
             self._socket = await start_socket_mode(self._runtime)
+        else:
+            self._runner, self.bot_port = await start_http(self._runtime, self.options.bot_host, port)
+            self.bot_url = f"http://127.0.0.1:{self.bot_port}/slack/events"
 
     async def stop_bot(self) -> None:
         """Stop the bot (as a deploy or a crash would), keeping Redis and the emulators running."""
@@ -166,13 +169,16 @@ class Stack:
             self._runner = None
         if self._runtime is not None:
             await drain_in_flight(self._runtime, seconds=5)
+        if self._ops_runner is not None:
+            await self._ops_runner.cleanup()
+            self._ops_runner = None
         await self._exit.aclose()
         self._runtime = None
 
     async def restart_bot(self) -> None:
-        """Stop the bot and start a fresh one on the same port, Redis keys and emulators."""
+        """Stop the bot and start a fresh one on the same ports, Redis keys and emulators."""
         await self.stop_bot()
-        await self._start_bot(self.bot_port)
+        await self._start_bot(self.bot_port, self.ops_port)
 
     def _set_process_identity_env(self) -> None:
         """azure-identity reads the managed identity endpoint from the process environment."""

@@ -1,15 +1,24 @@
-// jitbot on Azure Container Apps: the app (2+ replicas, probes on /readyz and /healthz), a user-assigned managed
-// identity holding the least-privilege jitbot role on every subscription it searches, Azure Cache for Redis over
-// TLS only, and Log Analytics for the container logs.
+// jitbot on Azure Container Apps, private by default:
+// - a virtual network with a subnet for the Container Apps environment and one for private endpoints;
+// - Azure Managed Redis (redis.bicep) behind a private endpoint: TLS only, no access keys, public network access
+//   disabled, AOF persistence; jitbot's managed identity is its only user (Microsoft Entra ID). Or an existing Redis
+//   (existingRedisUrl) that the virtual network can reach;
+// - the container app: 2+ replicas, probes on the operations port (9100, never exposed), HTTPS ingress to port 3000
+//   for Slack in HTTP mode and no ingress at all in Socket Mode (slackAppToken set), where the environment is
+//   internal too;
+// - a user-assigned managed identity holding a least-privilege jitbot role on every subscription it searches, and
+//   Log Analytics for the container logs.
 //
 //   az deployment group create -g <rg> -f deploy/azure/main.bicep -p deploy/azure/main.parameters.json \
-//     -p slackBotToken=xoxb-… slackSigningSecret=…
+//     -p slackBotToken=xoxb-… slackSigningSecret=…          (HTTP mode)
+//     -p slackBotToken=xoxb-… slackAppToken=xapp-…          (Socket Mode)
 //
 // The deploying user needs Owner (or User Access Administrator plus Contributor) on the subscriptions, because the
-// template creates a custom role and assigns it there. See docs/deploy.md.
+// template creates a custom role and assigns it there. Every API version is a published stable one; the spec each
+// comes from is listed in docs/deploy.md. Keep ternaries on one line: checkov's Bicep parser cannot read others.
 targetScope = 'resourceGroup'
 
-@description('Name prefix for every resource.')
+@description('Name prefix for every resource: lowercase letters, digits and hyphens.')
 @minLength(3)
 @maxLength(20)
 param name string = 'jitbot'
@@ -27,11 +36,11 @@ param containerRegistryName string = ''
 @secure()
 param slackBotToken string
 
-@description('Slack signing secret (HTTP mode).')
+@description('Slack signing secret: HTTP mode only (leave empty with slackAppToken).')
 @secure()
-param slackSigningSecret string
+param slackSigningSecret string = ''
 
-@description('Slack app-level token (xapp-…); set it only for Socket Mode.')
+@description('Slack app-level token (xapp-…). Set it for Socket Mode: no signing secret, no ingress, an internal environment.')
 @secure()
 param slackAppToken string = ''
 
@@ -80,19 +89,36 @@ param minReplicas int = 2
 @minValue(1)
 param maxReplicas int = 4
 
-@description('Azure Cache for Redis tier: Standard and Premium are replicated; Premium adds RDB/AOF persistence.')
-@allowed([
-  'Basic'
-  'Standard'
-  'Premium'
-])
-param redisSkuName string = 'Standard'
+@description('Address space of the virtual network.')
+param vnetAddressPrefix string = '10.42.0.0/16'
 
-@description('Cache size within the tier (C0-C6 for Basic/Standard, P1-P5 for Premium).')
-param redisCapacity int = 1
+@description('Subnet of the Container Apps environment (workload profiles: /27 or larger, delegated to Microsoft.App/environments).')
+param appsSubnetPrefix string = '10.42.0.0/23'
+
+@description('Subnet of the private endpoints (Redis).')
+param endpointsSubnetPrefix string = '10.42.2.0/27'
+
+@description('Azure Managed Redis SKU: Balanced_B1 and up keep a replica (high availability) and support AOF persistence.')
+param redisSkuName string = 'Balanced_B1'
+
+@description('Use this Redis instead of creating Azure Managed Redis: a rediss:// URL the virtual network can reach (see docs/deploy.md). Empty: create one.')
+@secure()
+param existingRedisUrl string = ''
+
+@description('How jitbot authenticates to the existing Redis: url (password in existingRedisUrl) or entra-id (its managed identity; grant it an access policy on the cache).')
+@allowed([
+  'url'
+  'entra-id'
+])
+param existingRedisAuth string = 'url'
 
 var appPort = 3000
+var opsPort = 9100
 var socketMode = !empty(slackAppToken)
+var createRedis = empty(existingRedisUrl)
+var appsSubnetName = 'container-apps'
+var endpointsSubnetName = 'private-endpoints'
+var workloadProfileName = 'Consumption'
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: '${name}-logs'
@@ -110,26 +136,57 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
   location: location
 }
 
-resource redis 'Microsoft.Cache/redis@2024-03-01' = {
-  name: '${name}-${uniqueString(resourceGroup().id)}'
+resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
+  name: '${name}-vnet'
   location: location
   properties: {
-    sku: {
-      name: redisSkuName
-      family: redisSkuName == 'Premium' ? 'P' : 'C'
-      capacity: redisCapacity
+    addressSpace: {
+      addressPrefixes: [
+        vnetAddressPrefix
+      ]
     }
-    enableNonSslPort: false
-    minimumTlsVersion: '1.2'
-    redisVersion: '6'
-    publicNetworkAccess: 'Enabled'
+    subnets: [
+      {
+        name: appsSubnetName
+        properties: {
+          addressPrefix: appsSubnetPrefix
+          delegations: [
+            {
+              name: 'container-apps'
+              properties: {
+                serviceName: 'Microsoft.App/environments'
+              }
+            }
+          ]
+        }
+      }
+      {
+        name: endpointsSubnetName
+        properties: {
+          addressPrefix: endpointsSubnetPrefix
+          privateEndpointNetworkPolicies: 'Enabled'
+        }
+      }
+    ]
   }
 }
 
-// Access keys are base64 and may hold '/', '+' and '=': escape the key so the URL still parses.
-var redisUrl = 'rediss://:${uriComponent(redis.listKeys().primaryKey)}@${redis.properties.hostName}:${redis.properties.sslPort}/0'
+module managedRedis 'redis.bicep' = if (createRedis) {
+  name: '${name}-redis'
+  params: {
+    name: name
+    location: location
+    skuName: redisSkuName
+    endpointSubnetId: '${vnet.id}/subnets/${endpointsSubnetName}'
+    virtualNetworkId: vnet.id
+    principalId: identity.properties.principalId
+  }
+}
 
-resource containerEnv 'Microsoft.App/managedEnvironments@2024-03-01' = {
+var redisUrl = createRedis ? managedRedis!.outputs.url : existingRedisUrl
+var redisAuth = createRedis ? 'entra-id' : existingRedisAuth
+
+resource containerEnv 'Microsoft.App/managedEnvironments@2025-07-01' = {
   name: '${name}-env'
   location: location
   properties: {
@@ -140,102 +197,139 @@ resource containerEnv 'Microsoft.App/managedEnvironments@2024-03-01' = {
         sharedKey: logs.listKeys().primarySharedKey
       }
     }
+    vnetConfiguration: {
+      infrastructureSubnetId: '${vnet.id}/subnets/${appsSubnetName}'
+      internal: socketMode
+    }
+    workloadProfiles: [
+      {
+        name: workloadProfileName
+        workloadProfileType: 'Consumption'
+      }
+    ]
   }
 }
 
-var secrets = concat(
-  [
-    {
-      name: 'slack-bot-token'
-      value: slackBotToken
-    }
-    {
-      name: 'slack-signing-secret'
-      value: slackSigningSecret
-    }
-    {
-      name: 'redis-url'
-      value: redisUrl
-    }
-  ],
-  socketMode
-    ? [
-        {
-          name: 'slack-app-token'
-          value: slackAppToken
-        }
-      ]
-    : []
-)
+var commonSecrets = [
+  {
+    name: 'slack-bot-token'
+    value: slackBotToken
+  }
+  {
+    name: 'redis-url'
+    value: redisUrl
+  }
+]
 
-var env = concat(
-  [
-    {
-      name: 'PORT'
-      value: string(appPort)
-    }
-    {
-      name: 'SLACK_BOT_TOKEN'
-      secretRef: 'slack-bot-token'
-    }
-    {
-      name: 'SLACK_SIGNING_SECRET'
-      secretRef: 'slack-signing-secret'
-    }
-    {
-      name: 'REDIS_URL'
-      secretRef: 'redis-url'
-    }
-    {
-      name: 'AZURE_CLIENT_ID'
-      value: identity.properties.clientId
-    }
-    {
-      name: 'AZURE_SUBSCRIPTION_IDS'
-      value: join(subscriptionIds, ',')
-    }
-    {
-      name: 'JITBOT_APPROVAL_CHANNEL'
-      value: approvalChannel
-    }
-    {
-      name: 'JITBOT_APPROVERS'
-      value: approvers
-    }
-    {
-      name: 'JITBOT_ONCALL_CHANNEL'
-      value: oncallChannel
-    }
-    {
-      name: 'JITBOT_DEFAULT_SOURCE'
-      value: defaultSource
-    }
-    {
-      name: 'JITBOT_ADMINS'
-      value: admins
-    }
-    {
-      name: 'JITBOT_REMIND_BEFORE'
-      value: remindBefore
-    }
-    {
-      name: 'JITBOT_REQUEST_TTL'
-      value: requestTtl
-    }
-    {
-      name: 'LOG_LEVEL'
-      value: logLevel
-    }
-  ],
-  socketMode
-    ? [
-        {
-          name: 'SLACK_APP_TOKEN'
-          secretRef: 'slack-app-token'
-        }
-      ]
-    : []
-)
+var httpSecrets = [
+  {
+    name: 'slack-signing-secret'
+    value: slackSigningSecret
+  }
+]
+
+var socketSecrets = [
+  {
+    name: 'slack-app-token'
+    value: slackAppToken
+  }
+]
+
+var secrets = concat(commonSecrets, socketMode ? socketSecrets : httpSecrets)
+
+var commonEnv = [
+  {
+    name: 'PORT'
+    value: string(appPort)
+  }
+  {
+    name: 'OPS_PORT'
+    value: string(opsPort)
+  }
+  {
+    name: 'SLACK_BOT_TOKEN'
+    secretRef: 'slack-bot-token'
+  }
+  {
+    name: 'REDIS_URL'
+    secretRef: 'redis-url'
+  }
+  {
+    name: 'JITBOT_REDIS_AUTH'
+    value: redisAuth
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identity.properties.clientId
+  }
+  {
+    name: 'AZURE_SUBSCRIPTION_IDS'
+    value: join(subscriptionIds, ',')
+  }
+  {
+    name: 'JITBOT_APPROVAL_CHANNEL'
+    value: approvalChannel
+  }
+  {
+    name: 'JITBOT_APPROVERS'
+    value: approvers
+  }
+  {
+    name: 'JITBOT_ONCALL_CHANNEL'
+    value: oncallChannel
+  }
+  {
+    name: 'JITBOT_DEFAULT_SOURCE'
+    value: defaultSource
+  }
+  {
+    name: 'JITBOT_ADMINS'
+    value: admins
+  }
+  {
+    name: 'JITBOT_REMIND_BEFORE'
+    value: remindBefore
+  }
+  {
+    name: 'JITBOT_REQUEST_TTL'
+    value: requestTtl
+  }
+  {
+    name: 'LOG_LEVEL'
+    value: logLevel
+  }
+]
+
+var httpEnv = [
+  {
+    name: 'SLACK_SIGNING_SECRET'
+    secretRef: 'slack-signing-secret'
+  }
+]
+
+var socketEnv = [
+  {
+    name: 'SLACK_APP_TOKEN'
+    secretRef: 'slack-app-token'
+  }
+]
+
+var env = concat(commonEnv, socketMode ? socketEnv : httpEnv)
+
+// Slack's HTTPS requests reach port 3000 only; the operations port has no ingress of any kind.
+var httpIngress = {
+  external: true
+  targetPort: appPort
+  transport: 'http'
+  allowInsecure: false
+}
+
+var registries = [
+  {
+    server: '${containerRegistryName}${environment().suffixes.acrLoginServer}'
+    identity: identity.id
+  }
+]
 
 // The first revision pulls the image as soon as the app exists, so AcrPull must be in place before it.
 module acrPull 'acr-pull.bicep' = if (!empty(containerRegistryName)) {
@@ -246,7 +340,7 @@ module acrPull 'acr-pull.bicep' = if (!empty(containerRegistryName)) {
   }
 }
 
-resource app 'Microsoft.App/containerApps@2024-03-01' = {
+resource app 'Microsoft.App/containerApps@2025-07-01' = {
   name: name
   location: location
   dependsOn: [
@@ -260,23 +354,12 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
   }
   properties: {
     managedEnvironmentId: containerEnv.id
+    workloadProfileName: workloadProfileName
     configuration: {
       activeRevisionsMode: 'Single'
-      ingress: {
-        external: true
-        targetPort: appPort
-        transport: 'http'
-        allowInsecure: false
-      }
+      ingress: socketMode ? null : httpIngress
       secrets: secrets
-      registries: empty(containerRegistryName)
-        ? []
-        : [
-            {
-              server: '${containerRegistryName}${environment().suffixes.acrLoginServer}'
-              identity: identity.id
-            }
-          ]
+      registries: empty(containerRegistryName) ? [] : registries
     }
     template: {
       containers: [
@@ -296,7 +379,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
               type: 'Liveness'
               httpGet: {
                 path: '/healthz'
-                port: appPort
+                port: opsPort
               }
               initialDelaySeconds: 10
               periodSeconds: 20
@@ -307,7 +390,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
               type: 'Readiness'
               httpGet: {
                 path: '/readyz'
-                port: appPort
+                port: opsPort
               }
               periodSeconds: 10
               timeoutSeconds: 3
@@ -330,6 +413,8 @@ module role 'role.bicep' = {
   params: {
     admin: grantAdminRole
     assignableSubscriptionIds: subscriptionIds
+    deploymentScope: resourceGroup().id
+    instance: name
   }
 }
 
@@ -344,12 +429,16 @@ module roleAssignments 'role-assignment.bicep' = [
   }
 ]
 
-@description('Paste into the Slack app: Slash Commands and Interactivity request URL.')
-output slackRequestUrl string = 'https://${app.properties.configuration.ingress.fqdn}/slack/events'
+@description('Paste into the Slack app: Slash Commands and Interactivity request URL (empty in Socket Mode).')
+output slackRequestUrl string = socketMode ? '' : 'https://${app.properties.configuration.?ingress.?fqdn ?? ''}/slack/events'
 
-@description('The identity jitbot acts as in Azure (the requestor in JIT history).')
+@description('The identity jitbot acts as in Azure (the requestor in JIT history, the Redis user).')
 output identityPrincipalId string = identity.properties.principalId
 
 output identityClientId string = identity.properties.clientId
 
-output redisHostName string = redis.properties.hostName
+@description('Host name of the Azure Managed Redis this deployment created (empty with existingRedisUrl).')
+output redisHostName string = createRedis ? managedRedis!.outputs.hostName : ''
+
+@description('The custom role\'s name, unique to this deployment.')
+output roleName string = role.outputs.roleName

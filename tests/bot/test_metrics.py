@@ -15,7 +15,7 @@ from tests.e2e.flow import dm_to, driver_of, request_card, wait_card_decided
 async def _scrape(stack: Stack) -> str:
     async with (
         aiohttp.ClientSession() as session,
-        session.get(f"http://127.0.0.1:{stack.bot_port}/metrics") as response,
+        session.get(f"http://127.0.0.1:{stack.ops_port}/metrics") as response,
     ):
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain")

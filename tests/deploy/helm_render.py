@@ -2,7 +2,9 @@
 
 Helm is not installable here, so the tests render the chart themselves. The subset: `{{ .Path }}`,
 `$`/`$var` paths, string and number literals, pipelines with include, nindent, indent, toYaml, quote and
-default, `if`/`else`/`end`, `range $k, $v := …`, `define`, `{{-`/`-}}` trimming and `{{/* comments */}}`.
+default, the comparisons and logic `int`, `gt`, `not`, `and`, `or` (with parenthesised arguments), `if`/`else`/
+`end`, `range $k, $v := …`, `define`, `{{-`/`-}}` trimming and `{{/* comments */}}`. Numbers in the values are
+float64 as in Helm (which reads values through JSON), so comparing one with an integer literal needs `int`.
 Anything else, and any reference to a value that does not exist, raises — so a template that strays
 outside what is checked here fails loudly instead of rendering something Helm would not.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 import yaml
 
 ACTION = re.compile(r"\{\{(-?)(.*?)(-?)\}\}", re.DOTALL)
+WORD = re.compile(r'"(?:\\.|[^"\\])*"|[()]|[^\s()]+')
+Item = str | list["Item"]
 
 
 class TemplateError(ValueError):
@@ -152,9 +155,47 @@ def render_scalar(value: Any) -> str:
     """How Go prints a value into the output; collections must go through toYaml."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     if isinstance(value, (str, int, float)):
         return str(value)
     raise TemplateError(f"cannot print {type(value).__name__} directly: use toYaml")
+
+
+def as_helm_values(value: Any) -> Any:
+    """Values as Helm holds them: every number a float64 (Helm reads values.yaml through JSON)."""
+    if isinstance(value, Mapping):
+        return {key: as_helm_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_helm_values(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def greater(a: Any, b: Any) -> bool:
+    """Go's `gt`: both operands of one basic kind, or an error (as Helm fails on float64 against an int)."""
+    if type(a) is not type(b) or not isinstance(a, (int, float, str)):
+        raise TemplateError(f"incompatible types for comparison: {type(a).__name__} and {type(b).__name__}")
+    return bool(a > b)
+
+
+def parse_command(command: str) -> list[Item]:
+    """Words of one command, with parenthesised groups as nested lists."""
+    stack: list[list[Item]] = [[]]
+    for word in WORD.findall(command):
+        if word == "(":
+            stack.append([])
+        elif word == ")":
+            if len(stack) == 1:
+                raise TemplateError(f"unbalanced ) in {command!r}")
+            group = stack.pop()
+            stack[-1].append(group)
+        else:
+            stack[-1].append(word)
+    if len(stack) != 1:
+        raise TemplateError(f"unclosed ( in {command!r}")
+    return stack[0]
 
 
 class Renderer:
@@ -163,7 +204,7 @@ class Renderer:
     def __init__(self, chart_dir: Path, values: Mapping[str, Any], release_name: str, namespace: str = "default"):
         chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text(encoding="utf-8"))
         self.root = {
-            "Values": values,
+            "Values": as_helm_values(values),
             "Release": {"Name": release_name, "Namespace": namespace, "Service": "Helm"},
             "Chart": {"Name": chart["name"], "Version": chart["version"], "AppVersion": chart["appVersion"]},
         }
@@ -180,6 +221,11 @@ class Renderer:
             "toYaml": to_yaml,
             "quote": quote,
             "default": lambda fallback, value: value if truthy(value) else fallback,
+            "int": lambda value: int(value),
+            "gt": greater,
+            "not": lambda value: not truthy(value),
+            "and": lambda *values: next((v for v in values if not truthy(v)), values[-1]),
+            "or": lambda *values: next((v for v in values if truthy(v)), values[-1]),
         }
 
     def render(self) -> dict[str, str]:
@@ -218,17 +264,27 @@ class Renderer:
     def _pipeline(self, pipeline: str, dot: Any, variables: dict[str, Any]) -> Any:
         result: Any = None
         for index, command in enumerate(part.strip() for part in pipeline.split("|")):
-            words = shlex.split(command, posix=False)
-            if not words:
+            items = parse_command(command)
+            if not items:
                 raise TemplateError(f"empty command in {pipeline!r}")
-            head, args = words[0], [self._operand(word, dot, variables) for word in words[1:]]
-            if head in self.functions:
-                result = self.functions[head](*args, *([result] if index else []))
-            elif index == 0 and not args:
-                result = self._operand(head, dot, variables)
-            else:
-                raise TemplateError(f"unknown function {head!r} in {pipeline!r}")
+            result = self._command(items, dot, variables, [result] if index else [])
         return result
+
+    def _command(self, items: list[Item], dot: Any, variables: dict[str, Any], piped: list[Any]) -> Any:
+        head, rest = items[0], items[1:]
+        if isinstance(head, str) and head in self.functions:
+            args = [self._value(item, dot, variables) for item in rest]
+            return self.functions[head](*args, *piped)
+        if not rest and not piped:
+            return self._value(head, dot, variables)
+        raise TemplateError(f"unknown function {head!r}")
+
+    def _value(self, item: Item, dot: Any, variables: dict[str, Any]) -> Any:
+        if isinstance(item, list):
+            if not item:
+                raise TemplateError("empty ()")
+            return self._command(item, dot, variables, [])
+        return self._operand(item, dot, variables)
 
     def _operand(self, word: str, dot: Any, variables: dict[str, Any]) -> Any:
         if word.startswith('"'):

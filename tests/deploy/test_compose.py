@@ -1,4 +1,5 @@
-"""docker-compose.yml runs the bot against a Redis that keeps its data (AOF on a volume), wired by name."""
+"""docker-compose.yml runs the bot against a Redis that keeps its data (AOF on a volume), wired by name, and
+publishes only the Slack port beyond the host."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from tests.deploy.test_dockerfile import healthcheck_command
-from tests.deploy.wiring import APP_PORT, LIVENESS_PATH, REPO, settings_vars, unknown_env_names
+from tests.deploy.wiring import APP_PORT, LIVENESS_PATH, OPS_PORT, REPO, settings_vars, unknown_env_names
 
 
 def compose() -> dict[str, Any]:
@@ -27,12 +28,18 @@ def env_example_values() -> dict[str, str]:
     return dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", text, flags=re.MULTILINE))
 
 
+def redis_options() -> dict[str, str]:
+    """The redis-server command's ``--name value`` options."""
+    command = service("redis")["command"]
+    assert command[0] == "redis-server"
+    assert len(command) % 2 == 1
+    return {command[i].removeprefix("--"): command[i + 1] for i in range(1, len(command), 2)}
+
+
 def test_redis_is_version_7_with_append_only_file_on_a_named_volume() -> None:
     redis = service("redis")
     assert redis["image"].split(":")[1].split(".")[0] == "7"
-    command = redis["command"]
-    assert command[0] == "redis-server"
-    assert command[command.index("--appendonly") + 1] == "yes"
+    assert redis_options()["appendonly"] == "yes"
     volumes = [v.split(":") for v in redis["volumes"]]
     assert [v for v in volumes if v[1] == "/data" and v[0] in compose()["volumes"]], "AOF must live on a volume"
     assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
@@ -54,10 +61,13 @@ def test_bot_builds_this_repo_and_serves() -> None:
     assert bot["command"] == ["serve"]
 
 
-def test_port_mapping_matches_the_listen_port() -> None:
+def test_only_the_slack_port_is_published_beyond_the_hosts_loopback() -> None:
     bot = service("jitbot")
     assert bot["environment"]["PORT"] == str(APP_PORT)
-    assert [p.split(":")[-1] for p in bot["ports"]] == [str(APP_PORT)]
+    assert bot["environment"]["OPS_PORT"] == str(OPS_PORT)
+    published = {p.rsplit(":", 1)[-1]: p.rsplit(":", 1)[0] for p in bot["ports"]}
+    assert published == {str(APP_PORT): str(APP_PORT), str(OPS_PORT): f"127.0.0.1:{OPS_PORT}"}
+    assert "ports" not in service("redis")
 
 
 def test_bot_health_check_is_the_images() -> None:

@@ -83,9 +83,9 @@ def test_entrypoint_is_the_console_script_serving() -> None:
     assert only(stage, "CMD").exec_form() == ["serve"]
 
 
-def test_exposed_port_is_the_port_the_bot_listens_on() -> None:
+def test_exposed_port_is_the_port_the_bot_listens_on_and_never_the_operations_port() -> None:
     stage = final_stage()
-    assert only(stage, "EXPOSE").args == str(APP_PORT)
+    assert only(stage, "EXPOSE").args == str(APP_PORT), "`docker run -P` must not publish OPS_PORT"
     env = dict(word.split("=", 1) for i in stage if i.keyword == "ENV" for word in i.flags_and_rest()[1])
     assert env["PORT"] == str(APP_PORT)
     assert (
@@ -168,12 +168,13 @@ async def health_server() -> AsyncIterator[tuple[int, dict[str, int]]]:
 
 
 async def run_healthcheck(port: int) -> int:
+    """The image's HEALTHCHECK with OPS_PORT set to ``port``."""
     command = healthcheck_command()
     assert command[0] == "python", "the slim image has no curl; the check must use python"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *command[1:],
-        env={"PORT": str(port)},
+        env={"OPS_PORT": str(port)},
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )

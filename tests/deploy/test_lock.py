@@ -49,6 +49,17 @@ def test_the_lock_matches_pyproject() -> None:
     run_uv("lock", "--check", "--python", sys.executable)
 
 
+def test_the_scanners_own_lock_matches_its_project_and_is_installed_exactly() -> None:
+    """checkov is locked apart from uv.lock (tools/checkov) and installed from that lock into .tools/checkov."""
+    run_uv("lock", "--check", "--project", "tools/checkov", "--python", sys.executable)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
+    env["UV_PROJECT_ENVIRONMENT"] = str(REPO / ".tools" / "checkov")
+    args = ("sync", "--project", "tools/checkov", "--frozen", "--exact", "--dry-run", "--python", sys.executable)
+    result = subprocess.run([uv(), *args], cwd=REPO, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Would make no changes" in result.stderr + result.stdout, result.stderr
+
+
 @pytest.mark.skipif(UNLOCKED, reason="this run installs the newest or oldest versions the ranges allow on purpose")
 def test_the_suite_runs_on_exactly_the_locked_versions() -> None:
     locked = locked_versions()

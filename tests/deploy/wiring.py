@@ -15,6 +15,7 @@ from jit.settings import Settings, SettingsError
 
 REPO = Path(__file__).resolve().parents[2]
 APP_PORT = 3000
+OPS_PORT = 9100
 LIVENESS_PATH = "/healthz"
 READINESS_PATH = "/readyz"
 
@@ -39,16 +40,17 @@ class RecordingEnv(Mapping[str, str]):
 
 @dataclass(frozen=True)
 class SettingsVars:
-    """Names Settings.from_env reads, and the ones it refuses to start without in HTTP mode."""
+    """Names Settings.from_env reads, and the ones it refuses to start without (in HTTP or Socket Mode)."""
 
     read: frozenset[str]
     required: frozenset[str]
 
 
 @cache
-def settings_vars() -> SettingsVars:
-    """Ask the settings model itself: run it on an empty environment and record lookups and complaints."""
-    env = RecordingEnv({})
+def settings_vars(socket_mode: bool = False) -> SettingsVars:
+    """Ask the settings model itself: run it on an empty environment (with only an app-level token in Socket
+    Mode) and record lookups and complaints."""
+    env = RecordingEnv({"SLACK_APP_TOKEN": "xapp-1-A1-x"} if socket_mode else {})
     try:
         Settings.from_env(env)
     except SettingsError as error:

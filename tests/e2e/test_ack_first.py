@@ -12,7 +12,7 @@ from tests.e2e.flow import driver_of, ephemeral_reply
 
 
 async def _metrics(stack: Stack) -> str:
-    url = f"http://127.0.0.1:{stack.bot_port}/metrics"
+    url = f"http://127.0.0.1:{stack.ops_port}/metrics"
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         return await response.text()
 

@@ -42,8 +42,9 @@ async def test_grammar_errors_come_back_in_the_socket_ack(socket_stack: Stack) -
     assert "how long" in response.body.lower()
 
 
-async def test_socket_mode_serves_health_but_not_the_events_route(socket_stack: Stack) -> None:
-    base = f"http://127.0.0.1:{socket_stack.bot_port}"
+async def test_socket_mode_serves_the_operations_port_but_no_events_route(socket_stack: Stack) -> None:
+    assert socket_stack.bot_port == 0, "Socket Mode opens no public port"
+    base = f"http://127.0.0.1:{socket_stack.ops_port}"
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base}/readyz") as ready:
             assert ready.status == 200

@@ -29,7 +29,7 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.redis_url == "redis://localhost:6379/0"
     assert settings.azure_arm_endpoint == "https://management.azure.com"
-    assert (settings.host, settings.port) == ("0.0.0.0", 3000)
+    assert (settings.host, settings.port, settings.ops_port) == ("0.0.0.0", 3000, 9100)
     assert settings.admins == ()
     assert settings.oncall_channel is None
     assert not settings.socket_mode
@@ -43,6 +43,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "JITBOT_APPROVERS": "bob",
         "JITBOT_DEFAULT_SOURCE": "0.0.0.0/0",
         "PORT": "http",
+        "OPS_PORT": "70000",
         "JITBOT_REDIS_AUTH": "kerberos",
     }
     del bad["JITBOT_APPROVAL_CHANNEL"]
@@ -54,12 +55,21 @@ def test_every_problem_is_reported_at_once() -> None:
         "JITBOT_REMIND_BEFORE",
         "JITBOT_APPROVERS entry 'bob'",
         "whole internet",
-        "PORT",
+        "PORT='http'",
+        "OPS_PORT='70000' is not a TCP port",
         "JITBOT_APPROVAL_CHANNEL is required",
         "JITBOT_REDIS_AUTH",
     ):
         assert expected in text
-    assert len(caught.value.problems) == 7
+    assert len(caught.value.problems) == 8
+
+
+def test_the_operations_port_is_separate_from_the_public_one() -> None:
+    assert Settings.from_env(GOOD | {"PORT": "8080", "OPS_PORT": "9200"}).ops_port == 9200
+    with pytest.raises(SettingsError, match="OPS_PORT and PORT are both 3000"):
+        Settings.from_env(GOOD | {"OPS_PORT": "3000"})
+    socket_mode = GOOD | {"SLACK_APP_TOKEN": "xapp-1-A1-xyz", "OPS_PORT": "3000"}
+    assert Settings.from_env(socket_mode).ops_port == 3000, "Socket Mode listens on OPS_PORT only"
 
 
 def test_wide_source_thresholds_and_the_interaction_limit() -> None:

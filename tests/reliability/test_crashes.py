@@ -1,6 +1,6 @@
 """Crashes: ``kill -9`` the bot at random moments across 50 request → approve → remind → expire cycles.
 
-Redis runs with AOF (``appendfsync always``) and is itself killed with SIGKILL now and then. Whatever
+Redis runs with AOF (``appendfsync everysec``, as deployed) and is itself killed with SIGKILL now and then. Whatever
 the moment of the crash: no reminder or expiry notice is lost, Azure is asked to open each request at most
 once, and duplicated notifications stay within the documented bound (SECURITY.md).
 """

@@ -90,9 +90,9 @@ class World:
         self.clock.advance(by)
 
     async def get(self, bot: BotProcess, path: str, timeout: float = 5.0) -> tuple[int, str]:
-        """GET one of the bot's operational routes."""
+        """GET one of the bot's operational routes (on its OPS_PORT)."""
         assert self.session is not None
-        async with self.session.get(bot.base_url + path, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+        async with self.session.get(bot.ops_url + path, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             return response.status, await response.text()
 
     def logs(self) -> str:

@@ -10,3 +10,13 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
+
+{{/* The Secret holding the tokens and REDIS_URL: secret.name, else one per release. */}}
+{{- define "jitbot.secretName" -}}
+{{ .Values.secret.name | default .Release.Name }}
+{{- end }}
+
+{{/* The bot's ServiceAccount: serviceAccount.name, else one per release. */}}
+{{- define "jitbot.serviceAccountName" -}}
+{{ .Values.serviceAccount.name | default .Release.Name }}
+{{- end }}
