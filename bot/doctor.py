@@ -14,8 +14,8 @@ from bot.runtime import build_slack_client
 from bot.scopes import required_scopes
 from jit.checks import Check, Verdict
 from jit.clock import SystemClock
+from jit.model import RbacMode
 from jit.redis_connect import RedisClient, connect_redis
-from jit.requester_access import RbacMode
 from jit.rules import groups_named, rules_checks
 from jit.settings import Settings, SettingsError, load_environment
 

@@ -26,9 +26,10 @@ from bot.metrics import Metrics
 from bot.people import SlackPeople
 from jit.clock import Clock, SystemClock
 from jit.instrumented import InstrumentedAzure
+from jit.model import RbacMode
 from jit.ports import AzureJit, RequesterPermissions
 from jit.redis_connect import RedisClient, connect_redis, drop_idle_connections
-from jit.requester_access import RbacMode, RequesterScreen
+from jit.requester_access import RequesterScreen
 from jit.routing import Router
 from jit.rules import router_for
 from jit.scheduler import Scheduler

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, replace
 
 from jit.azure.arm_ids import id_segments
-from jit.azure.errors import JitDeniedByPolicy, VmNotFound
 from jit.clock import Clock
 from jit.durations import to_iso8601
 from jit.errors import NotAllowed, RequestRejected
@@ -35,6 +34,7 @@ from jit.model import (
 )
 from jit.port_survey import Surveyor, held_ports
 from jit.ports import AzureJit, Directory
+from jit.ports.azure_errors import JitDeniedByPolicy, VmNotFound
 from jit.sharing import PortHolders
 from jit.store.locks import LockBusy, Locks
 from jit.store.policy_denials import PolicyDenials

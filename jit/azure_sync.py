@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jit import extras
-from jit.azure.errors import AzureJitError
 from jit.clock import Clock
 from jit.displacement import Displacement, Taker
 from jit.granting import Granting, VmBusy
 from jit.holdings import same_network
 from jit.model import AccessRequest, OutsideAccess, RequestState, VmHistory
 from jit.ports import AzureJit, LifecycleNotifier
+from jit.ports.azure_errors import AzureJitError
 from jit.sharing import PortHolders
 from jit.store.requests import RequestStore
 from jit.store.schedule import Schedule

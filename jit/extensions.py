@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 from jit import extras
 from jit.autoapprove import auto_approval, member_of
-from jit.azure.errors import AzureJitError
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
 from jit.extras import Extension, ExtensionState
 from jit.granting import Blocked, NotConfigured, VmBusy
@@ -34,6 +33,7 @@ from jit.justification import parse_justification
 from jit.model import MIN_ACCESS, AccessRequest, RequestState
 from jit.policy_check import check_against_policy
 from jit.ports import LifecycleNotifier
+from jit.ports.azure_errors import AzureJitError
 from jit.routing import Route
 
 if TYPE_CHECKING:

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 from jit import extras
 from jit.autoapprove import member_of
-from jit.azure.errors import AzureJitError
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
 from jit.granting import VmBusy
 from jit.model import AccessRequest, RequestState
 from jit.ports import LifecycleNotifier
+from jit.ports.azure_errors import AzureJitError
 from jit.routing import Route
 
 if TYPE_CHECKING:

@@ -271,3 +271,47 @@ class AccessRequest:
     def open_ports(self) -> tuple[int, ...]:
         """The ports this grant still holds: all it was granted, less those a newer grant took from it."""
         return tuple(p for p in self.ports if p not in self.lost_ports)
+
+
+class RbacMode(StrEnum):
+    """``JITBOT_REQUESTER_RBAC``."""
+
+    OFF = "off"
+    WARN = "warn"
+    ENFORCE = "enforce"
+
+
+class RbacOutcome(StrEnum):
+    """What the check found."""
+
+    ALLOWED = "allowed"
+    MISSING = "missing"
+    UNVERIFIED = "unverified"
+
+
+@dataclass(frozen=True)
+class RbacVerdict:
+    """The requester's Azure identity (``principal``, their UPN) and what it lacks on the VM.
+
+    ``reason`` says why the check could not be made (UNVERIFIED); it is safe to show in Slack.
+    """
+
+    outcome: RbacOutcome
+    principal: str = ""
+    missing: tuple[str, ...] = ()
+    reason: str = ""
+
+    @classmethod
+    def allowed(cls, principal: str) -> RbacVerdict:
+        """The identity holds every required action."""
+        return cls(RbacOutcome.ALLOWED, principal)
+
+    @classmethod
+    def lacking(cls, principal: str, missing: tuple[str, ...]) -> RbacVerdict:
+        """The identity lacks ``missing`` (a non-empty subset of REQUIRED_ACTIONS)."""
+        return cls(RbacOutcome.MISSING, principal, missing)
+
+    @classmethod
+    def unverified(cls, reason: str, principal: str = "") -> RbacVerdict:
+        """The check could not be made; ``reason`` says why."""
+        return cls(RbacOutcome.UNVERIFIED, principal, reason=reason)

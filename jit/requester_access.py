@@ -10,12 +10,10 @@ and a lookup failure refuses too: the check fails closed).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 
 from jit import extras
 from jit.errors import NotAllowed
-from jit.model import VmRef
+from jit.model import RbacMode, RbacOutcome, RbacVerdict, VmRef
 from jit.ports import AuditRecorder, RequesterPermissions
 
 INITIATE_ACTION = "Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action"
@@ -33,50 +31,6 @@ articles/defender-for-cloud/just-in-time-access-usage.md). The page lists ``jitN
 policy read and the NIC read named here (as in Microsoft's Set-JitLeastPrivilegedRole script)."""
 
 GRANTORS = "Owner, User Access Administrator or Role Based Access Control Administrator"
-
-
-class RbacMode(StrEnum):
-    """``JITBOT_REQUESTER_RBAC``."""
-
-    OFF = "off"
-    WARN = "warn"
-    ENFORCE = "enforce"
-
-
-class RbacOutcome(StrEnum):
-    """What the check found."""
-
-    ALLOWED = "allowed"
-    MISSING = "missing"
-    UNVERIFIED = "unverified"
-
-
-@dataclass(frozen=True)
-class RbacVerdict:
-    """The requester's Azure identity (``principal``, their UPN) and what it lacks on the VM.
-
-    ``reason`` says why the check could not be made (UNVERIFIED); it is safe to show in Slack.
-    """
-
-    outcome: RbacOutcome
-    principal: str = ""
-    missing: tuple[str, ...] = ()
-    reason: str = ""
-
-    @classmethod
-    def allowed(cls, principal: str) -> RbacVerdict:
-        """The identity holds every required action."""
-        return cls(RbacOutcome.ALLOWED, principal)
-
-    @classmethod
-    def lacking(cls, principal: str, missing: tuple[str, ...]) -> RbacVerdict:
-        """The identity lacks ``missing`` (a non-empty subset of REQUIRED_ACTIONS)."""
-        return cls(RbacOutcome.MISSING, principal, missing)
-
-    @classmethod
-    def unverified(cls, reason: str, principal: str = "") -> RbacVerdict:
-        """The check could not be made; ``reason`` says why."""
-        return cls(RbacOutcome.UNVERIFIED, principal, reason=reason)
 
 
 def verdict_extra(verdict: RbacVerdict) -> dict[str, str]:

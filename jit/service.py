@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 
 from jit import extras
 from jit.autoapprove import auto_approval, member_of
-from jit.azure.errors import AzureJitError
 from jit.azure_sync import DEFAULT_INTERVAL as DEFAULT_SYNC_INTERVAL
 from jit.azure_sync import SYNC_ITEM, AzureSync, SyncReport
 from jit.clock import Clock
@@ -33,6 +32,7 @@ from jit.model import AccessRequest, HeldPort, RequestState, VirtualMachine
 from jit.policy_check import check_against_policy, example_command
 from jit.port_survey import held_ports
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
+from jit.ports.azure_errors import AzureJitError
 from jit.requester_access import NO_SCREEN, RequesterScreen
 from jit.routing import DEFAULT_REVIEW_WITHIN, ConflictChoice, Route, Router
 from jit.sharing import OpeningPlan, others, plan_opening

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from jit.durations import DurationError, parse_duration
-from jit.requester_access import RbacMode
+from jit.model import RbacMode
 
 
 class SettingsError(ValueError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block
 
 from bot.blocks.common import code, context, escape_mrkdwn, section, truncate
-from jit.model import AccessRequest
-from jit.requester_access import RbacOutcome, stored_verdict
+from jit.model import AccessRequest, RbacOutcome
+from jit.requester_access import stored_verdict
 
 
 def requester_rbac_block(request: AccessRequest) -> Block | None:

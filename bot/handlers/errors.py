@@ -9,8 +9,8 @@ import redis.exceptions
 from bot.blocks.common import Message
 from bot.blocks.errors import error_message, refusal_message, unavailable_message
 from bot.grammar import GrammarError
-from jit.azure.errors import AzureJitError, VmAmbiguous
 from jit.errors import NotAllowed, RequestRejected, TemporarilyUnavailable, UnknownRequest
+from jit.ports.azure_errors import AzureJitError, VmAmbiguous
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from jit.azure.clients import ArmClients
-from jit.azure.errors import AzureForbidden, AzureJitError
 from jit.azure.failures import azure_errors
 from jit.azure.graph import GRAPH_PERMISSION, GraphUsers
 from jit.azure.reads import ArmReader
 from jit.azure.subscriptions import SubscriptionSource
 from jit.checks import Check
+from jit.ports.azure_errors import AzureForbidden, AzureJitError
 
 AREA = "Azure"
 

@@ -19,15 +19,7 @@ from jit.azure.arm_ids import id_segments, same_id
 from jit.azure.cache import TtlCache
 from jit.azure.clients import ArmClients, GatewayTuning
 from jit.azure.diagnostics import diagnose
-from jit.azure.errors import (
-    InvalidPolicyPorts,
-    PolicyNameTooLong,
-    VmAmbiguous,
-    VmNotFound,
-    VmUnsupported,
-)
 from jit.azure.initiate import Initiator
-from jit.azure.names import VmSpec, parse_vm_spec
 from jit.azure.policies import (
     DEFAULT_POLICY_NAME,
     NAME_LIMIT,
@@ -62,7 +54,15 @@ from jit.model import (
     VmJitStatus,
     VmRef,
 )
+from jit.ports.azure_errors import (
+    InvalidPolicyPorts,
+    PolicyNameTooLong,
+    VmAmbiguous,
+    VmNotFound,
+    VmUnsupported,
+)
 from jit.settings import Settings
+from jit.vm_names import VmSpec, parse_vm_spec
 
 RawJson = dict[str, Any]
 JIT_RULE_PREFIX = "securitycenter-jitrule"

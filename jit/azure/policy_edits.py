@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jit.azure.errors import AzureJitError
 from jit.azure.reads import ArmReader
 from jit.azure.writes import ArmWriter
+from jit.ports.azure_errors import AzureJitError
 
 log = logging.getLogger(__name__)
 

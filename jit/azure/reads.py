@@ -12,8 +12,8 @@ from azure.core.rest import HttpRequest
 
 from jit.azure.arm_ids import id_segments
 from jit.azure.clients import ArmClients
-from jit.azure.errors import AzureNotFound
 from jit.azure.failures import azure_errors, response_json
+from jit.ports.azure_errors import AzureNotFound
 
 RawJson = dict[str, Any]
 CLASSIC_API_VERSION = "2017-04-01"

@@ -17,14 +17,14 @@ from typing import Any
 
 from jit.azure.authorization import AuthorizationReader
 from jit.azure.cache import TtlCache
-from jit.azure.errors import AzureAuthFailed, AzureForbidden, AzureJitError
 from jit.azure.graph import GRAPH_PERMISSION, EntraUser, GraphUsers
 from jit.azure.rbac_eval import applies_to, missing
 from jit.clock import Clock
 from jit.errors import IdentityUnavailable
-from jit.model import VmRef
+from jit.model import RbacVerdict, VmRef
 from jit.ports import PeopleEmails
-from jit.requester_access import REQUIRED_ACTIONS, RbacVerdict
+from jit.ports.azure_errors import AzureAuthFailed, AzureForbidden, AzureJitError
+from jit.requester_access import REQUIRED_ACTIONS
 
 log = logging.getLogger(__name__)
 RawJson = dict[str, Any]

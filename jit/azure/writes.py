@@ -13,8 +13,8 @@ from azure.core.exceptions import HttpResponseError
 
 from jit.azure.arm_ids import id_segments
 from jit.azure.clients import ArmClients
-from jit.azure.errors import AzureJitError
 from jit.azure.failures import azure_errors, azure_message, response_json, status_error, translate
+from jit.ports.azure_errors import AzureJitError
 
 RawJson = dict[str, Any]
 

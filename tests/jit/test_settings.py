@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jit.requester_access import RbacMode
+from jit.model import RbacMode
 from jit.settings import Settings, SettingsError, load_environment
 
 GOOD = {

@@ -13,7 +13,6 @@ from jit.checks import Verdict
 from jit.model import VirtualMachine, VmRef
 from jit.routing import AutoApproval, BusinessHours, Escalation, Route, SingleRouteRouter
 from jit.rules import (
-    Applicable,
     Match,
     RulesError,
     RulesRouter,
@@ -24,14 +23,15 @@ from jit.rules import (
     router_for,
     rules_checks,
 )
-from jit.rules_lint import lint_rules
+from jit.rules.lint import lint_rules
+from jit.rules.model import Applicable
 from jit.settings import Settings
 
 PROD = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e01"
 LAB = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e02"
 DEFAULT = Route(name="default", approvers=("S0APPROVRS",), approval_channel="C0APPROVAL")
 HOURS = "rules:\n  - name: a\n    auto_approve:\n      business_hours: "
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "lifecycle.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "lifecycle.md"
 
 
 def vm(

@@ -28,7 +28,7 @@ from jit.principals import ALL_OF, is_group
 from jit.routing import Route
 
 if TYPE_CHECKING:
-    from jit.rules import Match, Rule, RulesRouter
+    from jit.rules.model import Match, Rule, RulesRouter
 
 AREA = "Rules"
 _GLOB_CHARS = frozenset("*?[")

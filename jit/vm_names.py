@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from jit.azure.errors import InvalidVmName
+from jit.ports.azure_errors import InvalidVmName
 
 _VM = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9_])?")
 _RESOURCE_GROUP = re.compile(r"[-\w.()]{0,89}[-\w()]", re.UNICODE)

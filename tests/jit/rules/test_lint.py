@@ -6,7 +6,7 @@ from __future__ import annotations
 from jit.checks import Verdict
 from jit.routing import Route
 from jit.rules import Match, parse_rules
-from jit.rules_lint import covers, lint_rules, may_overlap
+from jit.rules.lint import covers, lint_rules, may_overlap
 
 DEFAULT = Route(name="default", approvers=("S0APPROVRS",), approval_channel="C0APPROVAL")
 SUB_A = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e01"

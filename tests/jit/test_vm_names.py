@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jit.azure.errors import InvalidVmName
-from jit.azure.names import VmSpec, parse_vm_spec
+from jit.ports.azure_errors import InvalidVmName
+from jit.vm_names import VmSpec, parse_vm_spec
 
 
 @pytest.mark.parametrize(
