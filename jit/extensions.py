@@ -29,6 +29,7 @@ from jit.autoapprove import auto_approval, member_of
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
 from jit.extras import Extension, ExtensionState
 from jit.granting import Blocked, NotConfigured, VmBusy
+from jit.hints import Command, command_hint, request_hint
 from jit.justification import parse_justification
 from jit.model import MIN_ACCESS, AccessRequest, RequestState
 from jit.policy_check import check_against_policy
@@ -98,7 +99,7 @@ class Extensions:
             raise RequestRejected(
                 f"Request `{grant.id}` is not open (it is {grant.state.value.replace('_', ' ')}), so it cannot be "
                 "extended. Ask for access again instead.",
-                f"/jit {','.join(map(str, grant.ports))} {grant.vm.resource_group}/{grant.vm.name} 1h",
+                request_hint(grant.ports, f"{grant.vm.resource_group}/{grant.vm.name}", timedelta(hours=1)),
             )
         current = extras.extension(grant)
         if current.open:
@@ -251,7 +252,7 @@ class Extensions:
                 reason=grant.reason,
             )
         except RequestRejected as exc:
-            raise RequestRejected(exc.problem, f"/jit extend {grant.id} 30m") from None
+            raise RequestRejected(exc.problem, command_hint(Command.EXTEND, grant.id, "30m")) from None
         limits = [rule.max_duration for rule in rules]
         limits += [v for v in (service.config.max_duration, route.max_duration) if v is not None]
         return service.clock.now() + min(limits)
@@ -264,7 +265,7 @@ class Extensions:
             raise RequestRejected(
                 f"`{grant.vm.name}` may be open at most until {limit:%H:%M} UTC from now, and this access already "
                 f"lasts until {current:%H:%M} UTC, so it cannot be extended now. Ask again closer to its end.",
-                f"/jit status {grant.id}",
+                command_hint(Command.STATUS, grant.id),
             )
         return min(current + wanted, limit)
 

@@ -19,6 +19,7 @@ from jit import extras
 from jit.autoapprove import member_of
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
 from jit.granting import VmBusy
+from jit.hints import Command, command_hint
 from jit.model import AccessRequest, RequestState
 from jit.ports import LifecycleNotifier
 from jit.ports.azure_errors import AzureJitError
@@ -107,7 +108,7 @@ class Lifecycle:
         if request.state is RequestState.PENDING:
             raise RequestRejected(
                 f"Request `{request.id}` is still waiting for approval, so nothing is open yet.",
-                f"/jit cancel {request.id}",
+                command_hint(Command.CANCEL, request.id),
             )
         if request.state is RequestState.APPROVED:
             raise RequestRejected(f"Access to `{request.vm.name}` is being opened right now; try again in a moment.")

@@ -24,12 +24,13 @@ from jit.displacement import Displacement
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
 from jit.extensions import ExtensionAsked, Extensions, parse_extension_ref
 from jit.granting import Blocked, Granting, NotConfigured, VmBusy
+from jit.hints import Command, command_hint, request_hint
 from jit.holder_notes import conflict_text, holders_json
 from jit.holdings import same_network
 from jit.justification import parse_justification
 from jit.lifecycle import Lifecycle, Reviewed, Revoked, pending_schedule
 from jit.model import AccessRequest, HeldPort, RequestState, VirtualMachine
-from jit.policy_check import check_against_policy, example_command
+from jit.policy_check import check_against_policy
 from jit.port_survey import held_ports
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
 from jit.ports.azure_errors import AzureJitError
@@ -155,19 +156,19 @@ class JitService:
         if route.reason_required and not draft.reason.strip():
             raise RequestRejected(
                 f"A reason is required for `{label}`.",
-                example_command(draft.ports, label, draft.duration, draft.source, "INC-1234 fixing deploy"),
+                request_hint(draft.ports, label, draft.duration, draft.source, "INC-1234 fixing deploy"),
             )
         if route.ticket_pattern and not draft.break_glass and not _contains(route.ticket_pattern, draft.reason):
             raise RequestRejected(
                 f"The reason for `{label}` must mention a ticket matching `{route.ticket_pattern}`.",
-                example_command(draft.ports, label, draft.duration, draft.source, "INC-1234 fixing deploy"),
+                request_hint(draft.ports, label, draft.duration, draft.source, "INC-1234 fixing deploy"),
             )
         policy = await self.azure.policy_for(vm.ref)
         if policy is None:
             raise RequestRejected(
-                f"Just-in-time access is not configured for `{label}`. An admin can enable it with "
-                f"`/jit enable {label}`; `/jit list` shows the VMs that have it.",
-                "/jit list configured",
+                f"Just-in-time access is not configured for `{label}`; ask a jitbot admin to enable it. "
+                "These VMs have it:",
+                command_hint(Command.LIST, "configured"),
             )
         source = draft.source or self.config.default_source
         limit = _tighter(self.config.max_duration, route.max_duration)
@@ -199,7 +200,7 @@ class JitService:
             raise RequestRejected(
                 f"{conflict_text(preview.displaced)} The rule `{route.name}` does not let a new grant close it, "
                 f"so ask again once it has ended.",
-                "/jit status " + label,
+                command_hint(Command.STATUS, label),
             )
         automatic = (
             draft.break_glass
@@ -251,8 +252,8 @@ class JitService:
         except TooManyPending as exc:
             raise RequestRejected(
                 f"You already have {exc.count} requests waiting for approval. Wait for them, or cancel one "
-                "with `/jit cancel <request-id>` (see `/jit status`).",
-                "/jit status",
+                "(your status shows their ids):",
+                command_hint(Command.STATUS),
             ) from None
         if created.created and automatic:
             return Submitted(await self._approve_now(created.request), True)

@@ -48,6 +48,7 @@ from bot.handlers.views import (
 from bot.runtime import Runtime
 from jit.admin import AdminService
 from jit.errors import RequestRejected
+from jit.hints import Command, command_hint
 from jit.store.policy_denials import PolicyDenials
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class AdminFlows:
         if await self.runtime.azure.policy_for(found.ref) is None:
             raise RequestRejected(
                 f"JIT is not configured on `{found.ref.name}`, so there is nothing to disable.",
-                "/jit list configured",
+                command_hint(Command.LIST, "configured"),
             )
         return disable_modal(found.ref)
 

@@ -39,6 +39,7 @@ from jit.azure.topology import IndexedVm, build_index, matching, nsg_ids_for, re
 from jit.azure.writes import ArmWriter
 from jit.checks import Check
 from jit.clock import Clock
+from jit.hints import Command, command_hint
 from jit.holdings import same_network
 from jit.model import (
     MAX_ACCESS,
@@ -199,7 +200,8 @@ class AzureGateway:
         if not found:
             where = f"`{wanted.resource_group}/{wanted.name}`" if wanted.resource_group else f"`{wanted.name}`"
             raise VmNotFound(
-                f"No VM called {where} in the subscriptions jitbot can see. Check the spelling, or use `/jit list`."
+                f"No VM called {where} in the subscriptions jitbot can see. Check the spelling, or list them:",
+                hint=command_hint(Command.LIST),
             )
         if len(found) > 1:
             raise VmAmbiguous(wanted.name, [vm.ref for vm in found])

@@ -7,18 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from jit.hints import Hint
 from jit.model import UnsupportedReason, VmRef
 
 
 class AzureJitError(Exception):
-    """Base of every gateway error. ``user_message`` is safe to show in Slack; ``detail`` is Azure's text."""
+    """Base of every gateway error. ``user_message`` is safe to show in Slack; ``detail`` is Azure's text;
+    ``hint`` what to do next, when something helps."""
 
     default_message = "Azure could not complete the request."
 
-    def __init__(self, user_message: str | None = None, *, detail: str = "", status: int | None = None):
+    def __init__(
+        self, user_message: str | None = None, *, detail: str = "", status: int | None = None, hint: Hint | None = None
+    ):
         self.user_message = user_message or self.default_message
         self.detail = detail
         self.status = status
+        self.hint = hint
         super().__init__(self.user_message if not detail else f"{self.user_message} ({detail})")
 
 
