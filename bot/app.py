@@ -7,10 +7,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.inventory import ENABLE_ACTION, LIST_MORE_ACTION, LIST_TAB_ACTION_PATTERN
 from bot.blocks.policy_modal import DISABLE_CALLBACK_ID, POLICY_CALLBACK_ID
-from bot.handlers.admin import AdminFlows, admin_service
+from bot.handlers.admin import AdminFlows
 from bot.handlers.commands import CommandHandlers
 from bot.handlers.decisions import DecisionHandlers
-from bot.handlers.home import HomeHandlers, HomePublisher, install_home_refresh
+from bot.handlers.home import HomeHandlers
 from bot.handlers.inventory import InventoryHandlers
 from bot.handlers.lifecycle import (
     ACK_REVIEW_ACTION,
@@ -69,9 +69,8 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
 
 def _register_portal(app: AsyncApp, runtime: Runtime, limit: InteractionLimit) -> None:
     """The portal's JIT page in Slack: inventory paging, Enable JIT, the policy modals and App Home."""
-    admin = admin_service(runtime)
-    home = HomePublisher(runtime, admin)
-    install_home_refresh(runtime, home)
+    admin = runtime.admin
+    home = runtime.home
     inventory = InventoryHandlers(runtime, admin)
     app.action(LIST_TAB_ACTION_PATTERN)(ack=inventory.ack, lazy=[limit.click(inventory.page)])
     app.action(LIST_MORE_ACTION)(ack=inventory.ack, lazy=[limit.click(inventory.page)])

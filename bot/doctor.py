@@ -10,11 +10,9 @@ from redis.asyncio.cluster import RedisCluster
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.runtime import build_slack_client
+from bot.runtime import build_slack_client, diagnose_azure
 from bot.scopes import required_scopes
 from jit.checks import Check, Verdict
-from jit.clock import SystemClock
-from jit.model import RbacMode
 from jit.redis_connect import RedisClient, connect_redis
 from jit.rules import groups_named, rules_checks
 from jit.settings import Settings, SettingsError, load_environment
@@ -234,13 +232,5 @@ async def _config_save(client: RedisClient, **target: Any) -> dict[str, str]:
 
 async def azure_checks(settings: Settings, connection_verify: str | None) -> list[Check]:
     """The credential gets a token; each subscription's VMs and JIT policies are readable; Defender is on; and,
-    unless JITBOT_REQUESTER_RBAC is off, Microsoft Graph lets jitbot look people up."""
-    from jit.azure.diagnostics import graph_checks
-    from jit.azure.gateway import build_gateway
-
-    gateway = build_gateway(settings, SystemClock(), connection_verify=connection_verify)
-    async with gateway:
-        checks = await gateway.diagnose()
-        if settings.requester_rbac is not RbacMode.OFF:
-            checks += await graph_checks(gateway.clients)
-        return checks
+    unless JITBOT_REQUESTER_RBAC is off, Microsoft Graph lets jitbot look people up (``bot.runtime``)."""
+    return await diagnose_azure(settings, connection_verify)

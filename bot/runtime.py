@@ -20,11 +20,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.directory import SlackDirectory
 from bot.foreground import Foreground
+from bot.home import HomeParts, HomePublisher, HomeRefreshingNotifier
 from bot.lifecycle_notifier import SlackLifecycleNotifier
 from bot.logs import request_id_var
 from bot.metrics import Metrics
 from bot.people import SlackPeople
+from jit.admin import AdminService
+from jit.authorisation import Authorisation
+from jit.checks import Check
 from jit.clock import Clock, SystemClock
+from jit.granting import Granting
 from jit.instrumented import InstrumentedAzure
 from jit.model import RbacMode
 from jit.ports import AzureJit, RequesterPermissions
@@ -39,6 +44,7 @@ from jit.sources import WidePrefixes
 from jit.store.audit import AuditLog
 from jit.store.limits import RateLimiter
 from jit.store.locks import Locks
+from jit.store.policy_denials import PolicyDenials
 from jit.store.requests import RequestStore
 from jit.store.schedule import DueItem, Schedule
 
@@ -97,6 +103,8 @@ class Runtime:
     router: Router
     foreground: Foreground
     locks: Locks
+    admin: AdminService
+    home: HomePublisher
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -152,6 +160,21 @@ def _requester_permissions(gateway: Any, people: SlackPeople, clock: Clock) -> R
     return AzureRequesterPermissions(people, GraphUsers(clients), AuthorizationReader(clients), clock)
 
 
+async def diagnose_azure(settings: Settings, connection_verify: str | None) -> list[Check]:
+    """``jitbot doctor``'s Azure checks: the credential gets a token; each subscription's VMs and JIT policies are
+    readable; Defender is on; and, unless JITBOT_REQUESTER_RBAC is off, Microsoft Graph lets jitbot look people
+    up. Here because this module is the one place the Slack face reaches the Azure adapter."""
+    from jit.azure.diagnostics import graph_checks
+    from jit.azure.gateway import build_gateway
+
+    gateway = build_gateway(settings, SystemClock(), connection_verify=connection_verify)
+    async with gateway:
+        checks = await gateway.diagnose()
+        if settings.requester_rbac is not RbacMode.OFF:
+            checks += await graph_checks(gateway.clients)
+        return checks
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(
     settings: Settings,
@@ -188,7 +211,34 @@ async def open_runtime(
             if settings.requester_rbac is not RbacMode.OFF:
                 permissions = _requester_permissions(gateway, SlackPeople(slack), clock)
         azure = InstrumentedAzure(azure, metrics.observe_azure)
-        notifier = SlackLifecycleNotifier(slack, settings=settings, clock=clock, metrics=metrics)
+        access = Authorisation(directory, router, settings.admins, store.record)
+        granting = Granting(azure, store, clock, locks)
+        admin = AdminService(
+            azure=azure,
+            store=store,
+            directory=directory,
+            admins=settings.admins,
+            clock=clock,
+            denials=PolicyDenials(redis, clock, prefix=key_prefix),
+            locks=locks,
+        )
+        home = HomePublisher(
+            HomeParts(
+                slack=slack,
+                redis=redis,
+                seen_key=store.keys.home_seen,
+                store=store,
+                clock=clock,
+                directory=directory,
+                router=router,
+                access=access,
+                granting=granting,
+                admin=admin,
+            )
+        )
+        notifier = HomeRefreshingNotifier(
+            SlackLifecycleNotifier(slack, settings=settings, clock=clock, metrics=metrics), home
+        )
         holder: dict[str, Scheduler] = {}
         service = JitService(
             azure=azure,
@@ -209,7 +259,8 @@ async def open_runtime(
                 wide_sources=WidePrefixes(settings.wide_prefix_v4, settings.wide_prefix_v6),
             ),
             notices=notifier,
-            locks=locks,
+            access=access,
+            granting=granting,
             wake=lambda: holder["scheduler"].wake() if "scheduler" in holder else None,
             requester_screen=RequesterScreen(permissions, settings.requester_rbac, store.record),
         )
@@ -240,6 +291,8 @@ async def open_runtime(
             router=router,
             foreground=foreground,
             locks=locks,
+            admin=admin,
+            home=home,
         )
         if entra is not None:
             runtime.tasks.append(asyncio.create_task(_recycle_redis_connections(redis, runtime.stopping)))

@@ -9,12 +9,10 @@ and a lookup failure refuses too: the check fails closed).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from jit import extras
 from jit.errors import NotAllowed
 from jit.model import RbacMode, RbacOutcome, RbacVerdict, VmRef
 from jit.ports import AuditRecorder, RequesterPermissions
+from jit.request_extras import Extra
 
 INITIATE_ACTION = "Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action"
 REQUIRED_ACTIONS: tuple[str, ...] = (
@@ -35,27 +33,14 @@ GRANTORS = "Owner, User Access Administrator or Role Based Access Control Admini
 
 def verdict_extra(verdict: RbacVerdict) -> dict[str, str]:
     """The verdict as ``request.extra`` entries, so the card shows what was known when the request was made."""
-    extra = {extras.RBAC: verdict.outcome.value}
+    extra = {Extra.RBAC.value: verdict.outcome.value}
     if verdict.principal:
-        extra[extras.RBAC_PRINCIPAL] = verdict.principal
+        extra[Extra.RBAC_PRINCIPAL.value] = verdict.principal
     if verdict.missing:
-        extra[extras.RBAC_MISSING] = ",".join(verdict.missing)
+        extra[Extra.RBAC_MISSING.value] = ",".join(verdict.missing)
     if verdict.reason:
-        extra[extras.RBAC_REASON] = verdict.reason
+        extra[Extra.RBAC_REASON.value] = verdict.reason
     return extra
-
-
-def stored_verdict(extra: Mapping[str, str]) -> RbacVerdict | None:
-    """The verdict kept in a request's extras; None when no check was made (mode ``off``, or older requests)."""
-    raw = extra.get(extras.RBAC, "")
-    if raw not in {outcome.value for outcome in RbacOutcome}:
-        return None
-    return RbacVerdict(
-        outcome=RbacOutcome(raw),
-        principal=extra.get(extras.RBAC_PRINCIPAL, ""),
-        missing=extras.csv(extra.get(extras.RBAC_MISSING, "")),
-        reason=extra.get(extras.RBAC_REASON, ""),
-    )
 
 
 def refusal_text(verdict: RbacVerdict, vm: VmRef) -> str:

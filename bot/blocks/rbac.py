@@ -6,13 +6,13 @@ from slack_sdk.models.blocks import Block
 
 from bot.blocks.common import code, context, escape_mrkdwn, section, truncate
 from jit.model import AccessRequest, RbacOutcome
-from jit.requester_access import stored_verdict
+from jit.request_extras import extras_of
 
 
 def requester_rbac_block(request: AccessRequest) -> Block | None:
     """One block on the approval card: the requester's Azure identity may request JIT on this VM, lacks what,
     or could not be checked and why. None when no check was made (mode ``off``)."""
-    verdict = stored_verdict(request.extra)
+    verdict = extras_of(request).rbac
     if verdict is None:
         return None
     who = code(verdict.principal, 120) if verdict.principal else "their Azure account"

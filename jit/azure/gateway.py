@@ -15,7 +15,6 @@ from typing import Any
 
 from azure.identity.aio import DefaultAzureCredential
 
-from jit.azure.arm_ids import id_segments, same_id
 from jit.azure.cache import TtlCache
 from jit.azure.clients import ArmClients, GatewayTuning
 from jit.azure.diagnostics import diagnose
@@ -62,6 +61,7 @@ from jit.ports.azure_errors import (
     VmNotFound,
     VmUnsupported,
 )
+from jit.resource_ids import id_segments, same_id
 from jit.settings import Settings
 from jit.vm_names import VmSpec, parse_vm_spec
 

@@ -22,15 +22,15 @@ wrong. A create names the request its dedupe key points at only after the script
 from __future__ import annotations
 
 import json
-import secrets
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from jit.clock import Clock
+from jit.errors import UnknownRequest
 from jit.model import AccessRequest, RequestState
+from jit.ports.records import CreateResult, RequestNotFound, TooManyPending, TransitionResult, UpdateResult
 from jit.redis_connect import RedisClient
 from jit.states import is_terminal, sources_of
 from jit.store import lua
@@ -38,62 +38,10 @@ from jit.store.audit import AuditLog, check_detail, stream_id_ms
 from jit.store.codec import CodecError, decode_request, encode_changes, encode_datetime, encode_request, is_tuple_field
 from jit.store.keys import DEFAULT_PREFIX, Keys
 
-REQUEST_ID_PREFIX = "jr-"
 DEFAULT_RETENTION = timedelta(days=90)
 DEFAULT_DEDUPE_TTL = timedelta(days=1)
 REQUESTED_EVENT = "requested"
 REQUESTER_MEMORY = 10_000
-
-
-def new_request_id() -> str:
-    """A short, unguessable id safe in URLs, Slack button values and commands (``jr-`` + 72 random bits)."""
-    return REQUEST_ID_PREFIX + secrets.token_urlsafe(9)
-
-
-class RequestNotFound(LookupError):
-    """No request with that id (never created, or expired after its retention period)."""
-
-    def __init__(self, request_id: str):
-        self.request_id = request_id
-        super().__init__(f"no request {request_id!r}")
-
-
-class TooManyPending(Exception):
-    """The requester already has as many pending requests as allowed."""
-
-    def __init__(self, count: int, limit: int):
-        self.count = count
-        self.limit = limit
-        super().__init__(f"{count} requests already pending (limit {limit})")
-
-
-@dataclass(frozen=True)
-class CreateResult:
-    """The request the user now has: a new one, or the pending one the same command already made."""
-
-    request: AccessRequest
-    created: bool
-
-
-@dataclass(frozen=True)
-class TransitionResult:
-    """Outcome of a state move. When ``ok`` is False nothing was written and ``request`` is the current one."""
-
-    ok: bool
-    request: AccessRequest
-    previous: RequestState
-
-
-@dataclass(frozen=True)
-class UpdateResult:
-    """Outcome of a field update: ``ok`` False means the state was not one of ``expect_states``.
-
-    ``changed`` False means there was nothing to write (every appended value was already there).
-    """
-
-    ok: bool
-    changed: bool
-    request: AccessRequest
 
 
 def _text(value: Any) -> str:
@@ -229,6 +177,13 @@ class RequestStore:
         """The request, or None when unknown or expired."""
         fields = await self._redis.hgetall(self.keys.request(request_id))
         return self._remember(decode_request(fields)) if fields else None
+
+    async def require(self, request_id: str) -> AccessRequest:
+        """The request; raises UnknownRequest (which people see as "unknown to jitbot") when there is none."""
+        request = await self.get(request_id)
+        if request is None:
+            raise UnknownRequest(request_id)
+        return request
 
     async def get_many(self, request_ids: Iterable[str]) -> dict[str, AccessRequest]:
         """The requests that exist among ``request_ids``, by id, in one round trip."""

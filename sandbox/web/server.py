@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from jit.azure_sync import SYNC_ITEM
+from jit.schedule_items import SYNC_ITEM
 from sandbox.arm_outside import OpenPort, OutsideWriteFailed, PortalUser
 from sandbox.slack_driver import DriverResponse, SlackDriver
 from sandbox.slack_state import EventKind, SlackEvent, View
