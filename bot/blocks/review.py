@@ -183,3 +183,21 @@ def review_summary(
         f"denied, {len(review.timed_out)} timed out, {len(review.outside)} opened outside jitbot."
     )
     return message(escape_mrkdwn(text), blocks)
+
+
+def upload_failed_notice(error: str) -> Message:
+    """The thread reply when the chart and the CSV could not be uploaded (``error``: Slack's error code, or
+    ``upload_failed`` when the upload server refused the bytes); the summary above stays complete."""
+    if error == "missing_scope":
+        text = (
+            ":warning: The chart and the CSV could not be attached: the Slack app lacks the `files:write` scope. "
+            "Add it (deploy/slack-app-manifest.yaml lists it), reinstall the app, and `jitbot doctor` will confirm."
+        )
+    elif error in ("not_in_channel", "channel_not_found"):
+        text = ":warning: The chart and the CSV could not be attached: invite jitbot to this channel and ask again."
+    else:
+        text = (
+            f":warning: Slack did not take the chart and the CSV ({code(error, 60)}). The numbers above are complete; "
+            "ask for the report again later to get the files."
+        )
+    return message(text, [section(text)])

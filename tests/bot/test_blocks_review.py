@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.blocks.review import LISTED, hours_text, review_summary
+from bot.blocks.review import LISTED, hours_text, review_summary, upload_failed_notice
 from jit import extras
 from jit.review import build_review
 from tests.bot.blocks_support import HOSTILE, all_text, assert_literal, check_message, texts
@@ -118,3 +118,16 @@ def test_a_busy_period_stays_within_slacks_limits_and_says_how_many_more() -> No
 
 def test_hours_are_shown_with_at_most_two_decimals() -> None:
     assert [hours_text(h) for h in (10.25, 5.5, 1.0, 0.0, 1 / 3)] == ["10.25 h", "5.5 h", "1 h", "0 h", "0.33 h"]
+
+
+def test_the_notice_for_missing_files_says_what_to_do() -> None:
+    for error, advice in (
+        ("missing_scope", "`files:write`"),
+        ("not_in_channel", "invite jitbot"),
+        ("upload_failed", "ask for the report again later"),
+        ("<!channel>", "&lt;!channel&gt;"),
+    ):
+        notice = upload_failed_notice(error)
+        check_message(notice)
+        assert advice in all_text(notice)
+        assert "<!channel>" not in all_text(notice)
