@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from redis.asyncio.cluster import RedisCluster
+from redis.credentials import CredentialProvider
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.runtime import build_slack_client, diagnose_azure
+from bot.runtime import build_slack_client, diagnose_azure, redis_credentials
 from bot.scopes import required_scopes
 from jit.checks import Check, Verdict
 from jit.redis_connect import RedisClient, connect_redis
@@ -37,7 +38,8 @@ async def run_doctor(
     checks = [Check.passed("Settings", "environment", "every required variable is set and valid")]
     checks += rules_checks(settings)
     checks += await slack_checks(settings)
-    checks += await redis_checks(settings.redis_url)
+    async with redis_credentials(settings) as credentials:
+        checks += await redis_checks(settings.redis_url, credentials)
     checks += await azure_checks(settings, connection_verify)
     print_table(checks, stream)
     return 1 if any(c.verdict is Verdict.FAIL for c in checks) else 0
@@ -160,12 +162,13 @@ def _header(headers: Any, name: str) -> str:
     return ""
 
 
-async def redis_checks(url: str) -> list[Check]:
-    """Redis answers, and keeps data across restarts (warn when AOF and RDB are both off, on any cluster node)."""
+async def redis_checks(url: str, credential_provider: CredentialProvider | None = None) -> list[Check]:
+    """Redis answers (signing in as the bot does: with an Entra ID token when ``credential_provider`` is given), and
+    keeps data across restarts (warn when AOF and RDB are both off, on any cluster node)."""
     area = "Redis"
     client: RedisClient | None = None
     try:
-        client = connect_redis(url, socket_timeout=3)
+        client = connect_redis(url, socket_timeout=3, credential_provider=credential_provider)
         await client.ping()
     except Exception as exc:
         if client is not None:

@@ -7,9 +7,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from redis.credentials import CredentialProvider
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -47,6 +48,9 @@ from jit.store.locks import Locks
 from jit.store.policy_denials import PolicyDenials
 from jit.store.requests import RequestStore
 from jit.store.schedule import DueItem, Schedule
+
+if TYPE_CHECKING:
+    from jit.azure.redis_auth import EntraIdCredentials
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +164,26 @@ def _requester_permissions(gateway: Any, people: SlackPeople, clock: Clock) -> R
     return AzureRequesterPermissions(people, GraphUsers(clients), AuthorizationReader(clients), clock)
 
 
+def _entra_credentials(settings: Settings) -> EntraIdCredentials | None:
+    """Redis sign-in with Microsoft Entra ID tokens when JITBOT_REDIS_AUTH=entra-id; None for a password or none."""
+    if settings.redis_auth != "entra-id":
+        return None
+    from jit.azure.redis_auth import default_entra_credentials
+
+    return default_entra_credentials()
+
+
+@contextlib.asynccontextmanager
+async def redis_credentials(settings: Settings) -> AsyncIterator[CredentialProvider | None]:
+    """The credentials the bot signs in to Redis with (``jitbot doctor`` uses the same), closed after use."""
+    entra = _entra_credentials(settings)
+    try:
+        yield entra
+    finally:
+        if entra is not None:
+            await entra.credential.close()
+
+
 async def diagnose_azure(settings: Settings, connection_verify: str | None) -> list[Check]:
     """``jitbot doctor``'s Azure checks: the credential gets a token; each subscription's VMs and JIT policies are
     readable; Defender is on; and, unless JITBOT_REQUESTER_RBAC is off, Microsoft Graph lets jitbot look people
@@ -188,11 +212,7 @@ async def open_runtime(
     router = default_router(settings)
     clock = clock or SystemClock()
     metrics = Metrics()
-    entra = None
-    if settings.redis_auth == "entra-id":
-        from jit.azure.redis_auth import default_entra_credentials
-
-        entra = default_entra_credentials()
+    entra = _entra_credentials(settings)
     redis = connect_redis(settings.redis_url, credential_provider=entra)
     slack = build_slack_client(settings)
     directory = SlackDirectory(slack)
