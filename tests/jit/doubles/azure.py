@@ -12,8 +12,9 @@ It behaves the way ``sandbox/arm_jit.py`` (the ARM emulator the end-to-end tests
   an NSG rule does not touch JIT's history).
 
 Histories are always read fresh (``cached_history`` has no cache). ``refuse`` makes the next call of a method raise
-one of the errors in ``jit.ports.azure_errors``, before or after applying it (Azure took the POST but its answer
-was lost); ``interleave`` runs something inside the next call, after its effect, the way a concurrent click would.
+one of the errors in ``jit.ports.azure_errors`` (or a crash), before or after applying it (Azure took the POST but
+its answer was lost); ``interleave`` runs something inside the next write, after its effect, as a concurrent click
+would.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from jit.model import (
     VmJitStatus,
     VmRef,
 )
-from jit.ports.azure_errors import AzureJitError, AzureNotFound, NotSubsetOfPolicy, VmAmbiguous, VmNotFound
+from jit.ports.azure_errors import AzureNotFound, NotSubsetOfPolicy, VmAmbiguous, VmNotFound
 from jit.vm_names import parse_vm_spec
 
 CLOCK_SLACK = timedelta(minutes=1)
@@ -72,7 +73,7 @@ class AllowRule:
 
 @dataclass
 class _Refusal:
-    error: AzureJitError
+    error: Exception
     after_applying: bool
 
 
@@ -128,8 +129,9 @@ class FakeAzure:
         self.history.setdefault(record.vm_id.lower(), []).append(record)
         self.allow_rules += [AllowRule(record.vm_id.lower(), port.number, port.source) for port in record.ports]
 
-    def refuse(self, method: str, error: AzureJitError, *, after_applying: bool = False) -> None:
-        """The next call of ``method`` raises ``error``; ``after_applying``: Azure did it, but the answer was lost."""
+    def refuse(self, method: str, error: Exception, *, after_applying: bool = False) -> None:
+        """The next call of ``method`` raises ``error``: one of ``jit.ports.azure_errors`` as Azure refuses, or any
+        other exception for jitbot crashing there. ``after_applying``: Azure did it, but the answer was lost."""
         self._refusals.setdefault(method, []).append(_Refusal(error, after_applying))
 
     def interleave(self, method: str, action: Interleaved) -> None:

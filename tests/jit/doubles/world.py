@@ -53,6 +53,18 @@ MAX_ACCESS = timedelta(hours=3)
 POLICY_PORTS = (PolicyPort(22, max_duration=MAX_ACCESS), PolicyPort(3389, max_duration=MAX_ACCESS))
 
 
+def settings(**changes: object) -> ServiceConfig:
+    """The service's settings: requests wait an hour, reminders come 10 minutes before the end."""
+    fields: dict[str, object] = {
+        "request_ttl": timedelta(hours=1),
+        "remind_before": timedelta(minutes=10),
+        "default_source": SOURCE,
+        "admins": (ADMIN,),
+    }
+    fields.update(changes)
+    return ServiceConfig(**fields)  # type: ignore[arg-type]
+
+
 def rule(**changes: object) -> Route:
     """The rule of the world's VM: two approvers decide in ``CAPPROVALS``; ``changes`` override any field."""
     fields: dict[str, object] = {"name": "default", "approvers": (APPROVER, APPROVER_2), "approval_channel": CHANNEL}
@@ -93,14 +105,7 @@ class World:
         default_factory=lambda: GroupDirectory({ESCALATION_GROUP: {ESCALATION_APPROVER}, GLASS_GROUP: {REQUESTER}})
     )
     router: SettableRouter = field(default_factory=lambda: SettableRouter(rule()))
-    config: ServiceConfig = field(
-        default_factory=lambda: ServiceConfig(
-            request_ttl=timedelta(hours=1),
-            remind_before=timedelta(minutes=10),
-            default_source=SOURCE,
-            admins=(ADMIN,),
-        )
-    )
+    config: ServiceConfig = field(default_factory=settings)
     wakes: int = 0
 
     def __post_init__(self) -> None:
