@@ -38,6 +38,8 @@ class BreakGlass:
         ):
             await deps.store.record("review_refused", actor=user, request_id=request.id)
             raise NotAllowed("Only an approver of this VM or an admin (not the person who used it) can review it.")
+        if extras_of(request).reviewed_by:
+            return Reviewed(request, acted=False)
         now = deps.clock.now()
         step = BREAK_GLASS_REVIEW.step(extras_of(request).reviewed_by, Review.REVIEWED, user)
         result = await deps.store.update_fields(
