@@ -21,7 +21,6 @@ from bot.blocks.common import (
     context,
     duration_text,
     escape_mrkdwn,
-    extra_list,
     fields,
     header,
     mention,
@@ -301,11 +300,6 @@ def review_overdue_message(request: AccessRequest, round_number: int) -> Message
         context(f"Request {code(request.id)}"),
     ]
     return message(f"Break-glass access {escape_mrkdwn(request.id)} still needs a review", blocks)
-
-
-def glass_posts(request: AccessRequest) -> tuple[str, ...]:
-    """The ``"<channel> <ts>"`` references of a break-glass grant's announcements."""
-    return extra_list(request.extra, extras.GLASS_POSTS)
 
 
 def _quorum_text(approvals: Sequence[str], needed: int) -> str:

@@ -8,7 +8,7 @@ Slack modals cannot add inputs on the fly without a round trip, so existing port
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -416,8 +416,3 @@ def policy_disabled_message(vm: VmRef, actor: str) -> Message:
     """The confirmation after JIT was turned off on a VM."""
     text = f":unlock: {mention(actor)} removed {code(vm.name, 80)} from just-in-time access."
     return message(f"JIT disabled on {escape_mrkdwn(vm.name)}.", [section(text)])
-
-
-def policy_summary(ports: Sequence[PolicyPort]) -> str:
-    """The port rules as mrkdwn bullet lines, for confirmations and audits shown to people."""
-    return "\n".join(f"• {policy_port_line(p)}" for p in ports)
