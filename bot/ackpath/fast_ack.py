@@ -1,10 +1,10 @@
 """Which Slack requests jitbot acks with an empty 200, decided from the body alone, without Bolt.
 
-Why: Bolt's dispatch (context, middleware, listener matching, the ack listener) was half of every ack's time.
-For these requests its answer is known in advance, so the HTTP handler answers at once and Bolt runs the
-same dispatch right after (``bot.server``). Everything else — modal submissions (inline errors), URL
-verification, anything unexpected — still gets its answer from Bolt. Each listener's ack must agree with
-this module; ``tests/bot/test_bare_ack.py`` checks every one of them through Bolt itself.
+For these requests Bolt's answer is known in advance, so the endpoint answers at once and Bolt runs the same
+dispatch after the ack, as background work (``bot.ackpath.endpoint``): clicks, events, and commands whose
+ack carries nothing (no grammar error, no help). Everything else — modal submissions (inline errors), URL
+verification, anything unexpected — gets its answer from Bolt. Each listener's ack must agree with this
+module; ``tests/bot/ackpath/test_fast_ack.py`` checks every one of them through Bolt itself.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from bot.handlers.commands import immediate_reply
 JIT_COMMAND = "/jit"
 
 
-def acked_bare(body: bytes, content_type: str) -> bool:
+def ack_is_empty(body: bytes, content_type: str) -> bool:
     """True when the ack of this (already authenticated) request is an empty 200."""
     try:
         if content_type.startswith("application/json"):
-            return _event_acked_bare(json.loads(body))
+            return _event_ack_is_empty(json.loads(body))
         form = parse_qs(body.decode(), keep_blank_values=True)
     except (ValueError, UnicodeDecodeError):
         return False
@@ -36,5 +36,5 @@ def acked_bare(body: bytes, content_type: str) -> bool:
     return False
 
 
-def _event_acked_bare(event: object) -> bool:
+def _event_ack_is_empty(event: object) -> bool:
     return isinstance(event, dict) and event.get("type") == "event_callback"
