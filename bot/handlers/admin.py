@@ -27,11 +27,11 @@ from bot.blocks.describe import policy_denial_notice
 from bot.blocks.inventory import requirements_missing
 from bot.blocks.policy_modal import (
     disable_modal,
-    parse_policy_submission,
     policy_disabled_message,
     policy_modal,
     policy_saved_message,
 )
+from bot.blocks.policy_submission import parse_policy_submission
 from bot.handlers.errors import message_for
 from bot.handlers.home import HomePublisher
 from bot.handlers.views import (
