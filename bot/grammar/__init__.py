@@ -19,19 +19,17 @@ from bot.grammar.commands import (
     ListVms,
     OpenRequestForm,
     PolicyCommand,
-    PolicyMode,
     RequestAccess,
     Revoke,
     Status,
 )
-from bot.grammar.errors import UNPARSEABLE, GrammarError
+from bot.grammar.errors import GrammarError
 from bot.grammar.parser import MAX_REASON_CHARS, parse_command, parse_ports, parse_source, parse_vm, parse_window
 from bot.grammar.text import BREAK_GLASS_FLAG, clean_reason
 
 __all__ = [
     "BREAK_GLASS_FLAG",
     "MAX_REASON_CHARS",
-    "UNPARSEABLE",
     "Cancel",
     "Command",
     "Extend",
@@ -40,7 +38,6 @@ __all__ = [
     "ListVms",
     "OpenRequestForm",
     "PolicyCommand",
-    "PolicyMode",
     "RequestAccess",
     "Revoke",
     "Status",

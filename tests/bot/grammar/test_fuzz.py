@@ -9,13 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.grammar import (
-    UNPARSEABLE,
     Command,
     GrammarError,
     PolicyCommand,
     RequestAccess,
     parse_command,
 )
+from bot.grammar.errors import UNPARSEABLE
 from jit.model import MIN_ACCESS
 
 TRICKY_CHARS = (
