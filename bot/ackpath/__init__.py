@@ -9,10 +9,10 @@ Redis, Azure, replies, cards) only has to follow soon after. So every request ta
    a request that fails is answered 401 before it is parsed, counted by reason (``refusals``). The replay
    check (the signature remembered in Redis, batched under load) starts alongside; a replay is answered 401
    and starts nothing, and when Redis cannot tell, the answer says "briefly unavailable" and starts nothing.
-3. **Fast ack** (``fast_ack``): when the ack is known to be an empty 200 (clicks, events, commands without a
-   grammar error or help), it goes out as soon as the replay check says the request is new, before Bolt
-   runs. Every other request (modal submissions, URL verification) is answered by Bolt's ack listener, which
-   has no side effects, while the replay check runs alongside.
+3. **Fast ack** (``fast_ack``): when the ack is known to be an empty 200 (clicks, events, and commands other
+   than a grammar error or a bare ``/jit help``), it goes out as soon as the replay check says the request is
+   new, before Bolt runs. Every other request (modal submissions, URL verification) is answered by Bolt's ack
+   listener, which has no side effects, while the replay check runs alongside.
 4. **Bolt's dispatch as background work** (``background``): after a fast ack, Bolt dispatches the same
    request as one background job. Background work starts only when no Slack request is being answered (or
    once it has waited ``max_defer``), and at most ``max_running`` jobs run at once, so acks go first.

@@ -2,9 +2,9 @@
 
 For these requests Bolt's answer is known in advance, so the endpoint answers at once and Bolt runs the same
 dispatch after the ack, as background work (``bot.ackpath.endpoint``): clicks, events, and commands whose
-ack carries nothing (no grammar error, no help). Everything else — modal submissions (inline errors), URL
-verification, anything unexpected — gets its answer from Bolt. Each listener's ack must agree with this
-module; ``tests/bot/ackpath/test_fast_ack.py`` checks every one of them through Bolt itself.
+ack carries nothing (neither a grammar error nor a bare ``/jit help``). Everything else — modal submissions
+(inline errors), URL verification, anything unexpected — gets its answer from Bolt. Each listener's ack must
+agree with this module; ``tests/bot/ackpath/test_fast_ack.py`` checks every one of them through Bolt itself.
 """
 
 from __future__ import annotations
