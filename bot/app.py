@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.ackpath.lazy_listeners import run_lazy_listeners_ack_first
 from bot.blocks.inventory import ENABLE_ACTION, LIST_MORE_ACTION, LIST_TAB_ACTION_PATTERN
 from bot.blocks.policy_modal import DISABLE_CALLBACK_ID, POLICY_CALLBACK_ID
 from bot.handlers.admin import AdminFlows
@@ -21,7 +22,6 @@ from bot.handlers.lifecycle import (
 )
 from bot.handlers.limits import InteractionLimit
 from bot.handlers.request_form import RequestFormHandlers
-from bot.lazy import run_lazy_listeners_ack_first
 from bot.respond import install_session_respond
 from bot.runtime import Runtime
 from jit.settings import Settings
@@ -42,11 +42,11 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     app = AsyncApp(
         client=bolt_client(settings),
         signing_secret=settings.slack_signing_secret or None,
-        request_verification_enabled=False,  # bot.server checks every HTTP request; Socket Mode needs none
+        request_verification_enabled=False,  # bot.ackpath checks every HTTP request; Socket Mode needs none
         process_before_response=True,
         ignoring_self_events_enabled=True,
     )
-    run_lazy_listeners_ack_first(app, runtime.in_flight, runtime.foreground)
+    run_lazy_listeners_ack_first(app, runtime.in_flight, runtime.background_work)
     install_session_respond(app, lambda: runtime.slack.session)
     commands = CommandHandlers(runtime)
     app.command("/jit")(ack=commands.ack, lazy=[commands.run])

@@ -19,8 +19,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.ackpath.background import BackgroundWork
 from bot.directory import SlackDirectory
-from bot.foreground import Foreground
 from bot.home import HomeParts, HomePublisher, HomeRefreshingNotifier
 from bot.lifecycle_notifier import SlackLifecycleNotifier
 from bot.logs import request_id_var
@@ -105,7 +105,7 @@ class Runtime:
     metrics: Metrics
     directory: SlackDirectory
     router: Router
-    foreground: Foreground
+    background_work: BackgroundWork
     locks: Locks
     admin: AdminService
     home: HomePublisher
@@ -127,7 +127,7 @@ class Runtime:
 
     async def refresh_gauges(self) -> None:
         """Point-in-time metrics read at scrape time: background work waiting, the scheduler's due backlog."""
-        self.metrics.background_waiting.set(self.foreground.waiting)
+        self.metrics.background_waiting.set(self.background_work.waiting)
         self.metrics.scheduler_backlog.set(await self.schedule.overdue(self.clock.now()))
 
     async def redis_ok(self) -> bool:
@@ -291,8 +291,8 @@ async def open_runtime(
             metrics.scheduler_lag.observe(max(0.0, lag))
             await service.handle_due(item.key)
 
-        foreground = Foreground(on_deferred=metrics.background_deferred.inc)
-        scheduler = Scheduler(schedule, handle, clock, turn=foreground.turn)
+        background_work = BackgroundWork(on_deferred=metrics.background_deferred.inc)
+        scheduler = Scheduler(schedule, handle, clock, turn=background_work.run_later)
         holder["scheduler"] = scheduler
         runtime = Runtime(
             settings=settings,
@@ -309,7 +309,7 @@ async def open_runtime(
             metrics=metrics,
             directory=directory,
             router=router,
-            foreground=foreground,
+            background_work=background_work,
             locks=locks,
             admin=admin,
             home=home,

@@ -303,11 +303,6 @@ def review_overdue_message(request: AccessRequest, round_number: int) -> Message
     return message(f"Break-glass access {escape_mrkdwn(request.id)} still needs a review", blocks)
 
 
-def glass_posts(request: AccessRequest) -> tuple[str, ...]:
-    """The ``"<channel> <ts>"`` references of a break-glass grant's announcements."""
-    return extras_of(request).glass_posts
-
-
 def _quorum_text(approvals: Sequence[str], needed: int) -> str:
     got = list(dict.fromkeys(approvals))
     who = ", ".join(mention(u) for u in got) if got else "nobody yet"

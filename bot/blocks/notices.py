@@ -173,16 +173,6 @@ def expired_notice(request: AccessRequest, *, oncall: bool = False) -> Message:
     return _simple(text + again, f"Access to {escape_mrkdwn(request.vm.name)} has ended.", request)
 
 
-def break_glass_notice(request: AccessRequest) -> Message:
-    """The loud announcement to approvers and on-call that someone used break-glass access."""
-    text = (
-        f":rotating_light: *Break-glass*: {mention(request.requester)} opened {_what(request)} "
-        f"without approval.\n*Reason:* {user_text(request.reason, 1500) or '_none given_'}\n"
-        "Someone must review this; it escalates if nobody does."
-    )
-    return _simple(text, f"Break-glass access to {escape_mrkdwn(request.vm.name)}.", request)
-
-
 def outcome_notice(request: AccessRequest, vm: VirtualMachine | None = None) -> Message:
     """The requester's DM for the request's current state (used by ``Notifier.tell_requester``)."""
     state = request.state

@@ -236,15 +236,3 @@ def requester_confirmation(request: AccessRequest, *, already_pending: bool = Fa
         context(f"I will DM you when it is decided. Changed your mind? `/jit cancel {escape_mrkdwn(request.id)}`")
     )
     return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", blocks)
-
-
-def already_decided(request: AccessRequest) -> Message:
-    """The ephemeral answer to a late or repeated click: the request is no longer pending, and why."""
-    text = f"Request {code(request.id)} is no longer waiting. {outcome_line(request)}"
-    return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", [section(text)])
-
-
-def approval_recorded(request: AccessRequest) -> Message:
-    """The ephemeral answer to an approver whose approval counted toward a quorum that is not yet met."""
-    text = f":ballot_box_with_check: Your approval of {code(request.id)} is recorded. {_quorum_line(request)}"
-    return message(f"Approval of {escape_mrkdwn(request.id)} recorded.", [section(text)])

@@ -7,8 +7,8 @@ from typing import Any
 from bot.blocks.common import Message
 from bot.blocks.help import help_message
 from bot.blocks.status import my_status, vm_status
-from bot.grammar import Command, Disable, Edit, Enable, Help, ListVms, Status
-from bot.handlers.admin import AdminFlows, Mode
+from bot.grammar import Command, Help, ListVms, PolicyCommand, Status
+from bot.handlers.admin import AdminFlows
 from bot.handlers.inventory import first_page, inventory_page
 from bot.home import MINE
 from bot.runtime import Runtime
@@ -37,9 +37,8 @@ async def run_subcommand(runtime: Runtime, user: str, command: Command, body: di
         detailed = await runtime.service.approves_for(user, overview.status.vm)
         held = held_ports(overview.holders, viewer=user, detailed=detailed)
         return vm_status(overview.status, held, now=now, detailed=detailed)
-    if isinstance(command, Enable | Edit | Disable):
+    if isinstance(command, PolicyCommand):
         flows = AdminFlows(runtime, admin, runtime.home)
-        mode: Mode = "enable" if isinstance(command, Enable) else "edit" if isinstance(command, Edit) else "disable"
-        await flows.start(user, command.vm, str(body.get("trigger_id", "")), mode=mode)
+        await flows.start(user, command.vm, str(body.get("trigger_id", "")), mode=command.mode)
         return None
     return help_message()

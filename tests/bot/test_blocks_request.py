@@ -9,14 +9,11 @@ import pytest
 from bot.blocks.request import (
     APPROVE_ACTION,
     DENY_ACTION,
-    already_decided,
     approval_card,
-    approval_recorded,
     requester_confirmation,
 )
 from jit.model import RequestState
 from tests.bot.blocks_support import (
-    APPROVER,
     HOSTILE,
     REQUESTER,
     SUB,
@@ -165,12 +162,3 @@ def test_requester_confirmation_has_the_request_id_and_where_it_went() -> None:
     assert "/jit cancel jr-4kQ9xZ2mP7sT" in text
     again = all_text(requester_confirmation(access_request(), already_pending=True))
     assert "already have this request waiting" in again
-
-
-def test_late_click_answers() -> None:
-    late = already_decided(decided(RequestState.DENIED))
-    check_message(late)
-    assert "*Denied* by <@U0APPROVE1>" in all_text(late)
-    recorded = approval_recorded(access_request(approvals=(APPROVER,), extra={"quorum": "2"}))
-    check_message(recorded)
-    assert "1 of 2" in all_text(recorded)

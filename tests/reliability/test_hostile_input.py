@@ -1,7 +1,7 @@
 """Hostile input through the real HTTP endpoint: forged, stale and replayed requests, oversized and tricky text,
 mention and link injection, CIDR abuse, names Azure could not hold, and tampered button values.
 
-The parser itself is fuzzed with 10,000 hypothesis cases in tests/bot/test_grammar_fuzz.py; here a smaller
+The parser itself is fuzzed with 10,000 hypothesis cases in tests/bot/grammar/test_fuzz.py; here a smaller
 hypothesis run goes through the whole bot over HTTP.
 """
 

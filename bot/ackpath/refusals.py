@@ -11,8 +11,8 @@ import asyncio
 import logging
 from typing import Any
 
+from bot.ackpath.verify import Refused
 from bot.metrics import Metrics
-from bot.replay import Refused
 from jit.store.refusals import RefusalTally
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,8 @@
-"""Refuse replayed Slack requests: a signed body is accepted once, within Slack's 5-minute window."""
+"""Is this request from Slack, and new? Its signature, its timestamp, and a replay check in Redis.
+
+A signed body is accepted once, within Slack's 5-minute window; anything else is answered 401 before it is
+parsed, with the reason (``Refused``) counted.
+"""
 
 from __future__ import annotations
 
@@ -50,12 +54,12 @@ async def confirmed_first(verdict: asyncio.Future[bool] | None) -> bool:
         return False
 
 
-class ReplayGuard:
+class RequestVerifier:
     """Checks the signature and remembers it in Redis (SET NX), so a byte-identical replay is refused.
 
-    Why the batching: this check sits on every ack. One at a time it is a plain ``SET``; while one is in
-    flight, the checks that arrive meanwhile wait and go together as one pipeline. A burst of requests then
-    costs a few round trips on one or two connections instead of opening a Redis connection per request.
+    The replay check sits on every ack, so it batches: one at a time it is a plain ``SET``; while one is in
+    flight, the checks that arrive meanwhile wait and go together as one pipeline, so a burst of requests
+    costs a few round trips on one or two connections rather than a Redis connection per request.
     """
 
     def __init__(
@@ -106,7 +110,7 @@ class ReplayGuard:
         if not self._queued:
             self._busy = False
             return
-        sender = asyncio.get_running_loop().create_task(self._send_queued(), name="jitbot-replay-guard")
+        sender = asyncio.get_running_loop().create_task(self._send_queued(), name="jitbot-replay-check")
         self._senders.add(sender)
         sender.add_done_callback(self._senders.discard)
 

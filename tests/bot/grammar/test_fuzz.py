@@ -9,13 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.grammar import (
-    UNPARSEABLE,
     Command,
-    Enable,
     GrammarError,
+    PolicyCommand,
     RequestAccess,
     parse_command,
 )
+from bot.grammar.errors import UNPARSEABLE
 from jit.model import MIN_ACCESS
 
 TRICKY_CHARS = (
@@ -91,7 +91,7 @@ def test_only_a_command_or_a_friendly_error_ever_comes_out(text: str) -> None:
         if result.source not in (None, "*"):
             assert result.source is not None
             assert str(ipaddress.ip_network(result.source, strict=True)) == result.source
-    if isinstance(result, Enable):
+    if isinstance(result, PolicyCommand):
         assert result.vm.isascii()
 
 

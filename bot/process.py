@@ -1,7 +1,8 @@
-"""``jitbot serve``: HTTP on aiohttp, or Socket Mode when SLACK_APP_TOKEN is set; graceful on SIGTERM.
+"""The bot's process, ``jitbot serve``: start up, listen, and drain the work in flight on SIGTERM.
 
-Either way the operations endpoints (``bot.ops``) listen on ``OPS_PORT`` from start-up until the work in flight
-has drained. ``PORT`` is opened in HTTP mode only: Socket Mode needs nothing from the outside.
+Slack reaches the bot over HTTP (``bot.ackpath``), or over Socket Mode when SLACK_APP_TOKEN is set. Either way
+the operations endpoints (``bot.ops``) listen on ``OPS_PORT`` from start-up until the work in
+flight has drained. ``PORT`` is opened in HTTP mode only: Socket Mode needs nothing from the outside.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import signal
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
+from bot.ackpath.endpoint import SlackRoute, build_public_app
+from bot.ackpath.lazy_listeners import wait_for_tasks
+from bot.ackpath.refusals import RefusalRecorder
+from bot.ackpath.verify import RequestVerifier
 from bot.app import build_bolt_app
-from bot.lazy import wait_for
 from bot.logs import configure_logging
 from bot.ops import ops_app_of
-from bot.refusals import RefusalRecorder
-from bot.replay import ReplayGuard
 from bot.runtime import Runtime, open_runtime
-from bot.server import SlackRoute, build_web_app
 from jit.clock import SystemClock
 from jit.file_clock import clock_from_environment
 from jit.settings import Settings, SettingsError, load_environment
@@ -36,8 +37,8 @@ DRAIN_SECONDS = 10.0
 def freeze_startup_heap() -> None:
     """Keep what start-up loaded (SDKs, specs, Bolt, the app) out of the garbage collector's full passes.
 
-    Why: each full pass walked all of it and paused the event loop for 40–50 ms, stalling every request in
-    flight (the p99 of a burst). Those objects live as long as the process, so scanning them finds nothing.
+    Those objects live as long as the process, so scanning them finds nothing, while a full pass over them
+    pauses the event loop and every request in flight with it.
     """
     gc.collect()
     gc.freeze()
@@ -83,11 +84,11 @@ async def serve(host: str | None = None, port: int | None = None, settings: Sett
 async def start_http(runtime: Runtime, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Start serving Slack on the public port; returns the runner and the port it listens on."""
     prefix = runtime.store.keys.prefix
-    guard = ReplayGuard(runtime.redis, runtime.settings.slack_signing_secret, prefix=prefix)
+    verifier = RequestVerifier(runtime.redis, runtime.settings.slack_signing_secret, prefix=prefix)
     tally = RefusalTally(runtime.redis, runtime.clock, prefix=prefix)
     refusals = RefusalRecorder(tally, runtime.metrics, runtime.in_flight)
-    slack = SlackRoute(build_bolt_app(runtime), guard, runtime.in_flight, refusals)
-    runner, bound = await _listen(build_web_app(slack, foreground=runtime.foreground), host, port)
+    slack = SlackRoute(build_bolt_app(runtime), verifier, runtime.in_flight, refusals)
+    runner, bound = await _listen(build_public_app(slack, background_work=runtime.background_work), host, port)
     log.info("jitbot.listening", extra={"host": host, "port": bound, "mode": "http"})
     return runner, bound
 
@@ -129,7 +130,7 @@ async def run_http(runtime: Runtime, host: str, port: int, stop: asyncio.Event) 
 
 async def drain_in_flight(runtime: Runtime, seconds: float = DRAIN_SECONDS) -> None:
     """Let work already acked (lazy listeners) finish before the runtime closes."""
-    running = await wait_for(runtime.in_flight, seconds)
+    running = await wait_for_tasks(runtime.in_flight, seconds)
     if running:
         log.info("jitbot.waited_for_in_flight", extra={"tasks": running})
 

@@ -1,13 +1,11 @@
-"""Acks first: work Slack is not waiting on gives way to requests it is waiting on.
+"""Background work gives way to the Slack requests being answered: acks first, work after.
 
-Why: the ack of a command, click or submission must reach Slack within 3 seconds, while the work behind it
-(the checks, the request in Redis, the reply, the approval card) only has to follow soon after. Both share
-one event loop, and asyncio runs whatever is ready in turn, so in a burst of commands each ack used to wait
-behind the work of every command acked before it. Background work now *starts* only when no Slack request
-is being answered, or once it has waited ``max_defer`` seconds, whichever is first, and at most
-``max_running`` jobs run at once (the rest wait in arrival order, holding little memory). A burst is acked
-at close to the speed of a bare Bolt app, its work follows in arrival order, and the total time to finish
-the burst is the same.
+The ack of a command, click or submission must reach Slack within 3 seconds; the work behind it (the checks,
+the request in Redis, the reply, the approval card) only has to follow soon after. Both share one event loop,
+which runs whatever is ready in turn, so work that started during a burst would delay every ack behind it.
+The rule: background work *starts* only when no Slack request is being answered, or once it has waited
+``max_defer`` seconds, whichever is first; at most ``max_running`` jobs run at once, and the rest wait in
+arrival order, holding little memory. The work itself is not slower: it runs in the gaps between answers.
 """
 
 from __future__ import annotations
@@ -22,8 +20,8 @@ DEFAULT_MAX_DEFER = 1.0
 DEFAULT_MAX_RUNNING = 64  # as many as Redis connections in the pool (jit/redis_connect.py)
 
 
-class Foreground:
-    """Counts Slack requests being answered and lets background work run in turn around them."""
+class BackgroundWork:
+    """Counts the Slack requests being answered and starts background work when none is (``run_later``)."""
 
     def __init__(
         self,
@@ -34,7 +32,6 @@ class Foreground:
         self.max_defer = max_defer
         self.max_running = max_running
         self.on_deferred = on_deferred
-        self.deferred = 0
         self._answering = 0
         self._running = 0
         self._changed = asyncio.Event()
@@ -45,11 +42,6 @@ class Foreground:
     def waiting(self) -> int:
         """Background jobs waiting for their turn (for metrics and tests)."""
         return len(self._waiting)
-
-    @property
-    def running(self) -> int:
-        """Background jobs running now."""
-        return self._running
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
@@ -63,7 +55,7 @@ class Foreground:
                 self._changed.set()
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    async def run_later(self) -> AsyncIterator[None]:
         """Run the body as background work: at once when nothing is being answered or waiting, else in turn."""
         dispatching = self._dispatcher is not None and not self._dispatcher.done()
         if self._answering or dispatching or self._running >= self.max_running:
@@ -76,13 +68,12 @@ class Foreground:
             self._changed.set()
 
     async def _wait(self, dispatching: bool) -> None:
-        self.deferred += 1
         if self.on_deferred is not None:
             self.on_deferred()
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((time.monotonic(), future))
         if not dispatching:
-            self._dispatcher = asyncio.create_task(self._dispatch(), name="jitbot-foreground")
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="jitbot-background-work")
         await future
 
     async def _dispatch(self) -> None:

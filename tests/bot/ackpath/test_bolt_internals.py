@@ -1,8 +1,9 @@
-"""The private parts of slack-bolt that ``bot/lazy.py`` builds on are still there, with the same shape.
+"""The private parts of slack-bolt that ``bot/ackpath/lazy_listeners.py`` builds on are still there, unchanged.
 
-Bolt has no public hook to run lazy listeners after the ack in their turn, so ``bot/lazy.py`` replaces the app's
-listener runner. A Bolt release may rename any of these; this test then fails and names what moved, instead of
-lazy listeners silently running the default way (or not at all).
+Bolt has no public hook to run lazy listeners as background work after the ack, so
+``bot/ackpath/lazy_listeners.py`` replaces the app's listener runner. A Bolt release may rename any of these;
+this test then fails and names what moved, instead of lazy listeners silently running the default way (or not at
+all).
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from slack_bolt.lazy_listener import async_internals
 from slack_bolt.listener.asyncio_runner import AsyncioListenerRunner
 from slack_bolt.util import utils
 
-from bot.foreground import Foreground
-from bot.lazy import AckFirstListenerRunner, run_lazy_listeners_ack_first
+from bot.ackpath.background import BackgroundWork
+from bot.ackpath.lazy_listeners import AckFirstListenerRunner, run_lazy_listeners_ack_first
 
-MOVED = "slack-bolt changed a private member bot/lazy.py relies on: {what}. Adapt bot/lazy.py to the new Bolt."
+MOVED = (
+    "slack-bolt changed a private member bot/ackpath/lazy_listeners.py relies on: {what}. "
+    "Adapt bot/ackpath/lazy_listeners.py to the new Bolt."
+)
 
 
 def parameters(function: Callable[..., Any]) -> list[str]:
@@ -81,7 +85,7 @@ def test_the_app_dispatches_through_the_runner_that_lazy_swaps_in() -> None:
         "self._async_listener_runner.run(" in inspect.getsource(AsyncApp),
         "AsyncApp no longer runs listeners through self._async_listener_runner.run",
     )
-    run_lazy_listeners_ack_first(app, set(), Foreground())
+    run_lazy_listeners_ack_first(app, set(), BackgroundWork())
     swapped = app._async_listener_runner
     assert isinstance(swapped, AckFirstListenerRunner)
     for name in ("logger", "process_before_response", "listener_error_handler", "lazy_listener_runner"):

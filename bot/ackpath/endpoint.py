@@ -1,4 +1,4 @@
-"""The public HTTP face on ``PORT``: ``POST /slack/events`` and a ``GET /healthz`` that calls nothing (aiohttp).
+"""The public HTTP endpoint on ``PORT``: ``POST /slack/events`` and a ``GET /healthz`` that calls nothing.
 
 Readiness and metrics are on the operations port (``bot.ops``), never here.
 """
@@ -18,13 +18,13 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.bare_ack import acked_bare
+from bot.ackpath.background import BackgroundWork
+from bot.ackpath.fast_ack import ack_is_empty
+from bot.ackpath.lazy_listeners import LazyJob, collected_lazy_jobs
+from bot.ackpath.refusals import RefusalRecorder
+from bot.ackpath.verify import Refused, RequestVerifier, first_sighting
 from bot.blocks.errors import unavailable_message
-from bot.foreground import Foreground
-from bot.lazy import LazyJob, inline_lazy
 from bot.logs import request_id_var
-from bot.refusals import RefusalRecorder
-from bot.replay import Refused, ReplayGuard, first_sighting
 
 log = logging.getLogger(__name__)
 # What Bolt reads from the headers once the signature is checked: how to parse the body, and Slack's retries.
@@ -33,38 +33,39 @@ BOLT_HEADERS = ("Content-Type", "X-Slack-Retry-Num", "X-Slack-Retry-Reason")
 
 @dataclass(frozen=True)
 class SlackRoute:
-    """``POST /slack/events``: Bolt behind the replay guard, which is the one place Slack's signature is checked."""
+    """``POST /slack/events``: Bolt behind the verifier, which is the one place Slack's signature is checked."""
 
     bolt: AsyncApp
-    replay_guard: ReplayGuard
+    verifier: RequestVerifier
     in_flight: set[asyncio.Task[Any]]
     refusals: RefusalRecorder
 
 
-def build_web_app(slack: SlackRoute, *, foreground: Foreground | None = None) -> web.Application:
+def build_public_app(slack: SlackRoute, *, background_work: BackgroundWork | None = None) -> web.Application:
     """The aiohttp application on ``PORT``: Slack's requests, and a liveness answer that touches nothing."""
 
     async def healthz(_: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "ok"})
 
     app = web.Application(client_max_size=1024 * 1024)
-    app.router.add_post("/slack/events", slack_events_handler(slack, foreground or Foreground()))
+    app.router.add_post("/slack/events", slack_events_handler(slack, background_work or BackgroundWork()))
     app.router.add_get("/healthz", healthz)
     return app
 
 
 def slack_events_handler(
-    slack: SlackRoute, foreground: Foreground
+    slack: SlackRoute, background_work: BackgroundWork
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Verify the signature and check for a replay, then answer.
 
-    Requests whose ack is known to be empty (``bot.bare_ack``) are answered at once and Bolt dispatches them
-    right after, in their turn. The rest go through Bolt before the answer, while Redis checks for a replay
-    alongside: Bolt's ack listeners have no side effects, and its lazy work waits for the verdict
-    (``bot.lazy``). Either way a replay is answered 401 and does nothing. Every refusal is one short log line
-    and is counted in the audit trail (``bot.refusals``), aggregated so anonymous traffic cannot grow Redis.
+    Requests whose ack is known to be empty (``bot.ackpath.fast_ack``) are answered at once, and Bolt
+    dispatches them afterwards as background work. The rest go through Bolt before the answer, while Redis
+    checks for a replay alongside: Bolt's ack listeners have no side effects, and its lazy work waits for the
+    verdict (``bot.ackpath.lazy_listeners``). Either way a replay is answered 401 and does nothing. Every
+    refusal is one short log line and is counted in the audit trail (``bot.ackpath.refusals``), aggregated so
+    anonymous traffic cannot grow Redis.
     """
-    bolt, guard = slack.bolt, slack.replay_guard
+    bolt, verifier = slack.bolt, slack.verifier
 
     def refuse(request: web.Request, why: Refused) -> web.Response:
         log.info("slack.request_refused", extra={"why": why.value})
@@ -77,11 +78,11 @@ def slack_events_handler(
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         request_id_var.set(f"s-{signature[3:15]}" if signature else "-")
-        inauthentic = guard.refusal(body, timestamp, signature)
+        inauthentic = verifier.refusal(body, timestamp, signature)
         if inauthentic is not None:
             return refuse(request, inauthentic)
-        verdict = asyncio.ensure_future(guard.first_time(signature))
-        if acked_bare(body, request.content_type):
+        verdict = asyncio.ensure_future(verifier.first_time(signature))
+        if ack_is_empty(body, request.content_type):
             refusal = await _refusal(verdict)
             if refusal is not None:
                 return refuse(request, refusal) if isinstance(refusal, Refused) else refusal
@@ -104,23 +105,23 @@ def slack_events_handler(
         return refusal or await to_aiohttp_response(bolt_response)
 
     async def dispatch_after_ack(body: str, query: str, headers: dict[str, str]) -> None:
-        """Bolt's dispatch and the lazy listeners it starts, as one job in its turn (holding only the body
+        """Bolt's dispatch and the lazy listeners it starts, as one background job (holding only the body
         while it waits)."""
-        async with foreground.turn():
+        async with background_work.run_later():
             jobs: list[LazyJob] = []
-            token = inline_lazy.set(jobs)
+            token = collected_lazy_jobs.set(jobs)
             try:
                 bolt_headers: Any = headers
                 await bolt.async_dispatch(AsyncBoltRequest(body=body, query=query, headers=bolt_headers))
             except Exception:
                 log.exception("slack.dispatch_failed")
             finally:
-                inline_lazy.reset(token)
+                collected_lazy_jobs.reset(token)
             for job in jobs:
                 await job()
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
-        with foreground.answering():
+        with background_work.answering():
             response = await answer(request)
             await response.prepare(request)  # the ack is on its way before any work starts
             await response.write_eof()

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.serve import serve
+from bot.process import serve
 from jit.settings import Settings, SettingsError
 from sandbox.processes import BotProcess
 from sandbox.redis_server import RedisServer
@@ -103,7 +103,7 @@ async def test_sigterm_finishes_work_closes_both_ports_and_exits_cleanly(stack: 
         assert code == 0, bot.log_tail()
         log = bot.log_text()
         assert "jitbot.stopped" in log
-        assert "jitbot.heap_frozen" in log  # start-up objects kept out of full GC passes (bot/serve.py)
+        assert "jitbot.heap_frozen" in log  # start-up objects kept out of full GC passes (bot/process.py)
         assert await refused(f"{bot.base_url}/healthz")
         assert await refused(f"{bot.ops_url}/healthz")
 

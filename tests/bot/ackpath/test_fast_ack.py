@@ -1,4 +1,4 @@
-"""``bot.bare_ack`` must agree with Bolt: whatever it answers with an empty 200, Bolt's ack listener would too.
+"""``bot.ackpath.fast_ack`` must agree with Bolt: whatever it answers with an empty 200, Bolt's ack listener would too.
 
 Each case is dispatched through the real Bolt app of a running stack; the fast path is only allowed where
 Bolt's own answer is a bare 200, and every click and command the bot handles takes it.
@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.ackpath.fast_ack import ack_is_empty
 from bot.app import build_bolt_app
-from bot.bare_ack import acked_bare
 from bot.blocks.inventory import ENABLE_ACTION, LIST_MORE_ACTION
 from bot.handlers.lifecycle import ACK_REVIEW_ACTION, EXTEND_ACTION, REVOKE_ACTION
 from sandbox.stack import Stack
@@ -70,7 +70,7 @@ async def test_the_fast_path_answers_only_what_bolt_would_answer_with_an_empty_2
     for name, body, content_type in CASES:
         headers: dict[str, str | Sequence[str]] = {"content-type": [content_type]}
         response = await bolt.async_dispatch(AsyncBoltRequest(body=body.decode(), headers=headers))
-        if acked_bare(body, content_type):
+        if ack_is_empty(body, content_type):
             fast += 1
             assert (response.status, response.body) == (200, ""), name
         elif name.startswith("/jit"):
@@ -79,16 +79,16 @@ async def test_the_fast_path_answers_only_what_bolt_would_answer_with_an_empty_2
 
 
 def test_every_click_and_well_formed_command_takes_the_fast_path() -> None:
-    assert all(acked_bare(_click(a), FORM) for a in ACTIONS)
-    assert all(acked_bare(_command(t), FORM) for t in ("ssh web-01 2h", "status", "list", "help ssh", ""))
-    assert acked_bare(_event("event_callback"), "application/json")
+    assert all(ack_is_empty(_click(a), FORM) for a in ACTIONS)
+    assert all(ack_is_empty(_command(t), FORM) for t in ("ssh web-01 2h", "status", "list", "help ssh", ""))
+    assert ack_is_empty(_event("event_callback"), "application/json")
 
 
 def test_anything_whose_ack_carries_a_body_or_is_unknown_goes_through_bolt() -> None:
-    assert not any(acked_bare(_command(t), FORM) for t in ("help", "ssh", "rdp web-01 99y"))
-    assert not any(acked_bare(_submission(c), FORM) for c in ("jit_request_modal", "jit_policy"))
-    assert not acked_bare(_event("url_verification"), "application/json")
+    assert not any(ack_is_empty(_command(t), FORM) for t in ("help", "ssh", "rdp web-01 99y"))
+    assert not any(ack_is_empty(_submission(c), FORM) for c in ("jit_request_modal", "jit_policy"))
+    assert not ack_is_empty(_event("url_verification"), "application/json")
     unknown_command = urlencode({"command": "/other", "text": "ssh web-01 2h"}).encode()
     for body, content_type in [(unknown_command, FORM), (b"payload=not-json", FORM), (b"\xff\xfe", FORM)]:
-        assert not acked_bare(body, content_type)
-    assert not acked_bare(b"{not json", "application/json")
+        assert not ack_is_empty(body, content_type)
+    assert not ack_is_empty(b"{not json", "application/json")
