@@ -12,8 +12,8 @@ from jit.errors import NotAllowed, RequestRejected
 from jit.hints import Command, CommandHint, RequestHint
 from jit.model import GrantedPort, JitRequestRecord, RbacMode, RbacVerdict, RequestState, VmRef
 from jit.opening import Opening
-from jit.requester_access import RequesterScreen
 from jit.reason_check import EXAMPLE_REASON
+from jit.requester_access import RequesterScreen
 from jit.requesting import Requesting
 from jit.routing import AutoApproval, ConflictChoice, Escalation
 from jit.schedule_items import Kind
