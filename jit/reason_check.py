@@ -38,10 +38,10 @@ def check_reason(route: Route, label: str, asked: RequestHint) -> None:
         )
     if route.ticket_pattern and not asked.break_glass and re.search(route.ticket_pattern, asked.reason) is None:
         completed = _with_ticket(route, reason or EXAMPLE_REASON)
-        raise RequestRejected(
-            f"The reason for `{label}` must mention a ticket matching `{route.ticket_pattern}`.",
-            replace(asked, reason=completed) if completed else None,
-        )
+        problem = f"The reason for `{label}` must mention a ticket matching `{route.ticket_pattern}`."
+        if completed is None:
+            problem += " Add your ticket's reference to your reason and ask again."
+        raise RequestRejected(problem, replace(asked, reason=completed) if completed else None)
 
 
 def example_ticket(pattern: str) -> str | None:
