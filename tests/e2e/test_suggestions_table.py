@@ -83,7 +83,7 @@ async def _reply(stack: Stack, user: str, typed: str) -> tuple[str, str | None]:
     before = len(stack.slack.ephemerals_for(user))
     response = await driver_of(stack).slash_command(user, typed)
     assert response.status == 200, response.body
-    message = await stack.slack.wait_until(lambda: (stack.slack.ephemerals_for(user)[before:] or [None])[0])
+    message = await stack.slack.wait_until(lambda: next(iter(stack.slack.ephemerals_for(user)[before:]), None))
     shown = unescape("\n".join(str(b.get("text", {}).get("text", "")) for b in message.blocks))
     found = _TRY.search(shown)
     return shown, found.group(1) if found else None
