@@ -45,7 +45,6 @@ class Suggesting:
         """Follow the checks' hints from ``asked`` until a request passes every one (or give up, saying why)."""
         hint = asked
         seen = {hint}
-        why = NOTHING_PASSES
         for _ in range(MAX_STEPS):
             try:
                 await self._check(requester, hint)
@@ -65,7 +64,7 @@ class Suggesting:
             else:
                 return Suggestion(hint)
             seen.add(hint)
-        return Suggestion(None, why)
+        return Suggestion(None, NOTHING_PASSES)
 
     async def checked(self, refusal: RequestRejected, requester: str) -> RequestRejected:
         """``refusal`` with a hint the checks accept, or without one and saying that nothing would pass."""
