@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jit.checks import Verdict
-from jit.model import VirtualMachine, VmRef
+from jit.model import RbacMode, VirtualMachine, VmRef
 from jit.routing import AutoApproval, BusinessHours, Escalation, Route, SingleRouteRouter
 from jit.rules import (
     Match,
@@ -392,7 +392,11 @@ def _settings(**changes: str) -> Settings:
 def test_router_for_the_environment_alone_and_with_a_file(tmp_path: Path) -> None:
     alone = router_for(_settings())
     assert alone.route(vm()) == Route(
-        name="default", approvers=("S0APPROVRS",), approval_channel="C0APPROVAL", break_glass=("S0GLASS",)
+        name="default",
+        approvers=("S0APPROVRS",),
+        approval_channel="C0APPROVAL",
+        break_glass=("S0GLASS",),
+        requester_rbac=RbacMode.WARN,
     )
     path = tmp_path / "rules.yaml"
     path.write_text(FULL, encoding="utf-8")
