@@ -113,6 +113,8 @@ async def _slack_checks(client: AsyncWebClient, settings: Settings) -> list[Chec
     channels = [("approval channel", settings.approval_channel)]
     if settings.oncall_channel:
         channels.append(("on-call channel", settings.oncall_channel))
+    if settings.review_channel:
+        channels.append(("review channel", settings.review_channel))
     for label, channel in channels:
         checks.append(await _channel_check(client, label, channel))
     for group, places in groups_named(settings).items():

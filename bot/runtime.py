@@ -26,6 +26,7 @@ from bot.lifecycle_notifier import SlackLifecycleNotifier
 from bot.logs import request_id_var
 from bot.metrics import Metrics
 from bot.people import SlackPeople
+from bot.review_post import SlackReviewPoster
 from jit.admin import AdminService
 from jit.approver_access import ApproverScreen
 from jit.authorisation import Authorisation
@@ -116,8 +117,9 @@ class Runtime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start_background(self) -> None:
-        """Start the scheduler loop, with the periodic sync with Azure on its schedule."""
+        """Start the scheduler loop, with the periodic sync with Azure and the weekly review on its schedule."""
         await self.service.sync.start()
+        await self.service.reporting.start()
         self.tasks.append(asyncio.create_task(self.scheduler.run(self.stopping), name="jitbot-scheduler"))
 
     async def stop_background(self) -> None:
@@ -308,10 +310,14 @@ async def open_runtime(
                 admins=settings.admins,
                 sync_interval=settings.sync_interval,
                 wide_sources=WidePrefixes(settings.wide_prefix_v4, settings.wide_prefix_v6),
+                reviewers=settings.approvers,
+                review_channel=settings.review_channel,
             ),
             notices=notifier,
             access=access,
             granting=granting,
+            trail=audit,
+            reviews=SlackReviewPoster(slack),
             wake=lambda: holder["scheduler"].wake() if "scheduler" in holder else None,
             requester_screen=RequesterScreen(permissions, settings.requester_rbac, store.record),
             approver_screen=ApproverScreen(permissions, settings.approver_rbac, store.record),

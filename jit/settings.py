@@ -69,6 +69,7 @@ class Settings:
     approval_channel: str = ""
     approvers: tuple[str, ...] = ()
     oncall_channel: str | None = None
+    review_channel: str | None = None
     remind_before: timedelta = timedelta(minutes=15)
     request_ttl: timedelta = timedelta(minutes=30)
     default_source: str = ""
@@ -225,6 +226,7 @@ class Settings:
             approval_channel=approval_channel,
             approvers=approvers,
             oncall_channel=environ.get("JITBOT_ONCALL_CHANNEL", "").strip() or None,
+            review_channel=environ.get("JITBOT_REVIEW_CHANNEL", "").strip() or None,
             remind_before=duration("JITBOT_REMIND_BEFORE", timedelta(minutes=15)),
             request_ttl=duration("JITBOT_REQUEST_TTL", timedelta(minutes=30)),
             default_source=default_source,

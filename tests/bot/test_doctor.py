@@ -12,7 +12,7 @@ import yaml
 from bot.doctor import run_doctor
 from sandbox.arm_demo import PROD
 from sandbox.redis_server import RedisServer
-from sandbox.slack_workspace import APPROVAL_CHANNEL, GENERAL_CHANNEL
+from sandbox.slack_workspace import APPROVAL_CHANNEL, GENERAL_CHANNEL, ONCALL_CHANNEL
 from sandbox.stack import Stack, StackOptions
 from tests.deploy.wiring import REPO
 
@@ -61,6 +61,16 @@ async def test_bot_not_in_channel(stack: Stack) -> None:
     assert f"bot is in the approval channel {GENERAL_CHANNEL}" in output
     assert "/invite @jitbot" in output
     assert APPROVAL_CHANNEL not in output
+
+
+async def test_the_review_channel_is_checked_when_set(stack: Stack) -> None:
+    code, output = await _doctor(stack, JITBOT_REVIEW_CHANNEL=ONCALL_CHANNEL)
+    assert code == 0, output
+    assert f"PASS  Slack: bot is in the review channel {ONCALL_CHANNEL}" in output
+
+    code, output = await _doctor(stack, JITBOT_REVIEW_CHANNEL=GENERAL_CHANNEL)
+    assert code == 1
+    assert f"bot is in the review channel {GENERAL_CHANNEL}" in output and "/invite @jitbot" in output
 
 
 async def test_unknown_user_group(stack: Stack) -> None:
