@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from jit.approver_access import NO_APPROVER_SCREEN, ApproverScreen
 from jit.authorisation import Authorisation
 from jit.azure_sync import AzureSync, SyncReport
 from jit.break_glass import BreakGlass
@@ -63,6 +64,7 @@ class JitService:
         reviews: ReviewPoster,
         wake: Callable[[], None] = lambda: None,
         requester_screen: RequesterScreen = NO_SCREEN,
+        approver_screen: ApproverScreen = NO_APPROVER_SCREEN,
     ):
         displacement = Displacement(store, clock, wake)
         self.access = access
@@ -96,7 +98,7 @@ class JitService:
         telling = Telling(deps)
         opening = Opening(deps)
         self.requesting = Requesting(deps, opening, requester_screen)
-        self.deciding = Deciding(deps, opening, telling.outcome)
+        self.deciding = Deciding(deps, opening, telling.outcome, approver_screen)
         self.extensions = Extensions(deps)
         self.revoking = Revoking(deps)
         self.break_glass = BreakGlass(deps)
