@@ -100,7 +100,8 @@ def _describe_auto(auto: AutoApproval) -> str:
     if auto.max_duration:
         parts.append(f"the window is at most {humanize(auto.max_duration)}")
     if auto.ports:
-        parts.append("only ports " + ", ".join(map(str, auto.ports)) + " are asked for")
+        ports = ", ".join(map(str, auto.ports))
+        parts.append(f"only port {ports} is asked for" if len(auto.ports) == 1 else f"only ports {ports} are asked for")
     parts += ["within " + hours.describe() for hours in auto.business_hours]
     text = " and ".join(parts)
     if auto.deny:

@@ -475,3 +475,12 @@ def test_lint_warns_about_a_tag_rule_that_tries_to_turn_the_check_off() -> None:
 
     assert any("laxer" in t and "requester_rbac off instead of warn" in t for t in texts)
     assert any("requester_rbac enforce only while" in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("ports", "phrase"), [((22,), "only port 22 is asked for"), ((22, 3389), "only ports 22, 3389 are asked for")]
+)
+def test_auto_approval_ports_read_as_english(ports: tuple[int, ...], phrase: str) -> None:
+    route = Route(name="lab", approvers=("S0LEADS",), approval_channel="C0LAB", auto_approve=AutoApproval(ports=ports))
+
+    assert phrase in describe_route(route)
