@@ -13,7 +13,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -23,7 +23,7 @@ _WITH_PORT_V4 = re.compile(r"^([0-9.]+):[0-9]{1,5}$", re.ASCII)
 _BRACKETED_V6 = re.compile(r"^\[([0-9A-Fa-f:.]+)\](?::[0-9]{1,5})?$", re.ASCII)
 
 
-class AddressKind(str, Enum):
+class AddressKind(StrEnum):
     """What kind of address the page saw, for the explanation shown beside it."""
 
     PUBLIC_V4 = "public_v4"
