@@ -79,7 +79,7 @@ class Requesting:
             reason=draft.reason,
             suggestion=deps.config.default_source,
         )
-        requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref)
+        requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref, route.requester_rbac)
         now = deps.clock.now()
         preview = await self._preview(vm, draft.ports, source, now + draft.duration)
         if preview.displaced and route.on_conflict is ConflictChoice.REFUSE:

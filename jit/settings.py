@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from jit.durations import DurationError, parse_duration
-from jit.model import RbacMode
+from jit.model import ApproverRbac, RbacMode
 
 
 class SettingsError(ValueError):
@@ -65,9 +65,12 @@ class Settings:
     azure_management_group: str | None = None
     graph_endpoint: str = "https://graph.microsoft.com"
     requester_rbac: RbacMode = RbacMode.WARN
+    approver_rbac: ApproverRbac = ApproverRbac.OFF
+    identity_map: Path | None = None
     approval_channel: str = ""
     approvers: tuple[str, ...] = ()
     oncall_channel: str | None = None
+    review_channel: str | None = None
     remind_before: timedelta = timedelta(minutes=15)
     request_ttl: timedelta = timedelta(minutes=30)
     default_source: str = ""
@@ -172,6 +175,11 @@ class Settings:
         if rbac_raw not in {mode.value for mode in RbacMode}:
             problems.append(f"JITBOT_REQUESTER_RBAC={rbac_raw!r} must be off, warn or enforce")
             rbac_raw = RbacMode.WARN.value
+        approver_raw = (environ.get("JITBOT_APPROVER_RBAC", "").strip() or ApproverRbac.OFF.value).lower()
+        if approver_raw not in {mode.value for mode in ApproverRbac}:
+            problems.append(f"JITBOT_APPROVER_RBAC={approver_raw!r} must be off or enforce")
+            approver_raw = ApproverRbac.OFF.value
+        identity_map_raw = environ.get("JITBOT_IDENTITY_MAP", "").strip()
         graph_endpoint = environ.get("MICROSOFT_GRAPH_ENDPOINT", "").strip() or "https://graph.microsoft.com"
         if not graph_endpoint.startswith("https://"):
             problems.append(f"MICROSOFT_GRAPH_ENDPOINT={graph_endpoint!r} must be an https:// URL")
@@ -218,9 +226,12 @@ class Settings:
             azure_management_group=management_group,
             graph_endpoint=graph_endpoint.rstrip("/"),
             requester_rbac=RbacMode(rbac_raw),
+            approver_rbac=ApproverRbac(approver_raw),
+            identity_map=Path(identity_map_raw) if identity_map_raw else None,
             approval_channel=approval_channel,
             approvers=approvers,
             oncall_channel=environ.get("JITBOT_ONCALL_CHANNEL", "").strip() or None,
+            review_channel=environ.get("JITBOT_REVIEW_CHANNEL", "").strip() or None,
             remind_before=duration("JITBOT_REMIND_BEFORE", timedelta(minutes=15)),
             request_ttl=duration("JITBOT_REQUEST_TTL", timedelta(minutes=30)),
             default_source=default_source,

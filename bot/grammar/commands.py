@@ -87,4 +87,11 @@ class Cancel:
     request_id: str
 
 
-Command = RequestAccess | Help | OpenRequestForm | ListVms | Status | PolicyCommand | Extend | Revoke | Cancel
+@dataclass(frozen=True)
+class Report:
+    """`/jit report [7d|30d]`: the access review of the last ``days`` days, by DM (approvers and admins)."""
+
+    days: int = 7
+
+
+Command = RequestAccess | Help | OpenRequestForm | ListVms | Status | PolicyCommand | Extend | Revoke | Cancel | Report

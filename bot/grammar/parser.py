@@ -18,6 +18,7 @@ from bot.grammar.subcommands import (
     parse_help,
     parse_list,
     parse_policy_command,
+    parse_report,
     parse_request_id_subcommand,
     parse_status,
     policy_mode,
@@ -107,6 +108,8 @@ def _parse(text: str) -> Command:
         return parse_extend(rest)
     if head in ("revoke", "cancel"):
         return parse_request_id_subcommand(head, rest)
+    if head == "report":
+        return parse_report(rest)
     return _parse_request(tokens)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jit.model import RbacMode
+from jit.model import ApproverRbac, RbacMode
 from jit.settings import Settings, SettingsError, load_environment
 
 GOOD = {
@@ -163,3 +163,13 @@ def test_bad_public_url_and_trusted_proxies_are_named() -> None:
     text = str(raised.value)
     assert "JITBOT_PUBLIC_URL='jitbot.example.com'" in text
     assert "'10.0.0.1/8'" in text and "'x'" in text
+
+
+def test_approver_rbac_and_identity_map_settings() -> None:
+    assert Settings.from_env(GOOD).approver_rbac is ApproverRbac.OFF
+    assert Settings.from_env(GOOD).identity_map is None
+    chosen = Settings.from_env(GOOD | {"JITBOT_APPROVER_RBAC": "Enforce", "JITBOT_IDENTITY_MAP": "/etc/map.yaml"})
+    assert chosen.approver_rbac is ApproverRbac.ENFORCE
+    assert chosen.identity_map == Path("/etc/map.yaml")
+    with pytest.raises(SettingsError, match="JITBOT_APPROVER_RBAC='warn' must be off or enforce"):
+        Settings.from_env(GOOD | {"JITBOT_APPROVER_RBAC": "warn"})

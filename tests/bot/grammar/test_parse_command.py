@@ -16,6 +16,7 @@ from bot.grammar import (
     ListVms,
     OpenRequestForm,
     PolicyCommand,
+    Report,
     RequestAccess,
     Revoke,
     Status,
@@ -61,6 +62,11 @@ VALID: list[tuple[str, Command]] = [
     ("extend r-7f3a PT30M", Extend("r-7f3a", timedelta(minutes=30))),
     ("revoke r-7f3a", Revoke("r-7f3a")),
     ("cancel `r-7f3a`", Cancel("r-7f3a")),
+    ("report", Report(7)),
+    ("Report 7d", Report(7)),
+    ("report 30d", Report(30)),
+    ("report 30", Report(30)),
+    ("report 30 days", Report(30)),
     ("ssh web-01 2h fixing deploy", _req(reason="fixing deploy")),
     ("SSH web-01 2H", _req()),
     ("rdp web-01 90m", _req((3389,), duration=timedelta(minutes=90))),
@@ -170,6 +176,10 @@ INVALID: list[tuple[str, str, str]] = [
     ("list configured web db", "one filter word", "/jit list configured web"),
     ("list <!here>", "not a usable filter", "/jit list web"),
     ("help " + "t" * 101, "too long", "/jit help web-01"),
+    ("report 14d", "choose `7d` or `30d`", "/jit report 30d"),
+    ("report last week", "not a period", "/jit report 30d"),
+    ("report 7d 30d", "not a period", "/jit report 30d"),
+    ("reprot", "Did you mean `/jit report`", "/jit report"),
 ]
 
 
