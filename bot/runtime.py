@@ -44,13 +44,16 @@ from jit.rules import rbac_modes, router_for
 from jit.scheduler import Scheduler
 from jit.service import JitService, ServiceConfig
 from jit.settings import Settings, SettingsError
+from jit.source_confirmations import SourceConfirmations
 from jit.sources import WidePrefixes
 from jit.store.audit import AuditLog
 from jit.store.limits import RateLimiter
 from jit.store.locks import Locks
 from jit.store.policy_denials import PolicyDenials
+from jit.store.refusals import RefusalTally
 from jit.store.requests import RequestStore
 from jit.store.schedule import DueItem, Schedule
+from jit.store.source_links import SourceLinks
 
 if TYPE_CHECKING:
     from jit.azure.redis_auth import EntraIdCredentials
@@ -112,6 +115,7 @@ class Runtime:
     locks: Locks
     admin: AdminService
     home: HomePublisher
+    source_confirmations: SourceConfirmations
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -351,6 +355,12 @@ async def open_runtime(
             locks=locks,
             admin=admin,
             home=home,
+            source_confirmations=SourceConfirmations(
+                SourceLinks(redis, prefix=key_prefix),
+                store.record,
+                RefusalTally(redis, clock, prefix=key_prefix),
+                clock,
+            ),
         )
         if entra is not None:
             runtime.tasks.append(asyncio.create_task(_recycle_redis_connections(redis, runtime.stopping)))

@@ -20,8 +20,8 @@ _USAGE = escape_mrkdwn(
     "used more than once\n"
     "• *duration*: `90m`, `2h`, `1h30m` or ISO 8601 `PT2H`; at least 5 minutes, at most 24 hours and "
     "never more than the VM's policy allows\n"
-    "• *from*: the address to open the port to (one IP, or a network like `10.1.2.0/24`); without it the "
-    "team's default source is used\n"
+    "• *from*: the address to open the port to (one IP, or a network like `10.1.2.0/24`), or `from me` to "
+    "confirm the address you are on in a browser; without it the team's default source is used\n"
     f"• *reason*: everything after that, up to {MAX_REASON_CHARS} characters (some VMs require a ticket "
     "number)"
 )

@@ -26,6 +26,7 @@ from bot.grammar.commands import (
 )
 from bot.grammar.errors import GrammarError
 from bot.grammar.parser import MAX_REASON_CHARS, parse_command, parse_ports, parse_source, parse_vm, parse_window
+from bot.grammar.sources import means_from_me
 from bot.grammar.text import BREAK_GLASS_FLAG, clean_reason
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Revoke",
     "Status",
     "clean_reason",
+    "means_from_me",
     "parse_command",
     "parse_ports",
     "parse_source",

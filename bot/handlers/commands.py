@@ -101,7 +101,13 @@ class CommandHandlers:
     async def dispatch(self, user: str, command: Command, body: dict[str, Any]) -> Message | None:
         """Run one parsed command for ``user``; returns the ephemeral reply (None when a view was opened)."""
         if isinstance(command, RequestAccess):
-            return await submit_request(self.runtime, user, command)
+            return await submit_request(
+                self.runtime,
+                user,
+                command,
+                requester_name=str(body.get("user_name", "")),
+                reply_channel=str(body.get("channel_id", "")),
+            )
         if isinstance(command, OpenRequestForm):
             await RequestFormHandlers(self.runtime).open(body)
             return None

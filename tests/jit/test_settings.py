@@ -147,6 +147,24 @@ def test_a_management_group_makes_the_subscription_list_optional() -> None:
         )
 
 
+def test_public_url_and_trusted_proxies_for_the_from_me_page() -> None:
+    settings = Settings.from_env(
+        GOOD | {"JITBOT_PUBLIC_URL": "https://jitbot.example.com/", "JITBOT_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::1"}
+    )
+    assert settings.public_url == "https://jitbot.example.com"
+    assert settings.trusted_proxies == ("10.0.0.0/8", "2001:db8::1/128")
+    assert Settings.from_env(GOOD).public_url is None
+    assert Settings.from_env(GOOD).trusted_proxies == ()
+
+
+def test_bad_public_url_and_trusted_proxies_are_named() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(GOOD | {"JITBOT_PUBLIC_URL": "jitbot.example.com", "JITBOT_TRUSTED_PROXIES": "10.0.0.1/8,x"})
+    text = str(raised.value)
+    assert "JITBOT_PUBLIC_URL='jitbot.example.com'" in text
+    assert "'10.0.0.1/8'" in text and "'x'" in text
+
+
 def test_approver_rbac_and_identity_map_settings() -> None:
     assert Settings.from_env(GOOD).approver_rbac is ApproverRbac.OFF
     assert Settings.from_env(GOOD).identity_map is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -81,6 +82,8 @@ VALID: list[tuple[str, Command]] = [
     (f"ssh {SUB}/rg/web-01 2h", _req(vm=f"{SUB}/rg/web-01")),
     ("ssh " + "v" * 64 + " 2h", _req(vm="v" * 64)),
     ("ssh web-01 2h from 203.0.113.7", _req(source="203.0.113.7")),
+    ("ssh web-01 1h from me", replace(_req(duration=timedelta(hours=1)), from_me=True)),
+    ("ssh web-01 2h FROM My-IP deploy", replace(_req(reason="deploy"), from_me=True)),
     ("ssh web-01 2h FROM 10.1.2.0/24 deploy", _req(source="10.1.2.0/24", reason="deploy")),
     ("ssh web-01 2h from 2001:DB8:0:0::1 v6", _req(source="2001:db8::1", reason="v6")),
     ("ssh web-01 2h from 2001:db8::/32", _req(source="2001:db8::/32")),
@@ -143,6 +146,7 @@ INVALID: list[tuple[str, str, str]] = [
     ("ssh rg//db 2h", "name, `rg/vm`", "/jit ssh db 2h fixing deploy"),
     ("ssh db 2h from", "needs an IP", "/jit ssh db 2h from 203.0.113.7 fixing deploy"),
     ("ssh db 2h from home wifi", "not an IP address", "/jit ssh db 2h from 203.0.113.7 wifi"),
+    ("ssh db 2h from me --break-glass", "needs a reason", "/jit ssh db 2h from me prod outage INC-1234 --break-glass"),
     ("ssh db 2h from 10.1.2.3/24 fix", "did you mean `10.1.2.0/24`", "/jit ssh db 2h from 10.1.2.0/24 fix"),
     ("ssh db 2h from 2001:db8::1/32", "did you mean `2001:db8::/32`", "/jit ssh db 2h from 2001:db8::/32"),
     ("ssh db 2h from 10.1.2.0/33", "not a valid CIDR", "/jit ssh db 2h from 10.1.2.0/24"),
