@@ -12,6 +12,7 @@ from jit.model import (
     JitPolicy,
     JitRequestRecord,
     PolicyPort,
+    SecurityContext,
     UnsupportedReason,
     VirtualMachine,
     VmHistory,
@@ -56,6 +57,10 @@ class InstrumentedAzure:
     async def unsupported_reasons(self, vm: VmRef) -> tuple[UnsupportedReason, ...]:
         """See AzureJit.unsupported_reasons."""
         return await self._timed("unsupported_reasons", self.inner.unsupported_reasons(vm))
+
+    async def security_context(self, vm: VmRef) -> SecurityContext:
+        """See AzureJit.security_context."""
+        return await self._timed("security_context", self.inner.security_context(vm))
 
     async def initiate(
         self,

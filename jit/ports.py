@@ -13,6 +13,7 @@ from jit.model import (
     JitRequestRecord,
     OutsideAccess,
     PolicyPort,
+    SecurityContext,
     UnsupportedReason,
     VirtualMachine,
     VmHistory,
@@ -41,6 +42,11 @@ class AzureJit(Protocol):
 
     async def unsupported_reasons(self, vm: VmRef) -> tuple[UnsupportedReason, ...]:
         """Why ``vm`` cannot use JIT; empty when it can."""
+        ...
+
+    async def security_context(self, vm: VmRef) -> SecurityContext:
+        """What an approver should know about ``vm`` before opening it; never raises for Azure's sake: a part that
+        could not be read within the time budget is marked refused, slow or failed."""
         ...
 
     async def initiate(

@@ -42,6 +42,8 @@ from jit.azure.policies import (
 )
 from jit.azure.policy_edits import PolicyEditor
 from jit.azure.reads import ArmReader
+from jit.azure.security_context import ContextTuning, SecurityContextReader
+from jit.azure.security_reads import SecurityReader
 from jit.azure.subscriptions import ManagementGroupReader, SubscriptionSource
 from jit.azure.topology import IndexedVm, build_index, matching, nsg_ids_for, reasons_for, subnet_nsgs
 from jit.azure.writes import ArmWriter
@@ -56,6 +58,7 @@ from jit.model import (
     JitRequestRecord,
     JitSupport,
     PolicyPort,
+    SecurityContext,
     UnsupportedReason,
     VirtualMachine,
     VmHistory,
@@ -87,6 +90,7 @@ class AzureGateway:
         *,
         owned_credential: Any = None,
         management_group: str | None = None,
+        context_tuning: ContextTuning | None = None,
     ):
         self._clients = clients
         self._clock = clock
@@ -109,6 +113,7 @@ class AzureGateway:
         self._policies: TtlCache[str, tuple[RawJson, ...]] = TtlCache(clock, ttl)
         self._subnets: TtlCache[str, dict[str, str | None]] = TtlCache(clock, ttl)
         self._defender: TtlCache[str, bool] = TtlCache(clock, ttl)
+        self._context = SecurityContextReader(SecurityReader(clients), clock, context_tuning)
 
     async def __aenter__(self) -> AzureGateway:
         return self
@@ -119,7 +124,10 @@ class AzureGateway:
         await self.close()
 
     async def close(self) -> None:
-        """Close the SDK clients, the HTTP session and the credential we created."""
+        """Stop reads nobody waits for any more, then close the SDK clients, the HTTP session and our credential."""
+        await self._context.close()
+        for cache in (self._index, self._policies, self._subnets, self._defender):
+            await cache.drain()
         await self._clients.close()
         if self._owned_credential is not None:
             credential, self._owned_credential = self._owned_credential, None
@@ -281,6 +289,16 @@ class AzureGateway:
             self._indexed(vm), self._subnet_nsgs(vm.subscription_id), self._defender_on(vm.subscription_id)
         )
         return reasons_for(item, subnets, defender)
+
+    async def security_context(self, vm: VmRef) -> SecurityContext:
+        """What an approver should know about ``vm`` (Defender recommendations and alerts, power state, public IPs,
+        OS), read within a time budget through short-lived caches; a part Azure refuses or answers too slowly is
+        marked unread instead of failing or delaying the card (``jit.azure.security_context``)."""
+
+        async def profile() -> VirtualMachine:
+            return (await self._indexed(vm)).vm
+
+        return await self._context.read(vm, profile)
 
     async def initiate(
         self,
@@ -470,6 +488,7 @@ def build_gateway(
     credential: Any = None,
     connection_verify: str | None = None,
     tuning: GatewayTuning | None = None,
+    context_tuning: ContextTuning | None = None,
 ) -> AzureGateway:
     """The gateway for these settings: DefaultAzureCredential unless one is given, timeout from settings."""
     effective = replace(tuning or GatewayTuning(), timeout=settings.azure_timeout)
@@ -491,4 +510,5 @@ def build_gateway(
         effective,
         owned_credential=owned,
         management_group=settings.azure_management_group,
+        context_tuning=context_tuning,
     )
