@@ -93,9 +93,11 @@ class SecurityContextReader:
         running = asyncio.ensure_future(self._part(vm, "runtime", ("runtime", vm_key), lambda: self._running(vm)))
         profiled = asyncio.ensure_future(self._part(vm, "profile", None, lambda: _profile(profile)))
         tasks: list[asyncio.Future[Any]] = [recommended, alerted, running, profiled]
-        _, pending = await asyncio.wait(tasks, timeout=self._tuning.budget.total_seconds())
-        for task in pending:
-            task.cancel()
+        try:
+            _, pending = await asyncio.wait(tasks, timeout=self._tuning.budget.total_seconds())
+        finally:
+            for task in tasks:
+                task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         return SecurityContext(
             vm=vm,
