@@ -18,11 +18,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from jit.azure.arm_ids import id_segments
-from jit.azure.errors import JitDeniedByPolicy, VmNotFound
 from jit.clock import Clock
 from jit.durations import to_iso8601
 from jit.errors import NotAllowed, RequestRejected
+from jit.hints import Command, command_hint
 from jit.model import (
     JitPolicy,
     JitSupport,
@@ -35,12 +34,16 @@ from jit.model import (
 )
 from jit.port_survey import Surveyor, held_ports
 from jit.ports import AzureJit, Directory
+from jit.ports.azure_errors import JitDeniedByPolicy, VmNotFound
+from jit.ports.records import LockBusy, Turns
+from jit.resource_ids import id_segments
 from jit.sharing import PortHolders
-from jit.store.locks import LockBusy, Locks
 from jit.store.policy_denials import PolicyDenials
 from jit.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
+
+_STALE_REFERENCE = "That VM reference is not valid any more; list the VMs again."
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,9 @@ def vm_spec(vm: str) -> str:
     segments = id_segments(vm)
     name = segments.get("virtualmachines")
     if not name or "subscriptions" not in segments or "resourcegroups" not in segments:
-        raise VmNotFound("That VM reference is not valid any more; run `/jit list` again.")
+        raise VmNotFound(
+            "That VM reference is not valid any more; list the VMs again.", hint=command_hint(Command.LIST)
+        )
     return f"{segments['subscriptions']}/{segments['resourcegroups']}/{name}"
 
 
@@ -137,7 +142,7 @@ class AdminService:
         admins: Sequence[str],
         clock: Clock,
         denials: PolicyDenials,
-        locks: Locks,
+        locks: Turns,
     ):
         self.azure = azure
         self.store = store
@@ -158,7 +163,7 @@ class AdminService:
             raise RequestRejected(
                 f"Another change to the JIT policy of resource group `{vm.resource_group}` ({vm.location}) is still "
                 "being saved. Nothing was changed; try again in a moment.",
-                f"/jit status {vm.name}",
+                command_hint(Command.STATUS, vm.name),
             ) from None
 
     async def is_admin(self, user: str) -> bool:
@@ -188,7 +193,9 @@ class AdminService:
         """The VM named by a spec or an ARM id; an id must resolve to exactly that VM."""
         found = await self.azure.find_vm(vm_spec(vm))
         if vm.lower().startswith("/subscriptions/") and not found.ref.same_vm(vm):
-            raise VmNotFound("That VM reference is not valid any more; run `/jit list` again.")
+            raise VmNotFound(
+                "That VM reference is not valid any more; list the VMs again.", hint=command_hint(Command.LIST)
+            )
         return found
 
     async def readiness(self, user: str, vm: str, *, action: str = "enable") -> Readiness:
@@ -267,7 +274,7 @@ class AdminService:
             if before is None:
                 raise RequestRejected(
                     f"JIT is not configured on `{found.ref.name}`, so there is nothing to disable.",
-                    "/jit list configured",
+                    command_hint(Command.LIST, "configured"),
                 )
             await self.azure.disable(found.ref)
         audit_id = await self.store.record(

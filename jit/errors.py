@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from jit.hints import Hint
+
 
 class RequestRejected(Exception):
-    """A request that cannot go to approval: ``problem`` says why, ``example`` shows a command that would work."""
+    """A request that cannot go ahead: ``problem`` says why (plain text), ``hint`` what would work instead."""
 
-    def __init__(self, problem: str, example: str = ""):
+    def __init__(self, problem: str, hint: Hint | None = None):
         self.problem = problem
-        self.example = example
+        self.hint = hint
         super().__init__(problem)
 
 

@@ -12,7 +12,6 @@ from jit.model import (
     JitPolicy,
     JitRequestRecord,
     PolicyPort,
-    SecurityContext,
     UnsupportedReason,
     VirtualMachine,
     VmHistory,
@@ -20,6 +19,7 @@ from jit.model import (
     VmRef,
 )
 from jit.ports import AzureJit
+from jit.vm_security import SecurityContext
 
 T = TypeVar("T")
 Observer = Callable[[str, float, BaseException | None], None]

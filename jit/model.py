@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Generic, TypeVar
 
 WELL_KNOWN_PORTS: Mapping[str, tuple[int, ...]] = {
     "ssh": (22,),
@@ -274,127 +273,55 @@ class AccessRequest:
         return tuple(p for p in self.ports if p not in self.lost_ports)
 
 
-class SecuritySeverity(StrEnum):
-    """How severe Defender for Cloud rates a recommendation or an alert; ``UNKNOWN`` when it could not be read."""
+class RbacMode(StrEnum):
+    """``JITBOT_REQUESTER_RBAC``."""
 
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFORMATIONAL = "informational"
-    UNKNOWN = "unknown"
-
-    @property
-    def rank(self) -> int:
-        """0 for the most severe; sorting by it puts what matters most first (unknown last)."""
-        return list(SecuritySeverity).index(self)
+    OFF = "off"
+    WARN = "warn"
+    ENFORCE = "enforce"
 
 
-class PowerState(StrEnum):
-    """A VM's power state as its instance view reports it (``PowerState/<value>``)."""
+class ApproverRbac(StrEnum):
+    """``JITBOT_APPROVER_RBAC``: whether an approver's own Azure identity must be able to request JIT on the VM."""
 
-    RUNNING = "running"
-    STARTING = "starting"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    DEALLOCATING = "deallocating"
-    DEALLOCATED = "deallocated"
-    UNKNOWN = "unknown"
-
-    @property
-    def reachable(self) -> bool:
-        """Only a running VM answers on the ports JIT opens."""
-        return self is PowerState.RUNNING
+    OFF = "off"
+    ENFORCE = "enforce"
 
 
-class ReadOutcome(StrEnum):
-    """Whether one part of a security context could be read from Azure, and if not, why."""
+class RbacOutcome(StrEnum):
+    """What the check found."""
 
-    READ = "read"
-    REFUSED = "refused"
-    """Azure answered 403: jitbot's identity lacks the read permission (see the role files)."""
-    SLOW = "slow"
-    """No answer within the time the approval card may wait."""
-    FAILED = "failed"
-    """Any other failure: throttled, Azure errors, the VM gone, an answer jitbot could not understand."""
-
-
-PartValue = TypeVar("PartValue")
+    ALLOWED = "allowed"
+    MISSING = "missing"
+    UNVERIFIED = "unverified"
 
 
 @dataclass(frozen=True)
-class ContextPart(Generic[PartValue]):
-    """One part of a security context: its value when it was read, else why it could not be (``detail`` is for
-    logs, not for people)."""
+class RbacVerdict:
+    """The requester's Azure identity (``principal``, their UPN) and what it lacks on the VM.
 
-    value: PartValue | None
-    outcome: ReadOutcome = ReadOutcome.READ
-    detail: str = ""
+    ``reason`` says why the check could not be made (UNVERIFIED); it is safe to show in Slack. ``denied_by`` names
+    the deny assignments that refuse some of ``missing`` even where a role grants them (MISSING).
+    """
 
-    def __post_init__(self) -> None:
-        if (self.outcome is ReadOutcome.READ) != (self.value is not None):
-            raise ValueError("a part that was read has a value, and only such a part has one")
+    outcome: RbacOutcome
+    principal: str = ""
+    missing: tuple[str, ...] = ()
+    reason: str = ""
+    denied_by: tuple[str, ...] = ()
 
     @classmethod
-    def read(cls, value: PartValue) -> ContextPart[PartValue]:
-        """A part Azure answered."""
-        return cls(value)
+    def allowed(cls, principal: str) -> RbacVerdict:
+        """The identity holds every required action."""
+        return cls(RbacOutcome.ALLOWED, principal)
 
     @classmethod
-    def unread(cls, outcome: ReadOutcome, detail: str = "") -> ContextPart[PartValue]:
-        """A part that could not be read (refused, slow or failed)."""
-        return cls(None, outcome, detail)
+    def lacking(cls, principal: str, missing: tuple[str, ...], denied_by: tuple[str, ...] = ()) -> RbacVerdict:
+        """The identity lacks ``missing`` (a non-empty subset of REQUIRED_ACTIONS), some perhaps through the deny
+        assignments ``denied_by``."""
+        return cls(RbacOutcome.MISSING, principal, missing, denied_by=denied_by)
 
-
-@dataclass(frozen=True)
-class DefenderRecommendation:
-    """An unhealthy Defender for Cloud recommendation (assessment) on a VM: its title and severity."""
-
-    title: str
-    severity: SecuritySeverity
-
-
-@dataclass(frozen=True)
-class DefenderAlert:
-    """An open Defender for Cloud security alert about a VM: ``Active``, or ``in_progress`` when someone handles it."""
-
-    title: str
-    severity: SecuritySeverity
-    in_progress: bool = False
-    since: datetime | None = None
-
-
-@dataclass(frozen=True)
-class VmRuntime:
-    """What the VM's instance view says: its power state, and the OS its guest agent reports while it runs
-    (``os_name`` ``ubuntu`` with ``os_version`` ``24.04``; ``Windows Server 2022 Datacenter`` with
-    ``Microsoft Windows NT 10.0.20348.0``)."""
-
-    power: PowerState
-    os_name: str | None = None
-    os_version: str | None = None
-
-
-@dataclass(frozen=True)
-class VmProfile:
-    """How the VM is reached and what it runs, from jitbot's VM index: its public IPs and OS type."""
-
-    public_ips: tuple[str, ...]
-    os_type: str | None = None
-
-
-@dataclass(frozen=True)
-class SecurityContext:
-    """What an approver should know about a VM before opening it: Defender's unhealthy recommendations (most severe
-    first), its open security alerts (most severe, then newest, first), whether it runs, and how exposed it is.
-    Each part says whether it could be read; ``read_at`` is when the context was put together."""
-
-    vm: VmRef
-    read_at: datetime
-    recommendations: ContextPart[tuple[DefenderRecommendation, ...]]
-    alerts: ContextPart[tuple[DefenderAlert, ...]]
-    runtime: ContextPart[VmRuntime]
-    profile: ContextPart[VmProfile]
-
-    def recommendation_count(self, severity: SecuritySeverity) -> int:
-        """How many unhealthy recommendations of that severity (0 when they could not be read)."""
-        return sum(1 for r in self.recommendations.value or () if r.severity is severity)
+    @classmethod
+    def unverified(cls, reason: str, principal: str = "") -> RbacVerdict:
+        """The check could not be made; ``reason`` says why."""
+        return cls(RbacOutcome.UNVERIFIED, principal, reason=reason)

@@ -12,23 +12,10 @@ from datetime import timedelta
 
 from jit.durations import humanize
 from jit.errors import RequestRejected
+from jit.hints import request_hint
 from jit.model import ANY_SOURCE, MIN_ACCESS, JitPolicy, PolicyPort
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def port_label(ports: Sequence[int]) -> str:
-    """``ssh``/``rdp``/``winrm`` where that is exactly what was asked, else the numbers."""
-    named = {(22,): "ssh", (3389,): "rdp", (5985, 5986): "winrm"}
-    return named.get(tuple(ports), ",".join(str(p) for p in ports))
-
-
-def example_command(ports: Sequence[int], vm: str, duration: timedelta, source: str | None, reason: str) -> str:
-    """A `/jit` command line for the given parts: used to show people a corrected example."""
-    text = f"/jit {port_label(ports)} {vm} {humanize(duration).replace(' ', '')}"
-    if source:
-        text += f" from {source}"
-    return f"{text} {reason}".rstrip() if reason else text
 
 
 def source_allowed(source: IpNetwork, allowed: Sequence[str]) -> bool:
@@ -63,13 +50,13 @@ def check_against_policy(
         raise RequestRejected(
             f"Port {', '.join(map(str, missing))} is not in the JIT policy of `{vm_label}` "
             f"(it allows {', '.join(map(str, covered))}).",
-            example_command(usable, vm_label, duration, None, reason),
+            request_hint(usable, vm_label, duration, None, reason),
         )
     rules = tuple(p for p in (policy.port(n) for n in ports) if p is not None)
     if duration < MIN_ACCESS:
         raise RequestRejected(
             "Access must be requested for at least 5 minutes.",
-            example_command(ports, vm_label, MIN_ACCESS, None, reason),
+            request_hint(ports, vm_label, MIN_ACCESS, None, reason),
         )
     limit = min(rule.max_duration for rule in rules)
     if extra_max is not None and extra_max < limit:
@@ -77,14 +64,14 @@ def check_against_policy(
     if duration > limit:
         raise RequestRejected(
             f"{humanize(duration)} is longer than allowed for `{vm_label}` (at most {humanize(limit)}).",
-            example_command(ports, vm_label, limit, None, reason),
+            request_hint(ports, vm_label, limit, None, reason),
         )
     try:
         network = ipaddress.ip_network(source, strict=True)
     except ValueError:
         raise RequestRejected(
             f"`{source}` is not an IP address or CIDR range.",
-            example_command(ports, vm_label, duration, "203.0.113.7", reason),
+            request_hint(ports, vm_label, duration, "203.0.113.7", reason),
         ) from None
     for rule in rules:
         if not source_allowed(network, rule.allowed_sources):
@@ -96,5 +83,5 @@ def check_against_policy(
                 else f"Source {source} is not allowed for port {rule.number} on `{vm_label}` (allowed: {allowed})."
             )
             suggestion = next((a for a in rule.allowed_sources if a != ANY_SOURCE), None)
-            raise RequestRejected(problem, example_command(ports, vm_label, duration, suggestion, reason))
+            raise RequestRejected(problem, request_hint(ports, vm_label, duration, suggestion, reason))
     return rules

@@ -9,7 +9,7 @@ something sooner). On ``stop`` it finishes the handlers already running and hand
 but did not start, so another replica takes them at once.
 
 ``turn``, when given, wraps each handler: the bot passes one that lets acks Slack is waiting on go first and
-bounds how much background work runs at once (``bot.foreground``).
+bounds how much background work runs at once (``bot.ackpath.background``).
 
 Delivery is at-least-once: a handler that outlives its lease, or a crash between the handler and
 ``complete``, runs the item again. Handlers guard notifications with ``Schedule.mark_done``.

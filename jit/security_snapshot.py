@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from jit.model import (
+from jit.model import VmRef
+from jit.vm_security import (
     ContextPart,
     DefenderAlert,
     DefenderRecommendation,
@@ -22,7 +23,6 @@ from jit.model import (
     SecurityContext,
     SecuritySeverity,
     VmProfile,
-    VmRef,
     VmRuntime,
 )
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from jit.durations import DurationError, parse_duration
-from jit.requester_access import RbacMode
+from jit.model import ApproverRbac, RbacMode
 
 
 class SettingsError(ValueError):
@@ -64,9 +64,12 @@ class Settings:
     azure_management_group: str | None = None
     graph_endpoint: str = "https://graph.microsoft.com"
     requester_rbac: RbacMode = RbacMode.WARN
+    approver_rbac: ApproverRbac = ApproverRbac.OFF
+    identity_map: Path | None = None
     approval_channel: str = ""
     approvers: tuple[str, ...] = ()
     oncall_channel: str | None = None
+    review_channel: str | None = None
     remind_before: timedelta = timedelta(minutes=15)
     request_ttl: timedelta = timedelta(minutes=30)
     default_source: str = ""
@@ -169,6 +172,11 @@ class Settings:
         if rbac_raw not in {mode.value for mode in RbacMode}:
             problems.append(f"JITBOT_REQUESTER_RBAC={rbac_raw!r} must be off, warn or enforce")
             rbac_raw = RbacMode.WARN.value
+        approver_raw = (environ.get("JITBOT_APPROVER_RBAC", "").strip() or ApproverRbac.OFF.value).lower()
+        if approver_raw not in {mode.value for mode in ApproverRbac}:
+            problems.append(f"JITBOT_APPROVER_RBAC={approver_raw!r} must be off or enforce")
+            approver_raw = ApproverRbac.OFF.value
+        identity_map_raw = environ.get("JITBOT_IDENTITY_MAP", "").strip()
         graph_endpoint = environ.get("MICROSOFT_GRAPH_ENDPOINT", "").strip() or "https://graph.microsoft.com"
         if not graph_endpoint.startswith("https://"):
             problems.append(f"MICROSOFT_GRAPH_ENDPOINT={graph_endpoint!r} must be an https:// URL")
@@ -213,9 +221,12 @@ class Settings:
             azure_management_group=management_group,
             graph_endpoint=graph_endpoint.rstrip("/"),
             requester_rbac=RbacMode(rbac_raw),
+            approver_rbac=ApproverRbac(approver_raw),
+            identity_map=Path(identity_map_raw) if identity_map_raw else None,
             approval_channel=approval_channel,
             approvers=approvers,
             oncall_channel=environ.get("JITBOT_ONCALL_CHANNEL", "").strip() or None,
+            review_channel=environ.get("JITBOT_REVIEW_CHANNEL", "").strip() or None,
             remind_before=duration("JITBOT_REMIND_BEFORE", timedelta(minutes=15)),
             request_ttl=duration("JITBOT_REQUEST_TTL", timedelta(minutes=30)),
             default_source=default_source,

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from jit import extras
 from jit.errors import RequestRejected
-from jit.policy_check import example_command
+from jit.hints import request_hint
 from jit.ports import AuditRecorder
+from jit.request_extras import Extra
 from jit.routing import Route
 
 REFUSED_EVENT = "wide_source_refused"
@@ -45,7 +45,7 @@ class WidePrefixes:
 def wide_source_extra(source: str, limits: WidePrefixes) -> dict[str, str]:
     """What a request stores about its source: the threshold it exceeded, when it is wide."""
     limit = limits.threshold(source)
-    return {} if limit is None else {extras.WIDE_SOURCE: str(limit)}
+    return {} if limit is None else {Extra.WIDE_SOURCE.value: str(limit)}
 
 
 async def refuse_wide_source(
@@ -62,7 +62,7 @@ async def refuse_wide_source(
     suggestion: str,
 ) -> None:
     """Raise RequestRejected (audited as ``wide_source_refused``) when the route refuses wide sources and
-    ``source`` is one; ``suggestion`` is a narrower source for the corrected example."""
+    ``source`` is one; ``suggestion`` is a narrower source for the suggested request."""
     limit = limits.threshold(source)
     if not route.refuse_wide_sources or limit is None:
         return
@@ -76,7 +76,7 @@ async def refuse_wide_source(
     raise RequestRejected(
         f"`{source}` is wider than /{limit} ({addresses(source)} addresses), and rule `{route.name}` refuses wide "
         f"sources for `{vm_label}`. Ask for the address or range you connect from.",
-        example_command(ports, vm_label, duration, narrower or "203.0.113.7", reason),
+        request_hint(ports, vm_label, duration, narrower or "203.0.113.7", reason),
     )
 
 

@@ -146,6 +146,25 @@ class RoleAssignment:
 
 
 @dataclass
+class DenyAssignment:
+    """A deny assignment at ``scope``: ``permissions`` blocks are Azure-shaped (actions, notActions, …), principals
+    and exclusions are ``(object id, type)`` pairs; ``EVERYONE`` is Azure's "Everyone" principal."""
+
+    name: str
+    display_name: str
+    scope: str
+    permissions: list[dict[str, list[str]]]
+    principals: list[tuple[str, str]]
+    exclude_principals: list[tuple[str, str]] = field(default_factory=list)
+    do_not_apply_to_child_scopes: bool = False
+    description: str = ""
+
+
+EVERYONE = ("00000000-0000-0000-0000-000000000000", "SystemDefined")
+"""Azure's "Everyone" principal of a deny assignment ("Understand Azure deny assignments")."""
+
+
+@dataclass
 class Inventory:
     """Everything the emulator knows. Mutate it directly in tests; the emulator reads it on each call."""
 
@@ -156,6 +175,7 @@ class Inventory:
     management_groups: list[ManagementGroup] = field(default_factory=list)
     role_definitions: list[RoleDefinition] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
+    deny_assignments: list[DenyAssignment] = field(default_factory=list)
     directory: Directory = field(default_factory=Directory)
     assessments: list[Assessment] = field(default_factory=list)
     alerts: list[SecurityAlert] = field(default_factory=list)

@@ -430,6 +430,14 @@ def _role_assignments(state: ArmState, req: ArmRequest) -> ArmReply:
     return _page(state, req, [arm_rbac.role_assignment_json(a, scope) for a in found])
 
 
+def _deny_assignments(state: ArmState, req: ArmRequest) -> ArmReply:
+    scope = req.params.get("scope") or "/"
+    arm_rbac.check_scope(state.inventory, scope)
+    query = arm_rbac.parse_filter(req.query.get("$filter"))
+    found = arm_rbac.deny_assignments_at(state.inventory, scope, query)
+    return _page(state, req, [arm_rbac.deny_assignment_json(d) for d in found])
+
+
 def _role_definition(state: ArmState, req: ArmRequest) -> ArmReply:
     scope = req.params.get("scope") or "/"
     arm_rbac.check_scope(state.inventory, scope)
@@ -455,6 +463,13 @@ ROUTES: tuple[Route, ...] = (
         "authorization.role_assignments.list",
         arm_rbac.AUTHORIZATION_VERSIONS,
         _role_assignments,
+    ),
+    Route(
+        "GET",
+        _pattern(_AUTH + "/denyAssignments"),
+        "authorization.deny_assignments.list",
+        arm_rbac.DENY_ASSIGNMENT_VERSIONS,
+        _deny_assignments,
     ),
     Route(
         "GET",

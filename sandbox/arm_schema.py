@@ -27,6 +27,8 @@ ROLE_DEFINITIONS_SWAGGER = AUTHORIZATION / "authorization-RoleDefinitionsCalls.j
 ASSESSMENTS_SWAGGER = SECURITY / "Microsoft.Security/stable/2021-06-01/assessments.json"
 ASSESSMENT_METADATA_SWAGGER = SECURITY / "Microsoft.Security/stable/2021-06-01/assessmentMetadata.json"
 ALERTS_SWAGGER = SECURITY / "Microsoft.Security/stable/2022-01-01/alerts.json"
+DENY_ASSIGNMENTS_SWAGGER = AUTHORIZATION / "authorization-DenyAssignmentCalls.json"
+AUTHORIZATION_COMMON = AUTHORIZATION / "common-types.json"
 
 
 @cache
@@ -42,6 +44,8 @@ def _registry() -> Registry[Any]:
             ASSESSMENTS_SWAGGER,
             ASSESSMENT_METADATA_SWAGGER,
             ALERTS_SWAGGER,
+            DENY_ASSIGNMENTS_SWAGGER,
+            AUTHORIZATION_COMMON,
         )
     ]
     registry: Registry[Any] = Registry().with_resources(resources)

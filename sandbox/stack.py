@@ -15,8 +15,8 @@ from types import TracebackType
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
+from bot.process import drain_in_flight, start_http, start_ops, start_socket_mode
 from bot.runtime import Runtime, open_runtime
-from bot.serve import drain_in_flight, start_http, start_ops, start_socket_mode
 from jit.clock import Clock, SystemClock
 from jit.settings import Settings
 from sandbox.arm import ArmEmulator

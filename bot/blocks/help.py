@@ -36,6 +36,8 @@ _COMMANDS = escape_mrkdwn(
     "`/jit extend <request-id> <duration>` · `/jit revoke <request-id>` · `/jit cancel <request-id>`\n"
     "`/jit list [configured | not-configured | unsupported] [filter]`: the VMs, like the portal's JIT page\n"
     "`/jit enable <vm>` · `/jit edit <vm>` · `/jit disable <vm>`: set up JIT on a VM (admins)\n"
+    "`/jit report [7d | 30d]`: the access review of the last 7 (default) or 30 days, with a chart and a CSV, "
+    "by DM (approvers and admins)\n"
     f"`/jit <ports> <vm> <duration> <reason> {BREAK_GLASS_FLAG}`: emergency access without waiting, for "
     "members of the break-glass group; announced loudly and reviewed afterwards"
 )

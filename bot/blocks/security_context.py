@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import Block
 
 from bot.blocks.common import code, context, escape_mrkdwn, one_line, section, slack_date, truncate
-from jit.model import (
+from jit.vm_security import (
     ContextPart,
     DefenderAlert,
     DefenderRecommendation,

@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
+from bot.ackpath.fast_ack import immediate_reply
 from bot.blocks.common import Message
-from bot.blocks.errors import error_message, rate_limited_message
-from bot.blocks.help import help_message
+from bot.blocks.errors import rate_limited_message
 from bot.blocks.request import requester_confirmation
 from bot.grammar import (
     Cancel,
@@ -34,17 +34,6 @@ log = logging.getLogger(__name__)
 
 def _ephemeral(message: Message) -> dict[str, Any]:
     return {"response_type": "ephemeral", **message.as_kwargs()}
-
-
-def immediate_reply(text: str) -> Message | None:
-    """What the ack of ``/jit text`` carries: a grammar error or the help, else nothing (a bare ack)."""
-    try:
-        command = parse_command(text)
-    except GrammarError as exc:
-        return error_message(exc.problem, exc.example)
-    if isinstance(command, Help) and command.topic is None:
-        return help_message()
-    return None
 
 
 class CommandHandlers:

@@ -9,7 +9,7 @@ from bot.blocks.request import requester_confirmation
 from bot.grammar import RequestAccess
 from bot.logs import request_id_var
 from bot.runtime import Runtime
-from jit.service import RequestDraft
+from jit.results import RequestDraft
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from jit.azure.errors import (
+from jit.ports.azure_errors import (
     AzureAuthFailed,
     AzureBadRequest,
     AzureConflict,

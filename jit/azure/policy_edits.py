@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jit.azure.errors import AzureJitError
 from jit.azure.reads import ArmReader
 from jit.azure.writes import ArmWriter
+from jit.ports.azure_errors import AzureJitError
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,6 @@ def _kept_changing(policy_id: str) -> str:
 def _lost(policy_id: str) -> str:
     return (
         f"jitbot saved the JIT policy {_name(policy_id)} {MAX_ATTEMPTS} times, and each time another writer's save "
-        "replaced it right after. Your change may not be in Azure: check with `/jit status`, and ask who else is "
+        "replaced it right after. Your change may not be in Azure: check the VM's status, and ask who else is "
         "editing the policy."
     )

@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from jit.azure.cache import TtlCache
-from jit.azure.errors import AzureForbidden, AzureJitError, AzureTimeout
 from jit.azure.security_reads import SecurityReader
 from jit.azure.security_shapes import (
     assessment_severity,
@@ -28,16 +27,16 @@ from jit.azure.security_shapes import (
     unhealthy_assessments,
 )
 from jit.clock import Clock
-from jit.model import (
+from jit.model import VirtualMachine, VmRef
+from jit.ports.azure_errors import AzureForbidden, AzureJitError, AzureTimeout
+from jit.vm_security import (
     ContextPart,
     DefenderAlert,
     DefenderRecommendation,
     ReadOutcome,
     SecurityContext,
     SecuritySeverity,
-    VirtualMachine,
     VmProfile,
-    VmRef,
     VmRuntime,
 )
 

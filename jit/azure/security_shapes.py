@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from jit.model import DefenderAlert, DefenderRecommendation, PowerState, SecuritySeverity, VmRuntime
+from jit.vm_security import DefenderAlert, DefenderRecommendation, PowerState, SecuritySeverity, VmRuntime
 
 UNHEALTHY = "unhealthy"
 OPEN_ALERT_STATUSES = frozenset({"active", "inprogress"})

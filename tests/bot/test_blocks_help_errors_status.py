@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.blocks.errors import error_message, info_message, rate_limited_message, refusal_message, unavailable_message
+from bot.blocks.errors import error_message, rate_limited_message, refusal_message, unavailable_message
 from bot.blocks.help import help_message
 from bot.blocks.notices import EXTEND_ACTION, REVOKE_ACTION
 from bot.blocks.status import my_status, vm_status
@@ -88,7 +88,6 @@ def test_other_ephemeral_replies_are_valid_and_escaped() -> None:
     for message in (
         refusal_message(f"Only admins can do that {HOSTILE}"),
         rate_limited_message(f"Too many {HOSTILE}"),
-        info_message(f"Already approved {HOSTILE}"),
     ):
         check_message(message)
         assert_literal(all_text(message))

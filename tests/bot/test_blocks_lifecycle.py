@@ -25,8 +25,8 @@ from bot.blocks.lifecycle import (
     review_reply,
     revoke_reply,
 )
-from jit.extras import ExtensionState
 from jit.model import AccessRequest, RequestState
+from jit.request_extras import ExtensionState
 from tests.bot.blocks_support import (
     APPROVER,
     HOSTILE,

@@ -7,8 +7,8 @@ from bot.blocks.inventory import inventory_message
 from bot.blocks.policy_modal import policy_modal
 from bot.blocks.status import vm_status
 from bot.handlers.errors import message_for
-from jit.azure.errors import JitDeniedByPolicy
 from jit.model import JitSupport, PolicyDenial, UnsupportedReason, VirtualMachine, VmJitStatus
+from jit.ports.azure_errors import JitDeniedByPolicy
 from tests.bot.blocks_support import (
     HOSTILE,
     NOW,

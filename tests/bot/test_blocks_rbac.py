@@ -4,7 +4,8 @@ nothing when no check was made; always valid Block Kit with the user-supplied te
 from __future__ import annotations
 
 from bot.blocks.request import approval_card
-from jit.requester_access import INITIATE_ACTION, RbacVerdict, verdict_extra
+from jit.model import RbacVerdict
+from jit.requester_access import INITIATE_ACTION, verdict_extra
 from tests.bot.blocks_support import access_request, all_text, check_message
 
 

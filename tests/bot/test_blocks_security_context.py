@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.blocks.common import Message, message
 from bot.blocks.security_context import security_context_blocks
-from jit.model import (
+from jit.vm_security import (
     ContextPart,
     DefenderAlert,
     DefenderRecommendation,

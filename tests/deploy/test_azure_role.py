@@ -28,9 +28,9 @@ from jit.azure.gateway import AzureGateway, build_gateway
 from jit.azure.graph import GraphUsers
 from jit.azure.requester_permissions import AzureRequesterPermissions
 from jit.clock import ManualClock
-from jit.model import PolicyPort, PortProtocol, ReadOutcome
-from jit.requester_access import RbacOutcome
+from jit.model import PolicyPort, PortProtocol, RbacOutcome
 from jit.settings import Settings
+from jit.vm_security import ReadOutcome
 from sandbox.arm import ArmEmulator
 from sandbox.arm_findings import Assessment, SecurityAlert
 from sandbox.arm_inventory import (

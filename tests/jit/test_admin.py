@@ -16,7 +16,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from jit.admin import AdminService, ports_json, vm_spec, with_denial
-from jit.azure.errors import InvalidPolicyPorts, JitDeniedByPolicy, VmAmbiguous, VmNotFound, VmUnsupported
 from jit.azure.gateway import AzureGateway, build_gateway
 from jit.clock import ManualClock
 from jit.errors import NotAllowed, RequestRejected
@@ -31,6 +30,7 @@ from jit.model import (
     VmJitStatus,
     VmRef,
 )
+from jit.ports.azure_errors import InvalidPolicyPorts, JitDeniedByPolicy, VmAmbiguous, VmNotFound, VmUnsupported
 from jit.store.audit import AuditRecord
 from jit.store.locks import Locks
 from jit.store.policy_denials import DEFAULT_DENIAL_TTL, PolicyDenials

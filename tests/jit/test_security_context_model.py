@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jit.model import ContextPart, PowerState, ReadOutcome, SecuritySeverity
+from jit.vm_security import ContextPart, PowerState, ReadOutcome, SecuritySeverity
 
 
 def test_a_part_is_read_with_a_value_or_unread_without_one() -> None:

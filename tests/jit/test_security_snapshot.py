@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jit.model import (
+from jit.model import VmRef
+from jit.security_snapshot import decode, encode
+from jit.vm_security import (
     ContextPart,
     DefenderAlert,
     DefenderRecommendation,
@@ -17,10 +19,8 @@ from jit.model import (
     SecurityContext,
     SecuritySeverity,
     VmProfile,
-    VmRef,
     VmRuntime,
 )
-from jit.security_snapshot import decode, encode
 
 VM = VmRef(
     "/subscriptions/s/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/web-01",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jit.requester_access import RbacMode
+from jit.model import ApproverRbac, RbacMode
 from jit.settings import Settings, SettingsError, load_environment
 
 GOOD = {
@@ -145,3 +145,13 @@ def test_a_management_group_makes_the_subscription_list_optional() -> None:
         Settings.from_env(
             without_list | {"AZURE_MANAGEMENT_GROUP": "/providers/Microsoft.Management/managementGroups/x"}
         )
+
+
+def test_approver_rbac_and_identity_map_settings() -> None:
+    assert Settings.from_env(GOOD).approver_rbac is ApproverRbac.OFF
+    assert Settings.from_env(GOOD).identity_map is None
+    chosen = Settings.from_env(GOOD | {"JITBOT_APPROVER_RBAC": "Enforce", "JITBOT_IDENTITY_MAP": "/etc/map.yaml"})
+    assert chosen.approver_rbac is ApproverRbac.ENFORCE
+    assert chosen.identity_map == Path("/etc/map.yaml")
+    with pytest.raises(SettingsError, match="JITBOT_APPROVER_RBAC='warn' must be off or enforce"):
+        Settings.from_env(GOOD | {"JITBOT_APPROVER_RBAC": "warn"})

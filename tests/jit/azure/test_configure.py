@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from jit.azure.errors import InvalidPolicyPorts, PolicyNameTooLong, VmUnsupported
 from jit.azure.gateway import AzureGateway
 from jit.clock import ManualClock
 from jit.model import RECOMMENDED_PORTS, PolicyPort, PortProtocol, UnsupportedReason
+from jit.ports.azure_errors import InvalidPolicyPorts, PolicyNameTooLong, VmUnsupported
 from sandbox.arm import ArmEmulator
 from sandbox.arm_inventory import Inventory, VirtualMachine
 

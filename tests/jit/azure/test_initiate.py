@@ -8,7 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from jit.azure.errors import (
+from jit.azure.gateway import AzureGateway
+from jit.clock import ManualClock
+from jit.justification import Justification
+from jit.model import JitPolicy
+from jit.ports.azure_errors import (
     AzureConflict,
     AzureForbidden,
     AzureJitError,
@@ -18,10 +22,6 @@ from jit.azure.errors import (
     AzureUnavailable,
     NotSubsetOfPolicy,
 )
-from jit.azure.gateway import AzureGateway
-from jit.clock import ManualClock
-from jit.justification import Justification
-from jit.model import JitPolicy
 from sandbox.arm import ArmEmulator
 from sandbox.arm_inventory import Inventory
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from jit.azure.errors import AzureAuthFailed, AzureForbidden, InvalidVmName, VmAmbiguous, VmNotFound
 from jit.azure.gateway import AzureGateway
 from jit.clock import ManualClock
 from jit.model import PolicyPort, PortProtocol
+from jit.ports.azure_errors import AzureAuthFailed, AzureForbidden, InvalidVmName, VmAmbiguous, VmNotFound
 from sandbox.arm import ArmEmulator
 from sandbox.arm_inventory import Inventory, VirtualMachine
 

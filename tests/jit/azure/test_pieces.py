@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from jit.azure.clients import arm_scope
-from jit.azure.errors import (
+from jit.azure.failures import status_error
+from jit.azure.gateway import AzureGateway
+from jit.azure.nsg_rules import is_jit_allow_rule
+from jit.azure.policies import activity, port_from_raw, replace_entry
+from jit.model import JitRequestRecord, PolicyPort, PortProtocol
+from jit.ports import AzureJit
+from jit.ports.azure_errors import (
     AzureAuthFailed,
     AzureBadRequest,
     AzureConflict,
@@ -20,11 +26,6 @@ from jit.azure.errors import (
     AzureUnavailable,
     NotSubsetOfPolicy,
 )
-from jit.azure.failures import status_error
-from jit.azure.gateway import AzureGateway, is_jit_allow_rule
-from jit.azure.policies import activity, port_from_raw, replace_entry
-from jit.model import JitRequestRecord, PolicyPort, PortProtocol
-from jit.ports import AzureJit
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ import re
 
 import pytest
 
-from jit.azure.errors import AzureForbidden, JitDeniedByPolicy
 from jit.azure.failures import denial_from_error
 from jit.azure.gateway import AzureGateway
 from jit.model import JitSupport, PolicyPort
+from jit.ports.azure_errors import AzureForbidden, JitDeniedByPolicy
 from sandbox.arm import ArmEmulator
 from sandbox.arm_inventory import Inventory
 

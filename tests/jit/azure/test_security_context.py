@@ -14,7 +14,7 @@ from jit.azure.gateway import AzureGateway, build_gateway
 from jit.azure.security_context import ContextTuning
 from jit.clock import ManualClock
 from jit.instrumented import InstrumentedAzure
-from jit.model import (
+from jit.vm_security import (
     ContextPart,
     DefenderAlert,
     DefenderRecommendation,

@@ -16,7 +16,7 @@ from jit.azure.security_shapes import (
     severity,
     unhealthy_assessments,
 )
-from jit.model import DefenderAlert, DefenderRecommendation, PowerState, SecuritySeverity, VmRuntime
+from jit.vm_security import DefenderAlert, DefenderRecommendation, PowerState, SecuritySeverity, VmRuntime
 
 VM = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/web-01"
 OTHER = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/web-02"

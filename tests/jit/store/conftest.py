@@ -9,7 +9,8 @@ import redis.asyncio as aioredis
 
 from jit.clock import ManualClock
 from jit.model import AccessRequest, RequestState, VmRef
-from jit.store.requests import RequestStore, new_request_id
+from jit.request_ids import new_request_id
+from jit.store.requests import RequestStore
 
 VM = VmRef(
     id="/subscriptions/sub-1/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-web-1",

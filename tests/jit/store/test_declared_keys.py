@@ -10,10 +10,11 @@ import redis.asyncio as aioredis
 
 from jit.clock import ManualClock
 from jit.model import RequestState
+from jit.ports.records import TooManyPending
 from jit.store import lua
 from jit.store.limits import RateLimiter
 from jit.store.refusals import RefusalTally
-from jit.store.requests import RequestStore, TooManyPending
+from jit.store.requests import RequestStore
 from jit.store.schedule import Schedule
 from sandbox.redis_server import RedisServer
 from tests.jit.store.conftest import make_request

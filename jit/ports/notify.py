@@ -1,0 +1,97 @@
+"""How the use cases tell people things; implemented on the Slack Web API in ``bot``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Protocol
+
+from jit.model import AccessRequest, OutsideAccess
+
+
+class Notifier(Protocol):
+    """How the use cases tell people things. Implemented on the Slack Web API in ``bot``.
+
+    Every method may be called more than once for the same event (at-least-once delivery after a crash),
+    so implementations render from the request's current state and never assume they run once.
+    """
+
+    async def post_card(self, request: AccessRequest) -> str:
+        """Post the approval card to ``request.card_channel``; returns the message ts for later updates."""
+        ...
+
+    async def update_card(self, request: AccessRequest) -> None:
+        """Re-render the card for the request's current state (buttons removed once decided)."""
+        ...
+
+    async def tell_requester(self, request: AccessRequest) -> None:
+        """DM the requester the outcome for the current state: connection details, denial, failure…"""
+        ...
+
+    async def reminder(self, request: AccessRequest) -> None:
+        """Access closes soon: DM the requester and post to the on-call channel."""
+        ...
+
+    async def expired(self, request: AccessRequest) -> None:
+        """Access has closed: DM the requester and post to the on-call channel."""
+        ...
+
+
+class LifecycleNotifier(Protocol):
+    """What the lifecycle tells people beyond one request's outcome. Implemented on the Slack Web API in ``bot``.
+
+    Like Notifier, every method renders from the request's current state and may run more than once. Messages
+    that are updated later are named by a ``"<channel> <ts>"`` reference, which the use cases store.
+    """
+
+    async def extension_card(self, request: AccessRequest) -> str:
+        """Post the card for the request's latest extension, or re-render it when posted; returns its reference."""
+        ...
+
+    async def extension_outcome(self, request: AccessRequest) -> None:
+        """DM the requester that an extension was denied, timed out or failed (granted: see Notifier)."""
+        ...
+
+    async def nudge_approvers(self, request: AccessRequest, waited: timedelta) -> None:
+        """Remind the approvers, in the card's thread, that the request still waits."""
+        ...
+
+    async def escalate(self, request: AccessRequest, waited: timedelta) -> str:
+        """Post the request with its buttons where the escalation goes; returns the copy's reference."""
+        ...
+
+    async def update_copy(self, request: AccessRequest, reference: str) -> None:
+        """Re-render a copy of the approval card (the escalated one) for the request's current state."""
+        ...
+
+    async def break_glass(self, request: AccessRequest) -> list[str]:
+        """Announce break-glass access loudly to approvers and on-call; returns the posts' references."""
+        ...
+
+    async def review_overdue(self, request: AccessRequest, round_number: int) -> None:
+        """Nobody has reviewed a break-glass grant in time: escalate again."""
+        ...
+
+    async def review_done(self, request: AccessRequest, references: Sequence[str]) -> None:
+        """Show on the break-glass announcements who reviewed it (and remove their buttons)."""
+        ...
+
+    async def revoked(self, request: AccessRequest) -> None:
+        """Access was closed early: tell on-call who closed what."""
+        ...
+
+    async def superseded(self, request: AccessRequest) -> None:
+        """A newer grant from another source took every port of this one: tell on-call."""
+        ...
+
+    async def ports_lost(self, request: AccessRequest) -> None:
+        """A newer grant took some of this grant's ports: tell the holder which closed and which stay open."""
+        ...
+
+    async def outside_closed(self, request: AccessRequest) -> None:
+        """This grant closed access someone had opened outside jitbot: tell on-call whose."""
+        ...
+
+    async def outside_access(self, sighting: OutsideAccess) -> None:
+        """A port on a VM jitbot watches was opened outside jitbot: tell on-call who, what, from where, until."""
+        ...
