@@ -76,6 +76,9 @@ class Extra(StrEnum):
     RBAC_MISSING = "rbac_missing"
     RBAC_REASON = "rbac_reason"
     RBAC_DENIED_BY = "rbac_denied_by"
+    SECURITY_CONTEXT = "security_context"
+    HISTORY_GRANTS = "history_grants_30d"
+    HISTORY_LAST_GRANT = "history_last_grant"
 
 
 def extra_field(name: Extra) -> str:

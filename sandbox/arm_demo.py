@@ -5,7 +5,8 @@ configured (one policy holding several VMs, with some request history written by
 user), not configured, and unsupported for every reason (no NSG, classic, Defender for Servers off). One more,
 ``vault-01``, looks ready for JIT, but an Azure Policy assignment on locked-down VMs denies it: Azure refuses
 the first attempt to enable it, and from then on jitbot lists it as unsupported ("disabled by policy").
-The demo people's Azure roles, groups and management groups are in ``sandbox.rbac_demo``.
+The demo people's Azure roles, groups and management groups are in ``sandbox.rbac_demo``; what Defender for Cloud
+has found on the VMs (recommendations, alerts) and which VM is stopped, in ``sandbox.defender_demo``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from jit.justification import Justification
 from sandbox.arm_inventory import Inventory, NetworkSecurityGroup, Subscription, VirtualMachine
 from sandbox.arm_jit import JitEngine, azure_time
+from sandbox.defender_demo import add_demo_findings
 from sandbox.rbac_demo import add_demo_rbac
 from sandbox.slack_workspace import ADMIN, APPROVER_1, APPROVER_2, ENGINEER
 
@@ -228,6 +230,7 @@ def demo_inventory(now: datetime | None = None) -> Inventory:
         nsgs=_nsgs(),
     )
     add_demo_rbac(inventory, PROD, LAB)
+    add_demo_findings(inventory, moment)
     engine = JitEngine(inventory, requestor=DEMO_REQUESTOR)
     web = [inventory.vm("web-01"), inventory.vm("web-02"), inventory.vm("bastion-win")]
     engine.put(

@@ -1,5 +1,6 @@
-"""The Azure emulator's in-memory world: subscriptions, VMs, NICs, NSGs, JIT policies, Defender pricing, management
-groups, role definitions and role assignments (whose principals live in the Entra ``directory``).
+"""The Azure emulator's in-memory world: subscriptions, VMs, NICs, NSGs, JIT policies, Defender pricing, Defender's
+assessments and alerts, management groups, role definitions and role assignments (whose principals live in the
+Entra ``directory``).
 
 Plain mutable dataclasses so tests and the sandbox can build a world, and the emulator can serve and
 change it. Raw JSON (``dict``) is kept where Azure's own shape is the truth (policy VMs and requests,
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.arm_findings import Assessment, SecurityAlert
 from sandbox.entra import Directory
 
 
@@ -48,7 +50,9 @@ class VirtualMachine:
 
     ``jit_denied_by_policy`` is the display name of an Azure Policy assignment (on the VM's resource group)
     whose deny effect refuses any JIT policy write that adds or changes this VM, as Azure does with a 403
-    ``RequestDisallowedByPolicy``; nothing Azure lets jitbot read predicts it.
+    ``RequestDisallowedByPolicy``; nothing Azure lets jitbot read predicts it. ``power_state`` is the code after
+    ``PowerState/`` in the VM's instance view: ``running``, ``starting``, ``stopping``, ``stopped``,
+    ``deallocating`` or ``deallocated``.
     """
 
     subscription_id: str
@@ -64,6 +68,7 @@ class VirtualMachine:
     tags: dict[str, str] = field(default_factory=dict)
     vm_size: str = "Standard_B2s"
     jit_denied_by_policy: str | None = None
+    power_state: str = "running"
 
     @property
     def id(self) -> str:
@@ -172,6 +177,8 @@ class Inventory:
     role_assignments: list[RoleAssignment] = field(default_factory=list)
     deny_assignments: list[DenyAssignment] = field(default_factory=list)
     directory: Directory = field(default_factory=Directory)
+    assessments: list[Assessment] = field(default_factory=list)
+    alerts: list[SecurityAlert] = field(default_factory=list)
 
     def vm(self, name: str) -> VirtualMachine:
         """The VM called ``name`` (first match, case-insensitive)."""

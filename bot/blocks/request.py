@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
+from bot.blocks.card_context import card_context_blocks
 from bot.blocks.common import (
     Message,
     actions,
@@ -62,6 +63,7 @@ def approval_card(request: AccessRequest) -> Message:
     blocks.append(_facts(request))
     blocks.extend(block for block in [requester_rbac_block(request)] if block is not None)
     blocks.append(section(f"*Reason*\n{_reason(request)}"))
+    blocks += card_context_blocks(request)
     if request.state in (RequestState.PENDING, RequestState.APPROVED):
         blocks += [section(line) for line in holder_lines(request)]
     quorum = _quorum_line(request)

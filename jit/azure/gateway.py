@@ -38,6 +38,8 @@ from jit.azure.policies import (
 from jit.azure.policy_edits import PolicyEditor
 from jit.azure.policy_sent import check_ports, default_policy_id, policy_from_sent
 from jit.azure.reads import ArmReader
+from jit.azure.security_context import ContextTuning, SecurityContextReader
+from jit.azure.security_reads import SecurityReader
 from jit.azure.subscriptions import ManagementGroupReader, SubscriptionSource
 from jit.azure.topology import IndexedVm, build_index, matching, nsg_ids_for, reasons_for, subnet_nsgs
 from jit.azure.writes import ArmWriter
@@ -65,6 +67,7 @@ from jit.ports.azure_errors import (
 from jit.resource_ids import id_segments, same_id
 from jit.settings import Settings
 from jit.vm_names import VmSpec, parse_vm_spec
+from jit.vm_security import SecurityContext
 
 RawJson = dict[str, Any]
 REASON_TEXT: Mapping[UnsupportedReason, str] = {
@@ -88,6 +91,7 @@ class AzureGateway:
         *,
         owned_credential: Any = None,
         management_group: str | None = None,
+        context_tuning: ContextTuning | None = None,
     ):
         self._clients = clients
         self._clock = clock
@@ -110,6 +114,7 @@ class AzureGateway:
         self._policies: TtlCache[str, tuple[RawJson, ...]] = TtlCache(clock, ttl)
         self._subnets: TtlCache[str, dict[str, str | None]] = TtlCache(clock, ttl)
         self._defender: TtlCache[str, bool] = TtlCache(clock, ttl)
+        self._context = SecurityContextReader(SecurityReader(clients), clock, context_tuning)
 
     async def __aenter__(self) -> AzureGateway:
         return self
@@ -120,7 +125,10 @@ class AzureGateway:
         await self.close()
 
     async def close(self) -> None:
-        """Close the SDK clients, the HTTP session and the credential we created."""
+        """Stop reads nobody waits for any more, then close the SDK clients, the HTTP session and our credential."""
+        await self._context.close()
+        for cache in (self._index, self._policies, self._subnets, self._defender):
+            await cache.drain()
         await self._clients.close()
         if self._owned_credential is not None:
             credential, self._owned_credential = self._owned_credential, None
@@ -284,6 +292,16 @@ class AzureGateway:
         )
         return reasons_for(item, subnets, defender)
 
+    async def security_context(self, vm: VmRef) -> SecurityContext:
+        """What an approver should know about ``vm`` (Defender recommendations and alerts, power state, public IPs,
+        OS), read within a time budget through short-lived caches; a part Azure refuses or answers too slowly is
+        marked unread instead of failing or delaying the card (``jit.azure.security_context``)."""
+
+        async def profile() -> VirtualMachine:
+            return (await self._indexed(vm)).vm
+
+        return await self._context.read(vm, profile)
+
     async def initiate(
         self,
         policy: JitPolicy,
@@ -402,6 +420,7 @@ def build_gateway(
     credential: Any = None,
     connection_verify: str | None = None,
     tuning: GatewayTuning | None = None,
+    context_tuning: ContextTuning | None = None,
 ) -> AzureGateway:
     """The gateway for these settings: DefaultAzureCredential unless one is given, timeout from settings."""
     effective = replace(tuning or GatewayTuning(), timeout=settings.azure_timeout)
@@ -423,4 +442,5 @@ def build_gateway(
         effective,
         owned_credential=owned,
         management_group=settings.azure_management_group,
+        context_tuning=context_tuning,
     )
