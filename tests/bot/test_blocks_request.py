@@ -201,3 +201,23 @@ def test_a_first_request_says_so_and_a_card_without_context_leaves_the_section_o
     assert "no earlier access" in history_line(first)
     plain = all_text(approval_card(access_request()))
     assert "history here" not in plain and "Defender" not in plain
+
+
+@pytest.mark.parametrize("state", list(RequestState), ids=[s.value for s in RequestState])
+def test_the_confirmation_offers_only_what_the_state_allows(state: RequestState) -> None:
+    request = decided(state) if state is not RequestState.PENDING else access_request()
+
+    text = all_text(requester_confirmation(request))
+
+    assert ("/jit cancel" in text) == (state is RequestState.PENDING)
+    assert ("when it is decided" in text) == (state is RequestState.PENDING)
+    assert ("/jit revoke" in text) == (state is RequestState.ACTIVE)
+
+
+@pytest.mark.parametrize("extra", [{"break_glass": "true"}, {"auto_approved": "lab"}], ids=["break-glass", "auto"])
+def test_a_grant_nobody_approved_shows_no_approval_count(extra: dict[str, str]) -> None:
+    request = decided(RequestState.ACTIVE, approvals=(), extra={"quorum": "2", **extra})
+
+    text = all_text(approval_card(request))
+
+    assert "Approvals:" not in text and "nobody yet" not in text
