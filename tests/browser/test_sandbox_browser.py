@@ -88,6 +88,9 @@ async def test_request_approve_grant_remind_expire_and_enable_jit(
     await expect(card).to_have_count(1)
     await expect(card).to_contain_text("web-01")
     await expect(card).to_contain_text("@alice")
+    await expect(card).to_contain_text("Defender: 2 unhealthy recommendations")
+    await expect(card).to_contain_text("Public IP 20.61.10.4")
+    await expect(card).to_contain_text("Requester's history here")
     await page.screenshot(path=shots / "sandbox-approval-card.png")
     await card.locator('button[data-action-id="jit_approve"]').click()
 
