@@ -150,6 +150,23 @@ async def test_request_approve_grant_remind_expire_and_enable_jit(
     await expect(page.locator("#messages")).to_contain_text("web-01")
     await chart.scroll_into_view_if_needed()
     await page.screenshot(path=shots / "sandbox-report.png")
+
+    # alice asks "from me": the link opens jitbot's one-time page, and Confirm makes the request from her address
+    await be(page, ENGINEER)
+    await open_conversation(page, alice_dm)
+    await type_command(page, "/jit ssh web-02 1h from me checking disks")
+    await expect(page.locator("#messages .msg.ephemeral").filter(has_text="confirmation page")).to_be_visible()
     assert sandbox.stack is not None
+    link = next(m.text for m in reversed(sandbox.stack.slack.ephemerals_for(ENGINEER)) if "/from-me/" in m.text)
+    url = re.search(r"https?://\S+/from-me/\S+", link)
+    assert url is not None
+    confirm = await browser.new_page()
+    await confirm.goto(url.group(0))
+    await expect(confirm.locator("h1")).to_contain_text("Confirm")
+    await expect(confirm.locator(".address")).to_have_text("127.0.0.1")
+    await confirm.screenshot(path=shots / "sandbox-from-me.png")
+    await confirm.click("button[type=submit]")
+    await expect(confirm.locator("h1")).to_have_text("Confirmed")
+    await confirm.close()
     assert sandbox.stack.arm.jit.grants == []
     assert errors == []
