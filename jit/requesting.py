@@ -73,6 +73,11 @@ class Requesting:
                 "These VMs have it:",
                 command_hint(Command.LIST, "configured"),
             )
+        check_reason(
+            route,
+            label,
+            request_hint(draft.ports, label, draft.duration, draft.source, draft.reason, draft.break_glass),
+        )
         source = draft.source or deps.config.default_source
         check_against_policy(
             policy,
@@ -98,7 +103,7 @@ class Requesting:
             suggestion=deps.config.default_source,
             break_glass=draft.break_glass,
         )
-        requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref)
+        requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref, route.requester_rbac)
         now = deps.clock.now()
         preview = await self._preview(vm, draft.ports, source, now + draft.duration)
         if preview.displaced and route.on_conflict is ConflictChoice.REFUSE:
@@ -173,17 +178,12 @@ class Requesting:
         )
 
     async def _check_asker(self, draft: RequestDraft, route: Route, label: str) -> None:
-        """May ask, may break the glass, and gave the reason and ticket the rule wants."""
+        """May ask, and may break the glass."""
         access = self.deps.access
         if not await access.may_request(draft.requester, route):
             raise NotAllowed(f"You are not allowed to request access to `{label}` (rule `{route.name}`).")
         if draft.break_glass:
             await access.check_break_glass(draft.requester, route, label)
-        check_reason(
-            route,
-            label,
-            request_hint(draft.ports, label, draft.duration, draft.source, draft.reason, draft.break_glass),
-        )
 
     async def _auto_approved(self, draft: RequestDraft, route: Route, now: datetime) -> bool:
         decision = await auto_approval(

@@ -1,8 +1,8 @@
 """The command a refusal suggests is one the checks accept: it is run through them before anyone sees it.
 
 A check that refuses says what would pass *that* check (``jit.hints.RequestHint``); the suggestion is followed
-through every check a request meets before approval (may ask, break-glass group, reason and ticket, JIT
-configured, the policy's ports/duration/source, wide sources), each refusal's own hint taken in turn, until one
+through every check a request meets before approval (may ask, break-glass group, JIT configured, reason and
+ticket, the policy's ports/duration/source, wide sources), each refusal's own hint taken in turn, until one
 passes them all. A VM name that matched nothing moves to the VM the person most likely meant. When no request
 passes within a few steps, there is no suggestion, and the reason why is given instead. Nothing here audits or
 changes anything: it only reads (cached) Azure state.
@@ -84,10 +84,10 @@ class Suggesting:
             raise NotAllowed(f"You are not allowed to request access to `{hint.vm}` (rule `{route.name}`).")
         if hint.break_glass and not (route.break_glass and await deps.access.is_member(requester, route.break_glass)):
             raise NotAllowed(f"You are not in the break-glass group for `{hint.vm}` (rule `{route.name}`).")
-        check_reason(route, hint.vm, hint)
         policy = await deps.azure.policy_for(vm.ref)
         if policy is None:
             raise RequestRejected(f"Just-in-time access is not configured for `{hint.vm}`.")
+        check_reason(route, hint.vm, hint)
         if not hint.ports:
             raise RequestRejected("No ports were named.", replace(hint, ports=usual_ports(vm, policy)))
         source = hint.source or deps.config.default_source

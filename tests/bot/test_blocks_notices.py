@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -143,3 +144,13 @@ def test_notices_about_break_glass_access_are_flagged() -> None:
     assert "break-glass" in notice.blocks[-1]["elements"][0]["text"]
     plain = revoked_notice(decided(RequestState.REVOKED, reason="db down"))
     assert "break-glass" not in plain.blocks[-1]["elements"][0]["text"]
+
+
+@pytest.mark.parametrize("state", list(RequestState), ids=[s.value for s in RequestState])
+def test_no_dm_repeats_an_emoji(state: RequestState) -> None:
+    request = decided(state) if state is not RequestState.PENDING else access_request()
+    shown = [outcome_notice(request), revoked_notice(request), revoked_notice(request, oncall=True)]
+    for message in shown:
+        for block in all_text(message).split("\n"):
+            codes = re.findall(r":[a-z_]+:", block)
+            assert len(codes) == len(set(codes)), block

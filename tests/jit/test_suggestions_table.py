@@ -55,8 +55,8 @@ CASES = [
         "a missing ticket goes in front of the reason",
         RequestHint((22,), "web-01", H, None, "checking logs"),
         "must mention a ticket",
-        RequestHint((22,), "web-01", H, None, "CHG-1234 checking logs"),
-        rule(ticket_pattern=r"CHG-\d+"),
+        RequestHint((22,), "web-01", H, None, "CHG0012345 checking logs"),
+        rule(ticket_pattern=r"CHG\d{7}"),
     ),
     Case(
         "a missing ticket and a duration past the maximum: both fixed",
@@ -81,7 +81,7 @@ CASES = [
     Case(
         "a ticket no example matches: no suggestion, and it says what to add",
         RequestHint((22,), "web-01", H, None, "deploy"),
-        "Add your ticket's reference",
+        "Add yours to the reason",
         None,
         rule(ticket_pattern=r"^ZZ[0-9]{3}Q$"),
     ),
