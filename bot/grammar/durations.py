@@ -43,6 +43,19 @@ def corrected_duration(token: str) -> str | None:
     return valid_duration(unsigned) or _respelt(unsigned)
 
 
+def meant_as_duration(token: str) -> bool:
+    """True when ``token`` is a duration of any length, a number, or one ``corrected_duration`` can fix: what
+    stands in the duration's place was meant as one (``web/web-01`` or ``2x`` were not)."""
+    folded = fold(token).strip().lower()
+    if not folded.isascii() or len(folded) > 32:
+        return False
+    try:
+        parse_duration(folded)
+    except DurationError:
+        return folded.isdigit() or corrected_duration(token) is not None
+    return True
+
+
 def _respelt(token: str) -> str | None:
     """``1hr`` → ``1h``: a number-and-unit-word sequence written with the units a duration uses."""
     pairs = re.findall(r"([0-9]{1,4})\s*([a-z]+)", token, re.ASCII)

@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 
 from bot.grammar.commands import Command, OpenRequestForm, RequestAccess
-from bot.grammar.durations import duration_text, parse_access_duration, unit_word
+from bot.grammar.durations import duration_text, meant_as_duration, parse_access_duration, unit_word
 from bot.grammar.errors import EXAMPLE_PORTS, EXAMPLE_VM, UNPARSEABLE, GrammarError, guarded, request_example
 from bot.grammar.ports import join_spaced_port_list, looks_like_ports, parse_ports_token, ports_text
 from bot.grammar.sources import means_from_me, parse_source_token, valid_source
@@ -193,17 +193,18 @@ def _parse_request_words(words: list[str], break_glass: bool) -> RequestAccess:
 def typed_request(example: str, words: list[str]) -> RequestHint | None:
     """The request in ``example`` for the domain to check, when it names a VM the user typed (not the example's);
     without ports when the user's first word was not meant as ports. A request ``from me`` keeps the grammar's
-    example, which the domain's suggestion could not carry."""
+    example, which the domain's suggestion could not carry; so does one whose words are out of place (no duration
+    where it belongs), where the VM is only a guess."""
     try:
         command = _parse(example.removeprefix("/jit ")) if example.startswith("/jit ") else None
     except GrammarError:
         return None
     typed = [fold(w) for w in words]
-    if (
-        not isinstance(command, RequestAccess)
-        or command.from_me
-        or command.vm.lower() not in {w.lower() for w in typed}
-    ):
+    if not isinstance(command, RequestAccess) or command.from_me:
+        return None
+    if command.vm.lower() not in {w.lower() for w in typed}:
+        return None
+    if typed and looks_like_ports(typed[0].lower()) and len(typed) > 2 and not meant_as_duration(typed[2]):
         return None
     ports = command.ports if typed and looks_like_ports(typed[0].lower()) else ()
     return request_hint(ports, command.vm, command.duration, command.source, command.reason, command.break_glass)
