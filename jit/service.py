@@ -26,6 +26,7 @@ from jit.ending import Ending
 from jit.extensions import Extensions, parse_extension_ref
 from jit.follow_ups import FollowUps
 from jit.granting import Granting
+from jit.hints import RequestHint
 from jit.model import AccessRequest, HeldPort, VirtualMachine
 from jit.opening import Opening
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
@@ -38,6 +39,7 @@ from jit.review import AccessReview
 from jit.revoking import Revoking
 from jit.routing import Router
 from jit.schedule_items import Kind, Routine
+from jit.suggesting import Suggestion
 from jit.telling import Telling
 
 __all__ = ["JitService", "ServiceConfig"]
@@ -145,6 +147,10 @@ class JitService:
     async def submit(self, draft: RequestDraft) -> Submitted:
         """Validate a request against the VM's policy and the rules, store it, and queue its approval card."""
         return await self.requesting.submit(draft)
+
+    async def suggest(self, requester: str, asked: RequestHint) -> Suggestion:
+        """The request nearest to ``asked`` that ``requester`` could make and the checks accept (or why none)."""
+        return await self.requesting.suggesting.nearest(requester, asked)
 
     async def ask_again(self, request_id: str, user: str) -> Submitted:
         """The same access again as a new request; only its requester may."""

@@ -66,7 +66,7 @@ from jit.ports.azure_errors import (
 )
 from jit.resource_ids import id_segments, same_id
 from jit.settings import Settings
-from jit.vm_names import VmSpec, parse_vm_spec
+from jit.vm_names import VmSpec, did_you_mean, parse_vm_spec
 from jit.vm_security import SecurityContext
 
 RawJson = dict[str, Any]
@@ -206,14 +206,28 @@ class AzureGateway:
         if not found and self._refresh_after_miss():
             found = await self._find(wanted)
         if not found:
-            where = f"`{wanted.resource_group}/{wanted.name}`" if wanted.resource_group else f"`{wanted.name}`"
-            raise VmNotFound(
-                f"No VM called {where} in the subscriptions jitbot can see. Check the spelling, or list them:",
-                hint=command_hint(Command.LIST),
-            )
+            raise await self._not_found(wanted)
         if len(found) > 1:
             raise VmAmbiguous(wanted.name, [vm.ref for vm in found])
         return found[0]
+
+    async def _not_found(self, wanted: VmSpec) -> VmNotFound:
+        """The miss, with the VMs the person most likely meant (``web01`` → ``web-01``)."""
+        where = f"`{wanted.resource_group}/{wanted.name}`" if wanted.resource_group else f"`{wanted.name}`"
+        indexes = await asyncio.gather(*(self._vm_index(sub) for sub in await self._source.current()))
+        nearest = did_you_mean(
+            wanted, ((i.vm.ref.subscription_id, i.vm.ref.resource_group, i.vm.ref.name) for x in indexes for i in x)
+        )
+        if nearest:
+            return VmNotFound(
+                f"No VM called {where} in the subscriptions jitbot can see. Did you mean "
+                f"{' or '.join(f'`{spec}`' for spec in nearest)}?",
+                nearest=nearest,
+            )
+        return VmNotFound(
+            f"No VM called {where} in the subscriptions jitbot can see. Check the spelling, or list them:",
+            hint=command_hint(Command.LIST),
+        )
 
     async def _find(self, wanted: VmSpec) -> list[VirtualMachine]:
         everywhere = await self._source.current()

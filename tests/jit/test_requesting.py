@@ -12,8 +12,9 @@ from jit.errors import NotAllowed, RequestRejected
 from jit.hints import Command, CommandHint, RequestHint
 from jit.model import GrantedPort, JitRequestRecord, RbacMode, RbacVerdict, RequestState, VmRef
 from jit.opening import Opening
+from jit.reason_check import EXAMPLE_REASON
 from jit.requester_access import RequesterScreen
-from jit.requesting import EXAMPLE_REASON, Requesting
+from jit.requesting import Requesting
 from jit.routing import AutoApproval, ConflictChoice, Escalation
 from jit.schedule_items import Kind
 from tests.jit.doubles.world import (
