@@ -16,7 +16,7 @@ from jit.hints import RequestHint
 from jit.routing import Route
 
 EXAMPLE_REASON = "fixing deploy"
-EXAMPLE_TICKETS = ("INC-1234", "INC1234", "CHG0012345", "OPS-1234", "JIRA-1234", "#1234", "1234")
+EXAMPLE_TICKETS = ("INC-1234", "INC1234", "CHG-1234", "CHG0012345", "OPS-1234", "JIRA-1234", "#1234", "1234")
 
 
 def check_reason(route: Route, label: str, asked: RequestHint) -> None:

@@ -291,7 +291,11 @@ async def test_a_vm_without_jit_says_so_before_asking_for_a_ticket(world: World)
 
 @pytest.mark.parametrize(
     ("pattern", "suggested"),
-    [(r"INC-\d+", "INC-1234 restarting nginx"), (r"CHG\d{7}", "CHG0012345 restarting nginx")],
+    [
+        (r"INC-\d+", "INC-1234 restarting nginx"),
+        (r"CHG-\d+", "CHG-1234 restarting nginx"),
+        (r"CHG\d{7}", "CHG0012345 restarting nginx"),
+    ],
 )
 async def test_a_missing_ticket_is_added_to_the_reason_not_put_in_its_place(
     world: World, pattern: str, suggested: str
