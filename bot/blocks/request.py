@@ -133,12 +133,18 @@ def _reason(request: AccessRequest) -> str:
 
 
 def _quorum_line(request: AccessRequest) -> str:
+    """The approvals so far while the request waits for several; once decided, only approvals that happened (a
+    break-glass, automatic, denied or expired request shows no "0 of 2")."""
     needed = extras_of(request).quorum
-    if needed <= 1 and not (request.state is RequestState.PENDING and request.approvals):
-        return ""
     got = list(dict.fromkeys(request.approvals))
-    who = ", ".join(mention(u) for u in got) if got else "nobody yet"
-    return f"*Approvals:* {len(got)} of {needed} ({who})"
+    if request.state is RequestState.PENDING:
+        if needed <= 1 and not got:
+            return ""
+        who = ", ".join(mention(u) for u in got) if got else "nobody yet"
+        return f"*Approvals:* {len(got)} of {needed} ({who})"
+    if needed <= 1 or not got:
+        return ""
+    return f"*Approvals:* {len(got)} of {needed} ({', '.join(mention(u) for u in got)})"
 
 
 def outcome_line(request: AccessRequest) -> str:
@@ -232,7 +238,37 @@ def requester_confirmation(request: AccessRequest, *, already_pending: bool = Fa
                 "warning. If you only need your own address, cancel and ask again with `from <your IP>`."
             )
         )
-    blocks.append(
-        context(f"I will DM you when it is decided. Changed your mind? `/jit cancel {escape_mrkdwn(request.id)}`")
-    )
+    footer = next_step(request)
+    if footer:
+        blocks.append(context(footer))
     return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", blocks)
+
+
+def next_step(request: AccessRequest) -> str:
+    """What the requester can still do with the request in its current state, as one line (empty when nothing):
+    cancel only while it waits, close only while access is open."""
+    rid = escape_mrkdwn(request.id)
+    if request.state is RequestState.PENDING:
+        return f"I will DM you when it is decided. Changed your mind? `/jit cancel {rid}`"
+    if request.state is RequestState.APPROVED:
+        return "I will DM you the connection details once Azure has opened access."
+    if request.state is RequestState.ACTIVE:
+        return f"The connection details are in your DMs. Done early? `/jit revoke {rid}` closes access now."
+    return ""
+
+
+def cancel_reply(request: AccessRequest, *, acted: bool) -> Message:
+    """The answer to `/jit cancel`: what this cancel did, read from the request's state now. A repeat or a
+    request decided meanwhile is said so, with only what its state still allows."""
+    rid = code(request.id)
+    decided = f" {slack_date(request.decided_at)}" if request.decided_at else ""
+    if acted:
+        text = f":leftwards_arrow_with_hook: Request {rid} is cancelled; its approval card says so."
+    elif request.state is RequestState.CANCELLED:
+        text = f":leftwards_arrow_with_hook: Request {rid} was already cancelled{decided}; there is nothing left to do."
+    else:
+        text = f"Request {rid} can no longer be cancelled: {outcome_line(request)}"
+        step = next_step(request)
+        if step:
+            text += f"\n{step}"
+    return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", [section(text)])
