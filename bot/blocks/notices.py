@@ -173,6 +173,16 @@ def expired_notice(request: AccessRequest, *, oncall: bool = False) -> Message:
     return _simple(text + again, f"Access to {escape_mrkdwn(request.vm.name)} has ended.", request)
 
 
+def access_ended_post(request: AccessRequest) -> Message:
+    """What a DM or on-call post that offered Extend / Close says once access has ended: how it ended, and no
+    buttons (they could only be refused)."""
+    blocks: list[Block] = [
+        section(outcome_line(request)),
+        context(f"Request {code(request.id)} · nothing is open any more, so Extend and Close are gone."),
+    ]
+    return message(f"Access to {escape_mrkdwn(request.vm.name)} has ended.", blocks)
+
+
 def outcome_notice(request: AccessRequest, vm: VirtualMachine | None = None) -> Message:
     """The requester's DM for the request's current state (used by ``Notifier.tell_requester``)."""
     state = request.state
