@@ -32,7 +32,8 @@ from jit.rule_snapshot import route_snapshot, vm_snapshot
 from jit.sharing import OpeningPlan, plan_opening
 from jit.sources import refuse_wide_source, wide_source_extra
 
-EXAMPLE_REASON = "INC-1234 fixing deploy"
+EXAMPLE_REASON = "fixing deploy"
+EXAMPLE_TICKETS = ("INC-1234", "INC1234", "CHG0012345", "OPS-1234", "JIRA-1234", "#1234", "1234")
 
 
 class Requesting:
@@ -52,6 +53,7 @@ class Requesting:
         await self._check_may_ask(draft, route, label)
         policy = await self._policy_or_refusal(vm, label)
         await self._check_asker(draft, route, label)
+        _check_reason(draft, route, label)
         source = draft.source or deps.config.default_source
         check_against_policy(
             policy,
@@ -74,7 +76,7 @@ class Requesting:
             reason=draft.reason,
             suggestion=deps.config.default_source,
         )
-        requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref)
+        requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref, route.requester_rbac)
         now = deps.clock.now()
         preview = await self._preview(vm, draft.ports, source, now + draft.duration)
         if preview.displaced and route.on_conflict is ConflictChoice.REFUSE:
@@ -162,20 +164,10 @@ class Requesting:
         return policy
 
     async def _check_asker(self, draft: RequestDraft, route: Route, label: str) -> None:
-        """May break the glass, and gave the reason and ticket the rule wants."""
+        """May break the glass (the rule names its group)."""
         access = self.deps.access
         if draft.break_glass:
             await access.check_break_glass(draft.requester, route, label)
-        if route.reason_required and not draft.reason.strip():
-            raise RequestRejected(
-                f"A reason is required for `{label}`.",
-                request_hint(draft.ports, label, draft.duration, draft.source, EXAMPLE_REASON),
-            )
-        if route.ticket_pattern and not draft.break_glass and re.search(route.ticket_pattern, draft.reason) is None:
-            raise RequestRejected(
-                f"The reason for `{label}` must mention a ticket matching `{route.ticket_pattern}`.",
-                request_hint(draft.ports, label, draft.duration, draft.source, EXAMPLE_REASON),
-            )
 
     async def _auto_approved(self, draft: RequestDraft, route: Route, now: datetime) -> bool:
         decision = await auto_approval(
@@ -193,6 +185,39 @@ class Requesting:
         """Whose access approving would keep open or close, from cached reads (no ARM call when warm)."""
         survey = await self.deps.granting.survey(vm.ref, fresh=False)
         return plan_opening(ports, source, end, survey.holders, {})
+
+
+def _check_reason(draft: RequestDraft, route: Route, label: str) -> None:
+    """The reason and ticket the rule wants; the suggested command keeps the reason the user gave and adds an
+    example ticket only when one matches the rule's pattern (else it names the pattern and suggests nothing)."""
+    reason = draft.reason.strip()
+    if route.reason_required and not reason:
+        example = example_ticket(route.ticket_pattern) if route.ticket_pattern else None
+        suggested = f"{example} {EXAMPLE_REASON}" if example else EXAMPLE_REASON
+        if route.ticket_pattern and example is None:
+            raise RequestRejected(
+                f"A reason mentioning a ticket matching `{route.ticket_pattern}` is required for `{label}`."
+            )
+        raise RequestRejected(
+            f"A reason is required for `{label}`.",
+            request_hint(draft.ports, label, draft.duration, draft.source, suggested),
+        )
+    if route.ticket_pattern and not draft.break_glass and re.search(route.ticket_pattern, draft.reason) is None:
+        problem = f"The reason for `{label}` must mention a ticket matching `{route.ticket_pattern}`."
+        example = example_ticket(route.ticket_pattern)
+        if example is None:
+            raise RequestRejected(problem + " Add yours to the reason and ask again.")
+        with_ticket = f"{example} {reason}" if reason else f"{example} {EXAMPLE_REASON}"
+        raise RequestRejected(problem, request_hint(draft.ports, label, draft.duration, draft.source, with_ticket))
+
+
+def example_ticket(pattern: str) -> str | None:
+    """A ticket id that matches the rule's ``pattern``, to show in a suggestion; None when none of the usual
+    shapes does (a made-up id that the rule would refuse is worse than none)."""
+    for candidate in EXAMPLE_TICKETS:
+        if re.search(pattern, candidate):
+            return candidate
+    return None
 
 
 def _tighter(a: timedelta | None, b: timedelta | None) -> timedelta | None:

@@ -295,7 +295,7 @@ def review_overdue_message(request: AccessRequest, round_number: int) -> Message
         if p != request.requester
     ]
     ask = (
-        f"{principals(people)}, please review it (anyone but {mention(request.requester)}, who used it)."
+        f"{principals(people)}, please review it (anyone of you but {mention(request.requester)}, who used it)."
         if people
         else f"An approver or jitbot admin other than {mention(request.requester)}, who used it, must review it."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
+from bot.blocks.card_context import card_context_blocks
 from bot.blocks.common import (
     Message,
     actions,
@@ -62,6 +63,7 @@ def approval_card(request: AccessRequest) -> Message:
     blocks.append(_facts(request))
     blocks.extend(block for block in [requester_rbac_block(request)] if block is not None)
     blocks.append(section(f"*Reason*\n{_reason(request)}"))
+    blocks += card_context_blocks(request)
     if request.state in (RequestState.PENDING, RequestState.APPROVED):
         blocks += [section(line) for line in holder_lines(request)]
     quorum = _quorum_line(request)
@@ -133,18 +135,19 @@ def _reason(request: AccessRequest) -> str:
 
 
 def _quorum_line(request: AccessRequest) -> str:
-    """The approvals so far while the request waits for several; once decided, only approvals that happened (a
-    break-glass, automatic, denied or expired request shows no "0 of 2")."""
-    needed = extras_of(request).quorum
-    got = list(dict.fromkeys(request.approvals))
-    if request.state is RequestState.PENDING:
-        if needed <= 1 and not got:
-            return ""
-        who = ", ".join(mention(u) for u in got) if got else "nobody yet"
-        return f"*Approvals:* {len(got)} of {needed} ({who})"
-    if needed <= 1 or not got:
+    """Approvals so far, where people's approvals decide: never on break-glass or auto-approved grants, and
+    after the decision only when someone approved."""
+    extras = extras_of(request)
+    needed = extras.quorum
+    if extras.break_glass or extras.auto_approved_by:
         return ""
-    return f"*Approvals:* {len(got)} of {needed} ({', '.join(mention(u) for u in got)})"
+    if request.state is not RequestState.PENDING and not request.approvals:
+        return ""
+    if needed <= 1 and not (request.state is RequestState.PENDING and request.approvals):
+        return ""
+    got = list(dict.fromkeys(request.approvals))
+    who = ", ".join(mention(u) for u in got) if got else "nobody yet"
+    return f"*Approvals:* {len(got)} of {needed} ({who})"
 
 
 def outcome_line(request: AccessRequest) -> str:
@@ -231,29 +234,28 @@ def requester_confirmation(request: AccessRequest, *, already_pending: bool = Fa
         lead = f"Request {code(request.id)}: {_STATE_TITLES[request.state]}."
     blocks: list[Block] = [section(f"{lead}\n{what}.")]
     wide = wide_source_flag(request.source, extras_of(request).wide_source_prefix)
-    if wide:
+    if wide and request.state is RequestState.PENDING:
         blocks.append(
             section(
                 f":warning: {source_label(request.source)} is a wide range: it {wide}, and approvers see this "
                 "warning. If you only need your own address, cancel and ask again with `from <your IP>`."
             )
         )
-    footer = next_step(request)
+    footer = _next_step(request)
     if footer:
         blocks.append(context(footer))
     return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", blocks)
 
 
-def next_step(request: AccessRequest) -> str:
-    """What the requester can still do with the request in its current state, as one line (empty when nothing):
-    cancel only while it waits, close only while access is open."""
-    rid = escape_mrkdwn(request.id)
+def _next_step(request: AccessRequest) -> str:
+    """What the requester can still do with this request, from its current state; empty once it is over."""
+    request_id = escape_mrkdwn(request.id)
     if request.state is RequestState.PENDING:
-        return f"I will DM you when it is decided. Changed your mind? `/jit cancel {rid}`"
+        return f"I will DM you when it is decided. Changed your mind? `/jit cancel {request_id}`"
     if request.state is RequestState.APPROVED:
-        return "I will DM you the connection details once Azure has opened access."
+        return "Azure is opening access now; I will DM you how to connect."
     if request.state is RequestState.ACTIVE:
-        return f"The connection details are in your DMs. Done early? `/jit revoke {rid}` closes access now."
+        return f"I DM you how to connect. Done early? `/jit revoke {request_id}`"
     return ""
 
 
@@ -268,7 +270,7 @@ def cancel_reply(request: AccessRequest, *, acted: bool) -> Message:
         text = f":leftwards_arrow_with_hook: Request {rid} was already cancelled{decided}; there is nothing left to do."
     else:
         text = f"Request {rid} can no longer be cancelled: {outcome_line(request)}"
-        step = next_step(request)
+        step = _next_step(request)
         if step:
             text += f"\n{step}"
     return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", [section(text)])

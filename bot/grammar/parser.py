@@ -12,12 +12,13 @@ from bot.grammar.commands import Command, OpenRequestForm, RequestAccess
 from bot.grammar.durations import duration_text, parse_access_duration, unit_word
 from bot.grammar.errors import EXAMPLE_VM, UNPARSEABLE, GrammarError, guarded, request_example
 from bot.grammar.ports import join_spaced_port_list, parse_ports_token, ports_text
-from bot.grammar.sources import parse_source_token
+from bot.grammar.sources import means_from_me, parse_source_token
 from bot.grammar.subcommands import (
     parse_extend,
     parse_help,
     parse_list,
     parse_policy_command,
+    parse_report,
     parse_request_id_subcommand,
     parse_status,
     policy_mode,
@@ -107,6 +108,8 @@ def _parse(text: str) -> Command:
         return parse_extend(rest)
     if head in ("revoke", "cancel"):
         return parse_request_id_subcommand(head, rest)
+    if head == "report":
+        return parse_report(rest)
     return _parse_request(tokens)
 
 
@@ -140,7 +143,11 @@ def _parse_request(tokens: list[str]) -> RequestAccess:
     )
     typed_duration = duration_text(duration)
     source: str | None = None
-    if rest and fold(rest[0]).lower() == "from":
+    from_me = False
+    if len(rest) >= 2 and fold(rest[0]).lower() == "from" and means_from_me(rest[1]):
+        from_me = True
+        rest = rest[2:]
+    elif rest and fold(rest[0]).lower() == "from":
         if len(rest) < 2:
             raise GrammarError(
                 "`from` needs an IP address or CIDR range after it.",
@@ -151,20 +158,21 @@ def _parse_request(tokens: list[str]) -> RequestAccess:
             lambda s: request_example(typed_ports, vm, typed_duration, s, " ".join(rest[2:]), break_glass),
         )
         rest = rest[2:]
-    reject_misspelt_flags(rest, lambda r: request_example(typed_ports, vm, typed_duration, source, r, True))
+    typed_source = "me" if from_me else source
+    reject_misspelt_flags(rest, lambda r: request_example(typed_ports, vm, typed_duration, typed_source, r, True))
     reason = clean_free_text(" ".join(rest)).strip()
     if len(reason) > MAX_REASON_CHARS:
         raise GrammarError(
             f"The reason is {len(reason)} characters long; keep it under {MAX_REASON_CHARS} "
             "(link a ticket for the details).",
-            request_example(typed_ports, vm, typed_duration, source, reason[:50], break_glass),
+            request_example(typed_ports, vm, typed_duration, typed_source, reason[:50], break_glass),
         )
     if break_glass and not reason:
         raise GrammarError(
             "Break-glass access needs a reason: it is announced to approvers and on-call and reviewed later.",
-            request_example(typed_ports, vm, typed_duration, source, "prod outage INC-1234", True),
+            request_example(typed_ports, vm, typed_duration, typed_source, "prod outage INC-1234", True),
         )
-    return RequestAccess(ports, vm, duration, source, reason, break_glass)
+    return RequestAccess(ports, vm, duration, source, reason, break_glass, from_me)
 
 
 def _reason_after_bad_duration(words: list[str]) -> list[str]:

@@ -19,7 +19,7 @@ from bot.grammar.sources import valid_source
 from bot.grammar.text import BREAK_GLASS_FLAG, clean_free_text, fold, shown
 from bot.grammar.vm_spec import valid_vm_spec
 
-SUBCOMMANDS = ("help", "list", "status", "enable", "edit", "disable", "extend", "revoke", "cancel")
+SUBCOMMANDS = ("help", "list", "status", "enable", "edit", "disable", "extend", "revoke", "cancel", "report")
 
 
 def context_example(words: list[str], *, ports: str | None = None, vm: str | None = None) -> str:
@@ -49,7 +49,7 @@ def reject_misspelt_subcommand(words: list[str]) -> None:
     if guess:
         raise GrammarError(
             f"{shown(words[0])} is not a command or a port. Did you mean `/jit {guess[0]}`?",
-            f"/jit {guess[0]}" + ("" if guess[0] in ("help", "list", "status") else f" {EXAMPLE_VM}"),
+            f"/jit {guess[0]}" + ("" if guess[0] in ("help", "list", "status", "report") else f" {EXAMPLE_VM}"),
         )
 
 

@@ -1,4 +1,5 @@
-"""Subcommands other than a request: help topics, status, the inventory list and the admin commands."""
+"""Subcommands other than a request: help topics, status, the inventory list, the access review and the admin
+commands."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 from bot.blocks.common import Message
 from bot.blocks.help import help_message
+from bot.blocks.review import report_sent_notice
 from bot.blocks.status import my_status, vm_status
-from bot.grammar import Command, Help, ListVms, PolicyCommand, Status
+from bot.grammar import Command, Help, ListVms, PolicyCommand, Report, Status
 from bot.handlers.admin import AdminFlows
 from bot.handlers.inventory import first_page, inventory_page
 from bot.home import MINE
@@ -37,6 +39,8 @@ async def run_subcommand(runtime: Runtime, user: str, command: Command, body: di
         detailed = await runtime.service.approves_for(user, overview.status.vm)
         held = held_ports(overview.holders, viewer=user, detailed=detailed)
         return vm_status(overview.status, held, now=now, detailed=detailed)
+    if isinstance(command, Report):
+        return report_sent_notice(await runtime.service.report(user, command.days))
     if isinstance(command, PolicyCommand):
         flows = AdminFlows(runtime, admin, runtime.home)
         await flows.start(user, command.vm, str(body.get("trigger_id", "")), mode=command.mode)

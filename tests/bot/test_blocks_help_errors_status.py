@@ -191,3 +191,13 @@ def test_vm_status_for_vms_without_jit() -> None:
         VmJitStatus(VirtualMachine(vm_ref()), JitSupport.CONFIGURED, policy=_policy()), [], now=NOW
     )
     assert "Nothing: every JIT port is closed." in all_text(nothing_open)
+
+
+def test_the_rule_names_people_groups_and_channels_as_slack_shows_them() -> None:
+    rule = "rule `crown-jewels` (matches U0ENGINE01).\nNeeds one approval from S0APPROVRS, U0APPROV01 in C0APPROVAL."
+
+    text = all_text(help_message(rule=rule, topic="web-01"))
+
+    assert "from <!subteam^S0APPROVRS>, <@U0APPROV01> in <#C0APPROVAL>." in text
+    assert "`crown-jewels`" in text and "<@U0ENGINE01>" in text
+    assert "<!channel>" not in all_text(help_message(rule="<!channel> S0APPROVRS", topic="web-01"))

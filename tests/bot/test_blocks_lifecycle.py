@@ -197,6 +197,7 @@ def test_review_overdue_and_review_reply() -> None:
 
     check_message(overdue)
     assert "reminder 3" in all_text(overdue) and "<!subteam^S0LEADS>" in all_text(overdue)
+    assert f"anyone of you but <@{request.requester}>" in all_text(overdue), "its user may not review it"
     assert [b["action_id"] for b in buttons(overdue.blocks)] == [ACK_REVIEW_ACTION]
     assert "recorded" in all_text(review_reply(request, acted=True))
     assert f"<@{APPROVER}>" in all_text(review_reply(_glass(reviewed_by=APPROVER), acted=False))
@@ -214,7 +215,7 @@ def test_the_overdue_review_never_asks_the_person_who_used_break_glass() -> None
     text = all_text(overdue)
     asked = text.split("please review it")[0].split("without approval.")[1]
     assert "<@U0ADMIN001>" not in asked and "<!subteam^S0APPROVRS>" in asked
-    assert "anyone but <@U0ADMIN001>, who used it" in text
+    assert "anyone of you but <@U0ADMIN001>, who used it" in text
     alone = decided(
         RequestState.ACTIVE,
         requester="U0ADMIN001",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -154,3 +155,13 @@ def test_a_post_whose_access_ended_says_how_and_offers_no_buttons(state: Request
     assert not has_buttons(ended) and buttons(ended.blocks) == []
     assert has_buttons(approved_notice(decided(RequestState.ACTIVE)))
     assert "jr-4kQ9xZ2mP7sT" in all_text(ended) and "Extend and Close are gone" in all_text(ended)
+
+
+@pytest.mark.parametrize("state", list(RequestState), ids=[s.value for s in RequestState])
+def test_no_dm_repeats_an_emoji(state: RequestState) -> None:
+    request = decided(state) if state is not RequestState.PENDING else access_request()
+    shown = [outcome_notice(request), revoked_notice(request), revoked_notice(request, oncall=True)]
+    for message in shown:
+        for block in all_text(message).split("\n"):
+            codes = re.findall(r":[a-z_]+:", block)
+            assert len(codes) == len(set(codes)), block

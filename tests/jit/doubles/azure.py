@@ -42,6 +42,7 @@ from jit.model import (
 )
 from jit.ports.azure_errors import AzureNotFound, NotSubsetOfPolicy, VmAmbiguous, VmNotFound
 from jit.vm_names import parse_vm_spec
+from jit.vm_security import ContextPart, PowerState, SecurityContext, VmProfile, VmRuntime
 
 CLOCK_SLACK = timedelta(minutes=1)
 JITBOT_IDENTITY = "jitbot-managed-identity"
@@ -92,6 +93,7 @@ class FakeAzure:
         self.initiated: list[Initiate] = []
         self.closed: list[tuple[str, tuple[int, ...], str]] = []
         self.unsupported: dict[str, tuple[UnsupportedReason, ...]] = {}
+        self.contexts: dict[str, SecurityContext] = {}
         self.calls: list[str] = []
         self._refusals: dict[str, list[_Refusal]] = {}
         self._interleaved: dict[str, list[Interleaved]] = {}
@@ -182,6 +184,21 @@ class FakeAzure:
         """Why ``vm`` cannot use JIT; empty when it can."""
         await self._read("unsupported_reasons")
         return self.unsupported.get(vm.id.lower(), ())
+
+    async def security_context(self, vm: VmRef) -> SecurityContext:
+        """What ``contexts`` holds for ``vm``, else a running VM without findings or public IPs."""
+        await self._read("security_context")
+        known = self.contexts.get(vm.id.lower())
+        if known is not None:
+            return known
+        return SecurityContext(
+            vm=vm,
+            read_at=self.clock.now(),
+            recommendations=ContextPart.read(()),
+            alerts=ContextPart.read(()),
+            runtime=ContextPart.read(VmRuntime(PowerState.RUNNING)),
+            profile=ContextPart.read(VmProfile(public_ips=())),
+        )
 
     async def initiate(
         self,
