@@ -8,8 +8,14 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.common import Message, has_buttons
-from bot.blocks.notices import access_ended_post, expired_notice, outcome_notice, reminder_notice
+from bot.blocks.common import Message
+from bot.blocks.notices import (
+    access_ended_post,
+    expired_notice,
+    offers_extend_or_close,
+    outcome_notice,
+    reminder_notice,
+)
 from bot.blocks.request import approval_card
 from bot.metrics import Metrics
 from jit.clock import Clock
@@ -76,9 +82,9 @@ class SlackNotifier:
         return await self._post(channel, message)
 
     async def _post(self, channel: str, message: Message) -> list[str]:
-        """Post; the post's ``"<channel> <ts>"`` reference when it carries buttons (to strip them later)."""
+        """Post; the post's ``"<channel> <ts>"`` reference when it offers Extend or Close (to strip them later)."""
         response = await self._call("chat.postMessage", channel=channel, **message.as_kwargs())
-        if not has_buttons(message):
+        if not offers_extend_or_close(message):
             return []
         return [f"{response.get('channel') or channel} {response['ts']}"]
 

@@ -59,16 +59,6 @@ class Message:
         return {"text": self.text, "blocks": self.blocks}
 
 
-def has_buttons(message: Message) -> bool:
-    """Whether any block of ``message`` offers a button (such posts are remembered, to be updated later)."""
-    return any(
-        element.get("type") == "button"
-        for block in message.blocks
-        if block.get("type") == "actions"
-        for element in block.get("elements", [])
-    )
-
-
 def escape_mrkdwn(text: str) -> str:
     """Escape ``&``, ``<`` and ``>`` so user text cannot become a mention, a link or a special command."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

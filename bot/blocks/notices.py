@@ -47,6 +47,17 @@ def lifecycle_buttons(request: AccessRequest, *, extend: bool = True) -> Block:
     return actions(*elements, block_id=f"{LIFECYCLE_BLOCK_ID}:{request.id}")
 
 
+def offers_extend_or_close(message: Message) -> bool:
+    """Whether ``message`` carries a grant's Extend or Close button (such posts are remembered, so the buttons
+    can be taken away once access has ended; other buttons, such as Ask again, stay)."""
+    return any(
+        element.get("action_id") in (EXTEND_ACTION, REVOKE_ACTION)
+        for block in message.blocks
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+    )
+
+
 def _addresses(request: AccessRequest, vm: VirtualMachine | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if vm is not None and (vm.private_ips or vm.public_ips):
         return vm.private_ips, vm.public_ips
