@@ -48,6 +48,7 @@ class Extra(StrEnum):
     REVIEWED_AT = "reviewed_at"
     REVIEW_ROUNDS = "review_rounds"
     GLASS_POSTS = "glass_posts"
+    BUTTON_POSTS = "button_posts"
     REVOKED_BY = "revoked_by"
     EXTENSIONS = "extensions"
     EXT_SEQ = "ext_seq"
@@ -276,6 +277,11 @@ class Extras:
     def glass_posts(self) -> tuple[str, ...]:
         """The references of the break-glass announcements."""
         return self._list(Extra.GLASS_POSTS)
+
+    @property
+    def button_posts(self) -> tuple[str, ...]:
+        """The references of the DMs and on-call posts that carry this grant's Extend / Close buttons."""
+        return self._list(Extra.BUTTON_POSTS)
 
     @property
     def revoked_by(self) -> str | None:
