@@ -17,12 +17,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from jit.model import AccessRequest
+from jit.model import AccessRequest, RequestState
 from jit.request_extras import Extra, extra_field
 from jit.security_snapshot import decode, encode
 from jit.vm_security import SecurityContext
 
 HISTORY_WINDOW = timedelta(days=30)
+GRANTED_STATES = (RequestState.ACTIVE, RequestState.EXPIRED, RequestState.REVOKED, RequestState.SUPERSEDED)
+"""The states of a request Azure opened; the history reads only these (not every request a person ever made)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from jit.button_posts import remember_posts, retire_buttons
-from jit.card_context import card_context_extras, has_card_context, requester_history
+from jit.card_context import GRANTED_STATES, card_context_extras, has_card_context, requester_history
 from jit.deps import Deps
 from jit.model import AccessRequest, RequestState
 from jit.request_extras import extras_of
@@ -40,7 +40,8 @@ class Telling:
         """Read the VM's security context and the requester's history once, and keep them with the request."""
         deps = self.deps
         security = await deps.azure.security_context(request.vm)
-        history = requester_history(await deps.store.by_requester(request.requester), request, deps.clock.now())
+        opened = await deps.store.by_requester(request.requester, GRANTED_STATES)
+        history = requester_history(opened, request, deps.clock.now())
         result = await deps.store.update_fields(
             request.id, card_context_extras(security, history), actor="jitbot", event="card_context"
         )
