@@ -10,7 +10,6 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.ackpath.fast_ack import immediate_reply
 from bot.blocks.common import Message
-from bot.blocks.errors import rate_limited_message
 from bot.blocks.request import requester_confirmation
 from bot.grammar import (
     Cancel,
@@ -23,6 +22,7 @@ from bot.grammar import (
     Revoke,
     parse_command,
 )
+from bot.handlers.command_limit import command_refusal, counts_against_limit
 from bot.handlers.errors import message_for
 from bot.handlers.lifecycle import LifecycleHandlers
 from bot.handlers.request_form import RequestFormHandlers
@@ -51,7 +51,8 @@ class CommandHandlers:
             await ack(**_ephemeral(reply))
 
     async def run(self, body: dict[str, Any], respond: AsyncRespond) -> None:
-        """The work behind a command: rate limit, then the use case, then an ephemeral reply."""
+        """The work behind a command: rate limit (commands that cost only), then the use case, then an ephemeral
+        reply."""
         user = str(body.get("user_id", ""))
         try:
             command = parse_command(str(body.get("text", "")))
@@ -61,22 +62,11 @@ class CommandHandlers:
             return
         self.runtime.metrics.commands.labels(command=type(command).__name__).inc()
         try:
-            decision = await self.runtime.limiter.hit(user, self.runtime.settings.commands_per_minute)
-            if not decision.allowed:
-                self.runtime.metrics.rate_limited.labels(kind="command").inc()
-                why = f"more than {self.runtime.settings.commands_per_minute} commands in a minute"
-                detail = {"what": f"command {type(command).__name__}", "why": why}
-                await self.runtime.store.record("rate_limited", actor=user, request_id=None, detail=detail)
-                seconds = max(1, int(decision.retry_after.total_seconds()))
-                await respond(
-                    **_ephemeral(
-                        rate_limited_message(
-                            f"You sent more than {self.runtime.settings.commands_per_minute} commands in a minute; "
-                            f"try again in {seconds} s."
-                        )
-                    )
-                )
-                return
+            if counts_against_limit(command):
+                refusal = await command_refusal(self.runtime, user, command)
+                if refusal is not None:
+                    await respond(**_ephemeral(refusal))
+                    return
             reply = await self.dispatch(user, command, body)
         except Exception as exc:
             reply = message_for(exc)

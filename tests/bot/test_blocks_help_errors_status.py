@@ -6,7 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.blocks.errors import error_message, rate_limited_message, refusal_message, unavailable_message
+from bot.blocks.errors import (
+    commands_rate_limited_message,
+    error_message,
+    rate_limited_message,
+    refusal_message,
+    unavailable_message,
+)
 from bot.blocks.help import help_message
 from bot.blocks.notices import EXTEND_ACTION, REVOKE_ACTION
 from bot.blocks.status import my_status, vm_status
@@ -94,6 +100,15 @@ def test_other_ephemeral_replies_are_valid_and_escaped() -> None:
     unavailable = unavailable_message()
     check_message(unavailable)
     assert "temporarily unavailable" in unavailable.text
+
+
+def test_command_limit_refusal_says_when_to_try_again_and_what_never_counts() -> None:
+    message = commands_rate_limited_message(20, NOW + timedelta(seconds=42), 42)
+    check_message(message)
+    text = all_text(message)
+    assert f"try again at <!date^{int(NOW.timestamp()) + 42}^{{time_secs}}|" in text
+    assert "(in 42 s)" in text and "try again in 42 s" in message.text
+    assert "`/jit help` and `/jit status` do not count" in text
 
 
 def test_my_status_lists_open_grants_with_time_left_and_pending_requests() -> None:
