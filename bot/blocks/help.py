@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
+
 from slack_sdk.models.blocks import Block
 
 from bot.blocks.common import Message, code, context, divider, escape_mrkdwn, header, message, section
@@ -41,12 +44,30 @@ _COMMANDS = escape_mrkdwn(
 )
 
 
-def help_message(*, rule: str | None = None, topic: str | None = None) -> Message:
-    """The full help; ``rule`` (plain text from the routing rules) says who approves requests for ``topic``."""
+_ID_TOKEN = re.compile(r"\b[A-Z][A-Z0-9]{2,}\b")
+
+
+def _slack_reference(slack_id: str) -> str:
+    """How Slack writes an id so that each reader sees a name: a user, a user group or a channel."""
+    if slack_id.startswith("S"):
+        return f"<!subteam^{slack_id}>"
+    if slack_id[0] in "CG":
+        return f"<#{slack_id}>"
+    return f"<@{slack_id}>"
+
+
+def with_names(escaped_text: str, ids: Collection[str]) -> str:
+    """``escaped_text`` with each of ``ids`` (and only those) written as a Slack mention, so people read names."""
+    return _ID_TOKEN.sub(lambda m: _slack_reference(m[0]) if m[0] in ids else m[0], escaped_text)
+
+
+def help_message(*, rule: str | None = None, topic: str | None = None, ids: Collection[str] = ()) -> Message:
+    """The full help; ``rule`` (plain text from the routing rules) says who approves requests for ``topic``;
+    the user, group and channel ids in ``ids`` are shown as names."""
     blocks: list[Block] = [header("How to use /jit"), section(_USAGE), section(_EXAMPLES), section(_COMMANDS)]
     if rule:
         about = f" for {code(topic, 100)}" if topic else ""
-        blocks += [divider(), section(f"*The rule that applies{about}*\n{escape_mrkdwn(rule)}")]
+        blocks += [divider(), section(f"*The rule that applies{about}*\n{with_names(escape_mrkdwn(rule), ids)}")]
     elif topic:
         blocks += [divider(), section(f"No specific rule found for {code(topic, 100)}; the defaults apply.")]
     blocks.append(context("Every request is checked against the VM's JIT policy before approvers see it."))

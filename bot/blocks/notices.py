@@ -82,7 +82,7 @@ def approved_notice(request: AccessRequest, vm: VirtualMachine | None = None) ->
     hints = _connect_hints(request.ports, (public_ips or private_ips or (None,))[0])
     blocks: list[Block] = [
         header(f"Access to {request.vm.name} is open"),
-        section(f":unlock: {outcome_line(request)}"),
+        section(outcome_line(request)),
         fields(pairs),
     ]
     if hints:
@@ -131,7 +131,7 @@ def cancelled_notice(request: AccessRequest) -> Message:
 def revoked_notice(request: AccessRequest, *, oncall: bool = False) -> Message:
     """Access was closed early: for the requester, or for on-call naming the requester."""
     lead = f"{mention(request.requester)}'s access" if oncall else "Your access"
-    text = f":lock: {lead} to {_what(request)} was closed early. {outcome_line(request)}"
+    text = f"{outcome_line(request)}\n{lead} to {_what(request)} was closed early."
     return _simple(text, f"Access to {escape_mrkdwn(request.vm.name)} was revoked.", request)
 
 

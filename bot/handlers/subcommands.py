@@ -14,16 +14,17 @@ from bot.home import MINE
 from bot.runtime import Runtime
 from jit.model import RequestState
 from jit.port_survey import held_ports
-from jit.rules import explain_route
+from jit.rules import explain_route, ids_named
 
 
 async def run_subcommand(runtime: Runtime, user: str, command: Command, body: dict[str, Any]) -> Message | None:
     """Run a non-request subcommand for ``user``; None when the answer is a modal rather than a message."""
     if isinstance(command, Help):
-        rule = None
-        if command.topic:
-            rule = explain_route(runtime.router, await runtime.azure.find_vm(command.topic))
-        return help_message(rule=rule, topic=command.topic)
+        if command.topic is None:
+            return help_message()
+        vm = await runtime.azure.find_vm(command.topic)
+        rule = explain_route(runtime.router, vm)
+        return help_message(rule=rule, topic=command.topic, ids=ids_named(runtime.router.route(vm)))
     admin = runtime.admin
     if isinstance(command, ListVms):
         return await inventory_page(runtime, admin, user, first_page(command.tab, command.filter))

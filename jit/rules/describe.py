@@ -33,6 +33,19 @@ def explain_route(router: Router, vm: VirtualMachine) -> str:
     return "\n".join(lines + _route_lines(route))
 
 
+def ids_named(route: Route) -> frozenset[str]:
+    """Every user, group and channel id a route's description names, so a face can show them as names."""
+    principals = [*route.requesters, *route.approvers, *route.break_glass]
+    channels = [route.approval_channel]
+    if route.auto_approve:
+        principals += [*route.auto_approve.requesters, *route.auto_approve.deny]
+    if route.escalation:
+        principals += route.escalation.approvers
+        channels += [route.escalation.channel] if route.escalation.channel else []
+    atoms = {atom for principal in principals for atom in conjuncts(principal) if atom != NOBODY}
+    return frozenset(atoms | set(channels))
+
+
 def _rule_phrase(rule: Rule) -> str:
     return f"rule `{rule.route.name}` (matches {rule.match.describe()})"
 
@@ -91,9 +104,17 @@ def _describe_auto(auto: AutoApproval) -> str:
     if auto.max_duration:
         parts.append(f"the window is at most {humanize(auto.max_duration)}")
     if auto.ports:
-        parts.append("only ports " + ", ".join(map(str, auto.ports)) + " are asked for")
+        parts.append(_only_ports(auto.ports))
     parts += ["within " + hours.describe() for hours in auto.business_hours]
     text = " and ".join(parts)
     if auto.deny:
         text += " (never for " + describe_principals(auto.deny) + ")"
     return text
+
+
+def _only_ports(ports: tuple[int, ...]) -> str:
+    """``only port 22 is asked for`` / ``only ports 22 and 8080 are asked for``."""
+    if len(ports) == 1:
+        return f"only port {ports[0]} is asked for"
+    listed = ", ".join(map(str, ports[:-1])) + f" and {ports[-1]}"
+    return f"only ports {listed} are asked for"

@@ -62,6 +62,16 @@ def test_help_shows_the_rule_for_a_vm_escaped() -> None:
     assert "defaults apply" in all_text(help_message(topic="db-01"))
 
 
+def test_help_shows_the_rules_people_groups_and_channels_as_names_and_nothing_else() -> None:
+    rule = "Needs one approval from S0APPROVRS in C0APPROVAL. Break-glass: (S0ONE and U0ALICE01). SQLSERVER <!channel>"
+    message = help_message(rule=rule, topic="db-01", ids={"S0APPROVRS", "C0APPROVAL", "S0ONE", "U0ALICE01"})
+    check_message(message)
+    text = all_text(message)
+    assert "one approval from <!subteam^S0APPROVRS> in <#C0APPROVAL>." in text
+    assert "(<!subteam^S0ONE> and <@U0ALICE01>)" in text
+    assert " SQLSERVER &lt;!channel&gt;" in text
+
+
 def test_every_help_example_parses() -> None:
     texts = [b["text"]["text"] for b in help_message().blocks if b["type"] == "section"]
     block = next(t for t in texts if t.startswith("*Examples*"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -25,6 +26,7 @@ from tests.bot.blocks_support import (
     buttons,
     check_message,
     decided,
+    texts,
     vm_ref,
 )
 
@@ -116,6 +118,18 @@ def test_outcome_notice_fits_each_state(state: RequestState, expected: str) -> N
     notice = outcome_notice(request)
     check_message(notice)
     assert expected in all_text(notice)
+
+
+@pytest.mark.parametrize("state", list(RequestState))
+def test_no_notice_line_repeats_an_emoji(state: RequestState) -> None:
+    request = access_request() if state is RequestState.PENDING else decided(state)
+    notices = [outcome_notice(request)]
+    if state is RequestState.REVOKED:
+        notices.append(revoked_notice(request, oncall=True))
+    for notice in notices:
+        for text in texts(notice.blocks):
+            emoji = re.findall(r":[a-z0-9_+-]+:", text)
+            assert len(emoji) == len(set(emoji)), f"doubled emoji in {text!r}"
 
 
 def test_failed_notice_gives_azure_reason_in_plain_words() -> None:

@@ -16,8 +16,10 @@ from jit.rules import (
     Match,
     RulesError,
     RulesRouter,
+    describe_principals,
     describe_route,
     explain_route,
+    ids_named,
     load_rules,
     parse_rules,
     router_for,
@@ -327,6 +329,25 @@ def test_describe_route_tells_a_requester_what_applies() -> None:
     assert "Granted automatically when the requester is in S0ONCALL and the window is at most 1h" in auto
     assert "never for U0CONTRACT" in auto
     assert "(the default)" in describe_route(DEFAULT)
+
+
+def test_ids_named_lists_every_person_group_and_channel_a_description_names() -> None:
+    route = parse_rules(FULL, DEFAULT).rules[0].route
+
+    named = ids_named(route)
+
+    assert {"S0DBAS", "U0ENGINE01", "S0SECURITY", "C0SECURITY", "S0LEADS", "C0ESCALATE"} <= named
+    assert all(atom in named for atom in describe_principals(route.approvers).split(", "))
+
+
+@pytest.mark.parametrize(
+    ("ports", "phrase"),
+    [("[ssh]", "only port 22 is asked for"), ("[ssh, 8080]", "only ports 22 and 8080 are asked for")],
+)
+def test_auto_approval_ports_are_worded_for_one_or_several(ports: str, phrase: str) -> None:
+    text = f"rules:\n  - name: a\n    auto_approve: {{requesters: [S0ONCALL], ports: {ports}}}\n"
+
+    assert phrase in describe_route(parse_rules(text, DEFAULT).rules[0].route)
 
 
 def test_explain_route_names_the_vm_and_its_rule() -> None:
