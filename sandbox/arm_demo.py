@@ -17,6 +17,7 @@ from jit.justification import Justification
 from sandbox.arm_inventory import Inventory, NetworkSecurityGroup, Subscription, VirtualMachine
 from sandbox.arm_jit import JitEngine, azure_time
 from sandbox.rbac_demo import add_demo_rbac
+from sandbox.slack_workspace import APPROVER_1, APPROVER_2, ENGINEER, ONCALL
 
 PROD = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e01"
 LAB = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e02"
@@ -271,7 +272,7 @@ def demo_inventory(now: datetime | None = None) -> Inventory:
             start=moment - 3 * day,
             hours=1,
             source="203.0.113.10",
-            justification=Justification("r-7f3a9c", "U01ALICE", "U02BOB", "deploy hotfix 4.2.1").render(),
+            justification=Justification("r-7f3a9c", ENGINEER, APPROVER_1, "deploy hotfix 4.2.1").render(),
         ),
         _request(
             web[2],
@@ -279,7 +280,7 @@ def demo_inventory(now: datetime | None = None) -> Inventory:
             start=moment - 2 * day,
             hours=0.5,
             source="203.0.113.24",
-            justification=Justification("r-81b2d0", "U03CAROL", "U02BOB", "check IIS logs").render(),
+            justification=Justification("r-81b2d0", ONCALL, APPROVER_1, "check IIS logs").render(),
         ),
         _request(
             web[1],
@@ -287,7 +288,7 @@ def demo_inventory(now: datetime | None = None) -> Inventory:
             start=moment - day,
             hours=2,
             source="203.0.113.10",
-            justification=Justification("r-93c4e1", "U01ALICE", "U04DAVE", "").render(),
+            justification=Justification("r-93c4e1", ENGINEER, APPROVER_2, "").render(),
         ),
     ]
     data_policy.requests = [
@@ -297,7 +298,7 @@ def demo_inventory(now: datetime | None = None) -> Inventory:
             start=moment - 4 * day,
             hours=1.5,
             source="10.20.0.15",
-            justification=Justification("r-6a1d77", "U04DAVE", "U02BOB", "vacuum full on orders table").render(),
+            justification=Justification("r-6a1d77", ONCALL, APPROVER_2, "vacuum full on orders table").render(),
         ),
     ]
     return inventory
