@@ -49,6 +49,7 @@ class Extra(StrEnum):
     REVIEW_ROUNDS = "review_rounds"
     GLASS_POSTS = "glass_posts"
     REVOKED_BY = "revoked_by"
+    DENY_REASON = "deny_reason"
     EXTENSIONS = "extensions"
     EXT_SEQ = "ext_seq"
     EXT_STATE = "ext_state"
@@ -272,6 +273,11 @@ class Extras:
     def glass_posts(self) -> tuple[str, ...]:
         """The references of the break-glass announcements."""
         return self._list(Extra.GLASS_POSTS)
+
+    @property
+    def deny_reason(self) -> str | None:
+        """Why the approver said no, in their words (optional)."""
+        return self._text(Extra.DENY_REASON) or None
 
     @property
     def revoked_by(self) -> str | None:

@@ -15,6 +15,7 @@ from sandbox.redis_server import RedisServer
 from sandbox.slack_state import Message, View
 from sandbox.slack_workspace import ADMIN, APPROVAL_CHANNEL, APPROVER_1, APPROVER_2, ENGINEER, ONCALL
 from sandbox.stack import Stack
+from tests.e2e.flow import deny_modal
 from tests.e2e.portal_support import (
     BIG_COUNT,
     big_inventory,
@@ -115,6 +116,7 @@ async def test_deny_from_home(stack: Stack) -> None:
     await home_of(stack, APPROVER_2, lambda t: "Waiting for your approval* (1)" in t)
     stack.arm.reset_calls()
     await stack.driver.click_home(APPROVER_2, "jit_deny", request_id)
+    await stack.driver.submit_view(APPROVER_2, await deny_modal(stack, APPROVER_2))
     await stack.slack.wait_until(lambda: not stack.slack.message(APPROVAL_CHANNEL, card.ts).buttons())
     request = await stack.runtime.store.get(request_id)
     assert request is not None and request.state.value == "denied"
