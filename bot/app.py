@@ -7,12 +7,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ackpath.lazy_listeners import run_lazy_listeners_ack_first
 from bot.blocks.deny_modal import DENY_CALLBACK_ID
+from bot.blocks.home import CANCEL_ACTION
 from bot.blocks.inventory import ENABLE_ACTION, LIST_MORE_ACTION, LIST_TAB_ACTION_PATTERN
 from bot.blocks.policy_modal import DISABLE_CALLBACK_ID, POLICY_CALLBACK_ID
 from bot.handlers.admin import AdminFlows
 from bot.handlers.commands import CommandHandlers
 from bot.handlers.decisions import DecisionHandlers
-from bot.handlers.home import HomeHandlers
+from bot.handlers.home import HomeHandlers, PendingCancel
 from bot.handlers.inventory import InventoryHandlers
 from bot.handlers.lifecycle import (
     ACK_REVIEW_ACTION,
@@ -88,3 +89,5 @@ def _register_portal(app: AsyncApp, runtime: Runtime, limit: InteractionLimit) -
     )
     homes = HomeHandlers(home)
     app.event("app_home_opened")(ack=homes.ack, lazy=[homes.opened])
+    cancels = PendingCancel(runtime)
+    app.action(CANCEL_ACTION)(ack=cancels.ack, lazy=[limit.click(cancels.clicked)])

@@ -126,6 +126,26 @@ async def test_deny_from_home(stack: Stack) -> None:
     assert not [c for c in stack.slack.calls_to("views.publish") if c.args.get("user_id") in never_opened]
 
 
+async def test_cancel_a_pending_request_from_home(stack: Stack) -> None:
+    assert stack.driver is not None
+    await open_home(stack, ENGINEER)
+    await open_home(stack, APPROVER_1)
+    card, request_id = await request_access(stack)
+    home = await home_of(stack, ENGINEER, lambda t: "Your pending requests* (1)" in t)
+    assert ("jit_cancel", request_id) in {(b.action_id, str(b.value)) for b in home.buttons()}
+
+    await stack.driver.click_in_view(APPROVER_1, home, "jit_cancel", request_id)
+    await stack.slack.wait_until(_told(stack, APPROVER_1, "Only the person who asked can cancel"))
+    assert (await stack.runtime.store.get(request_id)).state.value == "pending"  # type: ignore[union-attr]
+    await stack.driver.click_home(ENGINEER, "jit_cancel", request_id)
+
+    await stack.slack.wait_until(lambda: not stack.slack.message(APPROVAL_CHANNEL, card.ts).buttons())
+    assert (await stack.runtime.store.get(request_id)).state.value == "cancelled"  # type: ignore[union-attr]
+    await home_of(stack, ENGINEER, lambda t: "Your pending requests* (0)" in t)
+    await home_of(stack, APPROVER_1, lambda t: "Waiting for your approval* (0)" in t)
+    assert [r.actor for r in await audited(stack, "cancel_refused", 1)] == [APPROVER_1]
+
+
 async def test_a_forged_home_click_follows_the_card_rules(stack: Stack) -> None:
     """A non-approver who forges an Approve click from Home changes nothing (the use case decides, not the view)."""
     assert stack.driver is not None
