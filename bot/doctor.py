@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.runtime import build_slack_client, diagnose_azure, redis_credentials
 from bot.scopes import required_scopes
 from jit.checks import Check, Verdict
+from jit.identity_map import identity_map_checks
 from jit.redis_connect import RedisClient, connect_redis
 from jit.rules import groups_named, rules_checks
 from jit.settings import Settings, SettingsError, load_environment
@@ -37,6 +38,7 @@ async def run_doctor(
         return 1
     checks = [Check.passed("Settings", "environment", "every required variable is set and valid")]
     checks += rules_checks(settings)
+    checks += identity_map_checks(settings.identity_map)
     checks += await slack_checks(settings)
     async with redis_credentials(settings) as credentials:
         checks += await redis_checks(settings.redis_url, credentials)
@@ -111,6 +113,8 @@ async def _slack_checks(client: AsyncWebClient, settings: Settings) -> list[Chec
     channels = [("approval channel", settings.approval_channel)]
     if settings.oncall_channel:
         channels.append(("on-call channel", settings.oncall_channel))
+    if settings.review_channel:
+        channels.append(("review channel", settings.review_channel))
     for label, channel in channels:
         checks.append(await _channel_check(client, label, channel))
     for group, places in groups_named(settings).items():

@@ -1,6 +1,7 @@
 """The bot's process, ``jitbot serve``: start up, listen, and drain the work in flight on SIGTERM.
 
-Slack reaches the bot over HTTP (``bot.ackpath``), or over Socket Mode when SLACK_APP_TOKEN is set. Either way
+Slack reaches the bot over HTTP (``bot.ackpath``), or over Socket Mode when SLACK_APP_TOKEN is set. In HTTP mode
+the public port also serves the "from me" page (``bot.source_page``). Either way
 the operations endpoints (``bot.ops``) listen on ``OPS_PORT`` from start-up until the work in
 flight has drained. ``PORT`` is opened in HTTP mode only: Socket Mode needs nothing from the outside.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -22,9 +24,11 @@ from bot.ackpath.lazy_listeners import wait_for_tasks
 from bot.ackpath.refusals import RefusalRecorder
 from bot.ackpath.verify import RequestVerifier
 from bot.app import build_bolt_app
+from bot.handlers.requesting import submit_confirmed
 from bot.logs import configure_logging
 from bot.ops import ops_app_of
 from bot.runtime import Runtime, open_runtime
+from bot.source_page.routes import add_source_page
 from jit.clock import SystemClock
 from jit.file_clock import clock_from_environment
 from jit.settings import Settings, SettingsError, load_environment
@@ -88,7 +92,9 @@ async def start_http(runtime: Runtime, host: str, port: int) -> tuple[web.AppRun
     tally = RefusalTally(runtime.redis, runtime.clock, prefix=prefix)
     refusals = RefusalRecorder(tally, runtime.metrics, runtime.in_flight)
     slack = SlackRoute(build_bolt_app(runtime), verifier, runtime.in_flight, refusals)
-    runner, bound = await _listen(build_public_app(slack, background_work=runtime.background_work), host, port)
+    app = build_public_app(slack, background_work=runtime.background_work)
+    add_source_page(app, runtime, functools.partial(submit_confirmed, runtime))
+    runner, bound = await _listen(app, host, port)
     log.info("jitbot.listening", extra={"host": host, "port": bound, "mode": "http"})
     return runner, bound
 

@@ -5,14 +5,18 @@ The files go up through slack_sdk's ``files_upload_v2`` (``files.getUploadURLExt
 message per review. No ``alt_txt`` is sent: with it Slack has been seen to complete the upload without sharing
 the file (slackapi/python-slack-sdk#1818), so the chart's title says what it shows instead. When the upload
 fails, the summary stays and a reply in its thread says why and what to do.
+
+``SlackReviewPoster`` is the domain's ``ReviewPoster``: it looks up the display names of the people a review
+names (``users.info``, scope ``users:read``; at most ``MAX_NAME_LOOKUPS``, a failed lookup shows the id) and posts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 CHART_TITLE = "Open hours per day, stacked by VM"
 CSV_TITLE = "Grants: one row each"
 UPLOAD_FAILED = "upload_failed"
+MAX_NAME_LOOKUPS = 50
 
 
 @dataclass(frozen=True)
@@ -72,3 +77,42 @@ async def post_review(
     file_ids = tuple(str(f["id"]) for f in shared)
     log.info("review.posted", extra={"channel": channel_id, "grants": len(review.grants), "files": len(file_ids)})
     return PostedReview(channel_id, ts, file_ids)
+
+
+def people_named(review: AccessReview) -> list[str]:
+    """The Slack user ids the review's summary may name, most open first."""
+    ids = [total.person for total in review.people]
+    ids += [use.requester for use in review.break_glass]
+    for refusal in (*review.denied, *review.timed_out):
+        ids += [refusal.requester, *([refusal.decided_by] if refusal.decided_by else [])]
+    return list(dict.fromkeys(ids))
+
+
+async def display_names(client: AsyncWebClient, users: Sequence[str]) -> dict[str, str]:
+    """Display names of ``users`` (their profile's display name, else real name); ids that fail are left out."""
+
+    async def name_of(user: str) -> str | None:
+        try:
+            response = await client.users_info(user=user)
+        except (SlackApiError, SlackRequestError):
+            return None
+        found: dict[str, Any] = response.get("user") or {}
+        profile: dict[str, Any] = found.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or found.get("real_name")
+        return str(name) if name else None
+
+    wanted = list(users)[:MAX_NAME_LOOKUPS]
+    names = await asyncio.gather(*(name_of(user) for user in wanted))
+    return {user: name for user, name in zip(wanted, names, strict=True) if name}
+
+
+class SlackReviewPoster:
+    """Implements ``jit.reporting.ReviewPoster``: posts with ``post_review``, people by their display names."""
+
+    def __init__(self, client: AsyncWebClient):
+        self.client = client
+
+    async def post_review(self, where: str, review: AccessReview) -> None:
+        """Post ``review`` to ``where`` (a channel id, or a user id for their DM) with its chart and CSV."""
+        names = await display_names(self.client, people_named(review))
+        await post_review(self.client, where, review, names=names)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from jit.approver_access import NO_APPROVER_SCREEN, ApproverScreen
 from jit.deps import Deps
 from jit.errors import NotAllowed
 from jit.model import AccessRequest, RequestState
@@ -25,16 +26,25 @@ MAX_DENY_REASON_CHARS = 500
 class Deciding:
     """``pending → approved | denied | cancelled | timed_out``; ``tell_outcome`` announces a time-out at once."""
 
-    def __init__(self, deps: Deps, opening: Opening, tell_outcome: Callable[[AccessRequest], Awaitable[None]]):
+    def __init__(
+        self,
+        deps: Deps,
+        opening: Opening,
+        tell_outcome: Callable[[AccessRequest], Awaitable[None]],
+        approver_screen: ApproverScreen = NO_APPROVER_SCREEN,
+    ):
         self.deps = deps
         self.opening = opening
         self.tell_outcome = tell_outcome
+        self.approver_screen = approver_screen
 
     async def approve(self, request_id: str, approver: str) -> Decision:
         """Count ``approver``'s approval; the one that completes the quorum approves and grants."""
         deps = self.deps
         request = await deps.store.require(request_id)
         await deps.access.check_decision(request, approver, "approve")
+        if request.state is RequestState.PENDING:
+            await self.approver_screen.check(approver, request)
         now = deps.clock.now()
         quorum = extras_of(request).quorum
         if quorum > 1:

@@ -32,6 +32,8 @@ class ServiceConfig:
     max_queue_wait: timedelta = timedelta(hours=24)
     sync_interval: timedelta = DEFAULT_SYNC_INTERVAL
     wide_sources: WidePrefixes = field(default_factory=WidePrefixes)
+    reviewers: tuple[str, ...] = ()
+    review_channel: str | None = None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,10 @@ class Extra(StrEnum):
     RBAC_PRINCIPAL = "rbac_principal"
     RBAC_MISSING = "rbac_missing"
     RBAC_REASON = "rbac_reason"
+    RBAC_DENIED_BY = "rbac_denied_by"
+    SECURITY_CONTEXT = "security_context"
+    HISTORY_GRANTS = "history_grants_30d"
+    HISTORY_LAST_GRANT = "history_last_grant"
 
 
 def extra_field(name: Extra) -> str:
@@ -364,7 +368,16 @@ class Extras:
             principal=self._text(Extra.RBAC_PRINCIPAL),
             missing=self._list(Extra.RBAC_MISSING),
             reason=self._text(Extra.RBAC_REASON),
+            denied_by=self._json_strings(Extra.RBAC_DENIED_BY),
         )
+
+    def _json_strings(self, name: Extra) -> tuple[str, ...]:
+        raw = self._text(name)
+        try:
+            parsed = json.loads(raw) if raw else []
+        except ValueError:
+            return ()
+        return tuple(str(item) for item in parsed) if isinstance(parsed, list) else ()
 
     @property
     def closed_by_azure(self) -> str | None:

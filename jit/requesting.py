@@ -10,8 +10,7 @@ same words hands back the pending request instead of a second one.
 from __future__ import annotations
 
 import hashlib
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from jit.autoapprove import auto_approval
 from jit.deps import Deps
@@ -21,8 +20,10 @@ from jit.hints import Command, command_hint, request_hint
 from jit.holder_notes import conflict_text, holders_json
 from jit.model import AccessRequest, RequestState, VirtualMachine
 from jit.opening import Opening
-from jit.policy_check import check_against_policy
+from jit.policy_check import check_against_policy, tightest
+from jit.ports.azure_errors import VmNotFound
 from jit.ports.records import TooManyPending
+from jit.reason_check import check_reason
 from jit.request_extras import TRUE, Extra
 from jit.request_ids import new_request_id
 from jit.requester_access import NO_SCREEN, RequesterScreen
@@ -31,8 +32,7 @@ from jit.routing import ConflictChoice, Route
 from jit.rule_snapshot import route_snapshot, vm_snapshot
 from jit.sharing import OpeningPlan, plan_opening
 from jit.sources import refuse_wide_source, wide_source_extra
-
-EXAMPLE_REASON = "INC-1234 fixing deploy"
+from jit.suggesting import Suggesting
 
 
 class Requesting:
@@ -42,9 +42,25 @@ class Requesting:
         self.deps = deps
         self.opening = opening
         self.requester_screen = requester_screen
+        self.suggesting = Suggesting(deps)
 
     async def submit(self, draft: RequestDraft) -> Submitted:
-        """Validate a request against the VM's policy and the rules, store it, and queue its approval card."""
+        """Validate a request against the VM's policy and the rules, store it, and queue its approval card.
+
+        A refusal's suggested request has itself passed the checks (``jit.suggesting``), and a VM name that
+        matches nothing suggests the VM most likely meant."""
+        try:
+            return await self._submit(draft)
+        except RequestRejected as exc:
+            raise await self.suggesting.checked(exc, draft.requester) from None
+        except VmNotFound as exc:
+            if not exc.nearest:
+                raise
+            asked = request_hint(draft.ports, draft.vm, draft.duration, draft.source, draft.reason, draft.break_glass)
+            found = await self.suggesting.nearest(draft.requester, asked)
+            raise VmNotFound(exc.user_message, hint=found.hint, nearest=exc.nearest) from None
+
+    async def _submit(self, draft: RequestDraft) -> Submitted:
         deps = self.deps
         vm = await deps.azure.find_vm(draft.vm)
         route = deps.router.route(vm)
@@ -57,6 +73,11 @@ class Requesting:
                 "These VMs have it:",
                 command_hint(Command.LIST, "configured"),
             )
+        check_reason(
+            route,
+            label,
+            request_hint(draft.ports, label, draft.duration, draft.source, draft.reason, draft.break_glass),
+        )
         source = draft.source or deps.config.default_source
         check_against_policy(
             policy,
@@ -65,7 +86,9 @@ class Requesting:
             duration=draft.duration,
             source=source,
             reason=draft.reason,
-            extra_max=_tighter(deps.config.max_duration, route.max_duration),
+            extra_max=tightest(deps.config.max_duration, route.max_duration),
+            typed_source=draft.source,
+            break_glass=draft.break_glass,
         )
         await refuse_wide_source(
             deps.store.record,
@@ -78,8 +101,9 @@ class Requesting:
             duration=draft.duration,
             reason=draft.reason,
             suggestion=deps.config.default_source,
+            break_glass=draft.break_glass,
         )
-        requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref)
+        requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref, route.requester_rbac)
         now = deps.clock.now()
         preview = await self._preview(vm, draft.ports, source, now + draft.duration)
         if preview.displaced and route.on_conflict is ConflictChoice.REFUSE:
@@ -154,22 +178,12 @@ class Requesting:
         )
 
     async def _check_asker(self, draft: RequestDraft, route: Route, label: str) -> None:
-        """May ask, may break the glass, and gave the reason and ticket the rule wants."""
+        """May ask, and may break the glass."""
         access = self.deps.access
         if not await access.may_request(draft.requester, route):
             raise NotAllowed(f"You are not allowed to request access to `{label}` (rule `{route.name}`).")
         if draft.break_glass:
             await access.check_break_glass(draft.requester, route, label)
-        if route.reason_required and not draft.reason.strip():
-            raise RequestRejected(
-                f"A reason is required for `{label}`.",
-                request_hint(draft.ports, label, draft.duration, draft.source, EXAMPLE_REASON),
-            )
-        if route.ticket_pattern and not draft.break_glass and re.search(route.ticket_pattern, draft.reason) is None:
-            raise RequestRejected(
-                f"The reason for `{label}` must mention a ticket matching `{route.ticket_pattern}`.",
-                request_hint(draft.ports, label, draft.duration, draft.source, EXAMPLE_REASON),
-            )
 
     async def _auto_approved(self, draft: RequestDraft, route: Route, now: datetime) -> bool:
         decision = await auto_approval(
@@ -187,11 +201,6 @@ class Requesting:
         """Whose access approving would keep open or close, from cached reads (no ARM call when warm)."""
         survey = await self.deps.granting.survey(vm.ref, fresh=False)
         return plan_opening(ports, source, end, survey.holders, {})
-
-
-def _tighter(a: timedelta | None, b: timedelta | None) -> timedelta | None:
-    values = [v for v in (a, b) if v is not None]
-    return min(values) if values else None
 
 
 def _dedupe_key(request: AccessRequest) -> str:

@@ -1,9 +1,10 @@
 """Everything the scheduler runs, and every "already sent" marker, by name.
 
-A schedule item is ``"<kind>:<request id>"`` (``jit.store.schedule``); ``jit.dispatch`` has exactly one handler
-per ``Kind``, checked when it is built. A marker (``Schedule.mark_done``) records that a message went out, so a
-handler that runs again after a crash does not send it twice; each marker's text names the event and
-everything that makes it distinct (the state, the round, the end time…).
+A schedule item is ``"<kind>:<request id>"`` (``jit.store.schedule``), or one of the ``Routine`` items about no
+request; ``jit.dispatch`` has exactly one handler per ``Kind`` and per ``Routine``, checked when it is built. A
+marker (``Schedule.mark_done``) records that a message went out, so a handler that runs again after a crash does
+not send it twice; each marker's text names the event and everything that makes it distinct (the state, the
+round, the end time…).
 """
 
 from __future__ import annotations
@@ -15,10 +16,20 @@ from types import MappingProxyType
 
 from jit.model import RequestState
 
-SYNC_ITEM = "sync:azure"
-"""The periodic sync with Azure's JIT history (one item, not per request)."""
 SYNC_SINCE = "sync:since"
 """The marker holding when the last sync started."""
+
+
+class Routine(StrEnum):
+    """A schedule item about no request: one item for all replicas, so the scheduler runs it on one of them."""
+
+    SYNC = "sync:azure"
+    """The periodic sync with Azure's JIT history."""
+    WEEKLY_REVIEW = "access_review:weekly"
+    """The weekly access review to the review channel (``jit.reporting``)."""
+
+
+SYNC_ITEM = Routine.SYNC.value
 
 
 class Kind(StrEnum):
@@ -169,6 +180,11 @@ class Sent:
     def extension_outcome(request_id: str, seq: int, state: str) -> str:
         """The outcome ``state`` of extension ``seq`` was announced."""
         return f"ext_told:{request_id}:{seq}:{state}"
+
+    @staticmethod
+    def weekly_review(week_start: datetime) -> str:
+        """The weekly access review of the week starting ``week_start`` was posted."""
+        return f"weekly_review:{week_start.isoformat()}"
 
     @staticmethod
     def outside_access(vm_id: str, port: int, start: datetime) -> str:

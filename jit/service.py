@@ -1,11 +1,11 @@
 """The use cases as the Slack face sees them: one object, built once from the ports.
 
 Each use case lives in its own module (``requesting``, ``deciding``, ``opening``, ``extensions``,
-``revoking``, ``break_glass``, ``follow_ups``, ``ending``, ``telling``); this module wires them to one ``Deps``
-and to the schedule (``jit.dispatch``: one handler per schedule kind). Every state change goes through the
-store's atomic steps (``jit.states``, ``jit.flows``), so concurrent clicks, Slack retries and several replicas
-yield one outcome, and people are told from durable schedule items, so a crash after a change still delivers
-the message.
+``revoking``, ``break_glass``, ``follow_ups``, ``ending``, ``telling``, ``reporting``); this module wires them to
+one ``Deps`` and to the schedule (``jit.dispatch``: one handler per schedule kind and routine). Every state change
+goes through the store's atomic steps (``jit.states``, ``jit.flows``), so concurrent clicks, Slack retries and
+several replicas yield one outcome, and people are told from durable schedule items, so a crash after a change
+still delivers the message.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from jit.approver_access import NO_APPROVER_SCREEN, ApproverScreen
 from jit.authorisation import Authorisation
 from jit.azure_sync import AzureSync, SyncReport
 from jit.break_glass import BreakGlass
@@ -25,16 +26,20 @@ from jit.ending import Ending
 from jit.extensions import Extensions, parse_extension_ref
 from jit.follow_ups import FollowUps
 from jit.granting import Granting
+from jit.hints import RequestHint
 from jit.model import AccessRequest, HeldPort, VirtualMachine
 from jit.opening import Opening
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
 from jit.ports.records import RequestRecords, Timetable
+from jit.reporting import AuditTrail, Reporting, ReviewPoster
 from jit.requester_access import NO_SCREEN, RequesterScreen
 from jit.requesting import Requesting
 from jit.results import Decision, ExtensionAsked, RequestDraft, Reviewed, Revoked, Submitted
+from jit.review import AccessReview
 from jit.revoking import Revoking
 from jit.routing import Router
-from jit.schedule_items import Kind
+from jit.schedule_items import Kind, Routine
+from jit.suggesting import Suggestion
 from jit.telling import Telling
 
 __all__ = ["JitService", "ServiceConfig"]
@@ -57,8 +62,11 @@ class JitService:
         notices: LifecycleNotifier,
         access: Authorisation,
         granting: Granting,
+        trail: AuditTrail,
+        reviews: ReviewPoster,
         wake: Callable[[], None] = lambda: None,
         requester_screen: RequesterScreen = NO_SCREEN,
+        approver_screen: ApproverScreen = NO_APPROVER_SCREEN,
     ):
         displacement = Displacement(store, clock, wake)
         self.access = access
@@ -92,10 +100,21 @@ class JitService:
         telling = Telling(deps)
         opening = Opening(deps)
         self.requesting = Requesting(deps, opening, requester_screen)
-        self.deciding = Deciding(deps, opening, telling.outcome)
+        self.deciding = Deciding(deps, opening, telling.outcome, approver_screen)
         self.extensions = Extensions(deps)
         self.revoking = Revoking(deps)
         self.break_glass = BreakGlass(deps)
+        self.reporting = Reporting(
+            records=store,
+            trail=trail,
+            azure=azure,
+            poster=reviews,
+            schedule=schedule,
+            access=access,
+            clock=clock,
+            reviewers=config.reviewers,
+            channel=config.review_channel,
+        )
         follow_ups = FollowUps(deps)
         ending = Ending(deps, self.sync)
         self.dispatch = Dispatch(
@@ -122,12 +141,16 @@ class JitService:
                 (Kind.EXT_DONE, self.extensions.announce),
             ],
             store,
-            self.sync.run_scheduled,
+            [(Routine.SYNC, self.sync.run_scheduled), (Routine.WEEKLY_REVIEW, self.reporting.weekly)],
         )
 
     async def submit(self, draft: RequestDraft) -> Submitted:
         """Validate a request against the VM's policy and the rules, store it, and queue its approval card."""
         return await self.requesting.submit(draft)
+
+    async def suggest(self, requester: str, asked: RequestHint) -> Suggestion:
+        """The request nearest to ``asked`` that ``requester`` could make and the checks accept (or why none)."""
+        return await self.requesting.suggesting.nearest(requester, asked)
 
     async def ask_again(self, request_id: str, user: str) -> Submitted:
         """The same access again as a new request; only its requester may."""
@@ -167,6 +190,10 @@ class JitService:
     async def acknowledge_review(self, request_id: str, user: str) -> Reviewed:
         """An approver or admin has reviewed a break-glass grant; its escalation stops."""
         return await self.break_glass.acknowledge_review(request_id, user)
+
+    async def report(self, user: str, days: int) -> AccessReview:
+        """Send ``user`` (an approver or admin) the access review of the last ``days`` days by DM."""
+        return await self.reporting.on_demand(user, days)
 
     async def approves_for(self, user: str, vm: VirtualMachine) -> bool:
         """Whether ``user`` approves for the rule that applies to ``vm`` now, or is an admin."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from jit.card_context import card_context_extras, has_card_context, requester_history
 from jit.deps import Deps
 from jit.model import AccessRequest, RequestState
 from jit.request_extras import extras_of
@@ -29,8 +30,20 @@ class Telling:
         if request.card_ts:
             await deps.notifier.update_card(request)
             return
+        if not has_card_context(request):
+            request = await self._take_card_context(request)
         ts = await deps.notifier.post_card(request)
         await deps.store.update_fields(request.id, {"card_ts": ts}, actor="jitbot", event="card_posted")
+
+    async def _take_card_context(self, request: AccessRequest) -> AccessRequest:
+        """Read the VM's security context and the requester's history once, and keep them with the request."""
+        deps = self.deps
+        security = await deps.azure.security_context(request.vm)
+        history = requester_history(await deps.store.by_requester(request.requester), request, deps.clock.now())
+        result = await deps.store.update_fields(
+            request.id, card_context_extras(security, history), actor="jitbot", event="card_context"
+        )
+        return result.request
 
     async def outcome(self, request: AccessRequest) -> None:
         """The card shows the current state; the requester hears the outcome once; the escalated copy of the

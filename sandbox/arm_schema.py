@@ -24,13 +24,29 @@ COMMON_TYPES = SECURITY / "common/v1/types.json"
 AUTHORIZATION = SPECS / "authorization/Microsoft.Authorization/stable/2022-04-01"
 ROLE_ASSIGNMENTS_SWAGGER = AUTHORIZATION / "authorization-RoleAssignmentsCalls.json"
 ROLE_DEFINITIONS_SWAGGER = AUTHORIZATION / "authorization-RoleDefinitionsCalls.json"
+ASSESSMENTS_SWAGGER = SECURITY / "Microsoft.Security/stable/2021-06-01/assessments.json"
+ASSESSMENT_METADATA_SWAGGER = SECURITY / "Microsoft.Security/stable/2021-06-01/assessmentMetadata.json"
+ALERTS_SWAGGER = SECURITY / "Microsoft.Security/stable/2022-01-01/alerts.json"
+DENY_ASSIGNMENTS_SWAGGER = AUTHORIZATION / "authorization-DenyAssignmentCalls.json"
+AUTHORIZATION_COMMON = AUTHORIZATION / "common-types.json"
 
 
 @cache
 def _registry() -> Registry[Any]:
     resources = [
         (path.as_uri(), Resource.from_contents(json.loads(path.read_text(encoding="utf-8")), DRAFT4))
-        for path in (JIT_SWAGGER, PRICING_SWAGGER, COMMON_TYPES, ROLE_ASSIGNMENTS_SWAGGER, ROLE_DEFINITIONS_SWAGGER)
+        for path in (
+            JIT_SWAGGER,
+            PRICING_SWAGGER,
+            COMMON_TYPES,
+            ROLE_ASSIGNMENTS_SWAGGER,
+            ROLE_DEFINITIONS_SWAGGER,
+            ASSESSMENTS_SWAGGER,
+            ASSESSMENT_METADATA_SWAGGER,
+            ALERTS_SWAGGER,
+            DENY_ASSIGNMENTS_SWAGGER,
+            AUTHORIZATION_COMMON,
+        )
     ]
     registry: Registry[Any] = Registry().with_resources(resources)
     return registry

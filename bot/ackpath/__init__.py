@@ -4,7 +4,8 @@ Slack waits for an answer (the ack) to every command, click, submission and even
 Redis, Azure, replies, cards) only has to follow soon after. So every request takes these steps, in order:
 
 1. **HTTP request** (``endpoint``): ``POST /slack/events`` on ``PORT`` reads the raw body. ``GET /healthz``
-   beside it calls nothing; readiness and metrics live on ``OPS_PORT`` (``bot.ops``).
+   beside it calls nothing (the "from me" page beside it is ``bot.source_page``, not Slack's); readiness and
+   metrics live on ``OPS_PORT`` (``bot.ops``).
 2. **Signature and replay check** (``verify``): the v0 signature and the timestamp are checked at once, and
    a request that fails is answered 401 before it is parsed, counted by reason (``refusals``). The replay
    check (the signature remembered in Redis, batched under load) starts alongside; a replay is answered 401

@@ -14,11 +14,12 @@ from typing import Any
 
 import redis.exceptions
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.ackpath.background import BackgroundWork
+from bot.ackpath.bolt_body import body_for_bolt
 from bot.ackpath.fast_ack import ack_is_empty
 from bot.ackpath.lazy_listeners import LazyJob, collected_lazy_jobs
 from bot.ackpath.refusals import RefusalRecorder
@@ -87,13 +88,20 @@ def slack_events_handler(
             if refusal is not None:
                 return refuse(request, refusal) if isinstance(refusal, Refused) else refusal
             headers = {name: request.headers[name] for name in BOLT_HEADERS if name in request.headers}
-            task = asyncio.ensure_future(dispatch_after_ack(body.decode(), request.query_string, headers))
+            task = asyncio.ensure_future(
+                dispatch_after_ack(body_for_bolt(body.decode(), request.content_type), request.query_string, headers)
+            )
             slack.in_flight.add(task)
             task.add_done_callback(slack.in_flight.discard)
             return web.Response(status=200)
         token = first_sighting.set(verdict)
         try:
-            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+            bolt_request = AsyncBoltRequest(
+                body=body_for_bolt(body.decode(), request.content_type),
+                query=request.query_string,
+                headers=dict(request.headers),
+            )
+            bolt_response = await bolt.async_dispatch(bolt_request)
         except BaseException:
             verdict.cancel()
             raise

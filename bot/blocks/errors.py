@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from slack_sdk.models.blocks import Block
 
-from bot.blocks.common import Message, context, escape_mrkdwn, message, one_line, section, slack_date, truncate
+from bot.blocks.common import Message, context, escape_mrkdwn, message, one_line, section, truncate
 
 
 def error_message(problem: str, example: str | None = None) -> Message:
@@ -40,15 +38,3 @@ def rate_limited_message(limit_text: str) -> Message:
     """The user hit an abuse limit (pending requests or commands per minute); ``limit_text`` says which."""
     text = f":snail: {escape_mrkdwn(truncate(limit_text, 1000))} Please wait a little and try again."
     return message(escape_mrkdwn(truncate(limit_text, 500)), [section(text)])
-
-
-def commands_rate_limited_message(limit: int, retry_at: datetime, wait_seconds: int) -> Message:
-    """Too many commands that cost (requests, extensions, Azure look-ups) in a minute: when the user may go on,
-    and that help and their own status never count, so they can keep reading while they wait."""
-    when = slack_date(retry_at, "{time_secs}")
-    text = (
-        f":snail: You sent more than {limit} requests and VM look-ups in a minute, so nothing was done this time. "
-        f"You can try again at {when} (in {wait_seconds} s). `/jit help` and `/jit status` do not count."
-    )
-    fallback = f"More than {limit} requests and VM look-ups in a minute; try again in {wait_seconds} s."
-    return message(fallback, [section(text)])

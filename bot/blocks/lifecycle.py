@@ -290,7 +290,8 @@ def review_overdue_message(request: AccessRequest, round_number: int) -> Message
     people = (*extras_of(request).approvers, *extras_of(request).escalate_to)
     text = (
         f":rotating_light: *Break-glass access not reviewed* (reminder {round_number}): {mention(request.requester)} "
-        f"opened {_what(request)} without approval. {principals(tuple(dict.fromkeys(people)))}, please review it."
+        f"opened {_what(request)} without approval. {principals(tuple(dict.fromkeys(people)))}, please review it "
+        f"(anyone of you but {mention(request.requester)}, who used it)."
     )
     blocks: list[Block] = [
         section(text),

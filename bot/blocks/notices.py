@@ -134,7 +134,7 @@ def cancelled_notice(request: AccessRequest) -> Message:
 def revoked_notice(request: AccessRequest, *, oncall: bool = False) -> Message:
     """Access was closed early: for the requester, or for on-call naming the requester."""
     lead = f"{mention(request.requester)}'s access" if oncall else "Your access"
-    text = f"{outcome_line(request)}\n{lead} to {_what(request)} was closed early."
+    text = f"{lead} to {_what(request)} was closed early. {outcome_line(request)}"
     return _simple(text, f"Access to {escape_mrkdwn(request.vm.name)} was revoked.", request)
 
 

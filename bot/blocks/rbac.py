@@ -20,6 +20,13 @@ def requester_rbac_block(request: AccessRequest) -> Block | None:
         return context(f":white_check_mark: Azure RBAC: {who} may request JIT access to this VM itself.")
     if verdict.outcome is RbacOutcome.MISSING:
         actions = ", ".join(code(action, 120) for action in verdict.missing)
+        if verdict.denied_by:
+            names = ", ".join(code(name, 120) for name in verdict.denied_by)
+            return section(
+                f":warning: *An Azure deny assignment refuses the requester* — {names} denies {who} {actions} on "
+                "this VM, whatever roles they hold, so they could not request JIT access in the Azure portal. "
+                "Approving grants access Azure explicitly denies them."
+            )
         return section(
             f":warning: *The requester's own Azure identity lacks the permission* — {who} could not request JIT "
             f"access to this VM in the Azure portal: it lacks {actions}. Approving grants access their Azure "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
+from bot.blocks.card_context import card_context_blocks
 from bot.blocks.common import (
     Message,
     actions,
@@ -62,6 +63,7 @@ def approval_card(request: AccessRequest) -> Message:
     blocks.append(_facts(request))
     blocks.extend(block for block in [requester_rbac_block(request)] if block is not None)
     blocks.append(section(f"*Reason*\n{_reason(request)}"))
+    blocks += card_context_blocks(request)
     if request.state in (RequestState.PENDING, RequestState.APPROVED):
         blocks += [section(line) for line in holder_lines(request)]
     quorum = _quorum_line(request)
@@ -133,7 +135,14 @@ def _reason(request: AccessRequest) -> str:
 
 
 def _quorum_line(request: AccessRequest) -> str:
-    needed = extras_of(request).quorum
+    """Approvals so far, where people's approvals decide: never on break-glass or auto-approved grants, and
+    after the decision only when someone approved."""
+    extras = extras_of(request)
+    needed = extras.quorum
+    if extras.break_glass or extras.auto_approved_by:
+        return ""
+    if request.state is not RequestState.PENDING and not request.approvals:
+        return ""
     if needed <= 1 and not (request.state is RequestState.PENDING and request.approvals):
         return ""
     got = list(dict.fromkeys(request.approvals))
@@ -225,14 +234,26 @@ def requester_confirmation(request: AccessRequest, *, already_pending: bool = Fa
         lead = f"Request {code(request.id)}: {_STATE_TITLES[request.state]}."
     blocks: list[Block] = [section(f"{lead}\n{what}.")]
     wide = wide_source_flag(request.source, extras_of(request).wide_source_prefix)
-    if wide:
+    if wide and request.state is RequestState.PENDING:
         blocks.append(
             section(
                 f":warning: {source_label(request.source)} is a wide range: it {wide}, and approvers see this "
                 "warning. If you only need your own address, cancel and ask again with `from <your IP>`."
             )
         )
-    blocks.append(
-        context(f"I will DM you when it is decided. Changed your mind? `/jit cancel {escape_mrkdwn(request.id)}`")
-    )
+    footer = _next_step(request)
+    if footer:
+        blocks.append(context(footer))
     return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", blocks)
+
+
+def _next_step(request: AccessRequest) -> str:
+    """What the requester can still do with this request, from its current state; empty once it is over."""
+    request_id = escape_mrkdwn(request.id)
+    if request.state is RequestState.PENDING:
+        return f"I will DM you when it is decided. Changed your mind? `/jit cancel {request_id}`"
+    if request.state is RequestState.APPROVED:
+        return "Azure is opening access now; I will DM you how to connect."
+    if request.state is RequestState.ACTIVE:
+        return f"I DM you how to connect. Done early? `/jit revoke {request_id}`"
+    return ""

@@ -201,3 +201,12 @@ def upload_failed_notice(error: str) -> Message:
             "ask for the report again later to get the files."
         )
     return message(text, [section(text)])
+
+
+def report_sent_notice(review: AccessReview) -> Message:
+    """The ephemeral answer to ``/jit report``: where the review went and what it covers."""
+    text = (
+        f":bar_chart: {_title(review)} is in your direct messages with jitbot: the summary, with the chart and "
+        f"the CSV of {_plural(len(review.grants), 'grant')} in its thread."
+    )
+    return message(escape_mrkdwn(text), [section(escape_mrkdwn(text))])

@@ -19,12 +19,14 @@ from bot.grammar.commands import (
     ListVms,
     OpenRequestForm,
     PolicyCommand,
+    Report,
     RequestAccess,
     Revoke,
     Status,
 )
 from bot.grammar.errors import GrammarError
 from bot.grammar.parser import MAX_REASON_CHARS, parse_command, parse_ports, parse_source, parse_vm, parse_window
+from bot.grammar.sources import means_from_me
 from bot.grammar.text import BREAK_GLASS_FLAG, clean_reason
 
 __all__ = [
@@ -38,10 +40,12 @@ __all__ = [
     "ListVms",
     "OpenRequestForm",
     "PolicyCommand",
+    "Report",
     "RequestAccess",
     "Revoke",
     "Status",
     "clean_reason",
+    "means_from_me",
     "parse_command",
     "parse_ports",
     "parse_source",

@@ -11,7 +11,10 @@ from jit.model import JitSupport
 
 @dataclass(frozen=True)
 class RequestAccess:
-    """`/jit <ports> <vm> <duration> [from <source>] [reason …] [--break-glass]`."""
+    """`/jit <ports> <vm> <duration> [from <source> | from me] [reason …] [--break-glass]`.
+
+    ``from_me`` asks for the requester's own address, confirmed on a web page (``source`` is then None).
+    """
 
     ports: tuple[int, ...]
     vm: str
@@ -19,6 +22,7 @@ class RequestAccess:
     source: str | None
     reason: str
     break_glass: bool = False
+    from_me: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,4 +87,11 @@ class Cancel:
     request_id: str
 
 
-Command = RequestAccess | Help | OpenRequestForm | ListVms | Status | PolicyCommand | Extend | Revoke | Cancel
+@dataclass(frozen=True)
+class Report:
+    """`/jit report [7d|30d]`: the access review of the last ``days`` days, by DM (approvers and admins)."""
+
+    days: int = 7
+
+
+Command = RequestAccess | Help | OpenRequestForm | ListVms | Status | PolicyCommand | Extend | Revoke | Cancel | Report

@@ -8,6 +8,7 @@ import re
 from bot.grammar.errors import ExampleFn, GrammarError
 from bot.grammar.text import fold, shown
 
+FROM_ME_WORDS = frozenset({"me", "my-ip", "myip"})
 _IP_CHARS = re.compile(r"[0-9A-Fa-f.:/]+", re.ASCII)
 
 
@@ -60,3 +61,8 @@ def valid_source(token: str) -> str | None:
         return parse_source_token(token, lambda s: s)
     except GrammarError:
         return None
+
+
+def means_from_me(token: str) -> bool:
+    """``from me``: the requester's own address, confirmed on a web page (``me``, ``my-ip``, ``myip``)."""
+    return fold(token).strip().lower() in FROM_ME_WORDS

@@ -1,21 +1,34 @@
 """The subcommands other than a request: ``help``, ``list``, ``status``, ``enable``/``edit``/``disable``,
-``extend``, ``revoke`` and ``cancel``."""
+``extend``, ``revoke``, ``cancel`` and ``report``."""
 
 from __future__ import annotations
 
 import difflib
 import re
 
-from bot.grammar.commands import POLICY_MODES, Cancel, Extend, Help, ListVms, PolicyCommand, PolicyMode, Revoke, Status
+from bot.grammar.commands import (
+    POLICY_MODES,
+    Cancel,
+    Extend,
+    Help,
+    ListVms,
+    PolicyCommand,
+    PolicyMode,
+    Report,
+    Revoke,
+    Status,
+)
 from bot.grammar.durations import example_duration, parse_access_duration
 from bot.grammar.errors import EXAMPLE_VM, ExampleFn, GrammarError
 from bot.grammar.text import clean_free_text, fold, shown
 from bot.grammar.vm_spec import example_vm, parse_vm_token
 from jit.model import JitSupport
+from jit.reporting import REPORT_DAYS
 
 MAX_FILTER_CHARS = 100
 MAX_TOPIC_CHARS = 100
 EXAMPLE_REQUEST_ID = "jr-4kQ9xZ2mP7sT"
+_REPORT_PERIOD = re.compile(r"(\d{1,3})\s*(?:d|days?)?", re.ASCII | re.IGNORECASE)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
 _FILTER = re.compile(r"[A-Za-z0-9_().*/-]+", re.ASCII)
 _TAB_NAMES: dict[str, JitSupport] = {
@@ -150,3 +163,19 @@ def _parse_request_id(token: str, example: ExampleFn) -> str:
             example(EXAMPLE_REQUEST_ID),
         )
     return folded
+
+
+def parse_report(rest: list[str]) -> Report:
+    """`/jit report [7d|30d]`: the last 7 days unless 30 are asked for (``30d``, ``30`` or ``30 days``)."""
+    choices = " or ".join(f"`{days}d`" for days in REPORT_DAYS)
+    words = [fold(t) for t in rest]
+    if not words:
+        return Report(REPORT_DAYS[0])
+    match = _REPORT_PERIOD.fullmatch("".join(words)) if len(words) <= 2 else None
+    if match is None or int(match.group(1)) not in REPORT_DAYS:
+        raise GrammarError(
+            f"{shown(' '.join(rest))} is not a period I can report on; choose {choices} (the default is "
+            f"`{REPORT_DAYS[0]}d`).",
+            f"/jit report {REPORT_DAYS[-1]}d",
+        )
+    return Report(int(match.group(1)))

@@ -24,7 +24,7 @@ from bot.blocks.request_form import (
 )
 from bot.grammar import RequestAccess
 from bot.handlers.errors import message_for
-from bot.handlers.requesting import submit_request
+from bot.handlers.requesting import submit_request, tell_requester
 from bot.handlers.views import result_external_id, update_by_external_id
 from bot.runtime import Runtime
 from jit.errors import RequestRejected
@@ -63,13 +63,15 @@ class RequestFormHandlers:
         if isinstance(parsed, dict):
             return
         user = str((body.get("user") or {}).get("id", ""))
+        channel = _channel(view.get("private_metadata", ""))
+        name = str((body.get("user") or {}).get("username") or (body.get("user") or {}).get("name") or "")
         try:
-            reply = await submit_request(self.runtime, user, parsed)
+            reply = await submit_request(self.runtime, user, parsed, requester_name=name, reply_channel=channel)
         except Exception as exc:
             await self._form_again(view, message_for(exc), field_notes(parsed, _hint_of(exc, parsed)))
             return
-        await update_by_external_id(self.runtime.slack, result_external_id(view), notice_modal("Request sent", reply))
-        await self._tell(user, _channel(view.get("private_metadata", "")), reply)
+        await update_by_external_id(self.runtime.slack, result_external_id(view), notice_modal("Your request", reply))
+        await tell_requester(self.runtime, user, channel, reply)
 
     async def refuse(self, body: dict[str, Any], reply: Message) -> None:
         """Show why the submission did nothing in the form itself, with everything typed still in it."""
@@ -84,16 +86,6 @@ class RequestFormHandlers:
         )
         form["private_metadata"] = str(view.get("private_metadata", ""))
         await update_by_external_id(self.runtime.slack, result_external_id(view), form)
-
-    async def _tell(self, user: str, channel: str, reply: Message) -> None:
-        if channel:
-            try:
-                await self.runtime.slack.chat_postEphemeral(channel=channel, user=user, **reply.as_kwargs())
-                return
-            except Exception:
-                log.info("request_form.ephemeral_failed_falling_back_to_dm")
-        opened = await self.runtime.slack.conversations_open(users=user)
-        await self.runtime.slack.chat_postMessage(channel=opened["channel"]["id"], **reply.as_kwargs())
 
 
 def _hint_of(exc: BaseException, command: RequestAccess) -> Hint | None:

@@ -143,6 +143,10 @@ class RequestRecords(Protocol):
         """A user's requests in ``states`` (default all), oldest first."""
         ...
 
+    async def touched_since(self, since: datetime) -> list[AccessRequest]:
+        """Every unfinished request, and every finished one that finished at or after ``since``, oldest first."""
+        ...
+
 
 class Timetable(Protocol):
     """Due work and "already sent" markers (``jit.store.schedule``)."""

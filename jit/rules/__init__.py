@@ -15,8 +15,8 @@ VM").
 
 from __future__ import annotations
 
-from jit.rules.checks import groups_named, rules_checks
-from jit.rules.describe import describe_principals, describe_route, explain_route, ids_named
+from jit.rules.checks import groups_named, rbac_modes, rules_checks
+from jit.rules.describe import describe_principals, describe_route, explain_route
 from jit.rules.model import Match, Rule, RulesError, RulesRouter
 from jit.rules.reader import load_rules, parse_rules, router_for
 
@@ -29,9 +29,9 @@ __all__ = [
     "describe_route",
     "explain_route",
     "groups_named",
-    "ids_named",
     "load_rules",
     "parse_rules",
+    "rbac_modes",
     "router_for",
     "rules_checks",
 ]

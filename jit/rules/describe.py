@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jit.durations import humanize
-from jit.model import VirtualMachine
+from jit.model import RbacMode, VirtualMachine
 from jit.principals import ALL_OF, NOBODY, conjuncts
 from jit.routing import (
     AutoApproval,
@@ -31,19 +31,6 @@ def explain_route(router: Router, vm: VirtualMachine) -> str:
         "Every requirement applies at its strictest (tags can only add requirements, never remove them):",
     ]
     return "\n".join(lines + _route_lines(route))
-
-
-def ids_named(route: Route) -> frozenset[str]:
-    """Every user, group and channel id a route's description names, so a face can show them as names."""
-    principals = [*route.requesters, *route.approvers, *route.break_glass]
-    channels = [route.approval_channel]
-    if route.auto_approve:
-        principals += [*route.auto_approve.requesters, *route.auto_approve.deny]
-    if route.escalation:
-        principals += route.escalation.approvers
-        channels += [route.escalation.channel] if route.escalation.channel else []
-    atoms = {atom for principal in principals for atom in conjuncts(principal) if atom != NOBODY}
-    return frozenset(atoms | set(channels))
 
 
 def _rule_phrase(rule: Rule) -> str:
@@ -91,10 +78,19 @@ def _route_lines(route: Route) -> list[str]:
     if route.break_glass:
         glass = describe_principals(route.break_glass)
         lines.append(f"Break-glass: {glass}, reviewed within {humanize(route.review_within)}.")
+    if route.requester_rbac is not None:
+        lines.append(_RBAC_LINES[route.requester_rbac])
     if route.on_conflict is not ConflictChoice.SUPERSEDE:
         waits = "waits until it ends" if route.on_conflict is ConflictChoice.QUEUE else "is refused"
         lines.append(f"A grant that would close someone else's access to the same port from another source {waits}.")
     return lines
+
+
+_RBAC_LINES = {
+    RbacMode.OFF: "Azure RBAC: the requester's own Azure role is not checked.",
+    RbacMode.WARN: "Azure RBAC: approvers see whether the requester's own Azure role may request JIT on this VM.",
+    RbacMode.ENFORCE: "Azure RBAC: refused unless the requester's own Azure role may request JIT on this VM.",
+}
 
 
 def _describe_auto(auto: AutoApproval) -> str:
@@ -104,17 +100,10 @@ def _describe_auto(auto: AutoApproval) -> str:
     if auto.max_duration:
         parts.append(f"the window is at most {humanize(auto.max_duration)}")
     if auto.ports:
-        parts.append(_only_ports(auto.ports))
+        ports = ", ".join(map(str, auto.ports))
+        parts.append(f"only port {ports} is asked for" if len(auto.ports) == 1 else f"only ports {ports} are asked for")
     parts += ["within " + hours.describe() for hours in auto.business_hours]
     text = " and ".join(parts)
     if auto.deny:
         text += " (never for " + describe_principals(auto.deny) + ")"
     return text
-
-
-def _only_ports(ports: tuple[int, ...]) -> str:
-    """``only port 22 is asked for`` / ``only ports 22 and 8080 are asked for``."""
-    if len(ports) == 1:
-        return f"only port {ports[0]} is asked for"
-    listed = ", ".join(map(str, ports[:-1])) + f" and {ports[-1]}"
-    return f"only ports {listed} are asked for"

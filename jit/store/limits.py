@@ -1,8 +1,8 @@
 """Per-user rate limits: a sliding one-minute log in Redis, checked and updated atomically.
 
-One limiter counts each kind of action apart: slash commands that cost (``JITBOT_COMMANDS_PER_MINUTE``) and
-interactions — button clicks and modal submissions (``JITBOT_INTERACTIONS_PER_MINUTE``) — so paging through a list
-does not use up the commands an engineer needs, and neither kind is unlimited.
+One limiter counts each kind of action apart: slash commands (``JITBOT_COMMANDS_PER_MINUTE``) and interactions —
+button clicks and modal submissions (``JITBOT_INTERACTIONS_PER_MINUTE``) — so paging through a list does not use
+up the commands an engineer needs, and neither kind is unlimited.
 
 A sliding log (one sorted-set entry per allowed command in the last window) is exact — never more than
 ``limit`` commands in any window, unlike fixed windows that allow twice the limit across a boundary —

@@ -334,6 +334,20 @@ class RequestStore:
         """Every request in ``state``, oldest first; for the scheduler's reconciliation and status pages."""
         return await self._load([self.keys.state(state)], {state})
 
+    async def touched_since(self, since: datetime) -> list[AccessRequest]:
+        """Every unfinished request, and every finished one that finished at or after ``since``, oldest first.
+
+        The state indexes are scored by when a request entered its state, so a finished request is read only when
+        it finished inside the window (the access review's rows; ``jit.reviewing``)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for state in RequestState:
+                if is_terminal(state):
+                    pipe.zrangebyscore(self.keys.state(state), _epoch(since), "+inf")
+                else:
+                    pipe.zrange(self.keys.state(state), 0, -1)
+            id_lists = await pipe.execute()
+        return await self._read(list(dict.fromkeys(_text(i) for ids in id_lists for i in ids)), set(RequestState))
+
     async def count_pending(self, user_id: str) -> int:
         """How many requests the user has pending (what the cap in ``create`` counts)."""
         return int(await self._redis.zcard(self.keys.user_state(user_id, RequestState.PENDING)))
@@ -343,7 +357,9 @@ class RequestStore:
             for key in index_keys:
                 pipe.zrange(key, 0, -1)
             id_lists = await pipe.execute()
-        ids = list(dict.fromkeys(_text(i) for ids in id_lists for i in ids))
+        return await self._read(list(dict.fromkeys(_text(i) for ids in id_lists for i in ids)), states)
+
+    async def _read(self, ids: list[str], states: set[RequestState]) -> list[AccessRequest]:
         if not ids:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -37,7 +37,7 @@ from sandbox.web.forms import FormError, form_state
 from sandbox.web.home_event import app_home_opened, send_event
 from sandbox.web.live import ChangeFeed
 from sandbox.web.next_event import next_event
-from sandbox.web.slack_view import conversations_for, slack_snapshot
+from sandbox.web.slack_view import FILES_PATH, conversations_for, may_see_file, slack_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,7 @@ class SandboxWeb:
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/api/state", self._state)
         app.router.add_get("/api/events", self._events)
+        app.router.add_get(FILES_PATH + "{file_id}", self._file)
         app.router.add_post("/api/command", self._command)
         app.router.add_post("/api/click", self._click)
         app.router.add_post("/api/view/click", self._view_click)
@@ -316,6 +317,22 @@ class SandboxWeb:
             "clock": await self._clock_json(),
         }
         return web.json_response(body)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """A shared file's bytes (the review's chart and CSV), for a person who can read where it was shared."""
+        user = self._user(request.query.get("user"))
+        file_id = request.match_info["file_id"]
+        if not may_see_file(self.stack.slack, user, file_id):
+            raise ApiError(404, "no such file in your conversations")
+        stored = self.stack.slack.state.files.get(file_id)
+        assert stored is not None
+        disposition = "inline" if stored.mimetype.startswith("image/") else "attachment"
+        filename = re.sub(r"[^A-Za-z0-9._-]", "_", stored.filename)
+        return web.Response(
+            body=stored.data or b"",
+            content_type=stored.mimetype,
+            headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
+        )
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})

@@ -72,7 +72,7 @@ async def test_a_policy_refusal_brings_the_form_back_with_what_was_typed_and_the
 
     await driver_of(stack).submit_view(ENGINEER, form, {"request_ports": "ssh"})
 
-    await stack.slack.wait_until(lambda: form.title == "Request sent" or None)
+    await stack.slack.wait_until(lambda: form.title == "Your request" or None)
     card = await stack.slack.wait_for_message(APPROVAL_CHANNEL, lambda m: bool(m.buttons()))
     assert "INC-42 checking logs" in str(card.blocks) and "203.0.113.7" in str(card.blocks)
     await ephemeral_reply(stack, ENGINEER, "sent to approvers")

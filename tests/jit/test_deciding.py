@@ -8,10 +8,14 @@ from datetime import timedelta
 
 import pytest
 
+from jit.approver_access import ApproverScreen
+from jit.deciding import Deciding
 from jit.errors import NotAllowed
-from jit.model import RequestState
+from jit.model import ApproverRbac, RbacVerdict, RequestState, VmRef
+from jit.opening import Opening
 from jit.ports.azure_errors import AzureConflict
 from jit.request_extras import extras_of
+from jit.requester_access import INITIATE_ACTION
 from jit.schedule_items import Kind
 from tests.jit.doubles.world import APPROVER, APPROVER_2, APPROVER_3, OUTSIDER, REQUESTER, World, rule
 
@@ -209,3 +213,36 @@ async def test_a_refused_initiate_fails_the_request_with_azures_message(world: W
     assert world.records.audit_for(request.id)[-1].detail["failure"] == AzureConflict.default_message
     assert world.due_at(Kind.OUTCOME, request.id) == world.clock.now()
     assert world.due_at(Kind.RECONCILE, request.id) is None
+
+
+class AzureTrusts:
+    """Azure RBAC of approvers: only ``trusted`` may request JIT on the VM themselves."""
+
+    def __init__(self, *trusted: str):
+        self.trusted = trusted
+
+    async def check(self, requester: str, vm: VmRef) -> RbacVerdict:
+        if requester in self.trusted:
+            return RbacVerdict.allowed(f"{requester}@example.com")
+        return RbacVerdict.lacking(f"{requester}@example.com", (INITIATE_ACTION,))
+
+
+async def test_with_the_approver_check_an_approver_azure_does_not_trust_is_refused_and_audited(world: World) -> None:
+    deps = world.deps()
+    screen = ApproverScreen(AzureTrusts(APPROVER_2), ApproverRbac.ENFORCE, world.records.record)
+    deciding = Deciding(deps, Opening(deps), lambda _: asyncio.sleep(0), screen)
+    world.router.rule = rule(approvers=(APPROVER, APPROVER_2))
+    request = await world.pending()
+
+    with pytest.raises(NotAllowed, match="JITBOT_APPROVER_RBAC=enforce"):
+        await deciding.approve(request.id, APPROVER)
+
+    assert (await world.current(request.id)).state is S.PENDING and world.azure.initiated == []
+    refusal = world.records.audit[-1]
+    assert (refusal.event, refusal.actor, refusal.detail["missing"]) == (
+        "approve_refused_rbac",
+        APPROVER,
+        INITIATE_ACTION,
+    )
+    decision = await deciding.approve(request.id, APPROVER_2)
+    assert decision.acted and decision.request.state is S.ACTIVE

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from jit.dispatch import Dispatch, Handler, IncompleteDispatch
+from jit.dispatch import Dispatch, Handler, IncompleteDispatch, RoutineHandler
 from jit.model import AccessRequest
-from jit.schedule_items import SYNC_ITEM, Kind, item
+from jit.schedule_items import SYNC_ITEM, Kind, Routine, item
 from tests.jit.doubles.world import World
 
 
@@ -17,6 +17,7 @@ class Calls:
     def __init__(self) -> None:
         self.seen: list[tuple[Kind, AccessRequest]] = []
         self.syncs = 0
+        self.weekly = 0
 
     def handler(self, kind: Kind) -> Handler:
         async def handle(request: AccessRequest) -> None:
@@ -27,6 +28,12 @@ class Calls:
     async def sync(self) -> None:
         self.syncs += 1
 
+    async def weekly_review(self) -> None:
+        self.weekly += 1
+
+    def routines(self) -> list[tuple[Routine, RoutineHandler]]:
+        return [(Routine.SYNC, self.sync), (Routine.WEEKLY_REVIEW, self.weekly_review)]
+
 
 def table(calls: Calls, kinds: list[Kind]) -> list[tuple[Kind, Handler]]:
     return [(kind, calls.handler(kind)) for kind in kinds]
@@ -36,23 +43,31 @@ def test_a_kind_without_a_handler_refuses_to_build(world: World) -> None:
     calls = Calls()
 
     with pytest.raises(IncompleteDispatch, match="'escalate'"):
-        Dispatch(table(calls, [k for k in Kind if k is not Kind.ESCALATE]), world.records, calls.sync)
+        Dispatch(table(calls, [k for k in Kind if k is not Kind.ESCALATE]), world.records, calls.routines())
 
 
 def test_a_kind_with_two_handlers_refuses_to_build(world: World) -> None:
     calls = Calls()
 
     with pytest.raises(IncompleteDispatch, match="several: \\['remind'\\]"):
-        Dispatch(table(calls, [*Kind, Kind.REMIND]), world.records, calls.sync)
+        Dispatch(table(calls, [*Kind, Kind.REMIND]), world.records, calls.routines())
 
 
-def test_the_service_handles_every_kind(world: World) -> None:
+def test_a_routine_without_a_handler_refuses_to_build(world: World) -> None:
+    calls = Calls()
+
+    with pytest.raises(IncompleteDispatch, match="routines without a handler: \\['access_review:weekly'\\]"):
+        Dispatch(table(calls, list(Kind)), world.records, [(Routine.SYNC, calls.sync)])
+
+
+def test_the_service_handles_every_kind_and_routine(world: World) -> None:
     assert set(world.service.dispatch.handlers) == set(Kind)
+    assert set(world.service.dispatch.routines) == {routine.value for routine in Routine}
 
 
 async def test_a_due_item_runs_its_kinds_handler_with_the_request_as_stored_now(world: World) -> None:
     calls = Calls()
-    dispatch = Dispatch(table(calls, list(Kind)), world.records, calls.sync)
+    dispatch = Dispatch(table(calls, list(Kind)), world.records, calls.routines())
     request = await world.pending()
     await world.records.update_fields(request.id, {"card_ts": "1.2"}, actor="t", event="e")
 
@@ -64,17 +79,26 @@ async def test_a_due_item_runs_its_kinds_handler_with_the_request_as_stored_now(
 
 async def test_the_sync_item_runs_the_sync(world: World) -> None:
     calls = Calls()
-    dispatch = Dispatch(table(calls, list(Kind)), world.records, calls.sync)
+    dispatch = Dispatch(table(calls, list(Kind)), world.records, calls.routines())
 
     await dispatch.handle(SYNC_ITEM)
 
-    assert calls.syncs == 1 and calls.seen == []
+    assert calls.syncs == 1 and calls.weekly == 0 and calls.seen == []
+
+
+async def test_the_weekly_review_item_runs_the_weekly_review(world: World) -> None:
+    calls = Calls()
+    dispatch = Dispatch(table(calls, list(Kind)), world.records, calls.routines())
+
+    await dispatch.handle(Routine.WEEKLY_REVIEW.value)
+
+    assert calls.weekly == 1 and calls.syncs == 0 and calls.seen == []
 
 
 @pytest.mark.parametrize("key", ["mystery:jr-1", "card:jr-nobody", "card:"])
 async def test_an_unknown_item_or_request_runs_nothing(world: World, key: str) -> None:
     calls = Calls()
-    dispatch = Dispatch(table(calls, list(Kind)), world.records, calls.sync)
+    dispatch = Dispatch(table(calls, list(Kind)), world.records, calls.routines())
 
     await dispatch.handle(key)
 

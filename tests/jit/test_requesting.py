@@ -12,8 +12,9 @@ from jit.errors import NotAllowed, RequestRejected
 from jit.hints import Command, CommandHint, RequestHint
 from jit.model import GrantedPort, JitRequestRecord, RbacMode, RbacVerdict, RequestState, VmRef
 from jit.opening import Opening
+from jit.reason_check import EXAMPLE_REASON
 from jit.requester_access import RequesterScreen
-from jit.requesting import EXAMPLE_REASON, Requesting
+from jit.requesting import Requesting
 from jit.routing import AutoApproval, ConflictChoice, Escalation
 from jit.schedule_items import Kind
 from tests.jit.doubles.world import (
@@ -278,3 +279,42 @@ async def test_an_enforced_rbac_check_refuses_before_anything_is_stored(world: W
 
     assert world.records.events() == ["request_refused_rbac"]
     assert await nothing_stored(world)
+
+
+async def test_a_vm_without_jit_says_so_before_asking_for_a_ticket(world: World) -> None:
+    world.router.rule = rule(ticket_pattern=r"INC-\d+", reason_required=True)
+    world.azure.remove_policy(VM_REF)
+
+    with pytest.raises(RequestRejected, match="not configured"):
+        await world.service.submit(world.draft(reason=""))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "suggested"),
+    [
+        (r"INC-\d+", "INC-1234 restarting nginx"),
+        (r"CHG-\d+", "CHG-1234 restarting nginx"),
+        (r"CHG\d{7}", "CHG0012345 restarting nginx"),
+    ],
+)
+async def test_a_missing_ticket_is_added_to_the_reason_not_put_in_its_place(
+    world: World, pattern: str, suggested: str
+) -> None:
+    world.router.rule = rule(ticket_pattern=pattern)
+
+    with pytest.raises(RequestRejected) as refused:
+        await world.service.submit(world.draft(reason="restarting nginx"))
+
+    hint = refused.value.hint
+    assert isinstance(hint, RequestHint) and hint.reason == suggested
+    accepted = await world.service.submit(world.draft(reason=hint.reason))
+    assert accepted.created, "the suggestion is accepted when re-run"
+
+
+async def test_a_ticket_shape_jitbot_cannot_guess_gets_no_made_up_suggestion(world: World) -> None:
+    world.router.rule = rule(ticket_pattern=r"SEC/\d{4}/[A-Z]{3}")
+
+    with pytest.raises(RequestRejected, match="Add yours to the reason") as refused:
+        await world.service.submit(world.draft(reason="restarting nginx"))
+
+    assert refused.value.hint is None

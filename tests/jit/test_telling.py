@@ -3,8 +3,10 @@ rendered from the request as it is now, and again after a failure until it went 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
+from jit.card_context import RequesterHistory, requester_history_of, security_context_of
 from jit.model import GrantedPort, JitRequestRecord, RequestState
 from jit.routing import ConflictChoice, Escalation
 from jit.schedule_items import Kind
@@ -168,3 +170,31 @@ async def test_on_call_hears_once_whose_outside_access_a_grant_closed(world: Wor
 
     [told] = world.notifier.sent("outside_closed", grant.id)
     assert told.request is not None and "carol@example.com" in told.request.extra["displaced_outside"]
+
+
+async def test_the_card_takes_the_security_context_once_and_keeps_it(world: World) -> None:
+    request = await world.pending()
+    card = world.service.dispatch.handlers[Kind.CARD]
+
+    await world.run_due()
+    posted = await world.current(request.id)
+    await card(replace(posted, card_ts=None))
+
+    assert world.azure.calls.count("security_context") == 1, "a repeated card item reads Azure no more"
+    assert security_context_of(posted) is not None
+    assert requester_history_of(posted) == RequesterHistory(0, None)
+    shown = world.notifier.sent("post_card", request.id)[0].request
+    assert shown is not None and security_context_of(shown) is not None, "the card is drawn with the context"
+
+
+async def test_the_requester_history_counts_their_grants_on_this_vm_in_the_last_30_days(world: World) -> None:
+    earlier = await world.active()
+    await world.service.revoke(earlier.id, REQUESTER)
+    world.clock.advance(timedelta(days=2))
+
+    request = await world.pending()
+    await world.run_due()
+
+    history = requester_history_of(await world.current(request.id))
+    opened = (await world.current(earlier.id)).starts_at
+    assert history == RequesterHistory(1, opened)

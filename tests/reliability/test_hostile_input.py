@@ -264,6 +264,17 @@ async def test_mention_link_and_markup_injection_in_the_reason_is_shown_literall
     assert "<!channel>" not in confirmation
 
 
+async def test_the_word_payload_in_a_command_reaches_the_bot(stack: Stack) -> None:
+    """Bolt reads any form body containing "payload" as an interactive payload; jitbot must not lose it."""
+    refused = await driver_of(stack).slash_command(ENGINEER, "payload")
+    assert refused.status == 200 and "payload" in refused.body
+
+    _, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h fixing the payload parser")
+
+    request = await stack.runtime.store.require(request_id)
+    assert request.reason == "fixing the payload parser"
+
+
 # -- clicks ----------------------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from bot.grammar import (
     ListVms,
     OpenRequestForm,
     PolicyCommand,
+    Report,
     RequestAccess,
     Revoke,
     Status,
@@ -60,6 +62,11 @@ VALID: list[tuple[str, Command]] = [
     ("extend r-7f3a PT30M", Extend("r-7f3a", timedelta(minutes=30))),
     ("revoke r-7f3a", Revoke("r-7f3a")),
     ("cancel `r-7f3a`", Cancel("r-7f3a")),
+    ("report", Report(7)),
+    ("Report 7d", Report(7)),
+    ("report 30d", Report(30)),
+    ("report 30", Report(30)),
+    ("report 30 days", Report(30)),
     ("ssh web-01 2h fixing deploy", _req(reason="fixing deploy")),
     ("SSH web-01 2H", _req()),
     ("rdp web-01 90m", _req((3389,), duration=timedelta(minutes=90))),
@@ -75,6 +82,8 @@ VALID: list[tuple[str, Command]] = [
     (f"ssh {SUB}/rg/web-01 2h", _req(vm=f"{SUB}/rg/web-01")),
     ("ssh " + "v" * 64 + " 2h", _req(vm="v" * 64)),
     ("ssh web-01 2h from 203.0.113.7", _req(source="203.0.113.7")),
+    ("ssh web-01 1h from me", replace(_req(duration=timedelta(hours=1)), from_me=True)),
+    ("ssh web-01 2h FROM My-IP deploy", replace(_req(reason="deploy"), from_me=True)),
     ("ssh web-01 2h FROM 10.1.2.0/24 deploy", _req(source="10.1.2.0/24", reason="deploy")),
     ("ssh web-01 2h from 2001:DB8:0:0::1 v6", _req(source="2001:db8::1", reason="v6")),
     ("ssh web-01 2h from 2001:db8::/32", _req(source="2001:db8::/32")),
@@ -137,6 +146,7 @@ INVALID: list[tuple[str, str, str]] = [
     ("ssh rg//db 2h", "name, `rg/vm`", "/jit ssh db 2h fixing deploy"),
     ("ssh db 2h from", "needs an IP", "/jit ssh db 2h from 203.0.113.7 fixing deploy"),
     ("ssh db 2h from home wifi", "not an IP address", "/jit ssh db 2h from 203.0.113.7 wifi"),
+    ("ssh db 2h from me --break-glass", "needs a reason", "/jit ssh db 2h from me prod outage INC-1234 --break-glass"),
     ("ssh db 2h from 10.1.2.3/24 fix", "did you mean `10.1.2.0/24`", "/jit ssh db 2h from 10.1.2.0/24 fix"),
     ("ssh db 2h from 2001:db8::1/32", "did you mean `2001:db8::/32`", "/jit ssh db 2h from 2001:db8::/32"),
     ("ssh db 2h from 10.1.2.0/33", "not a valid CIDR", "/jit ssh db 2h from 10.1.2.0/24"),
@@ -166,6 +176,10 @@ INVALID: list[tuple[str, str, str]] = [
     ("list configured web db", "one filter word", "/jit list configured web"),
     ("list <!here>", "not a usable filter", "/jit list web"),
     ("help " + "t" * 101, "too long", "/jit help web-01"),
+    ("report 14d", "choose `7d` or `30d`", "/jit report 30d"),
+    ("report last week", "not a period", "/jit report 30d"),
+    ("report 7d 30d", "not a period", "/jit report 30d"),
+    ("reprot", "Did you mean `/jit report`", "/jit report"),
 ]
 
 

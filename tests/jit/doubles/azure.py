@@ -41,7 +41,8 @@ from jit.model import (
     VmRef,
 )
 from jit.ports.azure_errors import AzureNotFound, NotSubsetOfPolicy, VmAmbiguous, VmNotFound
-from jit.vm_names import parse_vm_spec
+from jit.vm_names import did_you_mean, parse_vm_spec
+from jit.vm_security import ContextPart, PowerState, SecurityContext, VmProfile, VmRuntime
 
 CLOCK_SLACK = timedelta(minutes=1)
 JITBOT_IDENTITY = "jitbot-managed-identity"
@@ -92,6 +93,7 @@ class FakeAzure:
         self.initiated: list[Initiate] = []
         self.closed: list[tuple[str, tuple[int, ...], str]] = []
         self.unsupported: dict[str, tuple[UnsupportedReason, ...]] = {}
+        self.contexts: dict[str, SecurityContext] = {}
         self.calls: list[str] = []
         self._refusals: dict[str, list[_Refusal]] = {}
         self._interleaved: dict[str, list[Interleaved]] = {}
@@ -154,7 +156,8 @@ class FakeAzure:
         wanted = parse_vm_spec(spec)
         found = [vm for vm in self.vms if wanted.matches(vm.ref.subscription_id, vm.ref.resource_group, vm.ref.name)]
         if not found:
-            raise VmNotFound()
+            refs = [(vm.ref.subscription_id, vm.ref.resource_group, vm.ref.name) for vm in self.vms]
+            raise VmNotFound(nearest=did_you_mean(wanted, refs))
         if len(found) > 1:
             raise VmAmbiguous(wanted.name, [vm.ref for vm in found])
         return found[0]
@@ -182,6 +185,21 @@ class FakeAzure:
         """Why ``vm`` cannot use JIT; empty when it can."""
         await self._read("unsupported_reasons")
         return self.unsupported.get(vm.id.lower(), ())
+
+    async def security_context(self, vm: VmRef) -> SecurityContext:
+        """What ``contexts`` holds for ``vm``, else a running VM without findings or public IPs."""
+        await self._read("security_context")
+        known = self.contexts.get(vm.id.lower())
+        if known is not None:
+            return known
+        return SecurityContext(
+            vm=vm,
+            read_at=self.clock.now(),
+            recommendations=ContextPart.read(()),
+            alerts=ContextPart.read(()),
+            runtime=ContextPart.read(VmRuntime(PowerState.RUNNING)),
+            profile=ContextPart.read(VmProfile(public_ips=())),
+        )
 
     async def initiate(
         self,

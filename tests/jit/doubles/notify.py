@@ -9,6 +9,7 @@ from datetime import timedelta
 from itertools import count
 
 from jit.model import AccessRequest, OutsideAccess
+from jit.review import AccessReview
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,29 @@ class RecordingNotifier:
     async def outside_access(self, sighting: OutsideAccess) -> None:
         """Record the sighting."""
         self._record("outside_access", None, sighting)
+
+
+@dataclass(frozen=True)
+class PostedReview:
+    """One access review posted: where to (a channel id, or a user id for a DM) and the review."""
+
+    where: str
+    review: AccessReview
+
+
+class RecordingReviewPoster:
+    """Implements ``jit.reporting.ReviewPoster``: keeps every review posted; ``fail_next`` makes the next post raise."""
+
+    def __init__(self) -> None:
+        self.posted: list[PostedReview] = []
+        self._failures: list[Exception] = []
+
+    def fail_next(self, error: Exception) -> None:
+        """The next post raises ``error`` (as Slack being down would) and records nothing."""
+        self._failures.append(error)
+
+    async def post_review(self, where: str, review: AccessReview) -> None:
+        """Record the review, or raise the failure a test asked for."""
+        if self._failures:
+            raise self._failures.pop(0)
+        self.posted.append(PostedReview(where, review))

@@ -14,7 +14,7 @@ timer, days after a test has finished, so within a test nothing expires there ei
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from itertools import count
 
@@ -23,7 +23,7 @@ from jit.errors import UnknownRequest
 from jit.model import AccessRequest, RequestState
 from jit.ports.records import CreateResult, RequestNotFound, TooManyPending, TransitionResult, UpdateResult
 from jit.schedule_items import pointless_items
-from jit.states import sources_of
+from jit.states import is_terminal, sources_of
 from jit.store.audit import AuditRecord, check_detail, stream_id_ms
 from jit.store.codec import CodecError, decode_request, encode_changes, encode_request, is_tuple_field
 
@@ -108,6 +108,7 @@ class InMemoryRecords:
         self.timetable = timetable
         self._hashes: dict[str, dict[str, str]] = {}
         self._dedupe: dict[tuple[str, str], str] = {}
+        self._entered: dict[str, datetime] = {}
         self.audit: list[AuditRecord] = []
         self._sequence = count(1)
 
@@ -146,6 +147,7 @@ class InMemoryRecords:
         if request.id in self._hashes:
             raise ValueError(f"request id {request.id!r} is already used")
         self._hashes[request.id] = fields
+        self._entered[request.id] = self._clock.now()
         self._dedupe[(request.requester, dedupe_key)] = request.id
         self.timetable.apply(schedule or {}, ())
         self._append(REQUESTED_EVENT, request.requester, request.id, {"to": RequestState.PENDING.value, **detail})
@@ -189,6 +191,7 @@ class InMemoryRecords:
         if state not in {s.value for s in sources_of(to)} or not fields_match(stored, expected):
             return TransitionResult(ok=False, request=decode_request(stored), previous=RequestState(state))
         stored["state"] = to.value
+        self._entered[request_id] = self._clock.now()
         stored.update(changes.set)
         for name in changes.delete:
             stored.pop(name, None)
@@ -253,6 +256,16 @@ class InMemoryRecords:
         """A user's requests in ``states`` (default all), oldest first."""
         wanted = set(RequestState) if states is None else set(states)
         return self._sorted(r for r in self._all() if r.requester == user_id and r.state in wanted)
+
+    async def touched_since(self, since: datetime) -> list[AccessRequest]:
+        """Every unfinished request, and every finished one that finished at or after ``since``, oldest first."""
+        return self._sorted(r for r in self._all() if not is_terminal(r.state) or self._entered[r.id] >= since)
+
+    async def entries(self, since: datetime | None = None, until: datetime | None = None) -> AsyncIterator[AuditRecord]:
+        """``jit.reporting.AuditTrail``: records with ``since <= at <= until``, oldest first."""
+        for record in list(self.audit):
+            if (since is None or record.at >= since) and (until is None or record.at <= until):
+                yield record
 
     def audit_for(self, request_id: str) -> list[AuditRecord]:
         """Every audit record about one request, oldest first."""

@@ -22,7 +22,7 @@ from jit.routing import Route
 from jit.schedule_items import Kind, item
 from jit.service import JitService
 from tests.jit.doubles.azure import FakeAzure
-from tests.jit.doubles.notify import RecordingNotifier
+from tests.jit.doubles.notify import RecordingNotifier, RecordingReviewPoster
 from tests.jit.doubles.people import GroupDirectory
 from tests.jit.doubles.records import InMemoryRecords, InMemoryTimetable
 from tests.jit.doubles.turns import InMemoryTurns
@@ -104,6 +104,7 @@ class World:
     clock: ManualClock = field(default_factory=ManualClock)
     timetable: InMemoryTimetable = field(default_factory=InMemoryTimetable)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
+    reviews: RecordingReviewPoster = field(default_factory=RecordingReviewPoster)
     directory: GroupDirectory = field(
         default_factory=lambda: GroupDirectory({ESCALATION_GROUP: {ESCALATION_APPROVER}, GLASS_GROUP: {REQUESTER}})
     )
@@ -132,6 +133,8 @@ class World:
             notices=self.notifier,
             access=self.access,
             granting=self.granting,
+            trail=self.records,
+            reviews=self.reviews,
             wake=self._wake,
         )
 

@@ -543,6 +543,23 @@ async def test_lookups_by_state_requester_and_id(backend: Backend, clock: Manual
     assert many == {active.id: active, older.id: older}
 
 
+async def test_touched_since_skips_only_what_finished_before(backend: Backend, clock: ManualClock) -> None:
+    finished_early = await new_in(backend, clock, S.EXPIRED, "U1")
+    clock.advance(timedelta(minutes=1))
+    open_long = await new_in(backend, clock, S.ACTIVE, "U1")
+    clock.advance(timedelta(minutes=1))
+    pending = await new_in(backend, clock, S.PENDING, "U2")
+    clock.advance(timedelta(days=2))
+    since = clock.now()
+    clock.advance(timedelta(hours=1))
+    denied_later = await new_in(backend, clock, S.DENIED, "U2")
+
+    touched = await backend.records.touched_since(since)
+
+    assert [r.id for r in touched] == [open_long.id, pending.id, denied_later.id]
+    assert {r.id for r in await backend.records.touched_since(since - timedelta(days=3))} >= {finished_early.id}
+
+
 async def test_record_appends_an_audit_only_event(backend: Backend, clock: ManualClock) -> None:
     request = await new_in(backend, clock, S.PENDING)
 
