@@ -288,6 +288,12 @@ class AdminService:
             "admin.azure_policy_denied", extra={"vm": found.ref.id, "actor": user, "assignment": denied.assignment}
         )
 
+    async def retry_command(self, vm: str) -> Command:
+        """The command that tries a failed save again, from what Azure holds now: ``enable`` while the VM has no
+        JIT policy (``edit`` would refuse), ``edit`` once it has one."""
+        found = await self.find(vm)
+        return Command.EDIT if await self.azure.policy_for(found.ref) is not None else Command.ENABLE
+
     async def disable(self, user: str, vm: str) -> PolicyChange:
         """Remove the VM from its JIT policy (other VMs untouched) and audit what it had."""
         await self.require_admin(user, "disable", vm)

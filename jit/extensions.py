@@ -22,6 +22,7 @@ import logging
 from datetime import datetime, timedelta
 
 from jit.autoapprove import auto_approval
+from jit.button_posts import remember_posts
 from jit.deps import Deps
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
 from jit.extension_window import ExtensionWindow
@@ -282,7 +283,7 @@ class Extensions:
         if ext.state is _E.GRANTED:
             if grant.card_ts:
                 await deps.notifier.update_card(grant)
-            await deps.notifier.tell_requester(grant)
+            await remember_posts(deps, grant, await deps.notifier.tell_requester(grant))
         else:
             await deps.notices.extension_outcome(grant)
         await deps.schedule.mark_done(marker)

@@ -1,7 +1,7 @@
 """Asking for access: a draft checked against the rules and the VM's JIT policy, stored as ``pending``.
 
-The checks run in the order a person can act on (may you ask, break-glass group, reason and ticket, JIT
-configured, the policy's ports/duration/source, wide sources, who else holds the port), and each refusal says
+The checks run in the order a person can act on (may you ask, JIT on for the VM at all, break-glass group, reason
+and ticket, the policy's ports/duration/source, wide sources, who else holds the port), and each refusal says
 what would work instead (``jit.hints``). A request its rule approves automatically, or a break-glass one, is
 approved and granted at once (``jit.opening``); any other waits for its card's approvers. Asking twice with the
 same words hands back the pending request instead of a second one.
@@ -14,11 +14,11 @@ from datetime import datetime
 
 from jit.autoapprove import auto_approval
 from jit.deps import Deps
-from jit.errors import NotAllowed, RequestRejected
+from jit.errors import JitOff, NotAllowed, RequestRejected
 from jit.follow_ups import pending_schedule
 from jit.hints import Command, command_hint, request_hint
 from jit.holder_notes import conflict_text, holders_json
-from jit.model import AccessRequest, RequestState, VirtualMachine
+from jit.model import AccessRequest, JitPolicy, RequestState, VirtualMachine
 from jit.opening import Opening
 from jit.policy_check import check_against_policy, tightest
 from jit.ports.azure_errors import VmNotFound
@@ -65,14 +65,9 @@ class Requesting:
         vm = await deps.azure.find_vm(draft.vm)
         route = deps.router.route(vm)
         label = draft.vm
+        await self._check_may_ask(draft, route, label)
+        policy = await self._policy_or_refusal(vm, label)
         await self._check_asker(draft, route, label)
-        policy = await deps.azure.policy_for(vm.ref)
-        if policy is None:
-            raise RequestRejected(
-                f"Just-in-time access is not configured for `{label}`; ask a jitbot admin to enable it. "
-                "These VMs have it:",
-                command_hint(Command.LIST, "configured"),
-            )
         check_reason(
             route,
             label,
@@ -177,11 +172,22 @@ class Requesting:
             )
         )
 
-    async def _check_asker(self, draft: RequestDraft, route: Route, label: str) -> None:
-        """May ask, and may break the glass."""
-        access = self.deps.access
-        if not await access.may_request(draft.requester, route):
+    async def _check_may_ask(self, draft: RequestDraft, route: Route, label: str) -> None:
+        """The rule names the requester: nobody else learns anything about the VM's JIT setup."""
+        if not await self.deps.access.may_request(draft.requester, route):
             raise NotAllowed(f"You are not allowed to request access to `{label}` (rule `{route.name}`).")
+
+    async def _policy_or_refusal(self, vm: VirtualMachine, label: str) -> JitPolicy:
+        """The VM's JIT policy; without one, a refusal naming what would turn JIT on (an admin, or first whoever
+        can fix what keeps Azure from protecting the VM), before the requester is asked for anything else."""
+        policy = await self.deps.azure.policy_for(vm.ref)
+        if policy is None:
+            raise JitOff(label, await self.deps.azure.unsupported_reasons(vm.ref))
+        return policy
+
+    async def _check_asker(self, draft: RequestDraft, route: Route, label: str) -> None:
+        """May break the glass (the rule names its group)."""
+        access = self.deps.access
         if draft.break_glass:
             await access.check_break_glass(draft.requester, route, label)
 

@@ -58,6 +58,12 @@ def _vm_name(vm_id: str) -> str:
     return vm_id.rstrip("/").rsplit("/", 1)[-1] or vm_id
 
 
+def _saved_mode(view: dict[str, Any]) -> Mode:
+    """Which modal was submitted (enable, edit or disable), from the title it was opened with."""
+    title = (view.get("title") or {}).get("text")
+    return next((mode for mode, shown in TITLES.items() if shown == title), "edit")
+
+
 class AdminFlows:
     """The admin flows from command or click to saved policy."""
 
@@ -133,7 +139,7 @@ class AdminFlows:
         try:
             change = await self.admin.configure(user, vm_id, parsed)
         except Exception as exc:
-            result = not_saved_message(_vm_name(vm_id), message_for(exc))
+            result = not_saved_message(_vm_name(vm_id), message_for(exc), retry=await self._retry_word(vm_id, view))
             await update_by_external_id(
                 self.runtime.slack, result_external_id(view), notice_modal("JIT not saved", result)
             )
@@ -143,12 +149,20 @@ class AdminFlows:
         await self._after_change(user, saved)
         await update_by_external_id(self.runtime.slack, result_external_id(view), notice_modal("JIT saved", saved))
 
+    async def _retry_word(self, vm_id: str, view: dict[str, Any]) -> str:
+        """``enable`` or ``edit``, whichever works on the VM now (``edit`` refuses a VM without a policy); when
+        Azure cannot say, the one whose modal the admin just saved."""
+        try:
+            return (await self.admin.retry_command(vm_id)).value
+        except Exception as exc:
+            log.warning("admin.retry_lookup_failed", extra={"error": type(exc).__name__})
+            return _saved_mode(view)
+
     async def refuse_submission(self, body: dict[str, Any], reply: Message) -> None:
         """Show why a policy or disable submission did nothing, in the modal the ack left saying "saving…"."""
         view = body.get("view") or {}
-        notice = notice_modal(
-            "JIT not changed", not_saved_message(_vm_name(str(view.get("private_metadata", ""))), reply)
-        )
+        vm_name = _vm_name(str(view.get("private_metadata", "")))
+        notice = notice_modal("JIT not changed", not_saved_message(vm_name, reply, retry=_saved_mode(view)))
         await update_by_external_id(self.runtime.slack, result_external_id(view), notice)
 
     # -- the disable confirmation ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from bot.ackpath.fast_ack import immediate_reply
 from bot.blocks.common import Message
 from bot.blocks.errors import error_message, rate_limited_message
 from bot.blocks.hints import hint_command
-from bot.blocks.request import requester_confirmation
+from bot.blocks.request import cancel_reply
 from bot.grammar import (
     Cancel,
     Command,
@@ -129,7 +129,7 @@ class CommandHandlers:
             return None
         if isinstance(command, Cancel):
             decision = await self.runtime.service.cancel(command.request_id, user)
-            return requester_confirmation(decision.request)
+            return cancel_reply(decision.request, acted=decision.acted)
         if isinstance(command, Extend | Revoke):
             return await LifecycleHandlers(self.runtime).command(user, command)
         from bot.handlers.subcommands import run_subcommand

@@ -87,5 +87,8 @@ async def dm_to(stack: Stack, user: str, contains: str, timeout: float = 5.0) ->
 
 
 def dms_containing(stack: Stack, user: str, contains: str) -> int:
-    """How many DMs to ``user`` contain ``contains``."""
-    return sum(contains.lower() in (m.text + str(m.blocks)).lower() for m in stack.slack.dms_with(user))
+    """How many DMs sent to ``user`` said ``contains`` when they were posted (a later update, such as the
+    Extend / Close buttons leaving once access ended, is not another DM)."""
+    return sum(
+        contains.lower() in (m.versions[0].text + str(m.versions[0].blocks)).lower() for m in stack.slack.dms_with(user)
+    )

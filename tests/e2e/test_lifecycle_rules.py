@@ -76,6 +76,14 @@ async def test_a_rule_refuses_what_it_does_not_allow(stack: Stack) -> None:
     assert stack.arm.writes() == []
 
 
+async def test_a_vm_without_jit_is_told_so_before_being_asked_for_a_ticket(stack: Stack) -> None:
+    await driver_of(stack).slash_command(ENGINEER, "ssh db-02 1h no ticket here")
+
+    reply = await ephemeral_reply(stack, ENGINEER, "not configured for `db-02`")
+    assert "ticket" not in reply.lower()
+    assert await stack.runtime.store.by_requester(ENGINEER) == []
+
+
 async def test_a_vm_no_rule_matches_keeps_the_environment_route(stack: Stack) -> None:
     await driver_of(stack).slash_command(ONCALL, "ssh web-01 1h no ticket needed")
 

@@ -67,7 +67,21 @@ async def test_ambiguous_vm_lists_every_candidate(stack: Stack) -> None:
 
 
 async def test_vm_without_jit_points_to_enable(stack: Stack) -> None:
-    await _refused(stack, "ssh build-01 1h", "not configured")
+    reply = await _refused(stack, "ssh build-01 1h", "not configured")
+    assert "`/jit enable build-01`" in reply
+
+
+@pytest.mark.parametrize(
+    ("vm", "who"),
+    [
+        ("legacy-app", "whoever manages its network"),
+        ("old-classic", "the VM's owner"),
+        ("lab-02", "a Security Admin or Owner of the subscription"),
+    ],
+)
+async def test_vm_azure_cannot_protect_names_who_can_fix_it_instead_of_enable(stack: Stack, vm: str, who: str) -> None:
+    reply = await _refused(stack, f"ssh {vm} 1h", "cannot be used")
+    assert who in reply and "jitbot admins cannot turn it on until this is fixed in Azure" in reply
 
 
 async def test_port_outside_policy(stack: Stack) -> None:

@@ -8,9 +8,17 @@ from datetime import timedelta
 
 import pytest
 
-from jit.errors import NotAllowed, RequestRejected
+from jit.errors import JitOff, NotAllowed, RequestRejected
 from jit.hints import Command, CommandHint, RequestHint
-from jit.model import GrantedPort, JitRequestRecord, RbacMode, RbacVerdict, RequestState, VmRef
+from jit.model import (
+    GrantedPort,
+    JitRequestRecord,
+    RbacMode,
+    RbacVerdict,
+    RequestState,
+    UnsupportedReason,
+    VmRef,
+)
 from jit.opening import Opening
 from jit.reason_check import EXAMPLE_REASON
 from jit.requester_access import RequesterScreen
@@ -120,11 +128,36 @@ async def test_a_reason_without_the_ticket_is_refused_except_for_break_glass(wor
 async def test_a_vm_without_jit_is_refused_with_where_jit_is(world: World) -> None:
     world.azure.remove_policy(VM_REF)
 
-    with pytest.raises(RequestRejected, match="not configured") as refused:
+    with pytest.raises(JitOff, match="not configured") as refused:
         await world.service.submit(world.draft())
 
+    assert refused.value.reasons == ()
     assert refused.value.hint == CommandHint(Command.LIST, ("configured",))
     assert await nothing_stored(world)
+
+
+@pytest.mark.parametrize("reason", list(UnsupportedReason))
+async def test_a_vm_azure_cannot_protect_is_refused_with_the_reason_not_an_admin_command(
+    world: World, reason: UnsupportedReason
+) -> None:
+    world.azure.remove_policy(VM_REF)
+    world.azure.unsupported[VM_REF.id.lower()] = (reason,)
+
+    with pytest.raises(JitOff, match="cannot turn it on") as refused:
+        await world.service.submit(world.draft())
+
+    assert refused.value.reasons == (reason,)
+    assert await nothing_stored(world)
+
+
+async def test_jit_being_off_is_said_before_the_reason_or_ticket_is_asked_for(world: World) -> None:
+    world.router.rule = rule(reason_required=True, ticket_pattern=r"CHG-\d+")
+    world.azure.remove_policy(VM_REF)
+
+    with pytest.raises(JitOff):
+        await world.service.submit(world.draft(reason=""))
+    with pytest.raises(JitOff):
+        await world.service.submit(world.draft(reason="INC-1 fixing deploy"))
 
 
 @pytest.mark.parametrize(

@@ -355,7 +355,11 @@ async def test_fast_forward_moves_bot_and_azure_time_and_closes_windows(
     snapshot = await eventually(lambda: _closed(http, sandbox))
     assert [c["kind"] for c in snapshot["azure"]["activity"]] == ["closed", "opened"]
     dms = conversation(await state(http, sandbox, ENGINEER), ALICE_DM)["messages"]
-    assert any("closes" in m["text"] for m in dms) and any("ended" in m["text"] for m in dms)
+    assert any("ended" in m["text"] and not m["edited"] for m in dms), "the expiry DM"
+    retired = [m for m in dms if m["edited"] and "ended" in m["text"]]
+    assert retired and not [b for m in retired for b in m["blocks"] if b["type"] == "actions"], (
+        "the access and reminder DMs lost Extend / Close"
+    )
 
 
 async def test_next_event_skips_items_that_would_do_nothing(http: aiohttp.ClientSession, sandbox: Sandbox) -> None:
