@@ -54,6 +54,7 @@ class Extra(StrEnum):
     GLASS_POSTS = "glass_posts"
     BUTTON_POSTS = "button_posts"
     REVOKED_BY = "revoked_by"
+    DENY_REASON = "deny_reason"
     EXTENSIONS = "extensions"
     EXT_SEQ = "ext_seq"
     EXT_STATE = "ext_state"
@@ -281,6 +282,11 @@ class Extras:
     def glass_posts(self) -> tuple[str, ...]:
         """The references of the break-glass announcements."""
         return self._list(Extra.GLASS_POSTS)
+
+    @property
+    def deny_reason(self) -> str | None:
+        """Why the approver said no, in their words (optional)."""
+        return self._text(Extra.DENY_REASON) or None
 
     @property
     def button_posts(self) -> tuple[str, ...]:

@@ -163,11 +163,16 @@ class JitService:
             return await self.extensions.approve(request_id, approver)
         return await self.deciding.approve(request_id, approver)
 
-    async def deny(self, request_id: str, approver: str) -> Decision:
-        """Deny a pending request or extension; the card and the requester are told."""
+    async def deny(self, request_id: str, approver: str, reason: str = "") -> Decision:
+        """Deny a pending request (with the approver's optional ``reason``) or extension; the card and the
+        requester are told."""
         if parse_extension_ref(request_id):
             return await self.extensions.deny(request_id, approver)
-        return await self.deciding.deny(request_id, approver)
+        return await self.deciding.deny(request_id, approver, reason)
+
+    async def may_deny(self, request_id: str, approver: str) -> AccessRequest:
+        """The pending request ``approver`` may deny (raises NotAllowed, audited, otherwise)."""
+        return await self.deciding.may_deny(request_id, approver)
 
     async def cancel(self, request_id: str, user: str) -> Decision:
         """The requester withdraws a pending request."""

@@ -111,6 +111,9 @@ def denied_notice(request: AccessRequest) -> Message:
     """The requester's DM when an approver said no."""
     who = mention(request.approver) if request.approver else "An approver"
     text = f":no_entry: {who} denied your request {code(request.id)} for {_what(request)}."
+    reason = extras_of(request).deny_reason
+    if reason:
+        text += f"\n*Their reason:* {user_text(reason, 600)}"
     return _simple(text, f"Your request for {escape_mrkdwn(request.vm.name)} was denied.", request)
 
 

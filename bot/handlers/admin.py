@@ -47,8 +47,6 @@ from bot.handlers.views import (
 from bot.home import HomePublisher
 from bot.runtime import Runtime
 from jit.admin import AdminService
-from jit.errors import RequestRejected
-from jit.hints import Command, command_hint
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +79,7 @@ class AdminFlows:
         first = working_modal(title, loading_text(vm) if mode == "disable" else checking_text(vm))
         view_id = await open_modal(self.runtime.slack, trigger_id, first, push=push)
         try:
-            view = await (self._disable_view(vm) if mode == "disable" else self._policy_view(user, vm, mode))
+            view = await (self._disable_view(user, vm) if mode == "disable" else self._policy_view(user, vm, mode))
         except Exception as exc:
             view = notice_modal(title, message_for(exc))
         await update_modal(self.runtime.slack, view_id, view)
@@ -95,14 +93,9 @@ class AdminFlows:
             readiness.vm.ref, readiness.policy, notice=policy_denial_notice(denial) if denial is not None else None
         )
 
-    async def _disable_view(self, vm: str) -> dict[str, Any]:
-        found = await self.admin.find(vm)
-        if await self.runtime.azure.policy_for(found.ref) is None:
-            raise RequestRejected(
-                f"JIT is not configured on `{found.ref.name}`, so there is nothing to disable.",
-                command_hint(Command.LIST, "configured"),
-            )
-        return disable_modal(found.ref)
+    async def _disable_view(self, user: str, vm: str) -> dict[str, Any]:
+        preview = await self.admin.disable_preview(user, vm)
+        return disable_modal(preview.vm.ref, preview.open_now, self.runtime.clock.now())
 
     # -- the Enable JIT button --------------------------------------------------------------------------
 

@@ -20,7 +20,16 @@ from bot.handlers.lifecycle import ACK_REVIEW_ACTION, EXTEND_ACTION, REVOKE_ACTI
 from sandbox.stack import Stack
 
 FORM = "application/x-www-form-urlencoded"
-ACTIONS = ["jit_approve", "jit_deny", EXTEND_ACTION, REVOKE_ACTION, ACK_REVIEW_ACTION, LIST_MORE_ACTION, ENABLE_ACTION]
+ACTIONS = [
+    "jit_approve",
+    "jit_deny",
+    "jit_cancel",
+    EXTEND_ACTION,
+    REVOKE_ACTION,
+    ACK_REVIEW_ACTION,
+    LIST_MORE_ACTION,
+    ENABLE_ACTION,
+]
 ACTIONS += ["jit_list_tab:configured", "jit_list_tab"]
 COMMAND_TEXTS = ["ssh web-01 2h", "status", "list", "help ssh", "", "help", "ssh", "rdp web-01 99y", "ssh web-01 2h *"]
 
