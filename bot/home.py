@@ -23,7 +23,7 @@ from jit.admin import AdminService
 from jit.authorisation import Authorisation
 from jit.clock import Clock
 from jit.granting import Granting
-from jit.model import AccessRequest, JitSupport, OutsideAccess, RequestState, VirtualMachine
+from jit.model import AccessRequest, EscalatedCopies, JitSupport, OutsideAccess, RequestState, VirtualMachine
 from jit.ports import Directory
 from jit.ports.records import RequestRecords
 from jit.principals import people
@@ -175,15 +175,15 @@ class HomeRefreshingNotifier:
         await self.inner.nudge_approvers(request, waited)
         await self._refresh(request)
 
-    async def escalate(self, request: AccessRequest, waited: timedelta) -> str:
-        """Post the escalated copy, then refresh (the escalation group now sees the request as theirs)."""
-        reference = await self.inner.escalate(request, waited)
+    async def escalate(self, request: AccessRequest, deciders: Sequence[str]) -> EscalatedCopies:
+        """Post the escalated copies, then refresh (the escalation group now sees the request as theirs)."""
+        posted = await self.inner.escalate(request, deciders)
         await self._refresh(request)
-        return reference
+        return posted
 
-    async def update_copy(self, request: AccessRequest, reference: str) -> None:
-        """Re-render the escalated copy, then refresh."""
-        await self.inner.update_copy(request, reference)
+    async def update_copy(self, request: AccessRequest, posted: EscalatedCopies) -> None:
+        """Re-render the escalated copies, then refresh."""
+        await self.inner.update_copy(request, posted)
         await self._refresh(request)
 
     async def break_glass(self, request: AccessRequest) -> list[str]:

@@ -9,6 +9,7 @@ from bot.blocks.common import Message
 from bot.blocks.lifecycle import (
     break_glass_announcement,
     escalation_card,
+    escalation_dm,
     escalation_note,
     extension_card,
     extension_outcome_notice,
@@ -18,7 +19,7 @@ from bot.blocks.lifecycle import (
 from bot.blocks.notices import revoked_notice
 from bot.blocks.sharing import lost_ports_notice, outside_access_notice, outside_closed_notice, superseded_notice
 from bot.notifier import SlackNotifier
-from jit.model import AccessRequest, OutsideAccess
+from jit.model import AccessRequest, EscalatedCopies, OutsideAccess
 from jit.request_extras import extras_of
 
 
@@ -55,21 +56,25 @@ class SlackLifecycleNotifier(SlackNotifier):
         channel = request.card_channel or self.settings.approval_channel
         await self._post_ref(channel, nudge_message(request, waited), thread_ts=request.card_ts)
 
-    async def escalate(self, request: AccessRequest, waited: timedelta) -> str:
-        """Post the card with its buttons to the escalation channel (or again in the approval channel)."""
+    async def escalate(self, request: AccessRequest, deciders: Sequence[str]) -> EscalatedCopies:
+        """Post the escalated copy, without decision buttons, in the escalation channel (or again in the approval
+        channel), note it in the card's thread, and DM the card with its buttons to each of ``deciders``."""
         approval_channel = request.card_channel or self.settings.approval_channel
         channel = extras_of(request).escalate_channel or approval_channel
-        posted = await self._post_ref(channel, escalation_card(request, waited))
+        posted = await self._post_ref(channel, escalation_card(request, with_dms=bool(deciders)))
         if request.card_ts:
             await self._post_ref(approval_channel, escalation_note(request, channel), thread_ts=request.card_ts)
-        return posted
+        dms = [await self._dm_ref(user, escalation_dm(request)) for user in deciders]
+        return EscalatedCopies(posted, tuple(dms))
 
-    async def update_copy(self, request: AccessRequest, reference_text: str) -> None:
-        """Re-render the escalated copy of the card (its buttons go once the request is decided)."""
-        posted = parse_reference(reference_text)
-        if posted is not None:
-            card = escalation_card(request, timedelta(0))
-            await self._call("chat.update", channel=posted[0], ts=posted[1], **card.as_kwargs())
+    async def update_copy(self, request: AccessRequest, posted: EscalatedCopies) -> None:
+        """Re-render the escalated copies for the current state (the DMs' buttons go once it is decided)."""
+        copies = [(posted.channel_copy, escalation_card(request, with_dms=bool(posted.decider_dms)))]
+        copies += [(dm, escalation_dm(request)) for dm in posted.decider_dms]
+        for value, card in copies:
+            where = parse_reference(value)
+            if where is not None:
+                await self._call("chat.update", channel=where[0], ts=where[1], **card.as_kwargs())
 
     async def break_glass(self, request: AccessRequest) -> list[str]:
         """Announce in the approval channel and the on-call channel, each with the review button."""
@@ -122,6 +127,9 @@ class SlackLifecycleNotifier(SlackNotifier):
             sighting.vm_name, sighting.port, sighting.requestor, sighting.source, sighting.start, sighting.end
         )
         await self._post(channel, notice)
+
+    async def _dm_ref(self, user: str, message: Message) -> str:
+        return await self._post_ref(await self._dm_channel(user), message)
 
     async def _post_ref(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str:
         arguments: dict[str, object] = {"channel": channel, **message.as_kwargs()}

@@ -74,12 +74,16 @@ class SlackNotifier:
                 await self._call("chat.update", channel=channel, ts=ts, **ended.as_kwargs())
 
     async def _dm(self, user: str, message: Message) -> list[str]:
+        return await self._post(await self._dm_channel(user), message)
+
+    async def _dm_channel(self, user: str) -> str:
+        """The DM channel with ``user`` (opened once per process)."""
         channel = self._dm_channels.get(user)
         if channel is None:
             opened = await self._call("conversations.open", users=user)
             channel = str(opened["channel"]["id"])
             self._dm_channels[user] = channel
-        return await self._post(channel, message)
+        return channel
 
     async def _post(self, channel: str, message: Message) -> list[str]:
         """Post; the post's ``"<channel> <ts>"`` reference when it offers Extend or Close (to strip them later)."""

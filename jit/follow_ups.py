@@ -12,9 +12,13 @@ from datetime import datetime, timedelta
 from jit.deps import Deps
 from jit.flows import APPROVER_REMINDERS, ESCALATION, Escalation
 from jit.model import AccessRequest, RequestState
+from jit.principals import people
 from jit.request_extras import Extra, Extras, extra_field, extras_of
 from jit.routing import Route
 from jit.schedule_items import Kind, Sent, item
+
+MAX_ESCALATION_DMS = 25
+"""The most people the escalated card is sent to by DM; a larger group decides on the card in the channel."""
 
 
 def pending_schedule(route: Route, request_id: str, now: datetime, ttl: timedelta) -> dict[str, datetime]:
@@ -78,11 +82,25 @@ class FollowUps:
         marker = Sent.escalation(request.id)
         if await deps.schedule.is_done(marker):
             return
-        reference = await deps.notices.escalate(request, deps.clock.now() - request.created_at)
+        deciders = await self._deciders(request)
+        posted = await deps.notices.escalate(request, deciders)
         await deps.schedule.mark_done(marker)
         await deps.store.update_fields(
-            request.id, {extra_field(Extra.ESCALATION_CARD): reference}, actor="jitbot", event="escalation_posted"
+            request.id,
+            {
+                extra_field(Extra.ESCALATION_CARD): posted.channel_copy,
+                extra_field(Extra.ESCALATION_DMS): ",".join(posted.decider_dms) or None,
+            },
+            actor="jitbot",
+            event="escalation_posted",
+            audit={"dms": str(len(posted.decider_dms))},
         )
+
+    async def _deciders(self, request: AccessRequest) -> list[str]:
+        """Who gets the escalated card with its buttons by DM: the people the escalation names (groups expanded),
+        never the requester, at most ``MAX_ESCALATION_DMS`` (the rest decide on the card in the channel)."""
+        named = await people(self.deps.directory, extras_of(request).escalate_to)
+        return [user for user in named if user != request.requester][:MAX_ESCALATION_DMS]
 
     async def _widen(self, request: AccessRequest, extras: Extras) -> AccessRequest:
         widened = tuple(dict.fromkeys((*extras.approvers, *extras.escalate_to)))

@@ -325,3 +325,12 @@ class RbacVerdict:
     def unverified(cls, reason: str, principal: str = "") -> RbacVerdict:
         """The check could not be made; ``reason`` says why."""
         return cls(RbacOutcome.UNVERIFIED, principal, reason=reason)
+
+
+@dataclass(frozen=True)
+class EscalatedCopies:
+    """Where an escalated request's copies were posted (``"<channel> <ts>"`` references): one in the escalation
+    channel, without decision buttons, and one DM with them to each person the escalation brought in."""
+
+    channel_copy: str
+    decider_dms: tuple[str, ...] = ()

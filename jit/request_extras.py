@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 
-from jit.model import AccessRequest, RbacOutcome, RbacVerdict
+from jit.model import AccessRequest, EscalatedCopies, RbacOutcome, RbacVerdict
 from jit.routing import ConflictChoice
 
 TRUE = "true"
@@ -48,6 +48,7 @@ class Extra(StrEnum):
     ESCALATE_CHANNEL = "escalate_channel"
     ESCALATED = "escalated"
     ESCALATION_CARD = "escalation_card"
+    ESCALATION_DMS = "escalation_dms"
     REVIEWED_BY = "reviewed_by"
     REVIEWED_AT = "reviewed_at"
     REVIEW_ROUNDS = "review_rounds"
@@ -259,9 +260,12 @@ class Extras:
         return self._text(Extra.ESCALATED) == TRUE
 
     @property
-    def escalation_card(self) -> str | None:
-        """The ``"<channel> <ts>"`` of the escalated copy of the card."""
-        return self._text(Extra.ESCALATION_CARD) or None
+    def escalation_copies(self) -> EscalatedCopies | None:
+        """Where the escalated copies of the card are (None before it escalated)."""
+        channel_copy = self._text(Extra.ESCALATION_CARD)
+        if not channel_copy:
+            return None
+        return EscalatedCopies(channel_copy, self._list(Extra.ESCALATION_DMS))
 
     @property
     def reviewed_by(self) -> str | None:

@@ -26,10 +26,14 @@ class Telling:
         self.deps = deps
 
     async def card(self, request: AccessRequest) -> None:
-        """Post the approval card once (remembering where), or re-render it."""
+        """Post the approval card once (remembering where), or re-render it and its escalated copies (an approval
+        towards a quorum shows on every copy)."""
         deps = self.deps
         if request.card_ts:
             await deps.notifier.update_card(request)
+            copies = extras_of(request).escalation_copies
+            if copies is not None:
+                await deps.notices.update_copy(request, copies)
             return
         if not has_card_context(request):
             request = await self._take_card_context(request)
@@ -58,9 +62,9 @@ class Telling:
         if not await deps.schedule.is_done(marker):
             await remember_posts(deps, request, await deps.notifier.tell_requester(request))
             await deps.schedule.mark_done(marker)
-        reference = extras_of(request).escalation_card
-        if reference:
-            await deps.notices.update_copy(request, reference)
+        copies = extras_of(request).escalation_copies
+        if copies is not None:
+            await deps.notices.update_copy(request, copies)
         if request.state is RequestState.REVOKED:
             await self._once(Sent.revoked_to_on_call(request.id), deps.notices.revoked, request)
         if request.state is RequestState.SUPERSEDED:

@@ -31,7 +31,7 @@ from bot.blocks.common import (
     source_label,
     user_text,
 )
-from bot.blocks.request import APPROVE_ACTION, DENY_ACTION, approval_card, outcome_line
+from bot.blocks.request import APPROVE_ACTION, DECISION_BLOCK_ID, DENY_ACTION, approval_card, outcome_line
 from jit.extensions import extension_ref
 from jit.model import AccessRequest, RequestState
 from jit.principals import NOBODY, conjuncts
@@ -224,24 +224,51 @@ def nudge_message(request: AccessRequest, waited: timedelta) -> Message:
     return message(f"Still waiting for approval: {escape_mrkdwn(request.id)}", [section(text)])
 
 
-def escalation_card(request: AccessRequest, waited: timedelta) -> Message:
-    """The approval card, with its buttons, posted where the escalation goes; a banner says why it is here."""
-    to = extras_of(request).escalate_to or extras_of(request).approvers
+def escalation_card(request: AccessRequest, *, with_dms: bool) -> Message:
+    """The escalated copy of the card for the escalation channel: never with decision buttons (the requester and
+    bystanders look there); it says who decides and where (``with_dms``: they have the card in a DM)."""
+    card = approval_card(request)
+    if request.state is not RequestState.PENDING:
+        banner = ":rotating_light: *Escalated* request, now decided."
+    else:
+        to = extras_of(request).escalate_to or extras_of(request).approvers
+        card_place = f"the card in <#{request.card_channel}>" if _is_channel(request.card_channel) else "the card"
+        decide = f"in a DM with Approve / Deny, or on {card_place}" if with_dms else f"on {card_place}"
+        banner = (
+            f":rotating_light: *Escalated* after {_escalated_after(request)} without a decision to {principals(to)}. "
+            f"They decide {decide}."
+        )
+    blocks = [block for block in card.blocks if block.get("block_id") != DECISION_BLOCK_ID]
+    return Message(text=f"Escalated: {card.text}", blocks=message(card.text, [section(banner)]).blocks + blocks)
+
+
+def escalation_dm(request: AccessRequest) -> Message:
+    """The escalated card as a DM to one of the people the escalation brought in, with the decision buttons while
+    the request waits."""
     banner = (
-        f":rotating_light: *Escalated* after {duration_text(waited)} without a decision. "
-        f"{principals(to)}, please approve or deny."
+        f":rotating_light: This request waited {_escalated_after(request)} without a decision and was escalated to "
+        "you. Please approve or deny."
     )
     if request.state is not RequestState.PENDING:
         banner = ":rotating_light: *Escalated* request, now decided."
     card = approval_card(request)
-    rendered = message(card.text, [section(banner)])
-    return Message(text=f"Escalated: {card.text}", blocks=rendered.blocks + card.blocks)
+    return Message(
+        text=f"Escalated to you: {card.text}", blocks=message(card.text, [section(banner)]).blocks + card.blocks
+    )
+
+
+def _escalated_after(request: AccessRequest) -> str:
+    return duration_text(extras_of(request).escalate_after or timedelta(0))
+
+
+def _is_channel(channel: str | None) -> bool:
+    return bool(channel and re.fullmatch(r"[CG][A-Z0-9]{2,}", channel))
 
 
 def escalation_note(request: AccessRequest, channel: str | None) -> Message:
     """The thread reply on the original card saying where the request was escalated."""
     to = extras_of(request).escalate_to
-    where = f" in <#{channel}>" if channel and re.fullmatch(r"[CG][A-Z0-9]{2,}", channel) else ""
+    where = f" in <#{channel}>" if _is_channel(channel) else ""
     text = f":arrow_up: Escalated to {principals(to) if to else 'more approvers'}{where}."
     return message(f"Request {escape_mrkdwn(request.id)} escalated.", [section(text)])
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol
 
-from jit.model import AccessRequest, OutsideAccess
+from jit.model import AccessRequest, EscalatedCopies, OutsideAccess
 
 
 class Notifier(Protocol):
@@ -62,12 +62,13 @@ class LifecycleNotifier(Protocol):
         """Remind the approvers, in the card's thread, that the request still waits."""
         ...
 
-    async def escalate(self, request: AccessRequest, waited: timedelta) -> str:
-        """Post the request with its buttons where the escalation goes; returns the copy's reference."""
+    async def escalate(self, request: AccessRequest, deciders: Sequence[str]) -> EscalatedCopies:
+        """Post the escalated copy of the card where the escalation goes, without decision buttons (the requester
+        and bystanders look there too), and DM the card with its buttons to each of ``deciders``."""
         ...
 
-    async def update_copy(self, request: AccessRequest, reference: str) -> None:
-        """Re-render a copy of the approval card (the escalated one) for the request's current state."""
+    async def update_copy(self, request: AccessRequest, posted: EscalatedCopies) -> None:
+        """Re-render the escalated copies (channel and DMs) for the request's current state."""
         ...
 
     async def break_glass(self, request: AccessRequest) -> list[str]:

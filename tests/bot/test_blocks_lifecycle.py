@@ -15,6 +15,7 @@ from bot.blocks.lifecycle import (
     break_glass_announcement,
     click_reply,
     escalation_card,
+    escalation_dm,
     escalation_note,
     extension_card,
     extension_outcome_notice,
@@ -155,17 +156,27 @@ def test_nudge_mentions_groups_and_people_that_notify() -> None:
     assert principal("nobody") == "_nobody_"
 
 
-def test_escalation_card_keeps_the_decision_buttons_while_pending() -> None:
-    request = access_request(extra={"approvers": "S0APPROVRS,U0ADMIN001", "escalate_to": "U0ADMIN001"})
+def test_the_escalated_copies_offer_buttons_only_in_the_deciders_dms() -> None:
+    request = access_request(
+        card_channel="C0APPROVAL",
+        extra={"approvers": "S0APPROVRS,U0ADMIN001", "escalate_to": "U0ADMIN001", "escalate_after": "900"},
+    )
+    done_request = decided(RequestState.DENIED, extra=dict(request.extra))
 
-    card = escalation_card(request, timedelta(minutes=15))
-    done = escalation_card(decided(RequestState.DENIED, extra=dict(request.extra)), timedelta(0))
+    in_channel = escalation_card(request, with_dms=True)
+    alone = escalation_card(request, with_dms=False)
+    dm = escalation_dm(request)
 
-    check_message(card)
-    assert {b["action_id"] for b in buttons(card.blocks)} == {"jit_approve", "jit_deny"}
-    assert "Escalated" in all_text(card) and "<@U0ADMIN001>" in all_text(card)
-    check_message(done)
-    assert buttons(done.blocks) == [] and "now decided" in all_text(done)
+    for posted in (in_channel, alone, dm, escalation_card(done_request, with_dms=True), escalation_dm(done_request)):
+        check_message(posted)
+    assert buttons(in_channel.blocks) == [] and buttons(alone.blocks) == []
+    assert "Escalated* after 15m" in all_text(in_channel) and "<@U0ADMIN001>" in all_text(in_channel)
+    assert "in a DM with Approve / Deny" in all_text(in_channel) and "a DM" not in all_text(alone)
+    assert "They decide on the card in <#C0APPROVAL>." in all_text(alone)
+    assert {b["action_id"] for b in buttons(dm.blocks)} == {"jit_approve", "jit_deny"}
+    assert "escalated to you" in all_text(dm)
+    assert buttons(escalation_dm(done_request).blocks) == []
+    assert "now decided" in all_text(escalation_card(done_request, with_dms=True))
     note = escalation_note(request, "C0ONCALL01")
     assert "<#C0ONCALL01>" in all_text(note)
     assert "<#" not in all_text(escalation_note(request, "#not-an-id"))

@@ -92,19 +92,24 @@ async def test_escalation_brings_in_a_second_group_in_a_second_channel(stack: St
 
     await advance(stack, clock, timedelta(minutes=15))
 
-    copy = await wait_post(stack, ONCALL_CHANNEL, has_button("jit_approve", request_id))
-    assert "Escalated" in str(copy.blocks) and f"<@{ADMIN}>" in str(copy.blocks)
+    copy = await wait_post(stack, ONCALL_CHANNEL, lambda m: "Escalated" in str(m.blocks))
+    assert copy.buttons() == [], "the on-call channel (where the requester looks too) gets no decision buttons"
+    assert f"<@{ADMIN}>" in str(copy.blocks) and "in a DM with Approve / Deny" in str(copy.blocks)
+    dm = await wait_post(stack, ADMIN, has_button("jit_approve", request_id))
+    assert "escalated to you" in str(dm.blocks)
+    assert not any(has_button("jit_approve", request_id)(m) for m in stack.slack.dms_with(ENGINEER))
     await wait_post(stack, APPROVAL_CHANNEL, lambda m: m.thread_ts == card.ts and "Escalated to" in str(m.blocks))
     assert "escalated" in await events(stack, request_id)
 
-    await driver_of(stack).click(ADMIN, copy, "jit_approve", request_id)
+    await driver_of(stack).click(ADMIN, dm, "jit_approve", request_id)
 
     await wait_card_decided(stack, card)
     await dm_to(stack, ENGINEER, "is open")
     request = await current(stack, request_id)
     assert request.state is RequestState.ACTIVE and request.approver == ADMIN
-    await stack.slack.wait_until(lambda: stack.slack.message(ONCALL_CHANNEL, copy.ts).buttons() == [] or None)
+    await stack.slack.wait_until(lambda: stack.slack.message(ADMIN, dm.ts).buttons() == [] or None)
     assert "now decided" in str(stack.slack.message(ONCALL_CHANNEL, copy.ts).blocks)
+    assert "now decided" in str(stack.slack.message(ADMIN, dm.ts).blocks)
     assert card_now(stack, card).buttons() == []
 
 
@@ -116,12 +121,13 @@ async def test_reminders_and_escalation_survive_a_restart_and_happen_once(stack:
     await stack.restart_bot()
     await advance(stack, clock, timedelta(minutes=10))
     await _nudged(stack, card, 2, request_id)
-    await wait_post(stack, ONCALL_CHANNEL, has_button("jit_approve", request_id))
+    await wait_post(stack, ADMIN, has_button("jit_approve", request_id))
     await stack.restart_bot()
     await stack.runtime.scheduler.tick()
 
-    copies = [m for m in stack.slack.messages_in(ONCALL_CHANNEL) if has_button("jit_approve", request_id)(m)]
+    copies = [m for m in stack.slack.messages_in(ONCALL_CHANNEL) if "Escalated" in str(m.blocks)]
     assert len(copies) == 1
+    assert len([m for m in stack.slack.dms_with(ADMIN) if has_button("jit_approve", request_id)(m)]) == 1
     assert len(_nudges(stack, card)) == 2
     assert (await events(stack, request_id)).count("escalated") == 1
 
@@ -137,7 +143,8 @@ async def test_a_decided_request_is_neither_reminded_nor_escalated(stack: Stack,
     await stack.runtime.scheduler.tick()
 
     assert _nudges(stack, card) == []
-    assert not any(has_button("jit_approve", request_id)(m) for m in stack.slack.messages_in(ONCALL_CHANNEL))
+    assert not any("Escalated" in str(m.blocks) for m in stack.slack.messages_in(ONCALL_CHANNEL))
+    assert not any(has_button("jit_approve", request_id)(m) for m in stack.slack.dms_with(ADMIN))
 
 
 async def test_env_only_configuration_reminds_approvers_by_default(

@@ -109,8 +109,9 @@ async def test_an_escalation_widens_the_approvers_and_posts_one_copy(world: Worl
     escalated = await world.current(request.id)
     assert extras_of(escalated).escalated
     assert extras_of(escalated).approvers == (APPROVER, APPROVER_2, ESCALATION_GROUP)
-    assert extras_of(escalated).escalation_card is not None
-    assert len(world.notifier.sent("escalate", request.id)) == 1
+    copies = extras_of(escalated).escalation_copies
+    [sent] = world.notifier.sent("escalate", request.id)
+    assert copies is not None and copies.decider_dms and sent.detail == ((ESCALATION_APPROVER,),)
     assert world.records.events(request.id).count("escalated") == 1
     decision = await world.service.approve(request.id, ESCALATION_APPROVER)
     assert decision.acted and decision.request.state is S.ACTIVE
@@ -137,4 +138,34 @@ async def test_the_escalated_copy_follows_the_outcome(world: World) -> None:
     await world.run_due()
 
     [copy] = world.notifier.sent("update_copy", request.id)
-    assert copy.detail == (extras_of(await world.current(request.id)).escalation_card,)
+    assert copy.detail == (extras_of(await world.current(request.id)).escalation_copies,)
+
+
+async def test_the_escalated_card_is_dmed_to_the_escalation_people_but_never_to_the_requester(world: World) -> None:
+    world.directory.groups[ESCALATION_GROUP] |= {REQUESTER}
+    world.router.rule = rule(approver_reminders=(), escalation=Escalation(timedelta(minutes=30), (ESCALATION_GROUP,)))
+    request = await world.pending()
+
+    await world.later(timedelta(minutes=30))
+    await world.service.dispatch.handlers[Kind.ESCALATE](await world.current(request.id))
+
+    [sent] = world.notifier.sent("escalate", request.id)
+    assert sent.detail == ((ESCALATION_APPROVER,),)
+    [posted] = [r for r in world.records.audit_for(request.id) if r.event == "escalation_posted"]
+    assert posted.detail["dms"] == "1"
+
+
+async def test_an_approval_towards_the_quorum_shows_on_the_escalated_copies(world: World) -> None:
+    world.router.rule = rule(
+        quorum=2, approver_reminders=(), escalation=Escalation(timedelta(minutes=30), (ESCALATION_GROUP,))
+    )
+    request = await world.pending()
+    await world.run_due()
+    await world.later(timedelta(minutes=30))
+
+    decision = await world.service.approve(request.id, ESCALATION_APPROVER)
+    await world.run_due()
+
+    assert decision.recorded and decision.request.state is S.PENDING
+    [copy] = world.notifier.sent("update_copy", request.id)
+    assert copy.request is not None and copy.request.approvals == (ESCALATION_APPROVER,)

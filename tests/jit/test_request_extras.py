@@ -38,7 +38,7 @@ def test_nothing_stored_reads_as_every_default() -> None:
     assert view.on_conflict is ConflictChoice.SUPERSEDE
     assert view.review_within(DEFAULT_REVIEW) == DEFAULT_REVIEW
     assert (view.reminders, view.escalate_after, view.escalate_to, view.escalate_channel) == ((), None, (), "")
-    assert (view.nudges, view.escalated, view.escalation_card, view.reviewed_by, view.reviewed_at) == (
+    assert (view.nudges, view.escalated, view.escalation_copies, view.reviewed_by, view.reviewed_at) == (
         0,
         False,
         None,

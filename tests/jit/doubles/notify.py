@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from itertools import count
 
-from jit.model import AccessRequest, OutsideAccess, RequestState
+from jit.model import AccessRequest, EscalatedCopies, OutsideAccess, RequestState
 from jit.review import AccessReview
 
 
@@ -98,14 +98,14 @@ class RecordingNotifier:
         """Record with how long it waited."""
         self._record("nudge_approvers", request, waited)
 
-    async def escalate(self, request: AccessRequest, waited: timedelta) -> str:
-        """Record with how long it waited; return the copy's reference."""
-        self._record("escalate", request, waited)
-        return self._reference("CESCALATE")
+    async def escalate(self, request: AccessRequest, deciders: Sequence[str]) -> EscalatedCopies:
+        """Record with the deciders DMed; return the copies' references."""
+        self._record("escalate", request, tuple(deciders))
+        return EscalatedCopies(self._reference("CESCALATE"), tuple(self._reference("D" + user) for user in deciders))
 
-    async def update_copy(self, request: AccessRequest, reference: str) -> None:
-        """Record with the copy's reference."""
-        self._record("update_copy", request, reference)
+    async def update_copy(self, request: AccessRequest, posted: EscalatedCopies) -> None:
+        """Record with the copies' references."""
+        self._record("update_copy", request, posted)
 
     async def break_glass(self, request: AccessRequest) -> list[str]:
         """Record; return the announcements' references."""
