@@ -76,7 +76,8 @@ def _what(request: AccessRequest) -> str:
 
 
 def extension_card(request: AccessRequest) -> Message:
-    """The approval card for the latest extension of ``request``: buttons only while it waits."""
+    """The approval card for the latest extension of ``request``: buttons and the count towards a quorum only
+    while it waits (once decided, the approvals it got, if any)."""
     ext = extras_of(request).extension
     state = ext.state or _E.PENDING
     pairs = [
@@ -95,10 +96,11 @@ def extension_card(request: AccessRequest) -> Message:
         section(f"*Original reason*\n{_reason(request)}"),
     ]
     needed = extras_of(request).quorum
-    if needed > 1 or ext.approvals:
+    waiting = state is _E.PENDING and request.state is RequestState.ACTIVE
+    if ext.approvals or (needed > 1 and waiting):
         blocks.append(section(_quorum_text(ext.approvals, needed)))
     blocks.append(section(extension_outcome_line(request)))
-    if state is _E.PENDING and request.state is RequestState.ACTIVE:
+    if waiting:
         value = extension_ref(request.id, ext.seq)
         blocks.append(
             actions(

@@ -86,6 +86,17 @@ def test_extension_card_shows_quorum_progress() -> None:
     assert f"1 of 2 (<@{APPROVER}>)" in text
 
 
+@pytest.mark.parametrize("state", [s for s in ExtensionState if s is not ExtensionState.PENDING])
+def test_a_decided_extension_shows_no_count_of_approvals_it_never_got(state: ExtensionState) -> None:
+    nobody = all_text(extension_card(with_extension(state, quorum="2", ext_decided_by=OTHER)))
+    one = all_text(extension_card(with_extension(state, quorum="2", ext_decided_by=OTHER, ext_approvals=APPROVER)))
+    ended = decided(RequestState.EXPIRED, extra=dict(with_extension(ExtensionState.PENDING, quorum="2").extra))
+
+    assert "of 2" not in nobody and "nobody yet" not in nobody
+    assert f"1 of 2 (<@{APPROVER}>)" in one
+    assert "nobody yet" not in all_text(extension_card(ended))
+
+
 def test_extension_outcomes_name_who_decided() -> None:
     granted = all_text(extension_card(with_extension(ExtensionState.GRANTED, ext_decided_by=f"{APPROVER},{OTHER}")))
     assert f"<@{APPROVER}>, <@{OTHER}>" in granted and "Extended" in granted
