@@ -192,14 +192,15 @@ class HomeRefreshingNotifier:
         await self._refresh(request)
         return references
 
-    async def review_overdue(self, request: AccessRequest, round_number: int) -> None:
+    async def review_overdue(self, request: AccessRequest, round_number: int) -> list[str]:
         """Escalate an overdue review, then refresh."""
-        await self.inner.review_overdue(request, round_number)
+        references = await self.inner.review_overdue(request, round_number)
         await self._refresh(request)
+        return references
 
-    async def review_done(self, request: AccessRequest, references: Sequence[str]) -> None:
+    async def review_done(self, request: AccessRequest, announcements: Sequence[str], reminders: Sequence[str]) -> None:
         """Show the review, then refresh."""
-        await self.inner.review_done(request, references)
+        await self.inner.review_done(request, announcements, reminders)
         await self._refresh(request)
 
     async def revoked(self, request: AccessRequest) -> None:

@@ -15,6 +15,7 @@ from bot.blocks.lifecycle import (
     extension_outcome_notice,
     nudge_message,
     review_overdue_message,
+    review_reminder_done,
 )
 from bot.blocks.notices import revoked_notice
 from bot.blocks.sharing import lost_ports_notice, outside_access_notice, outside_closed_notice, superseded_notice
@@ -84,21 +85,21 @@ class SlackLifecycleNotifier(SlackNotifier):
         announcement = break_glass_announcement(request)
         return [await self._post_ref(channel, announcement) for channel in channels]
 
-    async def review_overdue(self, request: AccessRequest, round_number: int) -> None:
+    async def review_overdue(self, request: AccessRequest, round_number: int) -> list[str]:
         """Escalate the missing review where escalations go, and to on-call."""
         channels = [extras_of(request).escalate_channel or request.card_channel or self.settings.approval_channel]
         if self.settings.oncall_channel and self.settings.oncall_channel not in channels:
             channels.append(self.settings.oncall_channel)
-        for channel in channels:
-            await self._post_ref(channel, review_overdue_message(request, round_number))
+        return [await self._post_ref(channel, review_overdue_message(request, round_number)) for channel in channels]
 
-    async def review_done(self, request: AccessRequest, references: Sequence[str]) -> None:
-        """Show who reviewed on every announcement, without the button."""
-        announcement = break_glass_announcement(request)
-        for value in references:
+    async def review_done(self, request: AccessRequest, announcements: Sequence[str], reminders: Sequence[str]) -> None:
+        """Show who reviewed on every announcement and overdue reminder, without the button."""
+        posts = [(value, break_glass_announcement(request)) for value in announcements]
+        posts += [(value, review_reminder_done(request)) for value in reminders]
+        for value, rendered in posts:
             posted = parse_reference(value)
             if posted is not None:
-                await self._call("chat.update", channel=posted[0], ts=posted[1], **announcement.as_kwargs())
+                await self._call("chat.update", channel=posted[0], ts=posted[1], **rendered.as_kwargs())
 
     async def revoked(self, request: AccessRequest) -> None:
         """On-call hears who closed whose access early."""

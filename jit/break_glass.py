@@ -7,6 +7,7 @@ once, by an approver or admin who is not the person who used it (``jit.authorisa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from jit.deps import Deps
@@ -19,6 +20,7 @@ from jit.schedule_items import Kind, Sent, item
 
 MAX_REVIEW_ROUNDS = 6
 ANNOUNCE_RETRY = timedelta(seconds=5)
+_RECORD_ATTEMPTS = 5
 
 
 class BreakGlass:
@@ -88,8 +90,9 @@ class BreakGlass:
             return
         marker = Sent.review_overdue(request.id, rounds)
         if not await deps.schedule.is_done(marker):
-            await deps.notices.review_overdue(request, rounds)
+            posted = await deps.notices.review_overdue(request, rounds)
             await deps.schedule.mark_done(marker)
+            await self._remember_posts(request, posted)
         step = REVIEW_ROUNDS.step(rounds - 1).also(expect=BREAK_GLASS_REVIEW.unchanged(None))
         await deps.store.update_fields(
             request.id,
@@ -101,10 +104,31 @@ class BreakGlass:
             schedule={item(Kind.REVIEW, request.id): due + again} if rounds < MAX_REVIEW_ROUNDS else {},
         )
 
+    async def _remember_posts(self, request: AccessRequest, posted: Sequence[str]) -> None:
+        """Remember the reminders (their button goes with the review); if it was reviewed meanwhile, they lose
+        it at once."""
+        field = extra_field(Extra.REVIEW_REMINDERS)
+        current = request
+        for _ in range(_RECORD_ATTEMPTS):
+            known = extras_of(current).review_reminders
+            result = await self.deps.store.update_fields(
+                current.id,
+                {field: ",".join(dict.fromkeys((*known, *posted)))},
+                actor="jitbot",
+                event="review_reminder_posted",
+                expect_fields={field: ",".join(known) or None},
+            )
+            current = result.request
+            if result.ok:
+                break
+        if extras_of(current).reviewed_by:
+            await self.deps.notices.review_done(current, (), posted)
+
     async def review_shown(self, request: AccessRequest) -> None:
         """Show on the announcements who reviewed it (once)."""
         marker = Sent.review_shown(request.id)
         if await self.deps.schedule.is_done(marker):
             return
-        await self.deps.notices.review_done(request, extras_of(request).glass_posts)
+        extras = extras_of(request)
+        await self.deps.notices.review_done(request, extras.glass_posts, extras.review_reminders)
         await self.deps.schedule.mark_done(marker)

@@ -53,6 +53,7 @@ class Extra(StrEnum):
     REVIEWED_AT = "reviewed_at"
     REVIEW_ROUNDS = "review_rounds"
     GLASS_POSTS = "glass_posts"
+    REVIEW_REMINDERS = "review_reminders"
     BUTTON_POSTS = "button_posts"
     REVOKED_BY = "revoked_by"
     DENY_REASON = "deny_reason"
@@ -286,6 +287,11 @@ class Extras:
     def glass_posts(self) -> tuple[str, ...]:
         """The references of the break-glass announcements."""
         return self._list(Extra.GLASS_POSTS)
+
+    @property
+    def review_reminders(self) -> tuple[str, ...]:
+        """The references of the overdue-review reminders (their button goes once it is reviewed)."""
+        return self._list(Extra.REVIEW_REMINDERS)
 
     @property
     def deny_reason(self) -> str | None:

@@ -343,6 +343,19 @@ def review_overdue_message(request: AccessRequest, round_number: int) -> Message
     return message(f"Break-glass access {escape_mrkdwn(request.id)} still needs a review", blocks)
 
 
+def review_reminder_done(request: AccessRequest) -> Message:
+    """An overdue-review reminder once someone reviewed the grant: who did, and no button."""
+    reviewer = extras_of(request).reviewed_by
+    at = extras_of(request).reviewed_at
+    when = f" {slack_date(at)}" if at else ""
+    text = (
+        f":white_check_mark: *Break-glass access reviewed* by {mention(reviewer or 'an approver')}{when}: "
+        f"{mention(request.requester)} opened {_what(request)} without approval."
+    )
+    blocks: list[Block] = [section(text), context(f"Request {code(request.id)}")]
+    return message(f"Break-glass access {escape_mrkdwn(request.id)} was reviewed", blocks)
+
+
 def _quorum_text(approvals: Sequence[str], needed: int) -> str:
     got = list(dict.fromkeys(approvals))
     who = ", ".join(mention(u) for u in got) if got else "nobody yet"

@@ -75,11 +75,12 @@ class LifecycleNotifier(Protocol):
         """Announce break-glass access loudly to approvers and on-call; returns the posts' references."""
         ...
 
-    async def review_overdue(self, request: AccessRequest, round_number: int) -> None:
-        """Nobody has reviewed a break-glass grant in time: escalate again."""
+    async def review_overdue(self, request: AccessRequest, round_number: int) -> list[str]:
+        """Nobody has reviewed a break-glass grant in time: escalate again; returns the posts' references (their
+        review button goes once it is reviewed)."""
         ...
 
-    async def review_done(self, request: AccessRequest, references: Sequence[str]) -> None:
+    async def review_done(self, request: AccessRequest, announcements: Sequence[str], reminders: Sequence[str]) -> None:
         """Show on the break-glass announcements who reviewed it (and remove their buttons)."""
         ...
 

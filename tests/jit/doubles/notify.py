@@ -112,13 +112,14 @@ class RecordingNotifier:
         self._record("break_glass", request)
         return [self._reference(request.card_channel or "C"), self._reference("CONCALL")]
 
-    async def review_overdue(self, request: AccessRequest, round_number: int) -> None:
-        """Record with the round."""
+    async def review_overdue(self, request: AccessRequest, round_number: int) -> list[str]:
+        """Record with the round; return the reminder's reference."""
         self._record("review_overdue", request, round_number)
+        return [self._reference("COVERDUE")]
 
-    async def review_done(self, request: AccessRequest, references: Sequence[str]) -> None:
-        """Record with the announcements' references."""
-        self._record("review_done", request, tuple(references))
+    async def review_done(self, request: AccessRequest, announcements: Sequence[str], reminders: Sequence[str]) -> None:
+        """Record with the announcements' and reminders' references."""
+        self._record("review_done", request, tuple(announcements), tuple(reminders))
 
     async def revoked(self, request: AccessRequest) -> None:
         """Record."""
