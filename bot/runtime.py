@@ -270,13 +270,14 @@ async def open_runtime(
         azure = InstrumentedAzure(azure, metrics.observe_azure)
         access = Authorisation(directory, router, settings.admins, store.record)
         granting = Granting(azure, store, clock, locks)
+        denials = PolicyDenials(redis, clock, prefix=key_prefix)
         admin = AdminService(
             azure=azure,
             store=store,
             directory=directory,
             admins=settings.admins,
             clock=clock,
-            denials=PolicyDenials(redis, clock, prefix=key_prefix),
+            denials=denials,
             locks=locks,
         )
         home = HomePublisher(
@@ -322,6 +323,7 @@ async def open_runtime(
             granting=granting,
             trail=audit,
             reviews=SlackReviewPoster(slack),
+            policy_refusals=denials,
             wake=lambda: holder["scheduler"].wake() if "scheduler" in holder else None,
             requester_screen=RequesterScreen(permissions, settings.requester_rbac, store.record),
             approver_screen=ApproverScreen(permissions, settings.approver_rbac, store.record),

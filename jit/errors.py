@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jit.hints import Command, Hint, command_hint
-from jit.model import UnsupportedReason
+from jit.model import PolicyDenial, UnsupportedReason
 
 
 class RequestRejected(Exception):
@@ -20,11 +20,13 @@ class RequestRejected(Exception):
 class JitOff(RequestRejected):
     """JIT is not on for the VM, so no request can be checked or approved. With no ``reasons`` a jitbot admin can
     enable it (``/jit enable``); with ``reasons`` Azure cannot protect the VM at all, and only whoever owns each
-    reason (network, subscription, Azure Policy) can change that before an admin can enable it."""
+    reason (network, subscription, Azure Policy) can change that before an admin can enable it. ``denial`` is the
+    remembered Azure Policy refusal behind ``DISABLED_BY_POLICY``, when that is a reason."""
 
-    def __init__(self, vm_label: str, reasons: Sequence[UnsupportedReason] = ()):
+    def __init__(self, vm_label: str, reasons: Sequence[UnsupportedReason] = (), denial: PolicyDenial | None = None):
         self.vm_label = vm_label
-        self.reasons = tuple(reasons)
+        self.reasons = tuple(dict.fromkeys(reasons))
+        self.denial = denial
         if self.reasons:
             problem = (
                 f"Just-in-time access cannot be used on `{vm_label}` until its setup in Azure is fixed "

@@ -18,11 +18,11 @@ from jit.errors import JitOff, NotAllowed, RequestRejected
 from jit.follow_ups import pending_schedule
 from jit.hints import Command, command_hint, request_hint
 from jit.holder_notes import conflict_text, holders_json
-from jit.model import AccessRequest, JitPolicy, RequestState, VirtualMachine
+from jit.model import AccessRequest, JitPolicy, RequestState, UnsupportedReason, VirtualMachine
 from jit.opening import Opening
 from jit.policy_check import check_against_policy, tightest
 from jit.ports.azure_errors import VmNotFound
-from jit.ports.records import TooManyPending
+from jit.ports.records import PolicyRefusals, TooManyPending
 from jit.reason_check import check_reason
 from jit.request_extras import TRUE, Extra
 from jit.request_ids import new_request_id
@@ -38,9 +38,16 @@ from jit.suggesting import Suggesting
 class Requesting:
     """``submit`` and ``ask_again``."""
 
-    def __init__(self, deps: Deps, opening: Opening, requester_screen: RequesterScreen = NO_SCREEN):
+    def __init__(
+        self,
+        deps: Deps,
+        opening: Opening,
+        policy_refusals: PolicyRefusals,
+        requester_screen: RequesterScreen = NO_SCREEN,
+    ):
         self.deps = deps
         self.opening = opening
+        self.policy_refusals = policy_refusals
         self.requester_screen = requester_screen
         self.suggesting = Suggesting(deps)
 
@@ -179,11 +186,16 @@ class Requesting:
 
     async def _policy_or_refusal(self, vm: VirtualMachine, label: str) -> JitPolicy:
         """The VM's JIT policy; without one, a refusal naming what would turn JIT on (an admin, or first whoever
-        can fix what keeps Azure from protecting the VM), before the requester is asked for anything else."""
+        can fix what keeps Azure from protecting the VM, including an Azure Policy assignment that refused it when an
+        admin tried), before the requester is asked for anything else."""
         policy = await self.deps.azure.policy_for(vm.ref)
-        if policy is None:
-            raise JitOff(label, await self.deps.azure.unsupported_reasons(vm.ref))
-        return policy
+        if policy is not None:
+            return policy
+        reasons = await self.deps.azure.unsupported_reasons(vm.ref)
+        denial = await self.policy_refusals.get(vm.ref.id)
+        if denial is not None:
+            reasons = (*reasons, UnsupportedReason.DISABLED_BY_POLICY)
+        raise JitOff(label, reasons, denial)
 
     async def _check_asker(self, draft: RequestDraft, route: Route, label: str) -> None:
         """May break the glass (the rule names its group)."""

@@ -30,7 +30,7 @@ from jit.hints import RequestHint
 from jit.model import AccessRequest, HeldPort, VirtualMachine
 from jit.opening import Opening
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
-from jit.ports.records import RequestRecords, Timetable
+from jit.ports.records import PolicyRefusals, RequestRecords, Timetable
 from jit.reporting import AuditTrail, Reporting, ReviewPoster
 from jit.requester_access import NO_SCREEN, RequesterScreen
 from jit.requesting import Requesting
@@ -64,6 +64,7 @@ class JitService:
         granting: Granting,
         trail: AuditTrail,
         reviews: ReviewPoster,
+        policy_refusals: PolicyRefusals,
         wake: Callable[[], None] = lambda: None,
         requester_screen: RequesterScreen = NO_SCREEN,
         approver_screen: ApproverScreen = NO_APPROVER_SCREEN,
@@ -99,7 +100,7 @@ class JitService:
         )
         telling = Telling(deps)
         opening = Opening(deps)
-        self.requesting = Requesting(deps, opening, requester_screen)
+        self.requesting = Requesting(deps, opening, policy_refusals, requester_screen)
         self.deciding = Deciding(deps, opening, telling.outcome, approver_screen)
         self.extensions = Extensions(deps)
         self.revoking = Revoking(deps)

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 
 from bot.blocks.common import Message, code, context, escape_mrkdwn, message, section
 from bot.blocks.describe import unsupported_text
-from jit.model import UnsupportedReason
+from jit.model import PolicyDenial, UnsupportedReason
 
 
-def jit_off_message(vm_label: str, reasons: Sequence[UnsupportedReason]) -> Message:
+def jit_off_message(vm_label: str, reasons: Sequence[UnsupportedReason], denial: PolicyDenial | None = None) -> Message:
     """Without ``reasons`` a jitbot admin can enable JIT (`/jit enable`), and meanwhile the configured VMs are
     listed; with them Azure cannot protect the VM, so `/jit enable` would refuse: each reason names who outside
-    jitbot can fix it and how, and only then may an admin enable it."""
+    jitbot can fix it and how (``denial`` names the Azure Policy assignment that refused it), and only then may an
+    admin enable it."""
     vm = code(vm_label, 100)
     enable = code(f"/jit enable {vm_label}", 120)
     if not reasons:
@@ -23,7 +24,7 @@ def jit_off_message(vm_label: str, reasons: Sequence[UnsupportedReason]) -> Mess
         return message(f"Just-in-time access is not configured for {escape_mrkdwn(vm_label)}.", [section(text)])
     text = (
         f":no_entry: Just-in-time access cannot be used on {vm}, and jitbot admins cannot turn it on until this is "
-        f"fixed in Azure:\n{unsupported_text(reasons)}"
+        f"fixed in Azure:\n{unsupported_text(reasons, denial)}"
     )
     after = f"Once that is fixed, a jitbot admin can turn JIT on with {enable}."
     return message(

@@ -24,7 +24,7 @@ def message_for(exc: BaseException) -> Message:
     if isinstance(exc, GrammarError):
         return error_message(exc.problem, exc.example or None)
     if isinstance(exc, JitOff):
-        return jit_off_message(exc.vm_label, exc.reasons)
+        return jit_off_message(exc.vm_label, exc.reasons, exc.denial)
     if isinstance(exc, RequestRejected):
         return error_message(exc.problem, hint_command(exc.hint) if exc.hint else None)
     if isinstance(exc, NotAllowed):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from jit.model import AccessRequest, RequestState
+from jit.model import AccessRequest, PolicyDenial, RequestState
 
 
 class LockBusy(Exception):
@@ -181,4 +181,12 @@ class Turns(Protocol):
 
     def hold(self, name: str, *, lease: timedelta = ..., wait: timedelta = ...) -> AbstractAsyncContextManager[None]:
         """Hold ``name`` for the body; raises LockBusy when it stays taken for ``wait``."""
+        ...
+
+
+class PolicyRefusals(Protocol):
+    """The Azure Policy refusals of JIT that jitbot remembers (no read API predicts one); in ``jit.store``."""
+
+    async def get(self, vm_id: str) -> PolicyDenial | None:
+        """The VM's remembered refusal while it is fresh, else None."""
         ...

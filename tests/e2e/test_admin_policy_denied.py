@@ -89,6 +89,10 @@ async def test_a_refused_enable_is_explained_and_the_vm_is_then_listed_as_unsupp
     status = blocks_text((await reply_to(stack, ENGINEER, "status vault-01")).blocks)
     assert "JIT cannot be used on this VM" in status and SHOWN_ASSIGNMENT in status
 
+    asked = blocks_text((await reply_to(stack, ENGINEER, "ssh vault-01 1h INC-1 checking backups")).blocks)
+    assert "jitbot admins cannot turn it on until this is fixed in Azure" in asked and SHOWN_ASSIGNMENT in asked
+    assert "not configured" not in asked and "exemption covering the VM" in asked
+
     await open_home(stack, ADMIN)
     home = view_text(await home_of(stack, ADMIN, lambda t: "*Unsupported*: 6 VMs" in t))
     assert "*Not configured*: 2 VMs" in home and "*Configured*: 5 VMs" in home

@@ -13,6 +13,7 @@ from jit.hints import Command, CommandHint, RequestHint
 from jit.model import (
     GrantedPort,
     JitRequestRecord,
+    PolicyDenial,
     RbacMode,
     RbacVerdict,
     RequestState,
@@ -147,6 +148,21 @@ async def test_a_vm_azure_cannot_protect_is_refused_with_the_reason_not_an_admin
         await world.service.submit(world.draft())
 
     assert refused.value.reasons == (reason,)
+    assert await nothing_stored(world)
+
+
+async def test_a_vm_azure_policy_refused_jit_on_is_refused_with_that_assignment_not_an_admin_command(
+    world: World,
+) -> None:
+    world.azure.remove_policy(VM_REF)
+    denial = PolicyDenial(VM_REF.id.upper(), "no-jit-in-prod", "/providers/x/policyAssignments/a1", world.clock.now())
+    world.policy_refusals.remember(denial)
+
+    with pytest.raises(JitOff, match="cannot turn it on") as refused:
+        await world.service.submit(world.draft())
+
+    assert refused.value.reasons == (UnsupportedReason.DISABLED_BY_POLICY,)
+    assert refused.value.denial == denial
     assert await nothing_stored(world)
 
 
@@ -305,7 +321,7 @@ class Lacking:
 async def test_an_enforced_rbac_check_refuses_before_anything_is_stored(world: World) -> None:
     deps = world.deps()
     screen = RequesterScreen(Lacking(), RbacMode.ENFORCE, world.records.record)
-    requesting = Requesting(deps, Opening(deps), screen)
+    requesting = Requesting(deps, Opening(deps), world.policy_refusals, screen)
 
     with pytest.raises(NotAllowed, match="may not request just-in-time access"):
         await requesting.submit(world.draft())

@@ -20,7 +20,7 @@ from itertools import count
 
 from jit.clock import Clock
 from jit.errors import UnknownRequest
-from jit.model import AccessRequest, RequestState
+from jit.model import AccessRequest, PolicyDenial, RequestState
 from jit.ports.records import CreateResult, RequestNotFound, TooManyPending, TransitionResult, UpdateResult
 from jit.schedule_items import pointless_items
 from jit.states import is_terminal, sources_of
@@ -333,3 +333,18 @@ def cjson_append(current: str, value: str) -> str:
 
 def _pairs(flat: list[str]) -> dict[str, str]:
     return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+
+
+class RememberedRefusals:
+    """``jit.ports.records.PolicyRefusals`` from a dict: the refusals a test says Azure Policy made."""
+
+    def __init__(self) -> None:
+        self.by_vm: dict[str, PolicyDenial] = {}
+
+    def remember(self, denial: PolicyDenial) -> None:
+        """As an admin's refused write would."""
+        self.by_vm[denial.vm_id.lower()] = denial
+
+    async def get(self, vm_id: str) -> PolicyDenial | None:
+        """The refusal, if one was remembered."""
+        return self.by_vm.get(vm_id.lower())

@@ -24,7 +24,7 @@ from jit.service import JitService
 from tests.jit.doubles.azure import FakeAzure
 from tests.jit.doubles.notify import RecordingNotifier, RecordingReviewPoster
 from tests.jit.doubles.people import GroupDirectory
-from tests.jit.doubles.records import InMemoryRecords, InMemoryTimetable
+from tests.jit.doubles.records import InMemoryRecords, InMemoryTimetable, RememberedRefusals
 from tests.jit.doubles.turns import InMemoryTurns
 
 REQUESTER = "UREQUESTER"
@@ -121,6 +121,7 @@ class World:
         self.policy = policy
         self.access = Authorisation(self.directory, self.router, self.config.admins, self.records.record)
         self.granting = Granting(self.azure, self.records, self.clock, self.turns)
+        self.policy_refusals = RememberedRefusals()
         self.service = JitService(
             azure=self.azure,
             store=self.records,
@@ -135,6 +136,7 @@ class World:
             granting=self.granting,
             trail=self.records,
             reviews=self.reviews,
+            policy_refusals=self.policy_refusals,
             wake=self._wake,
         )
 
