@@ -16,12 +16,12 @@ from jit.autoapprove import auto_approval
 from jit.deps import Deps
 from jit.errors import JitOff, NotAllowed, RequestRejected
 from jit.follow_ups import pending_schedule
-from jit.hints import Command, command_hint, request_hint
+from jit.hints import Command, RequestHint, command_hint, request_hint
 from jit.holder_notes import conflict_text, holders_json
 from jit.model import AccessRequest, JitPolicy, RequestState, UnsupportedReason, VirtualMachine
 from jit.opening import Opening
 from jit.policy_check import check_against_policy, tightest
-from jit.ports.azure_errors import VmNotFound
+from jit.ports.azure_errors import VmAmbiguous, VmNotFound
 from jit.ports.records import PolicyRefusals, TooManyPending
 from jit.reason_check import check_reason
 from jit.request_extras import TRUE, Extra
@@ -63,9 +63,13 @@ class Requesting:
         except VmNotFound as exc:
             if not exc.nearest:
                 raise
-            asked = request_hint(draft.ports, draft.vm, draft.duration, draft.source, draft.reason, draft.break_glass)
-            found = await self.suggesting.nearest(draft.requester, asked)
+            found = await self.suggesting.nearest(draft.requester, _asked(draft, exc.nearest[0]))
             raise VmNotFound(exc.user_message, hint=found.hint, nearest=exc.nearest) from None
+        except VmAmbiguous as exc:
+            if not exc.candidates:
+                raise
+            found = await self.suggesting.nearest(draft.requester, _asked(draft, exc.specs[0]))
+            raise VmAmbiguous(exc.name, exc.candidates, hint=found.hint) from None
 
     async def _submit(self, draft: RequestDraft) -> Submitted:
         deps = self.deps
@@ -231,3 +235,8 @@ def _dedupe_key(request: AccessRequest) -> str:
         " ".join(request.reason.split()),
     ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def _asked(draft: RequestDraft, vm: str) -> RequestHint:
+    """Everything the person typed, for ``vm`` in place of the VM they named."""
+    return request_hint(draft.ports, vm, draft.duration, draft.source, draft.reason, draft.break_glass)

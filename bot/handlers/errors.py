@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import redis.exceptions
 
@@ -13,8 +12,7 @@ from bot.blocks.hints import hint_command
 from bot.blocks.jit_off import jit_off_message
 from bot.grammar import GrammarError
 from jit.errors import JitOff, NotAllowed, RequestRejected, TemporarilyUnavailable, UnknownRequest
-from jit.hints import request_hint
-from jit.ports.azure_errors import AzureJitError, VmAmbiguous
+from jit.ports.azure_errors import AzureJitError
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +29,6 @@ def message_for(exc: BaseException) -> Message:
         return refusal_message(exc.problem)
     if isinstance(exc, UnknownRequest):
         return refusal_message("That request is unknown to jitbot (it may have expired from its records).")
-    if isinstance(exc, VmAmbiguous):
-        first = exc.candidates[0] if exc.candidates else None
-        hint = request_hint((22,), f"{first.resource_group}/{first.name}", timedelta(hours=1)) if first else None
-        return error_message(exc.user_message, hint_command(hint) if hint else None)
     if isinstance(exc, AzureJitError):
         return error_message(exc.user_message, hint_command(exc.hint) if exc.hint else None)
     if isinstance(exc, TemporarilyUnavailable | redis.exceptions.RedisError | ConnectionError | TimeoutError):

@@ -28,8 +28,8 @@ from bot.handlers.requesting import submit_request, tell_requester
 from bot.handlers.views import result_external_id, update_by_external_id
 from bot.runtime import Runtime
 from jit.errors import RequestRejected
-from jit.hints import Hint, request_hint
-from jit.ports.azure_errors import AzureJitError, VmAmbiguous
+from jit.hints import Hint
+from jit.ports.azure_errors import AzureJitError
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +90,6 @@ class RequestFormHandlers:
 
 def _hint_of(exc: BaseException, command: RequestAccess) -> Hint | None:
     """What a refusal suggests, to point at the fields it changes (an ambiguous VM: the VM field)."""
-    if isinstance(exc, VmAmbiguous) and exc.candidates:
-        first = exc.candidates[0]
-        vm = f"{first.resource_group}/{first.name}"
-        return request_hint(command.ports, vm, command.duration, command.source, command.reason)
     if isinstance(exc, RequestRejected | AzureJitError):
         return exc.hint
     return None

@@ -47,12 +47,25 @@ class VmNotFound(AzureJitError):
 
 
 class VmAmbiguous(AzureJitError):
-    """Several VMs share the name; ``candidates`` lists them so the user can pick ``rg/vm``."""
+    """Several VMs share the name; ``candidates`` lists them so the user can pick ``rg/vm``, and ``specs`` spells
+    each the shortest way that names only it. ``hint``, when set, is the person's command for the first one."""
 
-    def __init__(self, name: str, candidates: Sequence[VmRef]):
+    def __init__(self, name: str, candidates: Sequence[VmRef], *, hint: Hint | None = None):
+        self.name = name
         self.candidates = tuple(candidates)
         listing = ", ".join(f"`{c.subscription_id}/{c.resource_group}/{c.name}`" for c in self.candidates)
-        super().__init__(f"Several VMs are called `{name}`: {listing}. Say which one with `rg/vm`.")
+        super().__init__(f"Several VMs are called `{name}`: {listing}. Say which one with `rg/vm`.", hint=hint)
+
+    @property
+    def specs(self) -> tuple[str, ...]:
+        """``rg/vm`` for each candidate, or ``sub/rg/vm`` where two share the resource group's name."""
+        groups = [c.resource_group.lower() for c in self.candidates]
+        return tuple(
+            f"{c.resource_group}/{c.name}"
+            if groups.count(c.resource_group.lower()) == 1
+            else f"{c.subscription_id}/{c.resource_group}/{c.name}"
+            for c in self.candidates
+        )
 
 
 class InvalidVmName(AzureJitError):

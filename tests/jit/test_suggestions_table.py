@@ -12,7 +12,7 @@ import pytest
 from jit.errors import RequestRejected
 from jit.hints import RequestHint
 from jit.model import PolicyPort, VirtualMachine, VmRef
-from jit.ports.azure_errors import VmNotFound
+from jit.ports.azure_errors import VmAmbiguous, VmNotFound
 from jit.results import RequestDraft
 from jit.routing import Route
 from tests.jit.doubles.world import GLASS_GROUP, REQUESTER, VM_REF, World, rule
@@ -130,6 +130,28 @@ async def test_a_name_that_matches_no_vm_suggests_the_one_meant_with_everything_
     assert refused.value.nearest == ("web-01",)
     assert refused.value.hint == RequestHint((22,), "web-01", H, ASKED_FROM, "tailing logs")
     assert (await world.service.submit(_draft(refused.value.hint))).created
+
+
+async def test_an_ambiguous_name_suggests_one_of_the_vms_with_everything_else_kept() -> None:
+    world = _world(rule())
+    twin = VmRef(
+        id="/subscriptions/sub-2/resourceGroups/rg-other/providers/Microsoft.Compute/virtualMachines/web-01",
+        subscription_id="sub-2",
+        resource_group="rg-other",
+        name="web-01",
+        location="westeurope",
+    )
+    world.azure.add_vm(VirtualMachine(twin), [PolicyPort(22)])
+    asked = RequestHint((8080,), "web-01", 90 * timedelta(minutes=1), ASKED_FROM, "INC-1234 tailing logs")
+
+    with pytest.raises(VmAmbiguous) as refused:
+        await world.service.submit(_draft(asked))
+
+    assert "`sub-2/rg-other/web-01`" in refused.value.user_message
+    assert refused.value.specs == (f"{VM_REF.resource_group}/web-01", "rg-other/web-01")
+    suggested = RequestHint((8080,), f"{VM_REF.resource_group}/web-01", H, ASKED_FROM, "INC-1234 tailing logs")
+    assert refused.value.hint == suggested, "typed values kept; only the VM and what its policy refuses change"
+    assert (await world.service.submit(_draft(suggested))).created
 
 
 @pytest.mark.parametrize(("vm", "ports"), [("web-01", (22,)), ("win-01", (3389,))])
