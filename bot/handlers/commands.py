@@ -41,8 +41,9 @@ def _ephemeral(message: Message) -> dict[str, Any]:
 
 def costs(command: Command) -> bool:
     """Whether a command counts against ``JITBOT_COMMANDS_PER_MINUTE``: everything that asks Azure (a VM's help or
-    status, the list, requests, admin commands), changes access or builds a report does; ``/jit help``, your own
-    ``/jit status`` and ``/jit cancel`` (Redis only) never do, so exploring cannot use up the limit."""
+    status, the list, requests, admin commands, and a mistaken request whose suggestion is checked against the VM),
+    changes access or builds a report does; ``/jit help``, your own ``/jit status`` and ``/jit cancel`` (Redis only)
+    never do, so exploring cannot use up the limit."""
     if isinstance(command, Cancel) or (isinstance(command, Help) and not command.topic):
         return False
     return not (isinstance(command, Status) and command.vm is None)
@@ -69,13 +70,15 @@ class CommandHandlers:
             command = parse_command(str(body.get("text", "")))
         except GrammarError as exc:
             if exc.request is not None:
-                await respond(**_ephemeral(await self.corrected(user, exc)))
+                refusal = await self._over_the_limit(user, "mistaken request (its suggestion is checked in Azure)")
+                await respond(**_ephemeral(refusal or await self.corrected(user, exc)))
             return
         if isinstance(command, Help) and command.topic is None:
             return
         self.runtime.metrics.commands.labels(command=type(command).__name__).inc()
         try:
-            refusal = await self._over_the_limit(user, command) if costs(command) else None
+            what = f"command {type(command).__name__}"
+            refusal = await self._over_the_limit(user, what) if costs(command) else None
             if refusal is not None:
                 await respond(**_ephemeral(refusal))
                 return
@@ -98,15 +101,16 @@ class CommandHandlers:
             return error_message(f"{mistake.problem} {found.why_none}")
         return error_message(mistake.problem, hint_command(found.hint))
 
-    async def _over_the_limit(self, user: str, command: Command) -> Message | None:
-        """Count a costly command; over ``JITBOT_COMMANDS_PER_MINUTE`` it is refused (audited) with when to retry."""
+    async def _over_the_limit(self, user: str, what: str) -> Message | None:
+        """Count a costly command (``what``, for the audit); over ``JITBOT_COMMANDS_PER_MINUTE`` it is refused
+        (audited) with when to retry."""
         limit = self.runtime.settings.commands_per_minute
         decision = await self.runtime.limiter.hit(user, limit)
         if decision.allowed:
             return None
         self.runtime.metrics.rate_limited.labels(kind="command").inc()
         why = f"more than {limit} commands in a minute"
-        detail = {"what": f"command {type(command).__name__}", "why": why}
+        detail = {"what": what, "why": why}
         await self.runtime.store.record("rate_limited", actor=user, request_id=None, detail=detail)
         seconds = max(1, math.ceil(decision.retry_after.total_seconds()))
         return rate_limited_message(

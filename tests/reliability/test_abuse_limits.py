@@ -92,6 +92,22 @@ async def test_commands_per_minute_limit_is_per_user_clear_and_audited(stack: St
     assert any(m.buttons() for m in stack.slack.messages_in(APPROVAL_CHANNEL))
 
 
+async def test_mistaken_requests_count_because_their_suggestion_reads_azure(stack: Stack) -> None:
+    driver = driver_of(stack)
+    for _ in range(6):
+        await driver.slash_command(ENGINEER, "ssh web-01 1hr typo")
+    await stack.slack.wait_until(lambda: len(stack.slack.ephemerals_for(ENGINEER)) >= 6 or None, timeout=20)
+    assert "did you mean `1h`" in str(stack.slack.ephemerals_for(ENGINEER)[-1].blocks)
+    stack.arm.reset_calls()
+
+    await driver.slash_command(ENGINEER, "ssh web-01 1hr typo")
+
+    await ephemeral_reply(stack, ENGINEER, "more than 6 commands that ask Azure")
+    assert stack.arm.calls == [], "the refused mistake was not checked against Azure"
+    [limited] = [r async for r in stack.runtime.audit.entries() if r.event == "rate_limited"]
+    assert limited.detail["what"] == "mistaken request (its suggestion is checked in Azure)"
+
+
 async def test_clicks_are_rate_limited_per_user_refused_where_clicked_and_audited(
     stack: Stack, clock: ManualClock
 ) -> None:
