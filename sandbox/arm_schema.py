@@ -24,13 +24,22 @@ COMMON_TYPES = SECURITY / "common/v1/types.json"
 AUTHORIZATION = SPECS / "authorization/Microsoft.Authorization/stable/2022-04-01"
 ROLE_ASSIGNMENTS_SWAGGER = AUTHORIZATION / "authorization-RoleAssignmentsCalls.json"
 ROLE_DEFINITIONS_SWAGGER = AUTHORIZATION / "authorization-RoleDefinitionsCalls.json"
+RESOURCE_GRAPH = SPECS / "resourcegraph/Microsoft.ResourceGraph"
+RESOURCE_GRAPH_SWAGGER = RESOURCE_GRAPH / "stable/2021-03-01/resourcegraph.json"
 
 
 @cache
 def _registry() -> Registry[Any]:
     resources = [
         (path.as_uri(), Resource.from_contents(json.loads(path.read_text(encoding="utf-8")), DRAFT4))
-        for path in (JIT_SWAGGER, PRICING_SWAGGER, COMMON_TYPES, ROLE_ASSIGNMENTS_SWAGGER, ROLE_DEFINITIONS_SWAGGER)
+        for path in (
+            JIT_SWAGGER,
+            PRICING_SWAGGER,
+            COMMON_TYPES,
+            ROLE_ASSIGNMENTS_SWAGGER,
+            ROLE_DEFINITIONS_SWAGGER,
+            RESOURCE_GRAPH_SWAGGER,
+        )
     ]
     registry: Registry[Any] = Registry().with_resources(resources)
     return registry

@@ -184,3 +184,9 @@ def make_gateway(
         tuning=tuning,
     )
     return gw, credential
+
+
+@pytest.fixture
+def list_path(arm: ArmEmulator) -> None:
+    """The identity lacks Resource Graph access (403), so the gateway uses the per-subscription list calls."""
+    arm.graph_denied = True
