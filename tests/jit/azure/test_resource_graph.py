@@ -10,9 +10,10 @@ import pytest
 
 from jit.azure.gateway import AzureGateway, build_gateway
 from jit.clock import ManualClock
-from jit.model import VmJitStatus
+from jit.model import UnsupportedReason, VirtualMachine, VmJitStatus
 from sandbox.arm import ArmEmulator
-from sandbox.arm_inventory import Inventory, ManagementGroup, NetworkSecurityGroup, Subscription, VirtualMachine
+from sandbox.arm_inventory import Inventory, ManagementGroup, NetworkSecurityGroup, Subscription
+from sandbox.arm_inventory import VirtualMachine as ArmVm
 
 from .conftest import LOCATION, SUB_A, SUB_B, SUB_C, TEST_TUNING, make_gateway, settings_for
 
@@ -32,13 +33,16 @@ def rows_of(statuses: list[VmJitStatus]) -> list[VmJitStatus]:
     return sorted(statuses, key=lambda row: row.vm.ref.id.lower())
 
 
-async def through_lists(arm: ArmEmulator, clock: ManualClock) -> tuple[list[VmJitStatus], list[object]]:
+Found = list[tuple[VirtualMachine, tuple[UnsupportedReason, ...]]]
+
+
+async def through_lists(arm: ArmEmulator, clock: ManualClock) -> tuple[list[VmJitStatus], Found]:
     """Inventory and lookups as an identity without Resource Graph access gets them."""
     arm.graph_denied = True
     gateway, credential = make_gateway(arm, clock)
     try:
         async with credential, gateway:
-            found = []
+            found: Found = []
             for spec in SPECS:
                 vm = await gateway.find_vm(spec)
                 found.append((vm, await gateway.unsupported_reasons(vm.ref)))
@@ -51,7 +55,7 @@ async def test_both_paths_return_the_same_inventory_and_lookups(
     gateway: AzureGateway, arm: ArmEmulator, clock: ManualClock
 ) -> None:
     graph_rows = rows_of(await gateway.inventory())
-    graph_found = []
+    graph_found: Found = []
     for spec in SPECS:
         vm = await gateway.find_vm(spec)
         graph_found.append((vm, await gateway.unsupported_reasons(vm.ref)))
@@ -73,7 +77,7 @@ def add_subscriptions(world: Inventory, count: int) -> None:
         sub = f"99999999-0000-4000-8000-{number:012d}"
         world.subscriptions.append(Subscription(sub, f"extra {number}"))
         world.nsgs.append(NetworkSecurityGroup(sub, "rg-x", "nsg-x", LOCATION))
-        world.vms.append(VirtualMachine(sub, "rg-x", f"x-{number}", LOCATION, nic_nsg="nsg-x"))
+        world.vms.append(ArmVm(sub, "rg-x", f"x-{number}", LOCATION, nic_nsg="nsg-x"))
 
 
 async def test_a_cold_lookup_costs_the_same_whatever_the_number_of_subscriptions(
