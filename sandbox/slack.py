@@ -31,6 +31,7 @@ from aiohttp import web
 
 from sandbox import slack_methods
 from sandbox.slack_faults import Faults
+from sandbox.slack_rate_limits import PostingLimit
 from sandbox.slack_respond import apply_response
 from sandbox.slack_socket import SocketModeServer
 from sandbox.slack_state import (
@@ -68,7 +69,8 @@ class SlackEmulator:
     """The Slack Web API on loopback HTTP, backed by an in-memory workspace.
 
     ``trigger_ttl`` is how long a ``trigger_id`` may be used for views.open (Slack: 3 s);
-    ``response_url_ttl`` and ``response_url_uses`` bound response URLs (Slack: 30 minutes, 5 uses).
+    ``response_url_ttl`` and ``response_url_uses`` bound response URLs (Slack: 30 minutes, 5 uses);
+    ``posting_limit`` is chat.postMessage's per-channel rate limit (``sandbox.slack_rate_limits``; None lifts it).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class SlackEmulator:
         trigger_ttl: float = 3.0,
         response_url_ttl: float = 1800.0,
         response_url_uses: int = 5,
+        posting_limit: PostingLimit | None = None,
     ) -> None:
         self.workspace = workspace or demo_workspace()
         self.state = SlackState(
@@ -87,6 +90,8 @@ class SlackEmulator:
             response_url_uses=response_url_uses,
         )
         self.faults = Faults()
+        self.posting_limit = posting_limit if posting_limit is not None else PostingLimit()
+        self.posting_limit_on = True
         self.socket_mode = SocketModeServer(self.workspace.bot.app_id)
         self.calls: list[Call] = []
         self._offline: OfflineMode | None = None
@@ -228,6 +233,12 @@ class SlackEmulator:
         if method == "apps.connections.open":
             return self._open_socket(args, token)
         accepted = ",".join(slack_methods.METHOD_SCOPES.get(method, ()))
+        if method == "chat.postMessage" and token == self.workspace.token and self.posting_limit_on:
+            retry_after = self.posting_limit.take(self._channel_id(str(args.get("channel", ""))))
+            if retry_after is not None:
+                body = {"ok": False, "error": "ratelimited"}
+                self._record(method, args, body, 429)
+                return self._json(body, status=429, headers={"Retry-After": str(retry_after)})
         try:
             if not token:
                 raise SlackError("not_authed")
