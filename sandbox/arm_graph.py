@@ -131,12 +131,25 @@ def _row(resource: dict[str, Any], subscription_id: str, resource_group: str, te
 
 @dataclass
 class ResourceTable:
-    """The ``Resources`` rows of each subscription, rebuilt only when something in that subscription changed."""
+    """The ``Resources`` rows of each subscription (by type), rebuilt only when something in that subscription
+    changed; and the results of recent queries, so the pages of one query read the snapshot its first page saw."""
 
-    _cache: dict[str, tuple[tuple[Any, ...], list[Row]]] = field(default_factory=dict)
+    _cache: dict[str, tuple[tuple[Any, ...], dict[str, list[Row]]]] = field(default_factory=dict)
+    _snapshots: dict[str, list[Row]] = field(default_factory=dict)
 
-    def rows(self, inventory: Inventory, subscription_ids: list[str]) -> list[Row]:
-        """Every row of these subscriptions, subscription by subscription in inventory order."""
+    def remember(self, fingerprint: str, rows: list[Row]) -> None:
+        """Keep a query's result for its next pages (the 16 most recent queries)."""
+        self._snapshots.pop(fingerprint, None)
+        self._snapshots[fingerprint] = rows
+        while len(self._snapshots) > 16:
+            self._snapshots.pop(next(iter(self._snapshots)))
+
+    def snapshot(self, fingerprint: str) -> list[Row] | None:
+        """The result a query's first page saw, if still kept."""
+        return self._snapshots.get(fingerprint)
+
+    def rows(self, inventory: Inventory, subscription_ids: list[str], types: frozenset[str] | None = None) -> list[Row]:
+        """Every row of these subscriptions (of these lower-cased types), subscription by subscription."""
         nsgs_by_sub: dict[str, list[NetworkSecurityGroup]] = {}
         for nsg in inventory.nsgs:
             nsgs_by_sub.setdefault(nsg.subscription_id.lower(), []).append(nsg)
@@ -147,9 +160,14 @@ class ResourceTable:
             key = (tuple(_vm_key(vm) for vm in vms), tuple(_nsg_key(n) for n in nsgs))
             cached = self._cache.get(subscription_id.lower())
             if cached is None or cached[0] != key:
-                cached = (key, _subscription_rows(inventory, subscription_id, vms, nsgs))
+                by_type: dict[str, list[Row]] = {}
+                for row in _subscription_rows(inventory, subscription_id, vms, nsgs):
+                    by_type.setdefault(row["type"], []).append(row)
+                cached = (key, by_type)
                 self._cache[subscription_id.lower()] = cached
-            found.extend(cached[1])
+            for kind, rows in cached[1].items():
+                if types is None or kind in types:
+                    found.extend(rows)
         return found
 
 
@@ -250,11 +268,15 @@ def answer(inventory: Inventory, table: ResourceTable, body: Any) -> dict[str, A
     options = body.get("options") or {}
     scope = scope_of(inventory, body)
     fingerprint = hashlib.sha256(json.dumps([body["query"], sorted(scope)]).encode()).hexdigest()[:16]
-    rows = query.run(lambda: table.rows(inventory, scope))
     page = int(options.get("$top", DEFAULT_PAGE))
     skip = int(options.get("$skip", 0))
+    rows = None
     if options.get("$skipToken"):
         skip = _skip_from(str(options["$skipToken"]), fingerprint)
+        rows = table.snapshot(fingerprint)
+    if rows is None:
+        rows = query.run(lambda types: table.rows(inventory, scope, types))
+        table.remember(fingerprint, rows)
     chunk = rows[skip : skip + page]
     more = skip + page < len(rows)
     pageable = all("id" in row for row in rows[:1])

@@ -64,8 +64,20 @@ def tokenize(query: str) -> list[Token]:
 
 
 Expr = Callable[[Row], Any]
-Stage = Callable[[Table, "Source"], Table]
-Source = Callable[[], Table]
+Types = frozenset[str] | None
+Source = Callable[[Types], Table]
+"""The table's rows; given the lower-cased resource types a query starts by keeping, it may return only those."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A (sub)query: the types its first ``where`` keeps (None: any) and its stages."""
+
+    types: Types
+    stages: tuple[Stage, ...]
+
+
+Stage = Callable[[Table, Source], Table]
 
 
 class _Parser:
@@ -106,14 +118,42 @@ class _Parser:
 
     # -- tabular -----------------------------------------------------------------------------------------
 
-    def query(self) -> tuple[str, list[Stage]]:
+    def query(self) -> Plan:
         table = self.name()
         if table.lower() != "resources":
             raise KqlError(f"Table '{table}' is not served here; query 'Resources'.")
+        types = self.leading_types()
         stages: list[Stage] = []
         while self.accept("|"):
             stages.append(self.stage())
-        return table, stages
+        return Plan(types, tuple(stages))
+
+    def leading_types(self) -> Types:
+        """The types kept by a first ``| where type =~ 'x'`` or ``| where type in~ ('x', …)`` (then ``and`` or end)."""
+        ahead = self.tokens[self.at : self.at + 4]
+        texts = [token.text.lower() for token in ahead]
+        if len(ahead) < 4 or texts[:2] != ["|", "where"] or texts[2] != "type":
+            return None
+        op = ahead[3].text.lower()
+        rest = self.tokens[self.at + 4 :]
+        if op in ("=~", "==") and rest and rest[0].kind == "string":
+            after = rest[1:2]
+            if after and after[0].text.lower() not in ("and", "|"):
+                return None
+            return frozenset({rest[0].text.lower()})
+        if op in ("in~", "in") and rest and rest[0].text == "(":
+            values: list[str] = []
+            for index, token in enumerate(rest[1:], start=1):
+                if token.text == ")":
+                    after = rest[index + 1 : index + 2]
+                    if after and after[0].text.lower() not in ("and", "|"):
+                        return None
+                    return frozenset(values)
+                if token.kind == "string":
+                    values.append(token.text.lower())
+                elif token.text != ",":
+                    return None
+        return None
 
     def stage(self) -> Stage:
         token = self.take()
@@ -161,7 +201,7 @@ class _Parser:
         if kind not in ("leftouter", "inner", "innerunique"):
             raise KqlError(f"join kind '{kind}' is not supported here.")
         self.expect("(")
-        _, stages = self.query()
+        plan = self.query()
         self.expect(")")
         self.expect("on")
         keys = [self.name()]
@@ -169,7 +209,7 @@ class _Parser:
             keys.append(self.name())
 
         def run(rows: Table, source: Source) -> Table:
-            right = _run(source, stages)
+            right = _run(source, plan)
             index: dict[tuple[Any, ...], list[Row]] = {}
             for row in right:
                 index.setdefault(tuple(_key(row.get(k)) for k in keys), []).append(row)
@@ -442,9 +482,9 @@ def _ordered(rows: Table, keys: Sequence[tuple[Expr, bool]]) -> Table:
     return ordered
 
 
-def _run(source: Source, stages: Sequence[Stage]) -> Table:
-    rows = source()
-    for stage in stages:
+def _run(source: Source, plan: Plan) -> Table:
+    rows = source(plan.types)
+    for stage in plan.stages:
         rows = stage(rows, source)
     return rows
 
@@ -453,18 +493,18 @@ def _run(source: Source, stages: Sequence[Stage]) -> Table:
 class Query:
     """A parsed query: run it over a table (``source`` is called for the main table and for each join)."""
 
-    stages: tuple[Stage, ...]
+    plan: Plan
 
     def run(self, source: Source) -> Table:
         """The result rows."""
-        return _run(source, self.stages)
+        return _run(source, self.plan)
 
 
 def parse(text: str) -> Query:
     """Parse ``text``; raises KqlError for anything outside the subset."""
     parser = _Parser(tokenize(text))
-    _, stages = parser.query()
+    plan = parser.query()
     leftover = parser.peek()
     if leftover is not None:
         raise KqlError(f"Unexpected '{leftover.text}' after the end of the query.")
-    return Query(tuple(stages))
+    return Query(plan)
