@@ -61,9 +61,11 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def vm_query(wanted: VmSpec | None = None, ids: Sequence[str] = ()) -> str:
-    """The VMs (Resource Manager and classic) named like ``wanted``, with these ids, or all of them."""
+def vm_query(wanted: VmSpec | None = None, ids: Sequence[str] = (), names: Sequence[str] = ()) -> str:
+    """The VMs (Resource Manager and classic) named like ``wanted``, with these ids or names, or all of them."""
     where = [f"type in~ ('{ARM_VM}', '{CLASSIC_VM}')"]
+    if names:
+        where.append(f"name in~ ({', '.join(_literal(n) for n in names)})")
     if wanted is not None:
         where.append(f"name =~ {_literal(wanted.name)}")
         if wanted.resource_group:
@@ -219,6 +221,12 @@ class GraphVmSource:
     async def find(self, wanted: VmSpec, subscriptions: Sequence[str], group: str | None) -> GraphVms | None:
         """The VMs matching ``wanted`` with their wiring: two queries, whatever the number of subscriptions."""
         return await self._vms(vm_query(wanted), subscriptions, group)
+
+    async def find_names(
+        self, names: Sequence[str], subscriptions: Sequence[str], group: str | None
+    ) -> GraphVms | None:
+        """Every VM called any of ``names`` with its wiring: two queries, whatever the number of names."""
+        return await self._vms(vm_query(names=names), subscriptions, group)
 
     async def by_ids(self, ids: Sequence[str], subscriptions: Sequence[str], group: str | None) -> GraphVms | None:
         """These VMs (by resource id) with their wiring."""

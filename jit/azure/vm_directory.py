@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from jit.azure.cache import TtlCache
+from jit.azure.name_batches import NameBatches
 from jit.azure.resource_graph import GraphVms, GraphVmSource
 from jit.azure.topology import IndexedVm
 from jit.clock import Clock
@@ -19,6 +20,16 @@ from jit.vm_names import VmSpec
 
 INVENTORY_TTL = timedelta(minutes=10)
 ALL = "all"
+
+
+def _matches(item: IndexedVm, wanted: VmSpec) -> bool:
+    """Resource Graph's ``=~`` on name, resource group and subscription, for VMs found by a shared query."""
+    ref = item.vm.ref
+    return (
+        ref.name.lower() == wanted.name.lower()
+        and (not wanted.resource_group or ref.resource_group.lower() == wanted.resource_group.lower())
+        and (not wanted.subscription_id or ref.subscription_id.lower() == wanted.subscription_id.lower())
+    )
 
 
 class VmDirectory:
@@ -41,6 +52,7 @@ class VmDirectory:
         self._vms: TtlCache[str, IndexedVm] = TtlCache(clock, ttl)
         self._subnets: TtlCache[str, str | None] = TtlCache(clock, ttl)
         self._inventory: TtlCache[str, GraphVms | None] = TtlCache(clock, inventory_ttl)
+        self._batches = NameBatches(source, self._subscriptions, self._group)
 
     def _scope(self, subscriptions: Sequence[str] | None) -> tuple[Sequence[str], str | None]:
         if subscriptions is not None:
@@ -56,12 +68,18 @@ class VmDirectory:
 
     async def find(self, wanted: VmSpec, subscriptions: Sequence[str] | None = None) -> list[IndexedVm] | None:
         """The VMs matching ``wanted`` in ``subscriptions`` (default: the whole scope), remembered for ``ttl``; a miss
-        is not remembered (the VM may be created any moment), and concurrent lookups of one name share a query."""
+        is not remembered (the VM may be created any moment), and concurrent lookups in the whole scope share
+        queries (``NameBatches``), whatever names they ask for."""
         key = (wanted.name.lower(), (wanted.resource_group or "").lower(), *(s.lower() for s in subscriptions or ()))
 
         async def load() -> tuple[IndexedVm, ...] | None:
-            found = await self._source.find(wanted, *self._scope(subscriptions))
-            return None if found is None else tuple(self._remember(found).items)
+            if subscriptions is None:
+                found = await self._batches.find(wanted.name)
+            else:
+                found = await self._source.find(wanted, subscriptions, None)
+            if found is None:
+                return None
+            return tuple(item for item in self._remember(found).items if _matches(item, wanted))
 
         items = await self._found.get(key, load)
         if not items:

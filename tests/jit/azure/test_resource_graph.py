@@ -141,3 +141,22 @@ async def test_a_throttled_query_waits_for_the_quota_window(
     assert statuses.count(200) == 4
     throttled = next(call for call in arm.calls if call.status == 429)
     assert throttled.operation == "resourcegraph.resources"
+
+
+async def test_concurrent_lookups_of_different_names_share_a_round_of_queries(
+    arm: ArmEmulator, clock: ManualClock, world: Inventory, identity_env: None
+) -> None:
+    add_subscriptions(world, 30)
+    settings = replace(settings_for(arm), azure_subscription_ids=tuple(s.id for s in world.subscriptions))
+    async with build_gateway(settings, clock, connection_verify=str(arm.ca_file), tuning=TEST_TUNING) as gateway:
+        found = await asyncio.gather(*(gateway.find_vm(f"x-{number}") for number in range(30)))
+        missing = await asyncio.gather(
+            gateway.find_vm("rg-app/web-01"), gateway.find_vm("nobody"), return_exceptions=True
+        )
+    assert [vm.ref.name for vm in found] == [f"x-{number}" for number in range(30)]
+    assert [vm.ref.subscription_id for vm in found] == [f"99999999-0000-4000-8000-{n:012d}" for n in range(30)]
+    assert not isinstance(missing[0], BaseException) and missing[0].ref.resource_group == "rg-app"
+    assert isinstance(missing[1], Exception) and "No VM called" in str(missing[1])
+    queries = [call for call in arm.calls if call.operation == "resourcegraph.resources"]
+    assert len(queries) <= 4 + 4, "two rounds for the 30 names, two for the last two: never a round per name"
+    assert all(call.status == 200 for call in queries), "within Resource Graph's quota"
