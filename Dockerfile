@@ -26,9 +26,12 @@ RUN uv sync --frozen --no-default-groups --no-editable --python /usr/local/bin/p
 FROM python:3.11-slim AS runtime
 LABEL org.opencontainers.image.title="jitbot" \
       org.opencontainers.image.description="Slack ChatOps for just-in-time VM access on Azure"
+# The user has no home, and the root filesystem may be read-only: matplotlib (the access review's chart) keeps
+# its font cache under /tmp, which every deployment mounts writable.
 ENV PATH="/opt/jitbot/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    MPLCONFIGDIR=/tmp/matplotlib \
     PORT=3000
 RUN groupadd --system --gid 10001 jitbot \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -26,8 +26,9 @@ from bench.procs import sample_process
 from bench.world import World
 from jit.clock import SystemClock
 from jit.model import AccessRequest, RequestState, VmRef
+from jit.request_ids import REQUEST_ID_PREFIX, new_request_id
 from jit.store.keys import DEFAULT_PREFIX
-from jit.store.requests import REQUEST_ID_PREFIX, RequestStore, new_request_id
+from jit.store.requests import RequestStore
 from jit.store.schedule import Schedule, item_key
 from sandbox.redis_server import RedisServer
 from sandbox.slack_workspace import APPROVAL_CHANNEL, APPROVER_1, ENGINEER

@@ -5,12 +5,13 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.ackpath.lazy_listeners import run_lazy_listeners_ack_first
 from bot.blocks.inventory import ENABLE_ACTION, LIST_MORE_ACTION, LIST_TAB_ACTION_PATTERN
 from bot.blocks.policy_modal import DISABLE_CALLBACK_ID, POLICY_CALLBACK_ID
-from bot.handlers.admin import AdminFlows, admin_service
+from bot.handlers.admin import AdminFlows
 from bot.handlers.commands import CommandHandlers
 from bot.handlers.decisions import DecisionHandlers
-from bot.handlers.home import HomeHandlers, HomePublisher, install_home_refresh
+from bot.handlers.home import HomeHandlers
 from bot.handlers.inventory import InventoryHandlers
 from bot.handlers.lifecycle import (
     ACK_REVIEW_ACTION,
@@ -21,7 +22,6 @@ from bot.handlers.lifecycle import (
 )
 from bot.handlers.limits import InteractionLimit
 from bot.handlers.request_form import RequestFormHandlers
-from bot.lazy import run_lazy_listeners_ack_first
 from bot.respond import install_session_respond
 from bot.runtime import Runtime
 from jit.settings import Settings
@@ -42,11 +42,11 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     app = AsyncApp(
         client=bolt_client(settings),
         signing_secret=settings.slack_signing_secret or None,
-        request_verification_enabled=False,  # bot.server checks every HTTP request; Socket Mode needs none
+        request_verification_enabled=False,  # bot.ackpath checks every HTTP request; Socket Mode needs none
         process_before_response=True,
         ignoring_self_events_enabled=True,
     )
-    run_lazy_listeners_ack_first(app, runtime.in_flight, runtime.foreground)
+    run_lazy_listeners_ack_first(app, runtime.in_flight, runtime.background_work)
     install_session_respond(app, lambda: runtime.slack.session)
     commands = CommandHandlers(runtime)
     app.command("/jit")(ack=commands.ack, lazy=[commands.run])
@@ -69,9 +69,8 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
 
 def _register_portal(app: AsyncApp, runtime: Runtime, limit: InteractionLimit) -> None:
     """The portal's JIT page in Slack: inventory paging, Enable JIT, the policy modals and App Home."""
-    admin = admin_service(runtime)
-    home = HomePublisher(runtime, admin)
-    install_home_refresh(runtime, home)
+    admin = runtime.admin
+    home = runtime.home
     inventory = InventoryHandlers(runtime, admin)
     app.action(LIST_TAB_ACTION_PATTERN)(ack=inventory.ack, lazy=[limit.click(inventory.page)])
     app.action(LIST_MORE_ACTION)(ack=inventory.ack, lazy=[limit.click(inventory.page)])

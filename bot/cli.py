@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
-            from bot.serve import serve
+            from bot.process import serve
 
             return asyncio.run(serve(host=args.host, port=args.port))
         if args.command == "doctor":

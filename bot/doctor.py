@@ -7,14 +7,14 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from redis.asyncio.cluster import RedisCluster
+from redis.credentials import CredentialProvider
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.runtime import build_slack_client
+from bot.runtime import build_slack_client, diagnose_azure, redis_credentials
 from bot.scopes import required_scopes
 from jit.checks import Check, Verdict
-from jit.clock import SystemClock
-from jit.model import RbacMode
+from jit.identity_map import identity_map_checks
 from jit.redis_connect import RedisClient, connect_redis
 from jit.rules import groups_named, rules_checks
 from jit.settings import Settings, SettingsError, load_environment
@@ -38,8 +38,10 @@ async def run_doctor(
         return 1
     checks = [Check.passed("Settings", "environment", "every required variable is set and valid")]
     checks += rules_checks(settings)
+    checks += identity_map_checks(settings.identity_map)
     checks += await slack_checks(settings)
-    checks += await redis_checks(settings.redis_url)
+    async with redis_credentials(settings) as credentials:
+        checks += await redis_checks(settings.redis_url, credentials)
     checks += await azure_checks(settings, connection_verify)
     print_table(checks, stream)
     return 1 if any(c.verdict is Verdict.FAIL for c in checks) else 0
@@ -111,6 +113,8 @@ async def _slack_checks(client: AsyncWebClient, settings: Settings) -> list[Chec
     channels = [("approval channel", settings.approval_channel)]
     if settings.oncall_channel:
         channels.append(("on-call channel", settings.oncall_channel))
+    if settings.review_channel:
+        channels.append(("review channel", settings.review_channel))
     for label, channel in channels:
         checks.append(await _channel_check(client, label, channel))
     for group, places in groups_named(settings).items():
@@ -162,12 +166,13 @@ def _header(headers: Any, name: str) -> str:
     return ""
 
 
-async def redis_checks(url: str) -> list[Check]:
-    """Redis answers, and keeps data across restarts (warn when AOF and RDB are both off, on any cluster node)."""
+async def redis_checks(url: str, credential_provider: CredentialProvider | None = None) -> list[Check]:
+    """Redis answers (signing in as the bot does: with an Entra ID token when ``credential_provider`` is given), and
+    keeps data across restarts (warn when AOF and RDB are both off, on any cluster node)."""
     area = "Redis"
     client: RedisClient | None = None
     try:
-        client = connect_redis(url, socket_timeout=3)
+        client = connect_redis(url, socket_timeout=3, credential_provider=credential_provider)
         await client.ping()
     except Exception as exc:
         if client is not None:
@@ -234,13 +239,5 @@ async def _config_save(client: RedisClient, **target: Any) -> dict[str, str]:
 
 async def azure_checks(settings: Settings, connection_verify: str | None) -> list[Check]:
     """The credential gets a token; each subscription's VMs and JIT policies are readable; Defender is on; and,
-    unless JITBOT_REQUESTER_RBAC is off, Microsoft Graph lets jitbot look people up."""
-    from jit.azure.diagnostics import graph_checks
-    from jit.azure.gateway import build_gateway
-
-    gateway = build_gateway(settings, SystemClock(), connection_verify=connection_verify)
-    async with gateway:
-        checks = await gateway.diagnose()
-        if settings.requester_rbac is not RbacMode.OFF:
-            checks += await graph_checks(gateway.clients)
-        return checks
+    unless JITBOT_REQUESTER_RBAC is off, Microsoft Graph lets jitbot look people up (``bot.runtime``)."""
+    return await diagnose_azure(settings, connection_verify)

@@ -18,9 +18,8 @@ from bot.blocks.lifecycle import (
 from bot.blocks.notices import revoked_notice
 from bot.blocks.sharing import lost_ports_notice, outside_access_notice, outside_closed_notice, superseded_notice
 from bot.notifier import SlackNotifier
-from jit import extras
-from jit.displacement import outside_closed
 from jit.model import AccessRequest, OutsideAccess
+from jit.request_extras import extras_of
 
 
 def reference(channel: str, ts: str) -> str:
@@ -39,7 +38,7 @@ class SlackLifecycleNotifier(SlackNotifier):
 
     async def extension_card(self, request: AccessRequest) -> str:
         """Post the extension card in the request's approval channel, or re-render it where it is."""
-        ext = extras.extension(request)
+        ext = extras_of(request).extension
         posted = parse_reference(ext.card) if ext.card else None
         card = extension_card(request)
         if posted is not None:
@@ -59,7 +58,7 @@ class SlackLifecycleNotifier(SlackNotifier):
     async def escalate(self, request: AccessRequest, waited: timedelta) -> str:
         """Post the card with its buttons to the escalation channel (or again in the approval channel)."""
         approval_channel = request.card_channel or self.settings.approval_channel
-        channel = request.extra.get(extras.ESCALATE_CHANNEL) or approval_channel
+        channel = extras_of(request).escalate_channel or approval_channel
         posted = await self._post_ref(channel, escalation_card(request, waited))
         if request.card_ts:
             await self._post_ref(approval_channel, escalation_note(request, channel), thread_ts=request.card_ts)
@@ -82,9 +81,7 @@ class SlackLifecycleNotifier(SlackNotifier):
 
     async def review_overdue(self, request: AccessRequest, round_number: int) -> None:
         """Escalate the missing review where escalations go, and to on-call."""
-        channels = [
-            request.extra.get(extras.ESCALATE_CHANNEL) or request.card_channel or self.settings.approval_channel
-        ]
+        channels = [extras_of(request).escalate_channel or request.card_channel or self.settings.approval_channel]
         if self.settings.oncall_channel and self.settings.oncall_channel not in channels:
             channels.append(self.settings.oncall_channel)
         for channel in channels:
@@ -114,7 +111,7 @@ class SlackLifecycleNotifier(SlackNotifier):
 
     async def outside_closed(self, request: AccessRequest) -> None:
         """On-call hears whose outside access a jitbot grant closed."""
-        closed = outside_closed(request)
+        closed = extras_of(request).displaced_outside
         if closed and self.settings.oncall_channel:
             await self._post(self.settings.oncall_channel, outside_closed_notice(request, closed))
 

@@ -1,10 +1,9 @@
 """``respond()`` on the bot's shared HTTP session: replies reuse connections to Slack's response URLs.
 
-Why: Bolt's own ``respond`` opens a new aiohttp session for every call, which in production is a TLS
-handshake with hooks.slack.com for each ephemeral reply and each card replaced through a click's response
-URL (the benchmark counted one new connection per ``/jit`` for it). A middleware puts this ``respond`` in the
-context instead; Bolt deep-copies the context for lazy listeners, and this object copies as itself, like the
-session it holds.
+Bolt's own ``respond`` opens a new aiohttp session for every call, which in production is a TLS handshake
+with hooks.slack.com for each ephemeral reply and each card replaced through a click's response URL. A
+middleware puts this ``respond`` in the context instead; Bolt deep-copies the context for lazy listeners, and
+this object copies as itself, like the session it holds.
 """
 
 from __future__ import annotations

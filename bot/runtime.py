@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from redis.credentials import CredentialProvider
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -18,29 +19,44 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.ackpath.background import BackgroundWork
 from bot.directory import SlackDirectory
-from bot.foreground import Foreground
+from bot.home import HomeParts, HomePublisher, HomeRefreshingNotifier
 from bot.lifecycle_notifier import SlackLifecycleNotifier
 from bot.logs import request_id_var
 from bot.metrics import Metrics
 from bot.people import SlackPeople
+from bot.review_post import SlackReviewPoster
+from jit.admin import AdminService
+from jit.approver_access import ApproverScreen
+from jit.authorisation import Authorisation
+from jit.checks import Check
 from jit.clock import Clock, SystemClock
+from jit.granting import Granting
+from jit.identity_map import load_identity_map
 from jit.instrumented import InstrumentedAzure
-from jit.model import RbacMode
+from jit.model import ApproverRbac, RbacMode
 from jit.ports import AzureJit, RequesterPermissions
 from jit.redis_connect import RedisClient, connect_redis, drop_idle_connections
 from jit.requester_access import RequesterScreen
 from jit.routing import Router
-from jit.rules import router_for
+from jit.rules import rbac_modes, router_for
 from jit.scheduler import Scheduler
 from jit.service import JitService, ServiceConfig
-from jit.settings import Settings
+from jit.settings import Settings, SettingsError
+from jit.source_confirmations import SourceConfirmations
 from jit.sources import WidePrefixes
 from jit.store.audit import AuditLog
 from jit.store.limits import RateLimiter
 from jit.store.locks import Locks
+from jit.store.policy_denials import PolicyDenials
+from jit.store.refusals import RefusalTally
 from jit.store.requests import RequestStore
 from jit.store.schedule import DueItem, Schedule
+from jit.store.source_links import SourceLinks
+
+if TYPE_CHECKING:
+    from jit.azure.redis_auth import EntraIdCredentials
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +111,19 @@ class Runtime:
     metrics: Metrics
     directory: SlackDirectory
     router: Router
-    foreground: Foreground
+    background_work: BackgroundWork
     locks: Locks
+    admin: AdminService
+    home: HomePublisher
+    source_confirmations: SourceConfirmations
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start_background(self) -> None:
-        """Start the scheduler loop, with the periodic sync with Azure on its schedule."""
+        """Start the scheduler loop, with the periodic sync with Azure and the weekly review on its schedule."""
         await self.service.sync.start()
+        await self.service.reporting.start()
         self.tasks.append(asyncio.create_task(self.scheduler.run(self.stopping), name="jitbot-scheduler"))
 
     async def stop_background(self) -> None:
@@ -115,7 +135,7 @@ class Runtime:
 
     async def refresh_gauges(self) -> None:
         """Point-in-time metrics read at scrape time: background work waiting, the scheduler's due backlog."""
-        self.metrics.background_waiting.set(self.foreground.waiting)
+        self.metrics.background_waiting.set(self.background_work.waiting)
         self.metrics.scheduler_backlog.set(await self.schedule.overdue(self.clock.now()))
 
     async def redis_ok(self) -> bool:
@@ -142,14 +162,77 @@ async def _recycle_redis_connections(redis: RedisClient, stop: asyncio.Event) ->
             await drop_idle_connections(redis)
 
 
-def _requester_permissions(gateway: Any, people: SlackPeople, clock: Clock) -> RequesterPermissions:
-    """The requester RBAC check on the gateway's credential and HTTP session (Graph + Microsoft.Authorization)."""
+def _requester_permissions(
+    gateway: Any, people: SlackPeople, clock: Clock, identity_map: Mapping[str, str]
+) -> RequesterPermissions:
+    """The Azure RBAC check of requesters and approvers on the gateway's credential and HTTP session (Graph +
+    Microsoft.Authorization), with the identity map's exceptions."""
     from jit.azure.authorization import AuthorizationReader
     from jit.azure.graph import GraphUsers
     from jit.azure.requester_permissions import AzureRequesterPermissions
 
     clients = gateway.clients
-    return AzureRequesterPermissions(people, GraphUsers(clients), AuthorizationReader(clients), clock)
+    return AzureRequesterPermissions(
+        people, GraphUsers(clients), AuthorizationReader(clients), clock, identity_map=identity_map
+    )
+
+
+def _router_or_default(settings: Settings) -> Router:
+    """The router for doctor's Azure checks; a broken rules file (reported by its own checks) counts as none."""
+    try:
+        return router_for(settings)
+    except SettingsError:
+        return router_for(replace(settings, rules_file=None))
+
+
+def _identity_map_or_empty(settings: Settings) -> Mapping[str, str]:
+    """The identity map for doctor's Graph checks; a broken file (reported by its own checks) maps nobody."""
+    try:
+        return load_identity_map(settings.identity_map)
+    except SettingsError:
+        return {}
+
+
+def rbac_checks_needed(settings: Settings, router: Router) -> bool:
+    """Whether any person's own Azure RBAC is ever checked: JITBOT_REQUESTER_RBAC or a rule's ``requester_rbac``
+    other than off, or JITBOT_APPROVER_RBAC=enforce."""
+    in_use = rbac_modes(router) | {settings.requester_rbac}
+    return bool(in_use - {RbacMode.OFF}) or settings.approver_rbac is ApproverRbac.ENFORCE
+
+
+def _entra_credentials(settings: Settings) -> EntraIdCredentials | None:
+    """Redis sign-in with Microsoft Entra ID tokens when JITBOT_REDIS_AUTH=entra-id; None for a password or none."""
+    if settings.redis_auth != "entra-id":
+        return None
+    from jit.azure.redis_auth import default_entra_credentials
+
+    return default_entra_credentials()
+
+
+@contextlib.asynccontextmanager
+async def redis_credentials(settings: Settings) -> AsyncIterator[CredentialProvider | None]:
+    """The credentials the bot signs in to Redis with (``jitbot doctor`` uses the same), closed after use."""
+    entra = _entra_credentials(settings)
+    try:
+        yield entra
+    finally:
+        if entra is not None:
+            await entra.credential.close()
+
+
+async def diagnose_azure(settings: Settings, connection_verify: str | None) -> list[Check]:
+    """``jitbot doctor``'s Azure checks: the credential gets a token; each subscription's VMs and JIT policies are
+    readable; Defender is on; and, unless JITBOT_REQUESTER_RBAC is off, Microsoft Graph lets jitbot look people
+    up. Here because this module is the one place the Slack face reaches the Azure adapter."""
+    from jit.azure.diagnostics import graph_checks
+    from jit.azure.gateway import build_gateway
+
+    gateway = build_gateway(settings, SystemClock(), connection_verify=connection_verify)
+    async with gateway:
+        checks = await gateway.diagnose()
+        if rbac_checks_needed(settings, _router_or_default(settings)):
+            checks += await graph_checks(gateway.clients, _identity_map_or_empty(settings))
+        return checks
 
 
 @contextlib.asynccontextmanager
@@ -163,13 +246,10 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """Build the runtime; closes Redis, the Slack client session and the Azure clients on exit."""
     router = default_router(settings)
+    identity_map = load_identity_map(settings.identity_map)
     clock = clock or SystemClock()
     metrics = Metrics()
-    entra = None
-    if settings.redis_auth == "entra-id":
-        from jit.azure.redis_auth import default_entra_credentials
-
-        entra = default_entra_credentials()
+    entra = _entra_credentials(settings)
     redis = connect_redis(settings.redis_url, credential_provider=entra)
     slack = build_slack_client(settings)
     directory = SlackDirectory(slack)
@@ -185,10 +265,37 @@ async def open_runtime(
 
             gateway = build_gateway(settings, clock, connection_verify=connection_verify)
             azure = await stack.enter_async_context(gateway)
-            if settings.requester_rbac is not RbacMode.OFF:
-                permissions = _requester_permissions(gateway, SlackPeople(slack), clock)
+            if rbac_checks_needed(settings, router):
+                permissions = _requester_permissions(gateway, SlackPeople(slack), clock, identity_map)
         azure = InstrumentedAzure(azure, metrics.observe_azure)
-        notifier = SlackLifecycleNotifier(slack, settings=settings, clock=clock, metrics=metrics)
+        access = Authorisation(directory, router, settings.admins, store.record)
+        granting = Granting(azure, store, clock, locks)
+        admin = AdminService(
+            azure=azure,
+            store=store,
+            directory=directory,
+            admins=settings.admins,
+            clock=clock,
+            denials=PolicyDenials(redis, clock, prefix=key_prefix),
+            locks=locks,
+        )
+        home = HomePublisher(
+            HomeParts(
+                slack=slack,
+                redis=redis,
+                seen_key=store.keys.home_seen,
+                store=store,
+                clock=clock,
+                directory=directory,
+                router=router,
+                access=access,
+                granting=granting,
+                admin=admin,
+            )
+        )
+        notifier = HomeRefreshingNotifier(
+            SlackLifecycleNotifier(slack, settings=settings, clock=clock, metrics=metrics), home
+        )
         holder: dict[str, Scheduler] = {}
         service = JitService(
             azure=azure,
@@ -207,11 +314,17 @@ async def open_runtime(
                 admins=settings.admins,
                 sync_interval=settings.sync_interval,
                 wide_sources=WidePrefixes(settings.wide_prefix_v4, settings.wide_prefix_v6),
+                reviewers=settings.approvers,
+                review_channel=settings.review_channel,
             ),
             notices=notifier,
-            locks=locks,
+            access=access,
+            granting=granting,
+            trail=audit,
+            reviews=SlackReviewPoster(slack),
             wake=lambda: holder["scheduler"].wake() if "scheduler" in holder else None,
             requester_screen=RequesterScreen(permissions, settings.requester_rbac, store.record),
+            approver_screen=ApproverScreen(permissions, settings.approver_rbac, store.record),
         )
 
         async def handle(item: DueItem) -> None:
@@ -220,8 +333,8 @@ async def open_runtime(
             metrics.scheduler_lag.observe(max(0.0, lag))
             await service.handle_due(item.key)
 
-        foreground = Foreground(on_deferred=metrics.background_deferred.inc)
-        scheduler = Scheduler(schedule, handle, clock, turn=foreground.turn)
+        background_work = BackgroundWork(on_deferred=metrics.background_deferred.inc)
+        scheduler = Scheduler(schedule, handle, clock, turn=background_work.run_later)
         holder["scheduler"] = scheduler
         runtime = Runtime(
             settings=settings,
@@ -238,8 +351,16 @@ async def open_runtime(
             metrics=metrics,
             directory=directory,
             router=router,
-            foreground=foreground,
+            background_work=background_work,
             locks=locks,
+            admin=admin,
+            home=home,
+            source_confirmations=SourceConfirmations(
+                SourceLinks(redis, prefix=key_prefix),
+                store.record,
+                RefusalTally(redis, clock, prefix=key_prefix),
+                clock,
+            ),
         )
         if entra is not None:
             runtime.tasks.append(asyncio.create_task(_recycle_redis_connections(redis, runtime.stopping)))

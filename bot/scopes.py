@@ -16,6 +16,8 @@ METHOD_SCOPES: Mapping[str, frozenset[str]] = {
     "chat.postEphemeral": frozenset({"chat:write"}),
     "conversations.open": frozenset({"im:write"}),
     "conversations.info": frozenset({"channels:read", "groups:read"}),
+    "files.getUploadURLExternal": frozenset({"files:write"}),
+    "files.completeUploadExternal": frozenset({"files:write"}),
     "usergroups.users.list": frozenset({"usergroups:read"}),
     "users.info": frozenset({"users:read", "users:read.email"}),
     "views.open": frozenset(),
@@ -24,7 +26,8 @@ METHOD_SCOPES: Mapping[str, frozenset[str]] = {
     "views.publish": frozenset(),
 }
 """Each method jitbot calls, with the bot scopes Slack requires for it (conversations.info: public and private
-channels; users.info: ``users:read.email`` for the email that links a person to their Entra ID account)."""
+channels; users.info: ``users:read.email`` for the email that links a person to their Entra ID account; the two
+files methods are what slack_sdk's ``files_upload_v2`` calls for the access review's chart and CSV)."""
 
 SLASH_COMMAND_SCOPE = "commands"
 

@@ -18,7 +18,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from jit.azure.arm_ids import id_segments
 from jit.clock import Clock
 from jit.durations import to_iso8601
 from jit.errors import NotAllowed, RequestRejected
@@ -36,8 +35,9 @@ from jit.model import (
 from jit.port_survey import Surveyor, held_ports
 from jit.ports import AzureJit, Directory
 from jit.ports.azure_errors import JitDeniedByPolicy, VmNotFound
+from jit.ports.records import LockBusy, Turns
+from jit.resource_ids import id_segments
 from jit.sharing import PortHolders
-from jit.store.locks import LockBusy, Locks
 from jit.store.policy_denials import PolicyDenials
 from jit.store.requests import RequestStore
 
@@ -142,7 +142,7 @@ class AdminService:
         admins: Sequence[str],
         clock: Clock,
         denials: PolicyDenials,
-        locks: Locks,
+        locks: Turns,
     ):
         self.azure = azure
         self.store = store

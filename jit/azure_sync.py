@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from jit import extras
 from jit.clock import Clock
 from jit.displacement import Displacement, Taker
 from jit.granting import Granting, VmBusy
@@ -32,14 +31,13 @@ from jit.holdings import same_network
 from jit.model import AccessRequest, OutsideAccess, RequestState, VmHistory
 from jit.ports import AzureJit, LifecycleNotifier
 from jit.ports.azure_errors import AzureJitError
+from jit.ports.records import RequestRecords, Timetable
+from jit.request_extras import Extra, extra_field
+from jit.schedule_items import SYNC_ITEM, SYNC_SINCE, Kind, Sent, ended_items, item
 from jit.sharing import PortHolders
-from jit.store.requests import RequestStore
-from jit.store.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
-SYNC_ITEM = "sync:azure"
-SINCE_MARKER = "sync:since"
 DEFAULT_INTERVAL = timedelta(minutes=4)
 DEFAULT_GRACE = timedelta(minutes=1)
 SHORTENED_TOLERANCE = timedelta(minutes=1)
@@ -65,8 +63,8 @@ class AzureSync:
         self,
         *,
         azure: AzureJit,
-        store: RequestStore,
-        schedule: Schedule,
+        store: RequestRecords,
+        schedule: Timetable,
         granting: Granting,
         displacement: Displacement,
         notices: LifecycleNotifier,
@@ -206,7 +204,7 @@ class AzureSync:
             return
         await self.store.update_fields(
             grant.id,
-            {extras.key(extras.CLOSED_BY_AZURE): why},
+            {extra_field(Extra.CLOSED_BY_AZURE): why},
             actor="jitbot",
             event="closed_outside_jitbot",
             audit={"ports": ",".join(map(str, ports)), "why": why},
@@ -226,18 +224,18 @@ class AzureSync:
             RequestState.REVOKED,
             actor="jitbot",
             fields={"decided_at": now},
-            schedule={f"outcome:{request_id}": now},
-            unschedule=[f"remind:{request_id}", f"expire:{request_id}", f"exttimeout:{request_id}"],
+            schedule={item(Kind.OUTCOME, request_id): now},
+            unschedule=ended_items(request_id),
             audit={"closed_outside_jitbot": why},
         )
         self._wake()
 
     async def _watching_since(self) -> datetime:
         """When jitbot first synced with Azure (entries before it are history, not news)."""
-        return datetime.fromisoformat(await self.schedule.first_value(SINCE_MARKER, self.clock.now().isoformat()))
+        return datetime.fromisoformat(await self.schedule.first_value(SYNC_SINCE, self.clock.now().isoformat()))
 
     async def _announce(self, sighting: OutsideAccess) -> bool:
-        marker = f"outside:{sighting.vm_id.lower()}:{sighting.port}:{sighting.start.isoformat()}"
+        marker = Sent.outside_access(sighting.vm_id, sighting.port, sighting.start)
         if await self.schedule.is_done(marker):
             return False
         await self.store.record(

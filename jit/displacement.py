@@ -16,11 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from jit import extras
 from jit.clock import Clock
+from jit.flows import LOST_PORTS
 from jit.model import AccessRequest, RequestState
+from jit.ports.records import RequestRecords
+from jit.request_extras import Extra, extra_field, extras_of
+from jit.schedule_items import Kind, ended_items, item
 from jit.sharing import Holder, OpeningPlan, displaced_requests, outside_holders
-from jit.store.requests import RequestStore
 
 MAX_ATTEMPTS = 10
 
@@ -38,7 +40,7 @@ class Taker:
 class Displacement:
     """Records lost ports and superseded grants, and queues the notices about them."""
 
-    def __init__(self, store: RequestStore, clock: Clock, wake: Callable[[], None]):
+    def __init__(self, store: RequestRecords, clock: Clock, wake: Callable[[], None]):
         self.store = store
         self.clock = clock
         self._wake = wake
@@ -53,13 +55,13 @@ class Displacement:
         if outside:
             await self.store.update_fields(
                 taker.id,
-                {extras.key(extras.DISPLACED_OUTSIDE): _outside_json(outside)},
+                {extra_field(Extra.DISPLACED_OUTSIDE): _outside_json(outside)},
                 actor="jitbot",
                 event="outside_access_closed",
                 audit={
                     "closed": ", ".join(f"{h.requestor} port {h.port} from {h.source}" for h in outside)[:900],
                 },
-                schedule={f"displaced:{taker.id}": now},
+                schedule={item(Kind.DISPLACED, taker.id): now},
             )
             self._wake()
 
@@ -73,14 +75,14 @@ class Displacement:
             lost = tuple(sorted(set(request.lost_ports) | set(ports)))
             if lost == tuple(sorted(set(request.lost_ports))):
                 return request
-            seq = request.extra.get(extras.LOST_SEQ)
+            step = LOST_PORTS.step(extras_of(request).losses)
             fields: dict[str, object] = {
+                **step.fields,
                 "lost_ports": lost,
-                extras.key(extras.LOST_SEQ): str(int(seq or "0") + 1),
-                extras.key(extras.SUPERSEDED_BY): taker.who,
-                extras.key(extras.SUPERSEDED_SOURCE): taker.source,
-                extras.key(extras.SUPERSEDED_REQUEST): taker.request_id,
-                extras.key(extras.SUPERSEDED_AT): taker.at.isoformat(),
+                extra_field(Extra.SUPERSEDED_BY): taker.who,
+                extra_field(Extra.SUPERSEDED_SOURCE): taker.source,
+                extra_field(Extra.SUPERSEDED_REQUEST): taker.request_id,
+                extra_field(Extra.SUPERSEDED_AT): taker.at.isoformat(),
             }
             audit = {
                 "ports": ",".join(map(str, sorted(set(ports)))),
@@ -94,10 +96,10 @@ class Displacement:
                     RequestState.SUPERSEDED,
                     actor="jitbot",
                     fields={**fields, "decided_at": taker.at},
-                    schedule={f"outcome:{request.id}": self.clock.now()},
-                    unschedule=[f"remind:{request.id}", f"expire:{request.id}", f"exttimeout:{request.id}"],
+                    schedule={item(Kind.OUTCOME, request.id): self.clock.now()},
+                    unschedule=ended_items(request.id),
                     audit=audit,
-                    expect_fields={extras.key(extras.LOST_SEQ): seq},
+                    expect_fields=step.expect,
                 )
                 ok, stored = result.ok, result.request
             else:
@@ -108,8 +110,8 @@ class Displacement:
                     event="ports_lost",
                     audit=audit,
                     expect_states={RequestState.ACTIVE},
-                    expect_fields={extras.key(extras.LOST_SEQ): seq},
-                    schedule={f"lost:{request.id}": self.clock.now()},
+                    expect_fields=step.expect,
+                    schedule={item(Kind.LOST, request.id): self.clock.now()},
                 )
                 ok, stored = updated.ok and updated.changed, updated.request
             if ok:
@@ -123,13 +125,3 @@ def _outside_json(holders: Sequence[Holder]) -> str:
         [{"who": h.requestor, "port": h.port, "source": h.source, "until": h.end.isoformat()} for h in holders],
         separators=(",", ":"),
     )
-
-
-def outside_closed(request: AccessRequest) -> list[dict[str, str]]:
-    """The outside holders a grant's opening closed, as recorded on it (for the on-call notice)."""
-    raw = request.extra.get(extras.DISPLACED_OUTSIDE, "")
-    try:
-        loaded = json.loads(raw) if raw else []
-    except ValueError:
-        return []
-    return [{k: str(v) for k, v in item.items()} for item in loaded if isinstance(item, dict)]

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 
 from jit.clock import Clock
 from jit.holdings import same_network
-from jit.justification import Justification, new_attempt
-from jit.model import AccessRequest, VmRef
-from jit.port_survey import Survey, Surveyor
+from jit.justification import Justification, new_attempt, parse_justification
+from jit.model import AccessRequest, HeldPort, JitRequestRecord, VmRef
+from jit.port_survey import Survey, Surveyor, held_ports
 from jit.ports import AzureJit
+from jit.ports.records import LockBusy, RequestRecords, Turns
 from jit.routing import ConflictChoice
 from jit.sharing import (
     ClosingPlan,
@@ -28,8 +29,6 @@ from jit.sharing import (
     plan_closing,
     plan_opening,
 )
-from jit.store.locks import LockBusy, Locks
-from jit.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ class Blocked:
 class Granting:
     """Initiates and closes for grants, on the Azure port and the request store."""
 
-    def __init__(self, azure: AzureJit, store: RequestStore, clock: Clock, locks: Locks):
+    def __init__(self, azure: AzureJit, store: RequestRecords, clock: Clock, locks: Turns):
         self.azure = azure
         self.store = store
         self.clock = clock
@@ -80,6 +79,17 @@ class Granting:
     async def survey(self, vm: VmRef, *, fresh: bool) -> Survey:
         """Who holds the VM's ports (see ``jit.port_survey``)."""
         return await self.surveyor.survey(vm, fresh=fresh)
+
+    async def shared_with(self, request: AccessRequest) -> tuple[HeldPort, ...]:
+        """The other holders of an open grant's ports, from cached reads. They share the grant's own source, so
+        the holder sees who they are (not another source, which is for approvers and admins only)."""
+        survey = await self.survey(request.vm, fresh=False)
+        mine = {
+            n: held
+            for n, held in others(survey.holders, request.id).items()
+            if n in request.open_ports and same_network(held.source, request.source)
+        }
+        return held_ports(mine, viewer=request.requester, detailed=True)
 
     async def open(
         self,
@@ -130,6 +140,22 @@ class Granting:
             },
         )
         return Opened(result.start, plan)
+
+    async def confirmed(self, request: AccessRequest, *, since: datetime | None = None) -> JitRequestRecord | None:
+        """Azure's record of one of this request's own initiates (an attempt marker it saved, at or after
+        ``since``), read fresh; None when Azure has none. Used after a crash, when jitbot cannot know whether its
+        POST arrived: trust Azure's history and never initiate twice."""
+        policy = await self.azure.policy_for(request.vm)
+        records = await self.azure.request_history(policy) if policy else []
+        for record in records:
+            parsed = parse_justification(record.justification)
+            if parsed is None or parsed.request_id != request.id or not record.ports:
+                continue
+            if since is not None and record.start < since:
+                continue
+            if parsed.attempt in request.attempts:
+                return record
+        return None
 
     async def restore(self, request: AccessRequest, port: int, *, tolerance: timedelta) -> bool:
         """Re-open ``port`` for ``request`` until its end when the window from its source now ends earlier (someone

@@ -19,6 +19,7 @@ from jit.model import (
     VmRef,
 )
 from jit.ports import AzureJit
+from jit.vm_security import SecurityContext
 
 T = TypeVar("T")
 Observer = Callable[[str, float, BaseException | None], None]
@@ -56,6 +57,10 @@ class InstrumentedAzure:
     async def unsupported_reasons(self, vm: VmRef) -> tuple[UnsupportedReason, ...]:
         """See AzureJit.unsupported_reasons."""
         return await self._timed("unsupported_reasons", self.inner.unsupported_reasons(vm))
+
+    async def security_context(self, vm: VmRef) -> SecurityContext:
+        """See AzureJit.security_context."""
+        return await self._timed("security_context", self.inner.security_context(vm))
 
     async def initiate(
         self,

@@ -281,6 +281,13 @@ class RbacMode(StrEnum):
     ENFORCE = "enforce"
 
 
+class ApproverRbac(StrEnum):
+    """``JITBOT_APPROVER_RBAC``: whether an approver's own Azure identity must be able to request JIT on the VM."""
+
+    OFF = "off"
+    ENFORCE = "enforce"
+
+
 class RbacOutcome(StrEnum):
     """What the check found."""
 
@@ -293,13 +300,15 @@ class RbacOutcome(StrEnum):
 class RbacVerdict:
     """The requester's Azure identity (``principal``, their UPN) and what it lacks on the VM.
 
-    ``reason`` says why the check could not be made (UNVERIFIED); it is safe to show in Slack.
+    ``reason`` says why the check could not be made (UNVERIFIED); it is safe to show in Slack. ``denied_by`` names
+    the deny assignments that refuse some of ``missing`` even where a role grants them (MISSING).
     """
 
     outcome: RbacOutcome
     principal: str = ""
     missing: tuple[str, ...] = ()
     reason: str = ""
+    denied_by: tuple[str, ...] = ()
 
     @classmethod
     def allowed(cls, principal: str) -> RbacVerdict:
@@ -307,9 +316,10 @@ class RbacVerdict:
         return cls(RbacOutcome.ALLOWED, principal)
 
     @classmethod
-    def lacking(cls, principal: str, missing: tuple[str, ...]) -> RbacVerdict:
-        """The identity lacks ``missing`` (a non-empty subset of REQUIRED_ACTIONS)."""
-        return cls(RbacOutcome.MISSING, principal, missing)
+    def lacking(cls, principal: str, missing: tuple[str, ...], denied_by: tuple[str, ...] = ()) -> RbacVerdict:
+        """The identity lacks ``missing`` (a non-empty subset of REQUIRED_ACTIONS), some perhaps through the deny
+        assignments ``denied_by``."""
+        return cls(RbacOutcome.MISSING, principal, missing, denied_by=denied_by)
 
     @classmethod
     def unverified(cls, reason: str, principal: str = "") -> RbacVerdict:

@@ -14,8 +14,8 @@ from jit.clock import Clock
 from jit.holdings import open_ports
 from jit.model import HeldPort, HolderView, JitPolicy, JitRequestRecord, VmRef
 from jit.ports import AzureJit
+from jit.ports.records import RequestRecords
 from jit.sharing import Holder, PortHolders, port_holders
-from jit.store.requests import RequestStore
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Survey:
 class Surveyor:
     """Reads a VM's holders through the Azure port and the request store."""
 
-    def __init__(self, azure: AzureJit, store: RequestStore, clock: Clock):
+    def __init__(self, azure: AzureJit, store: RequestRecords, clock: Clock):
         self.azure = azure
         self.store = store
         self.clock = clock

@@ -9,12 +9,12 @@ and a lookup failure refuses too: the check fails closed).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
 
-from jit import extras
 from jit.errors import NotAllowed
 from jit.model import RbacMode, RbacOutcome, RbacVerdict, VmRef
 from jit.ports import AuditRecorder, RequesterPermissions
+from jit.request_extras import Extra
 
 INITIATE_ACTION = "Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action"
 REQUIRED_ACTIONS: tuple[str, ...] = (
@@ -35,27 +35,16 @@ GRANTORS = "Owner, User Access Administrator or Role Based Access Control Admini
 
 def verdict_extra(verdict: RbacVerdict) -> dict[str, str]:
     """The verdict as ``request.extra`` entries, so the card shows what was known when the request was made."""
-    extra = {extras.RBAC: verdict.outcome.value}
+    extra = {Extra.RBAC.value: verdict.outcome.value}
     if verdict.principal:
-        extra[extras.RBAC_PRINCIPAL] = verdict.principal
+        extra[Extra.RBAC_PRINCIPAL.value] = verdict.principal
     if verdict.missing:
-        extra[extras.RBAC_MISSING] = ",".join(verdict.missing)
+        extra[Extra.RBAC_MISSING.value] = ",".join(verdict.missing)
     if verdict.reason:
-        extra[extras.RBAC_REASON] = verdict.reason
+        extra[Extra.RBAC_REASON.value] = verdict.reason
+    if verdict.denied_by:
+        extra[Extra.RBAC_DENIED_BY.value] = json.dumps(list(verdict.denied_by))
     return extra
-
-
-def stored_verdict(extra: Mapping[str, str]) -> RbacVerdict | None:
-    """The verdict kept in a request's extras; None when no check was made (mode ``off``, or older requests)."""
-    raw = extra.get(extras.RBAC, "")
-    if raw not in {outcome.value for outcome in RbacOutcome}:
-        return None
-    return RbacVerdict(
-        outcome=RbacOutcome(raw),
-        principal=extra.get(extras.RBAC_PRINCIPAL, ""),
-        missing=extras.csv(extra.get(extras.RBAC_MISSING, "")),
-        reason=extra.get(extras.RBAC_REASON, ""),
-    )
 
 
 def refusal_text(verdict: RbacVerdict, vm: VmRef) -> str:
@@ -73,6 +62,14 @@ def refusal_text(verdict: RbacVerdict, vm: VmRef) -> str:
         )
     who = f"Your Azure account `{verdict.principal}`" if verdict.principal else "Your Azure account"
     actions = ", ".join(f"`{action}`" for action in verdict.missing)
+    if verdict.denied_by:
+        names = ", ".join(f"`{name}`" for name in verdict.denied_by)
+        return (
+            f"{who} may not request just-in-time access to {where}: the Azure deny assignment {names} refuses "
+            f"{actions}, whatever roles you hold. In the Azure portal you could not request it either. A deny "
+            "assignment is removed or changed only by what created it (a managed application, a deployment stack "
+            "or a Blueprint); ask its owner."
+        )
     return (
         f"{who} may not request just-in-time access to {where}: it lacks {actions}. "
         f"In the Azure portal you could not request it either. {grant}"
@@ -84,21 +81,27 @@ class RequesterScreen:
 
     def __init__(self, permissions: RequesterPermissions | None, mode: RbacMode, audit: AuditRecorder | None):
         self.permissions = permissions
-        self.mode = mode if permissions is not None else RbacMode.OFF
+        self.mode = mode
         self._audit = audit
 
-    async def screen(self, requester: str, vm: VmRef) -> dict[str, str]:
-        """The extras to store with the request; raises NotAllowed (after auditing) when ``enforce`` refuses."""
-        if self.mode is RbacMode.OFF or self.permissions is None:
+    async def screen(self, requester: str, vm: VmRef, route_mode: RbacMode | None = None) -> dict[str, str]:
+        """The extras to store with the request; raises NotAllowed (after auditing) when ``enforce`` refuses.
+
+        ``route_mode`` is the VM's rules' ``requester_rbac`` (strictest of the rules that apply); None keeps
+        ``JITBOT_REQUESTER_RBAC``."""
+        mode = route_mode or self.mode
+        if mode is RbacMode.OFF or self.permissions is None:
             return {}
         verdict = await self.permissions.check(requester, vm)
-        if self.mode is RbacMode.ENFORCE and verdict.outcome is not RbacOutcome.ALLOWED:
+        if mode is RbacMode.ENFORCE and verdict.outcome is not RbacOutcome.ALLOWED:
             if self._audit is not None:
                 detail = {"vm": vm.id, "rbac": verdict.outcome.value, "principal": verdict.principal}
                 if verdict.missing:
                     detail["missing"] = ",".join(verdict.missing)
                 if verdict.reason:
                     detail["reason"] = verdict.reason
+                if verdict.denied_by:
+                    detail["denied_by"] = ",".join(verdict.denied_by)
                 await self._audit("request_refused_rbac", actor=requester, request_id=None, detail=detail)
             raise NotAllowed(refusal_text(verdict, vm))
         return verdict_extra(verdict)

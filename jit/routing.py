@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from jit.model import VirtualMachine
+from jit.model import RbacMode, VirtualMachine
 
 DEFAULT_APPROVER_REMINDERS: tuple[timedelta, ...] = (timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20))
 DEFAULT_REVIEW_WITHIN = timedelta(hours=1)
@@ -76,6 +76,8 @@ class Route:
     """The access rule that applies to one VM: one rule's, or several rules combined (``jit.strictest``).
 
     ``refuse_wide_sources`` refuses sources wider than ``JITBOT_WIDE_PREFIX_V4``/``_V6`` (``jit.sources``).
+    ``requester_rbac`` is the requester Azure RBAC mode for the VM (``jit.requester_access``); None leaves it to
+    ``JITBOT_REQUESTER_RBAC`` (a rule matched by tags that does not name it).
     """
 
     name: str
@@ -93,6 +95,7 @@ class Route:
     review_within: timedelta = DEFAULT_REVIEW_WITHIN
     on_conflict: ConflictChoice = ConflictChoice.SUPERSEDE
     refuse_wide_sources: bool = False
+    requester_rbac: RbacMode | None = None
 
     @property
     def anyone_may_request(self) -> bool:

@@ -9,7 +9,7 @@ something sooner). On ``stop`` it finishes the handlers already running and hand
 but did not start, so another replica takes them at once.
 
 ``turn``, when given, wraps each handler: the bot passes one that lets acks Slack is waiting on go first and
-bounds how much background work runs at once (``bot.foreground``).
+bounds how much background work runs at once (``bot.ackpath.background``).
 
 A handler that raises ``ChannelBusy`` (a Slack channel at its posting rate) gets its item back at the turn it was
 given, without a failure or a backoff: it never waits inside its slot, so other work is not held up behind it.

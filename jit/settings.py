@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from jit.durations import DurationError, parse_duration
-from jit.model import RbacMode
+from jit.model import ApproverRbac, RbacMode
 
 
 class SettingsError(ValueError):
@@ -64,9 +65,12 @@ class Settings:
     azure_management_group: str | None = None
     graph_endpoint: str = "https://graph.microsoft.com"
     requester_rbac: RbacMode = RbacMode.WARN
+    approver_rbac: ApproverRbac = ApproverRbac.OFF
+    identity_map: Path | None = None
     approval_channel: str = ""
     approvers: tuple[str, ...] = ()
     oncall_channel: str | None = None
+    review_channel: str | None = None
     remind_before: timedelta = timedelta(minutes=15)
     request_ttl: timedelta = timedelta(minutes=30)
     default_source: str = ""
@@ -81,6 +85,8 @@ class Settings:
     wide_prefix_v6: int = 48
     azure_timeout: timedelta = timedelta(seconds=20)
     sync_interval: timedelta = timedelta(minutes=4)
+    public_url: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
     host: str = "0.0.0.0"
     port: int = 3000
     ops_port: int = 9100
@@ -169,6 +175,11 @@ class Settings:
         if rbac_raw not in {mode.value for mode in RbacMode}:
             problems.append(f"JITBOT_REQUESTER_RBAC={rbac_raw!r} must be off, warn or enforce")
             rbac_raw = RbacMode.WARN.value
+        approver_raw = (environ.get("JITBOT_APPROVER_RBAC", "").strip() or ApproverRbac.OFF.value).lower()
+        if approver_raw not in {mode.value for mode in ApproverRbac}:
+            problems.append(f"JITBOT_APPROVER_RBAC={approver_raw!r} must be off or enforce")
+            approver_raw = ApproverRbac.OFF.value
+        identity_map_raw = environ.get("JITBOT_IDENTITY_MAP", "").strip()
         graph_endpoint = environ.get("MICROSOFT_GRAPH_ENDPOINT", "").strip() or "https://graph.microsoft.com"
         if not graph_endpoint.startswith("https://"):
             problems.append(f"MICROSOFT_GRAPH_ENDPOINT={graph_endpoint!r} must be an https:// URL")
@@ -198,6 +209,8 @@ class Settings:
         if ops_port == port and not app_token:
             problems.append(f"OPS_PORT and PORT are both {port}: the operations endpoints need a port of their own")
         max_duration_raw = environ.get("JITBOT_MAX_DURATION", "").strip()
+        public_url = _public_url(environ.get("JITBOT_PUBLIC_URL", "").strip(), problems)
+        trusted_proxies = _networks("JITBOT_TRUSTED_PROXIES", environ.get("JITBOT_TRUSTED_PROXIES", ""), problems)
         redis_auth = (environ.get("JITBOT_REDIS_AUTH", "").strip() or "url").lower()
         if redis_auth not in ("url", "entra-id"):
             problems.append(f"JITBOT_REDIS_AUTH={redis_auth!r} must be url (password in REDIS_URL) or entra-id")
@@ -213,9 +226,12 @@ class Settings:
             azure_management_group=management_group,
             graph_endpoint=graph_endpoint.rstrip("/"),
             requester_rbac=RbacMode(rbac_raw),
+            approver_rbac=ApproverRbac(approver_raw),
+            identity_map=Path(identity_map_raw) if identity_map_raw else None,
             approval_channel=approval_channel,
             approvers=approvers,
             oncall_channel=environ.get("JITBOT_ONCALL_CHANNEL", "").strip() or None,
+            review_channel=environ.get("JITBOT_REVIEW_CHANNEL", "").strip() or None,
             remind_before=duration("JITBOT_REMIND_BEFORE", timedelta(minutes=15)),
             request_ttl=duration("JITBOT_REQUEST_TTL", timedelta(minutes=30)),
             default_source=default_source,
@@ -230,6 +246,8 @@ class Settings:
             wide_prefix_v6=prefix("JITBOT_WIDE_PREFIX_V6", 48, 128),
             azure_timeout=duration("JITBOT_AZURE_TIMEOUT", timedelta(seconds=20)),
             sync_interval=duration("JITBOT_SYNC_INTERVAL", timedelta(minutes=4)),
+            public_url=public_url,
+            trusted_proxies=trusted_proxies,
             host=environ.get("HOST", "").strip() or "0.0.0.0",
             port=port,
             ops_port=ops_port,
@@ -238,3 +256,27 @@ class Settings:
         if problems:
             raise SettingsError(problems)
         return settings
+
+
+def _public_url(raw: str, problems: list[str]) -> str | None:
+    """``JITBOT_PUBLIC_URL`` without a trailing slash: an absolute http(s) URL with no query or fragment."""
+    if not raw:
+        return None
+    parsed = urlsplit(raw)
+    if parsed.scheme not in ("https", "http") or not parsed.hostname or parsed.query or parsed.fragment:
+        problems.append(
+            f"JITBOT_PUBLIC_URL={raw!r} must be the address Slack users reach jitbot at, like https://jitbot.example.com"
+        )
+        return None
+    return raw.rstrip("/")
+
+
+def _networks(name: str, raw: str, problems: list[str]) -> tuple[str, ...]:
+    """A comma list of IP addresses or CIDR ranges, in canonical form."""
+    networks: list[str] = []
+    for part in _csv(raw):
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=True)))
+        except ValueError:
+            problems.append(f"{name} entry {part!r} is not an IP address or strict CIDR range, like 10.0.0.0/8")
+    return tuple(networks)

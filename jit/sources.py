@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from jit import extras
 from jit.errors import RequestRejected
 from jit.hints import request_hint
 from jit.ports import AuditRecorder
+from jit.request_extras import Extra
 from jit.routing import Route
 
 REFUSED_EVENT = "wide_source_refused"
@@ -45,7 +45,7 @@ class WidePrefixes:
 def wide_source_extra(source: str, limits: WidePrefixes) -> dict[str, str]:
     """What a request stores about its source: the threshold it exceeded, when it is wide."""
     limit = limits.threshold(source)
-    return {} if limit is None else {extras.WIDE_SOURCE: str(limit)}
+    return {} if limit is None else {Extra.WIDE_SOURCE.value: str(limit)}
 
 
 async def refuse_wide_source(

@@ -7,7 +7,8 @@ The semantics (docs/lifecycle.md, "Several rules on one VM"):
   ``break_glass`` leaves them as they are, so those add no condition);
 - the **largest** quorum, the **shortest** ``max_duration`` and ``review_within``, a reason if any rule wants
   one, a ticket matching **every** ``ticket_pattern``, wide sources refused if any rule refuses them, and the
-  most careful ``on_conflict`` (``refuse`` over ``queue`` over ``supersede``);
+  most careful ``on_conflict`` (``refuse`` over ``queue`` over ``supersede``) and the strictest
+  ``requester_rbac`` (``enforce`` over ``warn`` over ``off``; a rule that does not name it adds nothing);
 - automatic approval only if **every** rule has ``auto_approve``, and then only inside all their limits at once:
   requesters in every list, the union of the deny lists, the shortest window, only ports every rule allows,
   inside every business-hours window (no common port: no automatic approval);
@@ -23,12 +24,15 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from jit.model import RbacMode
 from jit.principals import intersect, union
 from jit.routing import AutoApproval, ConflictChoice, Escalation, Route
 
 _LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
 _CONFLICT_CARE = (ConflictChoice.SUPERSEDE, ConflictChoice.QUEUE, ConflictChoice.REFUSE)
 """``on_conflict`` from the least to the most careful of someone else's access."""
+RBAC_STRICTNESS = (RbacMode.OFF, RbacMode.WARN, RbacMode.ENFORCE)
+"""``requester_rbac`` from the least to the most strict."""
 
 
 def combine(baseline: Sequence[Route], tightening: Sequence[Route] = ()) -> Route:
@@ -60,7 +64,14 @@ def combine(baseline: Sequence[Route], tightening: Sequence[Route] = ()) -> Rout
         review_within=min(r.review_within for r in routes),
         refuse_wide_sources=any(r.refuse_wide_sources for r in routes),
         on_conflict=max((r.on_conflict for r in routes), key=_CONFLICT_CARE.index),
+        requester_rbac=strictest_rbac(r.requester_rbac for r in routes),
     )
+
+
+def strictest_rbac(modes: Iterable[RbacMode | None]) -> RbacMode | None:
+    """The strictest of the modes the rules name (``enforce`` > ``warn`` > ``off``); None when none names one."""
+    named = [mode for mode in modes if mode is not None]
+    return max(named, key=RBAC_STRICTNESS.index) if named else None
 
 
 def all_patterns(patterns: Sequence[str]) -> str | None:

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 from jit.ports.azure_errors import InvalidVmName
 
+VM_NAME_MAX_LENGTH = 64
 _VM = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9_])?")
+_NOT_IN_VM_NAMES = re.compile(r"[^A-Za-z0-9._-]")
 _RESOURCE_GROUP = re.compile(r"[-\w.()]{0,89}[-\w()]", re.UNICODE)
 _SUBSCRIPTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_SUBSCRIPTION_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _RESOURCE_ID = re.compile(
     r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
     r"Microsoft\.(?:Classic)?Compute/virtualMachines/(?P<vm>[^/]+)",
@@ -39,6 +42,30 @@ class VmSpec:
         return self.subscription_id is None or self.subscription_id.lower() == subscription_id.lower()
 
 
+def is_vm_name(text: str) -> bool:
+    """Azure's rule for a VM name: 1-64 letters, digits, ``-``, ``_`` or ``.``, starting with a letter or digit and
+    not ending with ``-`` or ``.``."""
+    return _VM.fullmatch(text) is not None
+
+
+def nearest_vm_name(text: str) -> str | None:
+    """``text`` with what a VM name may not hold removed (other characters, leading and trailing punctuation,
+    the length past 64); None when no valid name is left."""
+    cleaned = _NOT_IN_VM_NAMES.sub("", text).strip("._-")[:VM_NAME_MAX_LENGTH].rstrip(".-")
+    return cleaned if is_vm_name(cleaned) else None
+
+
+def is_resource_group_name(text: str) -> bool:
+    """Azure's rule for a resource group name: 1-90 letters, digits, ``-``, ``_``, ``.`` or parentheses, not ending
+    with ``.``."""
+    return _RESOURCE_GROUP.fullmatch(text) is not None
+
+
+def is_subscription_guid(text: str) -> bool:
+    """A subscription id in its canonical form, a GUID (how people give one in a command)."""
+    return _SUBSCRIPTION_GUID.fullmatch(text) is not None
+
+
 def parse_vm_spec(spec: str) -> VmSpec:
     """Split and validate what the user typed; raises InvalidVmName for anything Azure could not hold."""
     text = spec.strip()
@@ -47,13 +74,13 @@ def parse_vm_spec(spec: str) -> VmSpec:
     if not text or len(parts) > 3:
         raise InvalidVmName(f"`{_shorten(text)}` is not a VM name. {_EXAMPLE}")
     name = parts[-1]
-    if not _VM.fullmatch(name):
+    if not is_vm_name(name):
         raise InvalidVmName(
             f"`{_shorten(name)}` is not a valid Azure VM name: use 1-64 letters, digits, `-`, `_` or `.`, "
             f"starting with a letter or digit and not ending with `-` or `.`. {_EXAMPLE}"
         )
     resource_group = parts[-2] if len(parts) >= 2 else None
-    if resource_group is not None and not _RESOURCE_GROUP.fullmatch(resource_group):
+    if resource_group is not None and not is_resource_group_name(resource_group):
         raise InvalidVmName(
             f"`{_shorten(resource_group)}` is not a valid resource group name: use up to 90 letters, digits, "
             f"`-`, `_`, `.` or parentheses, not ending with `.`. {_EXAMPLE}"

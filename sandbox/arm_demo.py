@@ -5,7 +5,8 @@ configured (one policy holding several VMs, with some request history written by
 user), not configured, and unsupported for every reason (no NSG, classic, Defender for Servers off). One more,
 ``vault-01``, looks ready for JIT, but an Azure Policy assignment on locked-down VMs denies it: Azure refuses
 the first attempt to enable it, and from then on jitbot lists it as unsupported ("disabled by policy").
-The demo people's Azure roles, groups and management groups are in ``sandbox.rbac_demo``.
+The demo people's Azure roles, groups and management groups are in ``sandbox.rbac_demo``; what Defender for Cloud
+has found on the VMs (recommendations, alerts) and which VM is stopped, in ``sandbox.defender_demo``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 from jit.justification import Justification
 from sandbox.arm_inventory import Inventory, NetworkSecurityGroup, Subscription, VirtualMachine
 from sandbox.arm_jit import JitEngine, azure_time
+from sandbox.defender_demo import add_demo_findings
 from sandbox.rbac_demo import add_demo_rbac
+from sandbox.slack_workspace import ADMIN, APPROVER_1, APPROVER_2, ENGINEER
 
 PROD = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e01"
 LAB = "3f2b8c1e-5d4a-4e7b-9c6f-1a2b3c4d5e02"
@@ -227,6 +230,7 @@ def demo_inventory(now: datetime | None = None) -> Inventory:
         nsgs=_nsgs(),
     )
     add_demo_rbac(inventory, PROD, LAB)
+    add_demo_findings(inventory, moment)
     engine = JitEngine(inventory, requestor=DEMO_REQUESTOR)
     web = [inventory.vm("web-01"), inventory.vm("web-02"), inventory.vm("bastion-win")]
     engine.put(
@@ -271,7 +275,7 @@ def demo_inventory(now: datetime | None = None) -> Inventory:
             start=moment - 3 * day,
             hours=1,
             source="203.0.113.10",
-            justification=Justification("r-7f3a9c", "U01ALICE", "U02BOB", "deploy hotfix 4.2.1").render(),
+            justification=Justification("r-7f3a9c", ENGINEER, APPROVER_1, "deploy hotfix 4.2.1").render(),
         ),
         _request(
             web[2],
@@ -279,7 +283,7 @@ def demo_inventory(now: datetime | None = None) -> Inventory:
             start=moment - 2 * day,
             hours=0.5,
             source="203.0.113.24",
-            justification=Justification("r-81b2d0", "U03CAROL", "U02BOB", "check IIS logs").render(),
+            justification=Justification("r-81b2d0", APPROVER_2, APPROVER_1, "check IIS logs").render(),
         ),
         _request(
             web[1],
@@ -287,7 +291,7 @@ def demo_inventory(now: datetime | None = None) -> Inventory:
             start=moment - day,
             hours=2,
             source="203.0.113.10",
-            justification=Justification("r-93c4e1", "U01ALICE", "U04DAVE", "").render(),
+            justification=Justification("r-93c4e1", ENGINEER, ADMIN, "").render(),
         ),
     ]
     data_policy.requests = [
@@ -297,7 +301,7 @@ def demo_inventory(now: datetime | None = None) -> Inventory:
             start=moment - 4 * day,
             hours=1.5,
             source="10.20.0.15",
-            justification=Justification("r-6a1d77", "U04DAVE", "U02BOB", "vacuum full on orders table").render(),
+            justification=Justification("r-6a1d77", ADMIN, APPROVER_1, "vacuum full on orders table").render(),
         ),
     ]
     return inventory

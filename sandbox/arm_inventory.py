@@ -1,5 +1,6 @@
-"""The Azure emulator's in-memory world: subscriptions, VMs, NICs, NSGs, JIT policies, Defender pricing, management
-groups, role definitions and role assignments (whose principals live in the Entra ``directory``).
+"""The Azure emulator's in-memory world: subscriptions, VMs, NICs, NSGs, JIT policies, Defender pricing, Defender's
+assessments and alerts, management groups, role definitions and role assignments (whose principals live in the
+Entra ``directory``).
 
 Plain mutable dataclasses so tests and the sandbox can build a world, and the emulator can serve and
 change it. Raw JSON (``dict``) is kept where Azure's own shape is the truth (policy VMs and requests,
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.arm_findings import Assessment, SecurityAlert
 from sandbox.entra import Directory
 
 
@@ -48,7 +50,9 @@ class VirtualMachine:
 
     ``jit_denied_by_policy`` is the display name of an Azure Policy assignment (on the VM's resource group)
     whose deny effect refuses any JIT policy write that adds or changes this VM, as Azure does with a 403
-    ``RequestDisallowedByPolicy``; nothing Azure lets jitbot read predicts it.
+    ``RequestDisallowedByPolicy``; nothing Azure lets jitbot read predicts it. ``power_state`` is the code after
+    ``PowerState/`` in the VM's instance view: ``running``, ``starting``, ``stopping``, ``stopped``,
+    ``deallocating`` or ``deallocated``.
     """
 
     subscription_id: str
@@ -64,6 +68,7 @@ class VirtualMachine:
     tags: dict[str, str] = field(default_factory=dict)
     vm_size: str = "Standard_B2s"
     jit_denied_by_policy: str | None = None
+    power_state: str = "running"
 
     @property
     def id(self) -> str:
@@ -141,6 +146,25 @@ class RoleAssignment:
 
 
 @dataclass
+class DenyAssignment:
+    """A deny assignment at ``scope``: ``permissions`` blocks are Azure-shaped (actions, notActions, …), principals
+    and exclusions are ``(object id, type)`` pairs; ``EVERYONE`` is Azure's "Everyone" principal."""
+
+    name: str
+    display_name: str
+    scope: str
+    permissions: list[dict[str, list[str]]]
+    principals: list[tuple[str, str]]
+    exclude_principals: list[tuple[str, str]] = field(default_factory=list)
+    do_not_apply_to_child_scopes: bool = False
+    description: str = ""
+
+
+EVERYONE = ("00000000-0000-0000-0000-000000000000", "SystemDefined")
+"""Azure's "Everyone" principal of a deny assignment ("Understand Azure deny assignments")."""
+
+
+@dataclass
 class Inventory:
     """Everything the emulator knows. Mutate it directly in tests; the emulator reads it on each call."""
 
@@ -151,7 +175,10 @@ class Inventory:
     management_groups: list[ManagementGroup] = field(default_factory=list)
     role_definitions: list[RoleDefinition] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
+    deny_assignments: list[DenyAssignment] = field(default_factory=list)
     directory: Directory = field(default_factory=Directory)
+    assessments: list[Assessment] = field(default_factory=list)
+    alerts: list[SecurityAlert] = field(default_factory=list)
     _index: _Index | None = field(default=None, init=False, repr=False, compare=False)
 
     def _indexed(self) -> _Index:

@@ -1,5 +1,6 @@
-"""Microsoft.Authorization (role assignments, role definitions) and Microsoft.Management (descendants) for the ARM
-emulator, following the vendored 2022-04-01 Authorization swagger and Microsoft's REST documentation.
+"""Microsoft.Authorization (role assignments, role definitions, deny assignments) and Microsoft.Management
+(descendants) for the ARM emulator, following the vendored 2022-04-01 Authorization swaggers and Microsoft's REST
+documentation.
 
 Scopes nest as Azure's do: root ``/`` > management groups (by their parents) > subscription > resource group >
 resource. A role assignment listing at a scope returns the assignments at, above and below it; ``atScope()``
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.arm_errors import ArmError, bad_request
-from sandbox.arm_inventory import Inventory, ManagementGroup, RoleAssignment, RoleDefinition
+from sandbox.arm_inventory import DenyAssignment, Inventory, ManagementGroup, RoleAssignment, RoleDefinition
 
 AUTHORIZATION_VERSIONS = ("2015-07-01", "2018-01-01-preview", "2020-04-01-preview", "2022-04-01")
+DENY_ASSIGNMENT_VERSIONS = ("2018-07-01-preview", "2022-04-01")
 MANAGEMENT_VERSIONS = ("2020-02-01", "2020-05-01", "2020-10-01", "2021-04-01", "2023-04-01")
 _MG = "/providers/microsoft.management/managementgroups/"
 SUBSCRIPTION_DESCENDANT = "Microsoft.Management/managementGroups/subscriptions"
@@ -116,6 +118,53 @@ def assignments_at(inventory: Inventory, scope: str, query: AssignmentFilter) ->
             continue
         found.append(assignment)
     return found
+
+
+def deny_assignments_at(inventory: Inventory, scope: str, query: AssignmentFilter) -> list[DenyAssignment]:
+    """The deny assignments a list call at ``scope`` returns: at, above and below it, or with ``atScope()`` at and
+    above it; ``principalId eq '…'`` keeps those naming that principal (the swagger's FilterParameter)."""
+    if query.assigned_to is not None:
+        raise bad_request("InvalidFilter", "The filter 'assignedTo' is not supported for deny assignments.")
+    scopes = Scopes(inventory)
+    found = []
+    for deny in inventory.deny_assignments:
+        above = scopes.contains(deny.scope, scope)
+        below = scopes.contains(scope, deny.scope)
+        if not (above or (below and not query.at_scope)):
+            continue
+        if query.principal_id is not None and query.principal_id.lower() not in {p.lower() for p, _ in deny.principals}:
+            continue
+        found.append(deny)
+    return found
+
+
+def deny_assignment_json(deny: DenyAssignment) -> dict[str, Any]:
+    """A deny assignment as Azure lists it (the shape of the GetDenyAssignmentByScope example)."""
+    scope = deny.scope.rstrip("/") or "/"
+    prefix = "" if scope == "/" else scope
+    return {
+        "properties": {
+            "denyAssignmentName": deny.display_name,
+            "description": deny.description,
+            "permissions": [
+                {
+                    "actions": list(block.get("actions", [])),
+                    "notActions": list(block.get("notActions", [])),
+                    "dataActions": list(block.get("dataActions", [])),
+                    "notDataActions": list(block.get("notDataActions", [])),
+                }
+                for block in deny.permissions
+            ],
+            "scope": scope,
+            "doNotApplyToChildScopes": deny.do_not_apply_to_child_scopes,
+            "principals": [{"id": pid, "type": kind} for pid, kind in deny.principals],
+            "excludePrincipals": [{"id": pid, "type": kind} for pid, kind in deny.exclude_principals],
+            "isSystemProtected": True,
+        },
+        "id": f"{prefix}/providers/Microsoft.Authorization/denyAssignments/{deny.name}",
+        "type": "Microsoft.Authorization/denyAssignments",
+        "name": deny.name,
+    }
 
 
 def definition_id(request_scope: str, name: str) -> str:

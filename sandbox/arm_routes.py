@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from jit.clock import Clock
-from sandbox import arm_graph, arm_rbac
+from sandbox import arm_context, arm_graph, arm_rbac
 from sandbox import arm_resources as shapes
 from sandbox.arm_errors import ArmError, bad_request, not_found
 from sandbox.arm_inventory import Inventory, NetworkSecurityGroup, Subscription, VirtualMachine
@@ -264,6 +264,49 @@ def _classic_list(state: ArmState, req: ArmRequest) -> ArmReply:
     return _page(state, req, [shapes.classic_virtual_machine(vm) for vm in classic])
 
 
+# --- Security context: Defender assessments and alerts, the VM instance view -------------------------------
+
+
+def _scope(state: ArmState, req: ArmRequest) -> str:
+    """The subscription, resource group or VM a scoped list is about, after checking that it exists."""
+    subscription = _known_subscription(state, req)
+    if "rg" not in req.params:
+        return f"/subscriptions/{subscription.id}"
+    if "name" not in req.params:
+        _, rg = _known_group(state, req)
+        return f"/subscriptions/{subscription.id}/resourceGroups/{rg}"
+    return _vm(state, req, req.params["name"]).id
+
+
+def _assessment_list(state: ArmState, req: ArmRequest) -> ArmReply:
+    found = arm_context.assessments_under(state.inventory, _scope(state, req))
+    return _page(state, req, [arm_context.assessment_json(a) for a in found])
+
+
+def _assessment_get(state: ArmState, req: ArmRequest) -> ArmReply:
+    vm = _vm(state, req, req.params["name"])
+    expand = req.query.get("$expand")
+    if expand is not None and expand.lower() not in arm_context.ASSESSMENT_EXPANDS:
+        raise bad_request(
+            "InvalidExpand", f"The $expand value '{expand}' is not supported; use one of: links, metadata."
+        )
+    assessment = arm_context.assessment_on(state.inventory, vm.id, req.params["key"])
+    if assessment is None:
+        raise ArmError(404, "AssessmentNotFound", f"Assessment '{req.params['key']}' was not found on the resource.")
+    return ArmReply(200, arm_context.assessment_json(assessment, expand.lower() if expand else None))
+
+
+def _alert_list(state: ArmState, req: ArmRequest) -> ArmReply:
+    subscription = _known_subscription(state, req)
+    rg = _known_group(state, req)[1] if "rg" in req.params else None
+    found = arm_context.alerts_in(state.inventory, subscription.id, rg)
+    return _page(state, req, [arm_context.alert_json(alert) for alert in found])
+
+
+def _vm_instance_view(state: ArmState, req: ArmRequest) -> ArmReply:
+    return ArmReply(200, arm_context.instance_view(_vm(state, req, req.params["name"])))
+
+
 # --- Network ---------------------------------------------------------------------------------------------
 
 
@@ -396,6 +439,14 @@ def _role_assignments(state: ArmState, req: ArmRequest) -> ArmReply:
     return _page(state, req, [arm_rbac.role_assignment_json(a, scope) for a in found])
 
 
+def _deny_assignments(state: ArmState, req: ArmRequest) -> ArmReply:
+    scope = req.params.get("scope") or "/"
+    arm_rbac.check_scope(state.inventory, scope)
+    query = arm_rbac.parse_filter(req.query.get("$filter"))
+    found = arm_rbac.deny_assignments_at(state.inventory, scope, query)
+    return _page(state, req, [arm_rbac.deny_assignment_json(d) for d in found])
+
+
 def _role_definition(state: ArmState, req: ArmRequest) -> ArmReply:
     scope = req.params.get("scope") or "/"
     arm_rbac.check_scope(state.inventory, scope)
@@ -411,6 +462,8 @@ _AUTH = r"(?P<scope>(?:/.+?)?)/providers/Microsoft\.Authorization"
 _JIT_POLICIES = r"/locations/(?P<loc>[^/]+)/jitNetworkAccessPolicies"
 _ONE_POLICY = _RG + _SEC + _JIT_POLICIES + r"/(?P<name>[^/]+)"
 _ONE_NSG = _RG + _NET + r"/networkSecurityGroups/(?P<nsg>[^/]+)"
+_ONE_VM = _RG + _CMP + r"/virtualMachines/(?P<name>[^/]+)"
+_ASSESSMENT_SCOPE = _SUB + r"(?:/resourceGroups/(?P<rg>[^/]+)(?:" + _CMP + r"/virtualMachines/(?P<name>[^/]+))?)?"
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -427,6 +480,13 @@ ROUTES: tuple[Route, ...] = (
         "authorization.role_assignments.list",
         arm_rbac.AUTHORIZATION_VERSIONS,
         _role_assignments,
+    ),
+    Route(
+        "GET",
+        _pattern(_AUTH + "/denyAssignments"),
+        "authorization.deny_assignments.list",
+        arm_rbac.DENY_ASSIGNMENT_VERSIONS,
+        _deny_assignments,
     ),
     Route(
         "GET",
@@ -468,9 +528,32 @@ ROUTES: tuple[Route, ...] = (
         LOCATION_VERSIONS,
         _locations_get,
     ),
+    Route(
+        "GET",
+        _pattern(_ASSESSMENT_SCOPE + _SEC + "/assessments"),
+        "security.assessments.list",
+        arm_context.ASSESSMENT_VERSIONS,
+        _assessment_list,
+    ),
+    Route(
+        "GET",
+        _pattern(_ONE_VM + _SEC + r"/assessments/(?P<key>[^/]+)"),
+        "security.assessments.get",
+        arm_context.ASSESSMENT_VERSIONS,
+        _assessment_get,
+    ),
+    Route("GET", _pattern(_SUB + _SEC + "/alerts"), "security.alerts.list", arm_context.ALERT_VERSIONS, _alert_list),
+    Route(
+        "GET",
+        _pattern(_RG + _SEC + "/alerts"),
+        "security.alerts.list_resource_group",
+        arm_context.ALERT_VERSIONS,
+        _alert_list,
+    ),
     Route("GET", _pattern(_SUB + _CMP + "/virtualMachines"), "compute.vm.list_all", None, _vm_list_all),
     Route("GET", _pattern(_RG + _CMP + "/virtualMachines"), "compute.vm.list", None, _vm_list),
-    Route("GET", _pattern(_RG + _CMP + r"/virtualMachines/(?P<name>[^/]+)"), "compute.vm.get", None, _vm_get),
+    Route("GET", _pattern(_ONE_VM), "compute.vm.get", None, _vm_get),
+    Route("GET", _pattern(_ONE_VM + "/instanceView"), "compute.vm.instance_view", None, _vm_instance_view),
     Route(
         "GET",
         _pattern(_SUB + "/providers/Microsoft.ClassicCompute/virtualMachines"),

@@ -26,6 +26,11 @@ ROLE_ASSIGNMENTS_SWAGGER = AUTHORIZATION / "authorization-RoleAssignmentsCalls.j
 ROLE_DEFINITIONS_SWAGGER = AUTHORIZATION / "authorization-RoleDefinitionsCalls.json"
 RESOURCE_GRAPH = SPECS / "resourcegraph/Microsoft.ResourceGraph"
 RESOURCE_GRAPH_SWAGGER = RESOURCE_GRAPH / "stable/2021-03-01/resourcegraph.json"
+ASSESSMENTS_SWAGGER = SECURITY / "Microsoft.Security/stable/2021-06-01/assessments.json"
+ASSESSMENT_METADATA_SWAGGER = SECURITY / "Microsoft.Security/stable/2021-06-01/assessmentMetadata.json"
+ALERTS_SWAGGER = SECURITY / "Microsoft.Security/stable/2022-01-01/alerts.json"
+DENY_ASSIGNMENTS_SWAGGER = AUTHORIZATION / "authorization-DenyAssignmentCalls.json"
+AUTHORIZATION_COMMON = AUTHORIZATION / "common-types.json"
 
 
 @cache
@@ -39,6 +44,11 @@ def _registry() -> Registry[Any]:
             ROLE_ASSIGNMENTS_SWAGGER,
             ROLE_DEFINITIONS_SWAGGER,
             RESOURCE_GRAPH_SWAGGER,
+            ASSESSMENTS_SWAGGER,
+            ASSESSMENT_METADATA_SWAGGER,
+            ALERTS_SWAGGER,
+            DENY_ASSIGNMENTS_SWAGGER,
+            AUTHORIZATION_COMMON,
         )
     ]
     registry: Registry[Any] = Registry().with_resources(resources)

@@ -20,11 +20,22 @@ class RedisServerUnavailable(RuntimeError):
     """No ``redis-server`` binary on PATH."""
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on loopback that nothing listens on right now, and that this process has not handed out before.
+
+    The kernel may give the same ephemeral port to two binds in a row once the first socket is closed, so two
+    calls made before either port is used (``PORT`` and ``OPS_PORT`` of one bot) could otherwise collide.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 class RedisServer:

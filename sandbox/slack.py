@@ -4,7 +4,7 @@ Why: the bot, its tests, ``jitbot sandbox`` and the benchmarks need a Slack that
 (errors, scopes, rate limits, message updates) without an account or the network. Point slack_sdk at
 ``slack.api_url`` (``AsyncWebClient(token=..., base_url=slack.api_url)``, or ``SLACK_API_URL`` for the bot
 process) and inspect what the bot did through ``messages_in``, ``dms_with``, ``ephemerals_for``,
-``views_for``, ``home_for`` and ``calls``.
+``views_for``, ``home_for``, ``files_in`` and ``calls``.
 
     async with SlackEmulator(demo_workspace()) as slack:
         client = AsyncWebClient(token=slack.workspace.token, base_url=slack.api_url)
@@ -14,6 +14,8 @@ process) and inspect what the bot did through ``messages_in``, ``dms_with``, ``e
 Like Slack, API errors are HTTP 200 with ``{"ok": false, "error": ...}``; rate limits are HTTP 429 with a
 ``Retry-After`` header; every response carries ``x-oauth-scopes``. Arguments are read from the query
 string, a form body or a JSON body (the token from ``Authorization: Bearer`` or a ``token`` parameter).
+File uploads follow Slack's three steps (``sandbox.slack_files``): the upload URL is served here and the bytes
+are kept, so a test reads back what the bot uploaded with ``files_in(channel)`` or ``uploaded(file_id)``.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
-from sandbox import slack_methods
+from sandbox import slack_files, slack_methods
 from sandbox.slack_faults import Faults
+from sandbox.slack_file_store import DEFAULT_UPLOAD_TTL, StoredFile, UploadRefused
 from sandbox.slack_rate_limits import PostingLimit
 from sandbox.slack_respond import apply_response
 from sandbox.slack_socket import SocketModeServer
@@ -71,6 +74,8 @@ class SlackEmulator:
     ``trigger_ttl`` is how long a ``trigger_id`` may be used for views.open (Slack: 3 s);
     ``response_url_ttl`` and ``response_url_uses`` bound response URLs (Slack: 30 minutes, 5 uses);
     ``posting_limit`` is chat.postMessage's per-channel rate limit (``sandbox.slack_rate_limits``; None lifts it).
+    ``upload_ttl`` is how long an upload may take from files.getUploadURLExternal to its completion (Slack
+    documents no limit; the emulator's default is 10 minutes).
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class SlackEmulator:
         response_url_ttl: float = 1800.0,
         response_url_uses: int = 5,
         posting_limit: PostingLimit | None = None,
+        upload_ttl: float = DEFAULT_UPLOAD_TTL,
     ) -> None:
         self.workspace = workspace or demo_workspace()
         self.state = SlackState(
@@ -88,6 +94,7 @@ class SlackEmulator:
             trigger_ttl=trigger_ttl,
             response_url_ttl=response_url_ttl,
             response_url_uses=response_url_uses,
+            upload_ttl=upload_ttl,
         )
         self.faults = Faults()
         self.posting_limit = posting_limit if posting_limit is not None else PostingLimit()
@@ -109,6 +116,8 @@ class SlackEmulator:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{token}", self._handle_response_url)
+        app.router.add_post(slack_files.UPLOAD_PATH + "{ticket}", self._handle_upload)
+        app.router.add_get(slack_files.DOWNLOAD_PATH + "{team_file}/{name}", self._handle_download)
         app.router.add_get("/socket-mode/{ticket}", self.socket_mode.handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -121,6 +130,7 @@ class SlackEmulator:
         self._site = web.TCPSite(self._runner, self._host, port, reuse_address=True)
         await self._site.start()
         self._port = int(self._runner.addresses[0][1])
+        self.state.base_url = self.base_url
 
     async def stop(self) -> None:
         """Stop listening and close every connection."""
@@ -290,6 +300,51 @@ class SlackEmulator:
         self._record("response_url", args, body, status)
         return self._json(body, status=status)
 
+    async def _upload_body(self, request: web.Request) -> bytes:
+        """The uploaded bytes: the raw body, or the first file part of a multipart form (Slack takes both)."""
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            part = next((v for v in form.values() if isinstance(v, web.FileField)), None)
+            return part.file.read() if part is not None else b""
+        return await request.read()
+
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        """An upload URL from files.getUploadURLExternal: HTTP 200 ``OK - <length>`` when the bytes are taken."""
+        offline = self._offline_answer(request)
+        if offline is not None:
+            return offline
+        fault = self.faults.take("upload_url")
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.fails:
+                self._record("upload_url", {}, fault.body(), fault.status)
+                return web.Response(status=fault.status if fault.status != 200 else 500, text="upload failed")
+        data = await self._upload_body(request)
+        try:
+            stored = self.state.files.receive(request.match_info["ticket"], data)
+        except UploadRefused as refused:
+            status = 400 if refused.reason == "length" else 404
+            self._record("upload_url", {"bytes": len(data)}, {"ok": False, "error": refused.reason}, status)
+            return web.Response(status=status, text=refused.detail)
+        self._record("upload_url", {"file_id": stored.id, "bytes": len(data)}, {"ok": True}, 200)
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _handle_download(self, request: web.Request) -> web.StreamResponse:
+        """``url_private`` of a shared file: the bytes, for a request with the bot token and ``files:read``."""
+        offline = self._offline_answer(request)
+        if offline is not None:
+            return offline
+        header = request.headers.get("Authorization", "")
+        team, _, file_id = request.match_info["team_file"].partition("-")
+        stored = self.state.files.get(file_id)
+        allowed = header == f"Bearer {self.workspace.token}" and "files:read" in self.workspace.scopes
+        if not allowed:
+            return web.Response(status=403, text="a token with files:read is needed to download files")
+        if stored is None or not stored.completed or team != self.workspace.team_id:
+            return web.Response(status=404, text="file not found")
+        return web.Response(body=stored.data or b"", content_type=stored.mimetype)
+
     # -- interaction plumbing (used by SlackDriver and the sandbox) ---------------------------------
 
     def new_response_url(self, *, user: str, channel: str, message: Message | None = None) -> str:
@@ -352,6 +407,18 @@ class SlackEmulator:
     def home_for(self, user: str) -> View | None:
         """The App Home published for ``user``, if any."""
         return self.state.home(user)
+
+    def uploaded(self, file_id: str) -> StoredFile:
+        """One upload by file id, with its bytes (``data``); raises LookupError when there is none."""
+        stored = self.state.files.get(file_id)
+        if stored is None:
+            raise LookupError(f"no upload {file_id}")
+        return stored
+
+    def files_in(self, channel: str) -> list[StoredFile]:
+        """Completed uploads shared in a channel (id, name or ``#name``) or DM (its id or the user's), oldest first."""
+        channel_id = self._channel_id(channel)
+        return [f for f in self.state.files.completed() if channel_id in f.channels]
 
     def calls_to(self, method: str) -> list[Call]:
         """Recorded calls to one method (``"response_url"`` for response URL posts), oldest first."""

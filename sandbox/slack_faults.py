@@ -1,8 +1,9 @@
 """Faults to inject into the Slack emulator: rate limits, API errors, server errors, slow answers.
 
 A test says what should go wrong for which method and how many times; the emulator asks ``take`` before
-answering each call and applies the first matching fault. ``"*"`` matches every method, and
-``"response_url"`` matches posts to response URLs.
+answering each call and applies the first matching fault. ``"*"`` matches every method,
+``"response_url"`` matches posts to response URLs and ``"upload_url"`` posts to file upload URLs (which answer a
+failure with its HTTP status, 500 for an API error, since the upload server speaks no JSON).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Each handler takes the shared ``SlackState`` and the request's merged arguments and returns Slack's JSON
 body, or raises ``SlackError`` with Slack's error code. Authentication, faults and recording happen in the
-HTTP layer (``sandbox.slack``); scope checks happen here, from ``METHOD_SCOPES``.
+HTTP layer (``sandbox.slack``); scope checks happen here, from ``METHOD_SCOPES``. The ``files.*`` upload
+methods live in ``sandbox.slack_files`` and register themselves here when it is imported (``sandbox.slack`` does).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.open": ("im:write", "mpim:write", "channels:manage", "groups:write"),
     "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
     "conversations.members": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
     "users.info": ("users:read",),
     "usergroups.list": ("usergroups:read",),
     "usergroups.users.list": ("usergroups:read",),
@@ -40,7 +43,7 @@ Handler = Callable[[SlackState, "Args"], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
 
 
-def _handler(method: str) -> Callable[[Handler], Handler]:
+def handler(method: str) -> Callable[[Handler], Handler]:
     def register(func: Handler) -> Handler:
         HANDLERS[method] = func
         return func
@@ -191,7 +194,7 @@ def _updatable(state: SlackState, args: Args) -> Message:
 # -- auth and chat -----------------------------------------------------------------------------------
 
 
-@_handler("auth.test")
+@handler("auth.test")
 def auth_test(state: SlackState, args: Args) -> dict[str, Any]:
     """Who the token belongs to."""
     ws = state.workspace
@@ -208,7 +211,7 @@ def auth_test(state: SlackState, args: Args) -> dict[str, Any]:
     }
 
 
-@_handler("chat.postMessage")
+@handler("chat.postMessage")
 def chat_post_message(state: SlackState, args: Args) -> dict[str, Any]:
     """Post to a channel, or to a user's DM when given a user id."""
     conversation = postable_conversation(state, args.text("channel"))
@@ -219,7 +222,7 @@ def chat_post_message(state: SlackState, args: Args) -> dict[str, Any]:
     return {"ok": True, "channel": conversation.id, "ts": message.ts, "message": message.to_api(state.workspace)}
 
 
-@_handler("chat.update")
+@handler("chat.update")
 def chat_update(state: SlackState, args: Args) -> dict[str, Any]:
     """Replace a bot message's content; absent ``blocks`` keeps the old blocks, ``[]`` removes them."""
     message = _updatable(state, args)
@@ -234,7 +237,7 @@ def chat_update(state: SlackState, args: Args) -> dict[str, Any]:
     }
 
 
-@_handler("chat.postEphemeral")
+@handler("chat.postEphemeral")
 def chat_post_ephemeral(state: SlackState, args: Args) -> dict[str, Any]:
     """Show a message to one member of a conversation."""
     conversation = postable_conversation(state, args.text("channel"))
@@ -256,7 +259,7 @@ def chat_post_ephemeral(state: SlackState, args: Args) -> dict[str, Any]:
     return {"ok": True, "message_ts": message.ts}
 
 
-@_handler("chat.delete")
+@handler("chat.delete")
 def chat_delete(state: SlackState, args: Args) -> dict[str, Any]:
     """Delete a bot message."""
     message = _updatable(state, args)
@@ -267,7 +270,7 @@ def chat_delete(state: SlackState, args: Args) -> dict[str, Any]:
 # -- conversations -----------------------------------------------------------------------------------
 
 
-@_handler("conversations.open")
+@handler("conversations.open")
 def conversations_open(state: SlackState, args: Args) -> dict[str, Any]:
     """Open (or find) the DM with one user. Multi-person DMs are not emulated."""
     channel_arg = args.text("channel")
@@ -328,14 +331,14 @@ def _conversation_info(state: SlackState, conversation: Conversation) -> dict[st
     }
 
 
-@_handler("conversations.info")
+@handler("conversations.info")
 def conversations_info(state: SlackState, args: Args) -> dict[str, Any]:
     """Describe a conversation, including whether the bot is a member."""
     conversation = visible_conversation(state, args.text("channel"))
     return {"ok": True, "channel": _conversation_info(state, conversation)}
 
 
-@_handler("conversations.members")
+@handler("conversations.members")
 def conversations_members(state: SlackState, args: Args) -> dict[str, Any]:
     """Member ids of a conversation, cursor-paginated like Slack."""
     conversation = visible_conversation(state, args.text("channel"))
@@ -392,7 +395,7 @@ def user_object(state: SlackState, user: SlackUser) -> dict[str, Any]:
     }
 
 
-@_handler("users.info")
+@handler("users.info")
 def users_info(state: SlackState, args: Args) -> dict[str, Any]:
     """One user (deleted users are returned with ``deleted: true``, as Slack does)."""
     user = state.workspace.user(args.text("user") or "")
@@ -426,7 +429,7 @@ def _group_object(state: SlackState, group: UserGroup, *, include_users: bool) -
     return body
 
 
-@_handler("usergroups.list")
+@handler("usergroups.list")
 def usergroups_list(state: SlackState, args: Args) -> dict[str, Any]:
     """Every user group; members only with ``include_users``."""
     include_users = args.flag("include_users")
@@ -436,7 +439,7 @@ def usergroups_list(state: SlackState, args: Args) -> dict[str, Any]:
     }
 
 
-@_handler("usergroups.users.list")
+@handler("usergroups.users.list")
 def usergroups_users_list(state: SlackState, args: Args) -> dict[str, Any]:
     """Member ids of one user group."""
     group_id = args.text("usergroup")
@@ -474,7 +477,7 @@ def _external_id_taken(state: SlackState, content: dict[str, Any], current: View
             raise SlackError("duplicate_external_id")
 
 
-@_handler("views.open")
+@handler("views.open")
 def views_open(state: SlackState, args: Args) -> dict[str, Any]:
     """Open a modal for the user whose interaction issued ``trigger_id``."""
     trigger_id = args.text("trigger_id") or args.text("interactivity_pointer")
@@ -486,7 +489,7 @@ def views_open(state: SlackState, args: Args) -> dict[str, Any]:
     return _view_response(state, state.open_modal(user, content))
 
 
-@_handler("views.push")
+@handler("views.push")
 def views_push(state: SlackState, args: Args) -> dict[str, Any]:
     """Push a modal onto the user's stack (at most three deep)."""
     trigger_id = args.text("trigger_id") or args.text("interactivity_pointer")
@@ -500,7 +503,7 @@ def views_push(state: SlackState, args: Args) -> dict[str, Any]:
     return _view_response(state, state.push_modal(user, content))
 
 
-@_handler("views.update")
+@handler("views.update")
 def views_update(state: SlackState, args: Args) -> dict[str, Any]:
     """Replace an open view, by ``view_id`` or ``external_id``, guarded by ``hash`` when given."""
     view_id = args.text("view_id")
@@ -518,7 +521,7 @@ def views_update(state: SlackState, args: Args) -> dict[str, Any]:
     return _view_response(state, state.update_view(view, content))
 
 
-@_handler("views.publish")
+@handler("views.publish")
 def views_publish(state: SlackState, args: Args) -> dict[str, Any]:
     """Publish a user's App Home tab."""
     user_id = args.text("user_id")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from sandbox.slack_file_store import DEFAULT_UPLOAD_TTL, FileStore
 from sandbox.slack_workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,10 @@ def buttons_in(blocks: list[dict[str, Any]]) -> list[Button]:
 
 @dataclass
 class Message:
-    """A message the bot posted (or an ephemeral one, when ``ephemeral_to`` is set) with every version of it."""
+    """A message the bot posted (or an ephemeral one, when ``ephemeral_to`` is set) with every version of it.
+
+    ``files`` are the Slack file objects of a message that shares uploaded files (files.completeUploadExternal).
+    """
 
     channel: str
     ts: str
@@ -133,6 +137,7 @@ class Message:
     thread_ts: str | None = None
     ephemeral_to: str | None = None
     deleted: bool = False
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def current(self) -> MessageVersion:
@@ -182,6 +187,8 @@ class Message:
             }
         if self.thread_ts:
             body["thread_ts"] = self.thread_ts
+        if self.files:
+            body |= {"files": copy.deepcopy(self.files), "upload": True, "display_as_bot": False}
         if len(self.versions) > 1:
             body["edited"] = {"user": self.user, "ts": f"{self.current.at:.6f}"}
         return body
@@ -335,8 +342,12 @@ class SlackState:
         trigger_ttl: float = 3.0,
         response_url_ttl: float = 1800.0,
         response_url_uses: int = 5,
+        upload_ttl: float = DEFAULT_UPLOAD_TTL,
     ) -> None:
         self.workspace = workspace
+        self.base_url = ""
+        """``http://host:port`` the emulator listens on (set when it starts): where upload and file URLs point."""
+        self.files = FileStore(upload_ttl)
         self.trigger_ttl = trigger_ttl
         self.response_url_ttl = response_url_ttl
         self.response_url_uses = response_url_uses
@@ -419,8 +430,9 @@ class SlackState:
         thread_ts: str | None = None,
         ephemeral_to: str | None = None,
         user: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> Message:
-        """Store a new message (ephemeral when ``ephemeral_to`` is set) and announce it."""
+        """Store a new message (ephemeral when ``ephemeral_to`` is set; sharing ``files``) and announce it."""
         version = MessageVersion(text, _with_block_ids(blocks), time.time(), via)
         message = Message(
             channel=channel,
@@ -429,6 +441,7 @@ class SlackState:
             versions=[version],
             thread_ts=thread_ts,
             ephemeral_to=ephemeral_to,
+            files=copy.deepcopy(files or []),
         )
         if ephemeral_to is None:
             self._messages.setdefault(channel, []).append(message)

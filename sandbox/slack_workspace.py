@@ -13,6 +13,7 @@ DEFAULT_BOT_SCOPES: tuple[str, ...] = (
     "channels:read",
     "chat:write",
     "commands",
+    "files:write",
     "groups:read",
     "im:write",
     "usergroups:read",

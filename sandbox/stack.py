@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -15,8 +16,8 @@ from types import TracebackType
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
+from bot.process import drain_in_flight, start_http, start_ops, start_socket_mode
 from bot.runtime import Runtime, open_runtime
-from bot.serve import drain_in_flight, start_http, start_ops, start_socket_mode
 from jit.clock import Clock, SystemClock
 from jit.settings import Settings
 from sandbox.arm import ArmEmulator
@@ -54,6 +55,13 @@ class StackOptions:
     start_scheduler: bool = True
     expire_interval: float | None = 1.0
     socket_mode: bool = False
+
+
+def _free_port(host: str) -> int:
+    """A port nothing listens on now, so the bot's public URL (the "from me" page) is known before it starts."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def bot_environment(
@@ -130,11 +138,16 @@ class Stack:
         self.env = bot_environment(self.arm, self.slack, redis_url, self.signing_secret, self.graph)
         if self.options.socket_mode:
             self.env["SLACK_APP_TOKEN"] = self.slack.workspace.app_token
+        bot_port = self.options.bot_port
+        if not self.options.socket_mode:
+            bot_port = bot_port or _free_port(self.options.bot_host)
+            shown_host = "127.0.0.1" if self.options.bot_host in ("", "0.0.0.0") else self.options.bot_host
+            self.env["JITBOT_PUBLIC_URL"] = f"http://{shown_host}:{bot_port}"
         self.env.update(self.options.env)
         self._set_process_identity_env()
         self.settings = Settings.from_env(self.env)
         self.key_prefix = self.options.key_prefix or f"jitbot-{secrets.token_hex(4)}"
-        await self._start_bot(self.options.bot_port, self.options.ops_port)
+        await self._start_bot(bot_port, self.options.ops_port)
         self.driver = (
             SocketModeDriver(self.slack)
             if self.options.socket_mode

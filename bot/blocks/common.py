@@ -44,21 +44,6 @@ USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _SPECIAL_PORT_NAMES: Mapping[int, str] = {22: "SSH", 3389: "RDP", 5985: "WinRM", 5986: "WinRM over HTTPS"}
 
-EXTRA_QUORUM = "quorum"
-"""``request.extra`` key: how many distinct approvals the request needs (an integer, default 1)."""
-EXTRA_AUTO_APPROVED = "auto_approved"
-"""``request.extra`` key: the name of the rule that approved the request automatically."""
-EXTRA_BREAK_GLASS = "break_glass"
-"""``request.extra`` key: ``"true"`` when the request used ``--break-glass``."""
-EXTRA_PRIVATE_IPS = "private_ips"
-EXTRA_PUBLIC_IPS = "public_ips"
-EXTRA_ROUTE = "route"
-EXTRA_REVOKED_BY = "revoked_by"
-"""``request.extra`` key: the Slack user id who closed access early."""
-EXTRA_EXTENSIONS = "extensions"
-"""``request.extra`` key: how many times the window was extended."""
-EXTRA_WIDE_SOURCE = "wide_source"
-"""``request.extra`` key: the prefix length the source is wider than (see ``jit.sources``), when it is wide."""
 _TRUE = frozenset({"1", "true", "yes"})
 
 
@@ -192,11 +177,10 @@ def source_label(source: str) -> str:
     return code(source, 100)
 
 
-def wide_source_flag(source: str, extra: Mapping[str, str]) -> str:
-    """For a source wider than the threshold in force when it was asked for: how many addresses, and the
-    threshold (``"spans 2,147,483,648 addresses, wider than /16"``); empty otherwise."""
-    limit = extra.get(EXTRA_WIDE_SOURCE, "")
-    if not limit.isascii() or not limit.isdigit():
+def wide_source_flag(source: str, limit: int | None) -> str:
+    """For a source wider than the threshold ``limit`` in force when it was asked for: how many addresses, and
+    the threshold (``"spans 2,147,483,648 addresses, wider than /16"``); empty otherwise."""
+    if limit is None:
         return ""
     try:
         count = addresses(source)
@@ -208,22 +192,6 @@ def wide_source_flag(source: str, extra: Mapping[str, str]) -> str:
 def vm_label(vm: VmRef) -> str:
     """A VM as ``name`` in code, for sentences."""
     return code(vm.name, 80)
-
-
-def extra_flag(extra: Mapping[str, str], key: str) -> bool:
-    """Read a boolean flag from ``request.extra``."""
-    return extra.get(key, "").strip().lower() in _TRUE
-
-
-def extra_int(extra: Mapping[str, str], key: str, default: int) -> int:
-    """Read a small positive integer from ``request.extra``; anything malformed is the default."""
-    raw = extra.get(key, "").strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100 else default
-
-
-def extra_list(extra: Mapping[str, str], key: str) -> tuple[str, ...]:
-    """Read a comma-separated list from ``request.extra``."""
-    return tuple(part.strip() for part in extra.get(key, "").split(",") if part.strip())
 
 
 def mrkdwn(text: str, limit: int = SECTION_TEXT_LIMIT) -> MarkdownTextObject:

@@ -38,8 +38,3 @@ def rate_limited_message(limit_text: str) -> Message:
     """The user hit an abuse limit (pending requests or commands per minute); ``limit_text`` says which."""
     text = f":snail: {escape_mrkdwn(truncate(limit_text, 1000))} Please wait a little and try again."
     return message(escape_mrkdwn(truncate(limit_text, 500)), [section(text)])
-
-
-def info_message(text: str) -> Message:
-    """A short ephemeral acknowledgement (``already approved by …``, ``saved``) from our own words."""
-    return message(escape_mrkdwn(truncate(text, 500)), [section(escape_mrkdwn(text))])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from slack_sdk.models.blocks import Block
 
 from bot.blocks.common import Message, code, context, divider, escape_mrkdwn, header, message, section
 from bot.grammar import BREAK_GLASS_FLAG, MAX_REASON_CHARS
+
+_SLACK_ID = re.compile(r"\b(?:[UW][A-Z0-9]{8,}|S[A-Z0-9]{8,}|[CG][A-Z0-9]{8,})\b")
 
 _USAGE = escape_mrkdwn(
     "*Ask for access*\n"
@@ -16,8 +20,8 @@ _USAGE = escape_mrkdwn(
     "used more than once\n"
     "• *duration*: `90m`, `2h`, `1h30m` or ISO 8601 `PT2H`; at least 5 minutes, at most 24 hours and "
     "never more than the VM's policy allows\n"
-    "• *from*: the address to open the port to (one IP, or a network like `10.1.2.0/24`); without it the "
-    "team's default source is used\n"
+    "• *from*: the address to open the port to (one IP, or a network like `10.1.2.0/24`), or `from me` to "
+    "confirm the address you are on in a browser; without it the team's default source is used\n"
     f"• *reason*: everything after that, up to {MAX_REASON_CHARS} characters (some VMs require a ticket "
     "number)"
 )
@@ -36,6 +40,8 @@ _COMMANDS = escape_mrkdwn(
     "`/jit extend <request-id> <duration>` · `/jit revoke <request-id>` · `/jit cancel <request-id>`\n"
     "`/jit list [configured | not-configured | unsupported] [filter]`: the VMs, like the portal's JIT page\n"
     "`/jit enable <vm>` · `/jit edit <vm>` · `/jit disable <vm>`: set up JIT on a VM (admins)\n"
+    "`/jit report [7d | 30d]`: the access review of the last 7 (default) or 30 days, with a chart and a CSV, "
+    "by DM (approvers and admins)\n"
     f"`/jit <ports> <vm> <duration> <reason> {BREAK_GLASS_FLAG}`: emergency access without waiting, for "
     "members of the break-glass group; announced loudly and reviewed afterwards"
 )
@@ -46,8 +52,26 @@ def help_message(*, rule: str | None = None, topic: str | None = None) -> Messag
     blocks: list[Block] = [header("How to use /jit"), section(_USAGE), section(_EXAMPLES), section(_COMMANDS)]
     if rule:
         about = f" for {code(topic, 100)}" if topic else ""
-        blocks += [divider(), section(f"*The rule that applies{about}*\n{escape_mrkdwn(rule)}")]
+        blocks += [divider(), section(f"*The rule that applies{about}*\n{with_mentions(escape_mrkdwn(rule))}")]
     elif topic:
         blocks += [divider(), section(f"No specific rule found for {code(topic, 100)}; the defaults apply.")]
     blocks.append(context("Every request is checked against the VM's JIT policy before approvers see it."))
     return message(escape_mrkdwn("How to use /jit: /jit <ports> <vm> <duration> [from <ip-or-cidr>] [reason]"), blocks)
+
+
+def with_mentions(text: str) -> str:
+    """``text`` (already escaped) with the Slack ids the rules name written as mentions Slack shows by name: users
+    ``<@U…>``, user groups ``<!subteam^S…>``, channels ``<#C…>``; ids inside `code spans` stay literal."""
+    spans = text.split("`")
+    for index in range(0, len(spans), 2):
+        spans[index] = _SLACK_ID.sub(_mention_of, spans[index])
+    return "`".join(spans)
+
+
+def _mention_of(found: re.Match[str]) -> str:
+    slack_id = found.group(0)
+    if slack_id[0] in "UW":
+        return f"<@{slack_id}>"
+    if slack_id[0] == "S":
+        return f"<!subteam^{slack_id}>"
+    return f"<#{slack_id}>"

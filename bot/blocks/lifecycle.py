@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from slack_sdk.models.blocks import Block
 
@@ -21,7 +21,6 @@ from bot.blocks.common import (
     context,
     duration_text,
     escape_mrkdwn,
-    extra_list,
     fields,
     header,
     mention,
@@ -33,11 +32,10 @@ from bot.blocks.common import (
     user_text,
 )
 from bot.blocks.request import APPROVE_ACTION, DENY_ACTION, approval_card, outcome_line
-from jit import extras
 from jit.extensions import extension_ref
-from jit.extras import ExtensionState
 from jit.model import AccessRequest, RequestState
 from jit.principals import NOBODY, conjuncts
+from jit.request_extras import ExtensionState, csv, extras_of
 
 ACK_REVIEW_ACTION = "jit_ack_review"
 EXTENSION_DECISION_BLOCK = "jit_extension_decision"
@@ -79,7 +77,7 @@ def _what(request: AccessRequest) -> str:
 
 def extension_card(request: AccessRequest) -> Message:
     """The approval card for the latest extension of ``request``: buttons only while it waits."""
-    ext = extras.extension(request)
+    ext = extras_of(request).extension
     state = ext.state or _E.PENDING
     pairs = [
         ("Requester", mention(request.requester)),
@@ -96,7 +94,7 @@ def extension_card(request: AccessRequest) -> Message:
         fields(pairs),
         section(f"*Original reason*\n{_reason(request)}"),
     ]
-    needed = extras.quorum(request)
+    needed = extras_of(request).quorum
     if needed > 1 or ext.approvals:
         blocks.append(section(_quorum_text(ext.approvals, needed)))
     blocks.append(section(extension_outcome_line(request)))
@@ -116,8 +114,8 @@ def extension_card(request: AccessRequest) -> Message:
 
 def extension_outcome_line(request: AccessRequest) -> str:
     """Where the latest extension stands, in one sentence."""
-    ext = extras.extension(request)
-    by = principals(extras.csv(ext.decided_by or "")) if ext.decided_by and not ext.auto_rule else "an approver"
+    ext = extras_of(request).extension
+    by = principals(csv(ext.decided_by or "")) if ext.decided_by and not ext.auto_rule else "an approver"
     if ext.auto_rule:
         by = f"rule {code(ext.auto_rule, 80)}"
     if ext.state in (None, _E.PENDING):
@@ -148,7 +146,7 @@ def extension_outcome_notice(request: AccessRequest) -> Message:
 
 def extension_requested_reply(request: AccessRequest, *, created: bool) -> Message:
     """The ephemeral answer to Extend / `/jit extend`: granted already, sent to approvers, or already waiting."""
-    ext = extras.extension(request)
+    ext = extras_of(request).extension
     if ext.state is _E.GRANTED and created:
         until = slack_date(request.ends_at) if request.ends_at else "the new end"
         text = f":unlock: Extended {_what(request)} until {until} (approved by rule {code(ext.auto_rule or '')})."
@@ -167,12 +165,14 @@ def extension_requested_reply(request: AccessRequest, *, created: bool) -> Messa
 
 def approval_recorded_reply(request: AccessRequest) -> Message:
     """The ephemeral answer to an approval that counts toward a quorum (of a request or an extension)."""
-    ext = extras.extension(request)
+    ext = extras_of(request).extension
     if request.state is RequestState.ACTIVE and ext.state is _E.PENDING:
         got, what = ext.approvals, f"the extension of {code(request.id)}"
     else:
         got, what = request.approvals, code(request.id)
-    text = f":ballot_box_with_check: Your approval of {what} is recorded. {_quorum_text(got, extras.quorum(request))}"
+    text = (
+        f":ballot_box_with_check: Your approval of {what} is recorded. {_quorum_text(got, extras_of(request).quorum)}"
+    )
     return message(f"Approval of {escape_mrkdwn(request.id)} recorded.", [section(text)])
 
 
@@ -204,7 +204,7 @@ def revoke_reply(request: AccessRequest, *, acted: bool, closed: bool) -> Messag
 
 def review_reply(request: AccessRequest, *, acted: bool) -> Message:
     """The ephemeral answer to the review button."""
-    who = mention(request.extra.get(extras.REVIEWED_BY))
+    who = mention(extras_of(request).reviewed_by)
     text = (
         f":white_check_mark: Thanks, your review of break-glass access {code(request.id)} is recorded."
         if acted
@@ -215,10 +215,10 @@ def review_reply(request: AccessRequest, *, acted: bool) -> Message:
 
 def nudge_message(request: AccessRequest, waited: timedelta) -> Message:
     """A reminder in the card's thread that a request still waits, notifying its approvers."""
-    needed = extras.quorum(request)
+    needed = extras_of(request).quorum
     progress = f" ({len(request.approvals)} of {needed} approvals so far)" if needed > 1 else ""
     text = (
-        f":bell: {principals(extras.approvers(request))}: {mention(request.requester)} has waited "
+        f":bell: {principals(extras_of(request).approvers)}: {mention(request.requester)} has waited "
         f"{duration_text(waited)} for {_what(request)}{progress}. Please approve or deny on the card."
     )
     return message(f"Still waiting for approval: {escape_mrkdwn(request.id)}", [section(text)])
@@ -226,7 +226,7 @@ def nudge_message(request: AccessRequest, waited: timedelta) -> Message:
 
 def escalation_card(request: AccessRequest, waited: timedelta) -> Message:
     """The approval card, with its buttons, posted where the escalation goes; a banner says why it is here."""
-    to = extras.csv(request.extra.get(extras.ESCALATE_TO, "")) or extras.approvers(request)
+    to = extras_of(request).escalate_to or extras_of(request).approvers
     banner = (
         f":rotating_light: *Escalated* after {duration_text(waited)} without a decision. "
         f"{principals(to)}, please approve or deny."
@@ -240,7 +240,7 @@ def escalation_card(request: AccessRequest, waited: timedelta) -> Message:
 
 def escalation_note(request: AccessRequest, channel: str | None) -> Message:
     """The thread reply on the original card saying where the request was escalated."""
-    to = extras.csv(request.extra.get(extras.ESCALATE_TO, ""))
+    to = extras_of(request).escalate_to
     where = f" in <#{channel}>" if channel and re.fullmatch(r"[CG][A-Z0-9]{2,}", channel) else ""
     text = f":arrow_up: Escalated to {principals(to) if to else 'more approvers'}{where}."
     return message(f"Request {escape_mrkdwn(request.id)} escalated.", [section(text)])
@@ -248,7 +248,7 @@ def escalation_note(request: AccessRequest, channel: str | None) -> Message:
 
 def break_glass_announcement(request: AccessRequest) -> Message:
     """The loud post to approvers and on-call: who opened what without approval, why, and the review button."""
-    reviewer = request.extra.get(extras.REVIEWED_BY)
+    reviewer = extras_of(request).reviewed_by
     if request.state is RequestState.FAILED:
         status = f"Azure refused it: {user_text(request.failure or 'no reason given', 500)}"
     elif request.ends_at:
@@ -264,15 +264,15 @@ def break_glass_announcement(request: AccessRequest) -> Message:
         ),
     ]
     if reviewer:
-        at = request.extra.get(extras.REVIEWED_AT, "")
-        when = f" {slack_date(datetime.fromisoformat(at))}" if at else ""
+        at = extras_of(request).reviewed_at
+        when = f" {slack_date(at)}" if at else ""
         blocks.append(section(f":white_check_mark: Reviewed by {mention(reviewer)}{when}."))
     else:
-        within = extras.review_within(request, timedelta(hours=1))
+        within = extras_of(request).review_within(timedelta(hours=1))
         blocks.append(
             section(
                 f"An approver must review it within {duration_text(within)}, or it is escalated again. "
-                f"Approvers: {principals(extras.approvers(request))}"
+                f"Approvers: {principals(extras_of(request).approvers)}"
             )
         )
         blocks.append(
@@ -287,10 +287,11 @@ def break_glass_announcement(request: AccessRequest) -> Message:
 
 def review_overdue_message(request: AccessRequest, round_number: int) -> Message:
     """Nobody reviewed a break-glass grant in time: notify the approvers and the escalation group again."""
-    people = (*extras.approvers(request), *extras.csv(request.extra.get(extras.ESCALATE_TO, "")))
+    people = (*extras_of(request).approvers, *extras_of(request).escalate_to)
     text = (
         f":rotating_light: *Break-glass access not reviewed* (reminder {round_number}): {mention(request.requester)} "
-        f"opened {_what(request)} without approval. {principals(tuple(dict.fromkeys(people)))}, please review it."
+        f"opened {_what(request)} without approval. {principals(tuple(dict.fromkeys(people)))}, please review it "
+        f"(anyone of you but {mention(request.requester)}, who used it)."
     )
     blocks: list[Block] = [
         section(text),
@@ -301,11 +302,6 @@ def review_overdue_message(request: AccessRequest, round_number: int) -> Message
         context(f"Request {code(request.id)}"),
     ]
     return message(f"Break-glass access {escape_mrkdwn(request.id)} still needs a review", blocks)
-
-
-def glass_posts(request: AccessRequest) -> tuple[str, ...]:
-    """The ``"<channel> <ts>"`` references of a break-glass grant's announcements."""
-    return extra_list(request.extra, extras.GLASS_POSTS)
 
 
 def _quorum_text(approvals: Sequence[str], needed: int) -> str:

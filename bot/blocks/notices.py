@@ -8,8 +8,6 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block
 
 from bot.blocks.common import (
-    EXTRA_PRIVATE_IPS,
-    EXTRA_PUBLIC_IPS,
     Message,
     actions,
     button,
@@ -17,7 +15,6 @@ from bot.blocks.common import (
     context,
     duration_text,
     escape_mrkdwn,
-    extra_list,
     fields,
     header,
     mention,
@@ -32,8 +29,8 @@ from bot.blocks.common import (
 )
 from bot.blocks.request import is_break_glass, outcome_line
 from bot.blocks.sharing import closed_outside_notice, queued_notice, superseded_notice
-from jit import extras
 from jit.model import AccessRequest, RequestState, VirtualMachine
+from jit.request_extras import extras_of
 
 EXTEND_ACTION = "jit_extend"
 REVOKE_ACTION = "jit_revoke"
@@ -53,7 +50,7 @@ def lifecycle_buttons(request: AccessRequest, *, extend: bool = True) -> Block:
 def _addresses(request: AccessRequest, vm: VirtualMachine | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if vm is not None and (vm.private_ips or vm.public_ips):
         return vm.private_ips, vm.public_ips
-    return extra_list(request.extra, EXTRA_PRIVATE_IPS), extra_list(request.extra, EXTRA_PUBLIC_IPS)
+    return extras_of(request).private_ips, extras_of(request).public_ips
 
 
 def _connect_hints(ports: Sequence[int], address: str | None) -> list[str]:
@@ -85,7 +82,7 @@ def approved_notice(request: AccessRequest, vm: VirtualMachine | None = None) ->
     hints = _connect_hints(request.ports, (public_ips or private_ips or (None,))[0])
     blocks: list[Block] = [
         header(f"Access to {request.vm.name} is open"),
-        section(f":unlock: {outcome_line(request)}"),
+        section(outcome_line(request)),
         fields(pairs),
     ]
     if hints:
@@ -134,7 +131,7 @@ def cancelled_notice(request: AccessRequest) -> Message:
 def revoked_notice(request: AccessRequest, *, oncall: bool = False) -> Message:
     """Access was closed early: for the requester, or for on-call naming the requester."""
     lead = f"{mention(request.requester)}'s access" if oncall else "Your access"
-    text = f":lock: {lead} to {_what(request)} was closed early. {outcome_line(request)}"
+    text = f"{lead} to {_what(request)} was closed early. {outcome_line(request)}"
     return _simple(text, f"Access to {escape_mrkdwn(request.vm.name)} was revoked.", request)
 
 
@@ -176,16 +173,6 @@ def expired_notice(request: AccessRequest, *, oncall: bool = False) -> Message:
     return _simple(text + again, f"Access to {escape_mrkdwn(request.vm.name)} has ended.", request)
 
 
-def break_glass_notice(request: AccessRequest) -> Message:
-    """The loud announcement to approvers and on-call that someone used break-glass access."""
-    text = (
-        f":rotating_light: *Break-glass*: {mention(request.requester)} opened {_what(request)} "
-        f"without approval.\n*Reason:* {user_text(request.reason, 1500) or '_none given_'}\n"
-        "Someone must review this; it escalates if nobody does."
-    )
-    return _simple(text, f"Break-glass access to {escape_mrkdwn(request.vm.name)}.", request)
-
-
 def outcome_notice(request: AccessRequest, vm: VirtualMachine | None = None) -> Message:
     """The requester's DM for the request's current state (used by ``Notifier.tell_requester``)."""
     state = request.state
@@ -199,7 +186,7 @@ def outcome_notice(request: AccessRequest, vm: VirtualMachine | None = None) -> 
         return timed_out_notice(request)
     if state is RequestState.CANCELLED:
         return cancelled_notice(request)
-    if state is RequestState.REVOKED and request.extra.get(extras.CLOSED_BY_AZURE):
+    if state is RequestState.REVOKED and extras_of(request).closed_by_azure:
         return closed_outside_notice(request)
     if state is RequestState.REVOKED:
         return revoked_notice(request)
@@ -207,7 +194,7 @@ def outcome_notice(request: AccessRequest, vm: VirtualMachine | None = None) -> 
         return expired_notice(request)
     if state is RequestState.SUPERSEDED:
         return superseded_notice(request)
-    if state is RequestState.APPROVED and request.extra.get(extras.QUEUED_UNTIL):
+    if state is RequestState.APPROVED and extras_of(request).queued_until:
         return queued_notice(request)
     text = f"Request {code(request.id)} for {_what(request)}: {outcome_line(request)}"
     return _simple(text, f"Update on request {escape_mrkdwn(request.id)}.", request)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
+from bot.blocks.card_context import card_context_blocks
 from bot.blocks.common import (
-    EXTRA_AUTO_APPROVED,
-    EXTRA_BREAK_GLASS,
-    EXTRA_EXTENSIONS,
-    EXTRA_QUORUM,
-    EXTRA_REVOKED_BY,
     Message,
     actions,
     button,
@@ -18,8 +14,6 @@ from bot.blocks.common import (
     context,
     duration_text,
     escape_mrkdwn,
-    extra_flag,
-    extra_int,
     fields,
     header,
     mention,
@@ -33,8 +27,8 @@ from bot.blocks.common import (
 )
 from bot.blocks.rbac import requester_rbac_block
 from bot.blocks.sharing import closed_outside_line, holder_lines, lost_ports_line, queued_line, superseded_line
-from jit import extras
 from jit.model import AccessRequest, RequestState
+from jit.request_extras import extras_of
 
 APPROVE_ACTION = "jit_approve"
 DENY_ACTION = "jit_deny"
@@ -57,7 +51,7 @@ _STATE_TITLES: dict[RequestState, str] = {
 
 def is_break_glass(request: AccessRequest) -> bool:
     """Whether the request used ``--break-glass`` (announced loudly, reviewed afterwards)."""
-    return extra_flag(request.extra, EXTRA_BREAK_GLASS)
+    return extras_of(request).break_glass
 
 
 def approval_card(request: AccessRequest) -> Message:
@@ -69,6 +63,7 @@ def approval_card(request: AccessRequest) -> Message:
     blocks.append(_facts(request))
     blocks.extend(block for block in [requester_rbac_block(request)] if block is not None)
     blocks.append(section(f"*Reason*\n{_reason(request)}"))
+    blocks += card_context_blocks(request)
     if request.state in (RequestState.PENDING, RequestState.APPROVED):
         blocks += [section(line) for line in holder_lines(request)]
     quorum = _quorum_line(request)
@@ -99,10 +94,10 @@ def _banner(request: AccessRequest) -> str:
             ":rotating_light: *Break-glass access.* Granted without waiting for approval; "
             "it is audited and needs a review afterwards."
         )
-    rule = request.extra.get(EXTRA_AUTO_APPROVED, "").strip()
+    rule = (extras_of(request).auto_approved_by or "").strip()
     if rule:
         lines.append(f":robot_face: *Auto-approved* by rule {code(rule, 80)}.")
-    wide = wide_source_flag(request.source, request.extra)
+    wide = wide_source_flag(request.source, extras_of(request).wide_source_prefix)
     if wide:
         lines.append(
             f":warning: *Wide source:* {source_label(request.source)} {wide}. "
@@ -130,7 +125,7 @@ def _facts(request: AccessRequest) -> Block:
 
 
 def _is_wide(request: AccessRequest) -> bool:
-    return bool(wide_source_flag(request.source, request.extra))
+    return bool(wide_source_flag(request.source, extras_of(request).wide_source_prefix))
 
 
 def _reason(request: AccessRequest) -> str:
@@ -140,7 +135,14 @@ def _reason(request: AccessRequest) -> str:
 
 
 def _quorum_line(request: AccessRequest) -> str:
-    needed = extra_int(request.extra, EXTRA_QUORUM, 1)
+    """Approvals so far, where people's approvals decide: never on break-glass or auto-approved grants, and
+    after the decision only when someone approved."""
+    extras = extras_of(request)
+    needed = extras.quorum
+    if extras.break_glass or extras.auto_approved_by:
+        return ""
+    if request.state is not RequestState.PENDING and not request.approvals:
+        return ""
     if needed <= 1 and not (request.state is RequestState.PENDING and request.approvals):
         return ""
     got = list(dict.fromkeys(request.approvals))
@@ -157,7 +159,7 @@ def outcome_line(request: AccessRequest) -> str:
     extended = _extended(request)
     if state is RequestState.PENDING:
         return ":hourglass_flowing_sand: *Waiting for approval.*"
-    if state is RequestState.APPROVED and request.extra.get(extras.QUEUED_UNTIL):
+    if state is RequestState.APPROVED and extras_of(request).queued_until:
         return f":white_check_mark: *Approved* by {_approved_by(request, approver)}{decided}. {queued_line(request)}"
     if state is RequestState.APPROVED:
         return f":white_check_mark: *Approved* by {_approved_by(request, approver)}{decided}. Opening access in Azure…"
@@ -185,15 +187,15 @@ def outcome_line(request: AccessRequest) -> str:
             f":x: *Failed*: approved by {_approved_by(request, approver)}{decided}, but Azure could not open "
             f"access. {why}"
         )
-    if request.extra.get(extras.CLOSED_BY_AZURE):
+    if extras_of(request).closed_by_azure:
         return closed_outside_line(request)
-    revoker = request.extra.get(EXTRA_REVOKED_BY, "")
+    revoker = extras_of(request).revoked_by or ""
     by = f" by {mention(revoker)}" if revoker else ""
     return f":lock: *Access revoked*{by}{decided}. Connections already open are not cut by Azure.{extended}"
 
 
 def _approved_by(request: AccessRequest, approver: str) -> str:
-    rule = request.extra.get(EXTRA_AUTO_APPROVED, "").strip()
+    rule = (extras_of(request).auto_approved_by or "").strip()
     if rule:
         return f"rule {code(rule, 80)}"
     if is_break_glass(request) and not request.approver:
@@ -205,7 +207,7 @@ def _approved_by(request: AccessRequest, approver: str) -> str:
 
 
 def _extended(request: AccessRequest) -> str:
-    count = extra_int(request.extra, EXTRA_EXTENSIONS, 0)
+    count = extras_of(request).extensions
     if not count:
         return ""
     return f" Extended {count} time{'s' if count != 1 else ''}."
@@ -231,27 +233,27 @@ def requester_confirmation(request: AccessRequest, *, already_pending: bool = Fa
     else:
         lead = f"Request {code(request.id)}: {_STATE_TITLES[request.state]}."
     blocks: list[Block] = [section(f"{lead}\n{what}.")]
-    wide = wide_source_flag(request.source, request.extra)
-    if wide:
+    wide = wide_source_flag(request.source, extras_of(request).wide_source_prefix)
+    if wide and request.state is RequestState.PENDING:
         blocks.append(
             section(
                 f":warning: {source_label(request.source)} is a wide range: it {wide}, and approvers see this "
                 "warning. If you only need your own address, cancel and ask again with `from <your IP>`."
             )
         )
-    blocks.append(
-        context(f"I will DM you when it is decided. Changed your mind? `/jit cancel {escape_mrkdwn(request.id)}`")
-    )
+    footer = _next_step(request)
+    if footer:
+        blocks.append(context(footer))
     return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", blocks)
 
 
-def already_decided(request: AccessRequest) -> Message:
-    """The ephemeral answer to a late or repeated click: the request is no longer pending, and why."""
-    text = f"Request {code(request.id)} is no longer waiting. {outcome_line(request)}"
-    return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", [section(text)])
-
-
-def approval_recorded(request: AccessRequest) -> Message:
-    """The ephemeral answer to an approver whose approval counted toward a quorum that is not yet met."""
-    text = f":ballot_box_with_check: Your approval of {code(request.id)} is recorded. {_quorum_line(request)}"
-    return message(f"Approval of {escape_mrkdwn(request.id)} recorded.", [section(text)])
+def _next_step(request: AccessRequest) -> str:
+    """What the requester can still do with this request, from its current state; empty once it is over."""
+    request_id = escape_mrkdwn(request.id)
+    if request.state is RequestState.PENDING:
+        return f"I will DM you when it is decided. Changed your mind? `/jit cancel {request_id}`"
+    if request.state is RequestState.APPROVED:
+        return "Azure is opening access now; I will DM you how to connect."
+    if request.state is RequestState.ACTIVE:
+        return f"I DM you how to connect. Done early? `/jit revoke {request_id}`"
+    return ""

@@ -15,6 +15,7 @@ from bot.grammar import (
     GrammarError,
     RequestAccess,
     clean_reason,
+    means_from_me,
     parse_ports,
     parse_source,
     parse_vm,
@@ -59,9 +60,9 @@ def _input(
 def request_form_modal(*, vm: str | None = None, default_source: str | None = None) -> dict[str, Any]:
     """The request modal; ``vm`` pre-fills the VM field, ``default_source`` is shown as what "from" defaults to."""
     source_hint = (
-        f"One IP or CIDR range. Leave empty to use the default, {default_source}."
+        f"One IP or CIDR range, or me to confirm your address on a web page. Leave empty for {default_source}."
         if default_source
-        else "One IP or CIDR range. Leave empty to use the team's default."
+        else "One IP or CIDR range, or me to confirm your address on a web page. Leave empty for the default."
     )
     blocks: list[Block] = [
         _input(
@@ -123,6 +124,7 @@ def parse_request_form(view_state: Mapping[str, Any]) -> RequestAccess | dict[st
     vm = ""
     duration = timedelta(0)
     source: str | None = None
+    from_me = False
     try:
         ports = parse_ports(_text(view_state, PORTS_BLOCK))
     except GrammarError as error:
@@ -136,7 +138,9 @@ def parse_request_form(view_state: Mapping[str, Any]) -> RequestAccess | dict[st
     except GrammarError as error:
         errors[DURATION_BLOCK] = _inline(error)
     source_text = _text(view_state, SOURCE_BLOCK).strip()
-    if source_text:
+    if source_text and means_from_me(source_text):
+        from_me = True
+    elif source_text:
         try:
             source = parse_source(source_text)
         except GrammarError as error:
@@ -146,7 +150,7 @@ def parse_request_form(view_state: Mapping[str, Any]) -> RequestAccess | dict[st
         errors[REASON_BLOCK] = f"Keep the reason under {MAX_REASON_CHARS} characters."
     if errors:
         return errors
-    return RequestAccess(ports=ports, vm=vm, duration=duration, source=source, reason=reason)
+    return RequestAccess(ports=ports, vm=vm, duration=duration, source=source, reason=reason, from_me=from_me)
 
 
 def _inline(error: GrammarError) -> str:

@@ -24,9 +24,9 @@ from bot.blocks.common import (
     source_label,
     time_left,
 )
-from jit import extras
 from jit.holder_notes import CLOSE, SHARE, HolderNote, read_notes
 from jit.model import AccessRequest, HeldPort, HolderView
+from jit.request_extras import extras_of
 
 REREQUEST_ACTION = "jit_rerequest"
 REREQUEST_BLOCK_ID = "jit_rerequest"
@@ -39,7 +39,7 @@ def person(who: str, slack: bool) -> str:
 
 def holder_lines(request: AccessRequest) -> list[str]:
     """For the approval card: whose access approving closes (a warning) and with whom it shares a window."""
-    notes = read_notes(request.extra.get(extras.PORT_HOLDERS, ""))
+    notes = read_notes(extras_of(request).port_holders)
     closing = [n for n in notes if n.effect == CLOSE]
     sharing = [n for n in notes if n.effect == SHARE]
     lines: list[str] = []
@@ -105,10 +105,11 @@ def shared_line(shared: Sequence[HeldPort]) -> str:
 
 def taken_by(request: AccessRequest) -> str:
     """``<@bob>'s newer grant from `198.51.100.7` (at …)`` — who took this grant's ports."""
-    who = request.extra.get(extras.SUPERSEDED_BY, "")
-    source = request.extra.get(extras.SUPERSEDED_SOURCE, "")
-    at = request.extra.get(extras.SUPERSEDED_AT, "")
-    jitbot = bool(request.extra.get(extras.SUPERSEDED_REQUEST))
+    taker = extras_of(request).superseded
+    who = taker.by if taker else ""
+    source = taker.source if taker else ""
+    at = taker.at if taker else ""
+    jitbot = bool(taker and taker.request_id)
     if not source:
         when = f" at {slack_date(datetime.fromisoformat(at))}" if at else ""
         return f"a change made outside jitbot (Azure shows the window closed{when})"
@@ -140,8 +141,8 @@ def lost_ports_line(request: AccessRequest) -> str:
 
 def queued_line(request: AccessRequest) -> str:
     """For an approved grant waiting for its port (rule ``on_conflict: queue``)."""
-    until = request.extra.get(extras.QUEUED_UNTIL, "")
-    when = slack_date(datetime.fromisoformat(until)) if until else "it is free"
+    until = extras_of(request).queued_until
+    when = slack_date(until) if until else "it is free"
     return (
         f":hourglass_flowing_sand: *Waiting for the port*: it is in use from another source until {when}; "
         "access opens then."
@@ -225,7 +226,7 @@ def closed_outside_line(request: AccessRequest) -> str:
     """The card's outcome for a grant Azure shows closed without jitbot closing it."""
     return (
         ":lock: *Closed outside jitbot*: Azure's history shows this access no longer open "
-        f"({escape_mrkdwn(request.extra.get(extras.CLOSED_BY_AZURE, 'closed'))})."
+        f"({escape_mrkdwn(extras_of(request).closed_by_azure or 'closed')})."
     )
 
 
@@ -233,7 +234,7 @@ def closed_outside_notice(request: AccessRequest) -> Message:
     """The holder: Azure shows their access closed, though jitbot did not close it."""
     text = (
         f":lock: Your access to {escape_mrkdwn(ports_label(request.ports))} on {code(request.vm.name, 80)} is no "
-        f"longer open in Azure ({escape_mrkdwn(request.extra.get(extras.CLOSED_BY_AZURE, 'closed'))}). "
+        f"longer open in Azure ({escape_mrkdwn(extras_of(request).closed_by_azure or 'closed')}). "
         "Someone changed it outside jitbot; its reminder and end notice are cancelled."
     )
     return message(

@@ -27,13 +27,12 @@ from bot.blocks.describe import policy_denial_notice
 from bot.blocks.inventory import requirements_missing
 from bot.blocks.policy_modal import (
     disable_modal,
-    parse_policy_submission,
     policy_disabled_message,
     policy_modal,
     policy_saved_message,
 )
+from bot.blocks.policy_submission import parse_policy_submission
 from bot.handlers.errors import message_for
-from bot.handlers.home import HomePublisher
 from bot.handlers.views import (
     clicked_user,
     clicked_value,
@@ -45,29 +44,16 @@ from bot.handlers.views import (
     update_by_external_id,
     update_modal,
 )
+from bot.home import HomePublisher
 from bot.runtime import Runtime
 from jit.admin import AdminService
 from jit.errors import RequestRejected
 from jit.hints import Command, command_hint
-from jit.store.policy_denials import PolicyDenials
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["enable", "edit", "disable"]
 TITLES: dict[Mode, str] = {"enable": "Enable JIT", "edit": "Edit JIT", "disable": "Disable JIT"}
-
-
-def admin_service(runtime: Runtime) -> AdminService:
-    """The admin use cases wired to this runtime's Azure gateway, store and directory."""
-    return AdminService(
-        azure=runtime.azure,
-        store=runtime.store,
-        directory=runtime.directory,
-        admins=runtime.settings.admins,
-        clock=runtime.clock,
-        denials=PolicyDenials(runtime.redis, runtime.clock, prefix=runtime.store.keys.prefix),
-        locks=runtime.locks,
-    )
 
 
 def _vm_name(vm_id: str) -> str:

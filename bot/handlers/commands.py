@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
+from bot.ackpath.fast_ack import immediate_reply
 from bot.blocks.common import Message
-from bot.blocks.errors import error_message, rate_limited_message
-from bot.blocks.help import help_message
+from bot.blocks.errors import rate_limited_message
 from bot.blocks.request import requester_confirmation
 from bot.grammar import (
     Cancel,
@@ -21,6 +22,7 @@ from bot.grammar import (
     OpenRequestForm,
     RequestAccess,
     Revoke,
+    Status,
     parse_command,
 )
 from bot.handlers.errors import message_for
@@ -36,15 +38,13 @@ def _ephemeral(message: Message) -> dict[str, Any]:
     return {"response_type": "ephemeral", **message.as_kwargs()}
 
 
-def immediate_reply(text: str) -> Message | None:
-    """What the ack of ``/jit text`` carries: a grammar error or the help, else nothing (a bare ack)."""
-    try:
-        command = parse_command(text)
-    except GrammarError as exc:
-        return error_message(exc.problem, exc.example)
-    if isinstance(command, Help) and command.topic is None:
-        return help_message()
-    return None
+def costs(command: Command) -> bool:
+    """Whether a command counts against ``JITBOT_COMMANDS_PER_MINUTE``: everything that asks Azure (a VM's help or
+    status, the list, requests, admin commands), changes access or builds a report does; ``/jit help``, your own
+    ``/jit status`` and ``/jit cancel`` (Redis only) never do, so exploring cannot use up the limit."""
+    if isinstance(command, Cancel) or (isinstance(command, Help) and not command.topic):
+        return False
+    return not (isinstance(command, Status) and command.vm is None)
 
 
 class CommandHandlers:
@@ -72,21 +72,9 @@ class CommandHandlers:
             return
         self.runtime.metrics.commands.labels(command=type(command).__name__).inc()
         try:
-            decision = await self.runtime.limiter.hit(user, self.runtime.settings.commands_per_minute)
-            if not decision.allowed:
-                self.runtime.metrics.rate_limited.labels(kind="command").inc()
-                why = f"more than {self.runtime.settings.commands_per_minute} commands in a minute"
-                detail = {"what": f"command {type(command).__name__}", "why": why}
-                await self.runtime.store.record("rate_limited", actor=user, request_id=None, detail=detail)
-                seconds = max(1, int(decision.retry_after.total_seconds()))
-                await respond(
-                    **_ephemeral(
-                        rate_limited_message(
-                            f"You sent more than {self.runtime.settings.commands_per_minute} commands in a minute; "
-                            f"try again in {seconds} s."
-                        )
-                    )
-                )
+            refusal = await self._over_the_limit(user, command) if costs(command) else None
+            if refusal is not None:
+                await respond(**_ephemeral(refusal))
                 return
             reply = await self.dispatch(user, command, body)
         except Exception as exc:
@@ -94,10 +82,32 @@ class CommandHandlers:
         if reply is not None:
             await respond(**_ephemeral(reply))
 
+    async def _over_the_limit(self, user: str, command: Command) -> Message | None:
+        """Count a costly command; over ``JITBOT_COMMANDS_PER_MINUTE`` it is refused (audited) with when to retry."""
+        limit = self.runtime.settings.commands_per_minute
+        decision = await self.runtime.limiter.hit(user, limit)
+        if decision.allowed:
+            return None
+        self.runtime.metrics.rate_limited.labels(kind="command").inc()
+        why = f"more than {limit} commands in a minute"
+        detail = {"what": f"command {type(command).__name__}", "why": why}
+        await self.runtime.store.record("rate_limited", actor=user, request_id=None, detail=detail)
+        seconds = max(1, math.ceil(decision.retry_after.total_seconds()))
+        return rate_limited_message(
+            f"You sent more than {limit} commands that ask Azure or change access in a minute; "
+            f"try again in {seconds} s. (`/jit help`, your own `/jit status` and `/jit cancel` are never limited.)"
+        )
+
     async def dispatch(self, user: str, command: Command, body: dict[str, Any]) -> Message | None:
         """Run one parsed command for ``user``; returns the ephemeral reply (None when a view was opened)."""
         if isinstance(command, RequestAccess):
-            return await submit_request(self.runtime, user, command)
+            return await submit_request(
+                self.runtime,
+                user,
+                command,
+                requester_name=str(body.get("user_name", "")),
+                reply_channel=str(body.get("channel_id", "")),
+            )
         if isinstance(command, OpenRequestForm):
             await RequestFormHandlers(self.runtime).open(body)
             return None

@@ -11,7 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from bot.blocks.common import Message
 from bot.blocks.request_form import parse_request_form, request_form_modal
 from bot.handlers.errors import message_for
-from bot.handlers.requesting import submit_request
+from bot.handlers.requesting import submit_request, tell_requester
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,9 @@ class RequestFormHandlers:
         user = str((body.get("user") or {}).get("id", ""))
         channel = _channel(view.get("private_metadata", ""))
         reply: Message
+        name = str((body.get("user") or {}).get("username") or (body.get("user") or {}).get("name") or "")
         try:
-            reply = await submit_request(self.runtime, user, parsed)
+            reply = await submit_request(self.runtime, user, parsed, requester_name=name, reply_channel=channel)
         except Exception as exc:
             reply = message_for(exc)
         await self._tell(user, channel, reply)
@@ -58,14 +59,7 @@ class RequestFormHandlers:
         await self._tell(str((body.get("user") or {}).get("id", "")), _channel(view.get("private_metadata", "")), reply)
 
     async def _tell(self, user: str, channel: str, reply: Message) -> None:
-        if channel:
-            try:
-                await self.runtime.slack.chat_postEphemeral(channel=channel, user=user, **reply.as_kwargs())
-                return
-            except Exception:
-                log.info("request_form.ephemeral_failed_falling_back_to_dm")
-        opened = await self.runtime.slack.conversations_open(users=user)
-        await self.runtime.slack.chat_postMessage(channel=opened["channel"]["id"], **reply.as_kwargs())
+        await tell_requester(self.runtime, user, channel, reply)
 
 
 def _channel(metadata: str) -> str:

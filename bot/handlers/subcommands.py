@@ -1,4 +1,5 @@
-"""Subcommands other than a request: help topics, status, the inventory list and the admin commands."""
+"""Subcommands other than a request: help topics, status, the inventory list, the access review and the admin
+commands."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from typing import Any
 
 from bot.blocks.common import Message
 from bot.blocks.help import help_message
+from bot.blocks.review import report_sent_notice
 from bot.blocks.status import my_status, vm_status
-from bot.grammar import Command, Disable, Edit, Enable, Help, ListVms, Status
-from bot.handlers.admin import AdminFlows, Mode, admin_service
-from bot.handlers.home import MINE, HomePublisher
+from bot.grammar import Command, Help, ListVms, PolicyCommand, Report, Status
+from bot.handlers.admin import AdminFlows
 from bot.handlers.inventory import first_page, inventory_page
+from bot.home import MINE
 from bot.runtime import Runtime
 from jit.model import RequestState
 from jit.port_survey import held_ports
@@ -24,7 +26,7 @@ async def run_subcommand(runtime: Runtime, user: str, command: Command, body: di
         if command.topic:
             rule = explain_route(runtime.router, await runtime.azure.find_vm(command.topic))
         return help_message(rule=rule, topic=command.topic)
-    admin = admin_service(runtime)
+    admin = runtime.admin
     if isinstance(command, ListVms):
         return await inventory_page(runtime, admin, user, first_page(command.tab, command.filter))
     if isinstance(command, Status):
@@ -37,9 +39,10 @@ async def run_subcommand(runtime: Runtime, user: str, command: Command, body: di
         detailed = await runtime.service.approves_for(user, overview.status.vm)
         held = held_ports(overview.holders, viewer=user, detailed=detailed)
         return vm_status(overview.status, held, now=now, detailed=detailed)
-    if isinstance(command, Enable | Edit | Disable):
-        flows = AdminFlows(runtime, admin, HomePublisher(runtime, admin))
-        mode: Mode = "enable" if isinstance(command, Enable) else "edit" if isinstance(command, Edit) else "disable"
-        await flows.start(user, command.vm, str(body.get("trigger_id", "")), mode=mode)
+    if isinstance(command, Report):
+        return report_sent_notice(await runtime.service.report(user, command.days))
+    if isinstance(command, PolicyCommand):
+        flows = AdminFlows(runtime, admin, runtime.home)
+        await flows.start(user, command.vm, str(body.get("trigger_id", "")), mode=command.mode)
         return None
     return help_message()

@@ -1,5 +1,5 @@
 """Azure RBAC reads (Microsoft.Authorization 2022-04-01): the role assignments that apply to a person at a scope,
-and role definitions.
+role definitions, and the deny assignments at a scope.
 
 ``$filter=atScope() and assignedTo('{objectId}')`` at the VM's id lists the assignments at the VM and above it
 (resource group, subscription, management groups, root) for the user, including those made to groups the user
@@ -32,6 +32,12 @@ class AuthorizationReader:
         path = f"{scope.rstrip('/')}/providers/Microsoft.Authorization/roleAssignments"
         query = f"atScope() and assignedTo('{principal_id}')"
         return await self._list(path, {"api-version": AUTHORIZATION_API_VERSION, "$filter": query})
+
+    async def deny_assignments(self, scope: str) -> list[RawJson]:
+        """The deny assignments at or above ``scope`` (``$filter=atScope()``), for every principal: deny
+        assignments name groups and "Everyone", so jitbot applies principals and exclusions itself."""
+        path = f"{scope.rstrip('/')}/providers/Microsoft.Authorization/denyAssignments"
+        return await self._list(path, {"api-version": AUTHORIZATION_API_VERSION, "$filter": "atScope()"})
 
     async def role_definition(self, definition_id: str) -> RawJson:
         """One role definition by its full id (as a role assignment names it)."""

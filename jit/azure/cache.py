@@ -75,6 +75,14 @@ class TtlCache(Generic[K, V]):
             self._inflight.pop(each, None)
             self._generation[each] = self._generation.get(each, 0) + 1
 
+    async def drain(self) -> None:
+        """Cancel the loads still in flight and wait until they have stopped: callers may stop waiting for a load
+        (a read given a time budget), and its task must not outlive the clients it uses."""
+        tasks = list(self._inflight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _load(self, key: K, load: Callable[[], Awaitable[V]], generation: int) -> V:
         value = await load()
         if self._generation.get(key, 0) == generation:

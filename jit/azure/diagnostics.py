@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from jit.azure.clients import ArmClients
 from jit.azure.failures import azure_errors
 from jit.azure.graph import GRAPH_PERMISSION, GraphUsers
@@ -71,9 +73,9 @@ async def _subscriptions(source: SubscriptionSource, checks: list[Check]) -> tup
     return found
 
 
-async def graph_checks(clients: ArmClients) -> list[Check]:
-    """Microsoft Graph: a token for ``MICROSOFT_GRAPH_ENDPOINT`` and the ``User.Read.All`` permission that looking
-    people up needs (for JITBOT_REQUESTER_RBAC warn or enforce)."""
+async def graph_checks(clients: ArmClients, identity_map: Mapping[str, str] | None = None) -> list[Check]:
+    """Microsoft Graph: a token for ``MICROSOFT_GRAPH_ENDPOINT``, the ``User.Read.All`` permission that looking
+    people up needs (for any Azure RBAC check), and that every ``JITBOT_IDENTITY_MAP`` entry is an enabled user."""
     area = "Microsoft Graph"
     fix = (
         f"Grant jitbot's identity the Microsoft Graph application permission {GRAPH_PERMISSION} "
@@ -101,7 +103,32 @@ async def graph_checks(clients: ArmClients) -> list[Check]:
         )
     else:
         checks.append(Check.passed(area, f"{GRAPH_PERMISSION} granted (users readable)", "GET /v1.0/users ok"))
+        checks += await _identity_map_checks(GraphUsers(clients), identity_map or {})
     return checks
+
+
+async def _identity_map_checks(graph: GraphUsers, identity_map: Mapping[str, str]) -> list[Check]:
+    """One failure per JITBOT_IDENTITY_MAP entry that names no enabled Entra ID user, or one line saying all do."""
+    if not identity_map:
+        return []
+    area = "Microsoft Graph"
+    fix = "Correct the entry in JITBOT_IDENTITY_MAP: an Entra ID object id or user principal name of an enabled user."
+    failed: list[Check] = []
+    for slack_user, key in identity_map.items():
+        try:
+            user = await graph.get(key)
+        except AzureJitError as exc:
+            failed.append(Check.failed(area, f"identity map {slack_user}", exc.user_message, fix))
+            continue
+        if user is None:
+            failed.append(Check.failed(area, f"identity map {slack_user}", f"no Entra ID user is `{key}`", fix))
+        elif not user.account_enabled:
+            failed.append(
+                Check.failed(area, f"identity map {slack_user}", f"`{user.user_principal_name}` is disabled", fix)
+            )
+    if failed:
+        return failed
+    return [Check.passed(area, "identity map entries exist", f"{len(identity_map)} Entra ID users found")]
 
 
 async def _subscription_checks(reader: ArmReader, subscription: str) -> list[Check]:

@@ -2,6 +2,10 @@
 
 Reads come from short-lived caches filled by subscription-wide list calls, so a warm lookup costs no ARM
 call and a cold one a fixed handful; writes go straight to ARM and invalidate what they change.
+
+Why it is longer than ~400 lines: it is the one class behind the domain's ``AzureJit`` port, and every method
+is the cache-and-delegate glue for one call of that port; the work itself lives in modules with one job
+(``reads``, ``writes``, ``topology``, ``policies``, ``policy_edits``, ``initiate``, ``nsg_rules``, ...).
 """
 
 from __future__ import annotations
@@ -15,13 +19,12 @@ from typing import Any
 
 from azure.identity.aio import DefaultAzureCredential
 
-from jit.azure.arm_ids import id_segments, same_id
 from jit.azure.cache import TtlCache
 from jit.azure.clients import ArmClients, GatewayTuning
 from jit.azure.diagnostics import diagnose
 from jit.azure.initiate import Initiator
+from jit.azure.nsg_rules import is_jit_allow_rule
 from jit.azure.policies import (
-    DEFAULT_POLICY_NAME,
     NAME_LIMIT,
     activity,
     covering_policy,
@@ -33,8 +36,11 @@ from jit.azure.policies import (
     vm_entries,
 )
 from jit.azure.policy_edits import PolicyEditor
+from jit.azure.policy_sent import check_ports, default_policy_id, policy_from_sent
 from jit.azure.reads import ArmReader
 from jit.azure.resource_graph import GraphVms, GraphVmSource, ResourceGraphReader
+from jit.azure.security_context import ContextTuning, SecurityContextReader
+from jit.azure.security_reads import SecurityReader
 from jit.azure.subscriptions import ManagementGroupReader, SubscriptionSource
 from jit.azure.topology import IndexedVm, build_index, matching, nsg_ids_for, reasons_for, subnet_nsgs
 from jit.azure.vm_directory import VmDirectory
@@ -42,10 +48,7 @@ from jit.azure.writes import ArmWriter
 from jit.checks import Check
 from jit.clock import Clock
 from jit.hints import Command, command_hint
-from jit.holdings import same_network
 from jit.model import (
-    MAX_ACCESS,
-    MIN_ACCESS,
     InitiateResult,
     JitPolicy,
     JitRequestRecord,
@@ -58,17 +61,17 @@ from jit.model import (
     VmRef,
 )
 from jit.ports.azure_errors import (
-    InvalidPolicyPorts,
     PolicyNameTooLong,
     VmAmbiguous,
     VmNotFound,
     VmUnsupported,
 )
+from jit.resource_ids import id_segments, same_id
 from jit.settings import Settings
 from jit.vm_names import VmSpec, parse_vm_spec
+from jit.vm_security import SecurityContext
 
 RawJson = dict[str, Any]
-JIT_RULE_PREFIX = "securitycenter-jitrule"
 REASON_TEXT: Mapping[UnsupportedReason, str] = {
     UnsupportedReason.NO_NSG: "it has no network security group on its network interface or subnet",
     UnsupportedReason.CLASSIC_VM: "it is a classic (Azure Service Manager) VM",
@@ -90,6 +93,7 @@ class AzureGateway:
         *,
         owned_credential: Any = None,
         management_group: str | None = None,
+        context_tuning: ContextTuning | None = None,
     ):
         self._clients = clients
         self._clock = clock
@@ -120,6 +124,7 @@ class AzureGateway:
             ttl=ttl,
             inventory_ttl=self._tuning.inventory_ttl,
         )
+        self._context = SecurityContextReader(SecurityReader(clients), clock, context_tuning)
 
     async def __aenter__(self) -> AzureGateway:
         return self
@@ -130,7 +135,10 @@ class AzureGateway:
         await self.close()
 
     async def close(self) -> None:
-        """Close the SDK clients, the HTTP session and the credential we created."""
+        """Stop reads nobody waits for any more, then close the SDK clients, the HTTP session and our credential."""
+        await self._context.close()
+        for cache in (self._index, self._policies, self._subnets, self._defender):
+            await cache.drain()
         await self._clients.close()
         if self._owned_credential is not None:
             credential, self._owned_credential = self._owned_credential, None
@@ -321,6 +329,16 @@ class AzureGateway:
         item, defender = await asyncio.gather(self._indexed(vm), self._defender_on(vm.subscription_id))
         return reasons_for(item, await self._subnets_of(item), defender)
 
+    async def security_context(self, vm: VmRef) -> SecurityContext:
+        """What an approver should know about ``vm`` (Defender recommendations and alerts, power state, public IPs,
+        OS), read within a time budget through short-lived caches; a part Azure refuses or answers too slowly is
+        marked unread instead of failing or delaying the card (``jit.azure.security_context``)."""
+
+        async def profile() -> VirtualMachine:
+            return (await self._indexed(vm)).vm
+
+        return await self._context.read(vm, profile)
+
     async def initiate(
         self,
         policy: JitPolicy,
@@ -362,7 +380,7 @@ class AzureGateway:
     async def configure(self, vm: VmRef, ports: Sequence[PolicyPort]) -> JitPolicy:
         """Enable JIT on ``vm`` or replace its port rules; every other VM in the policy is resent exactly as Azure
         returned it, and a change by someone else meanwhile is never overwritten (``jit.azure.policy_edits``)."""
-        _check_ports(ports)
+        check_ports(ports)
         reasons = await self.unsupported_reasons(vm)
         if reasons:
             raise VmUnsupported(
@@ -371,7 +389,7 @@ class AzureGateway:
         policies = await self._fresh_policies(vm.subscription_id)
         raw = covering_policy(policies, vm.id)
         if raw is None:
-            policy_id = _default_policy_id(vm)
+            policy_id = default_policy_id(vm)
             raw = next((p for p in policies if same_id(p.get("id"), policy_id)), None)
         else:
             policy_id = str(raw["id"])
@@ -397,7 +415,7 @@ class AzureGateway:
         finally:
             self._policies.invalidate(vm.subscription_id)
         policy = policy_for_vm(edited.policy, vm.id) if edited.policy is not None else None
-        return policy or _policy_from_sent(policy_id, vm, ports)
+        return policy or policy_from_sent(policy_id, vm, ports)
 
     async def disable(self, vm: VmRef) -> None:
         """Remove ``vm`` from its JIT policy, deleting the policy only when no VM is left in it as Azure has it
@@ -433,76 +451,6 @@ class AzureGateway:
         return removed
 
 
-def _check_ports(ports: Sequence[PolicyPort]) -> None:
-    if not ports:
-        raise InvalidPolicyPorts("Give at least one port, for example 22 (SSH) or 3389 (RDP).")
-    numbers = [p.number for p in ports]
-    if len(set(numbers)) != len(numbers):
-        raise InvalidPolicyPorts("Each port may appear only once in a JIT policy.")
-    for port in ports:
-        if not 1 <= port.number <= 65535:
-            raise InvalidPolicyPorts(f"Port {port.number} is not a TCP/UDP port number (1-65535).")
-        if not MIN_ACCESS <= port.max_duration <= MAX_ACCESS:
-            raise InvalidPolicyPorts(
-                f"The maximum request time for port {port.number} must be between 5 minutes and 24 hours."
-            )
-        if not port.allowed_sources or any(not s.strip() for s in port.allowed_sources):
-            raise InvalidPolicyPorts(f"Port {port.number} needs at least one allowed source (`*` for any).")
-
-
-def _default_policy_id(vm: VmRef) -> str:
-    return (
-        f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}/providers/Microsoft.Security"
-        f"/locations/{vm.location}/jitNetworkAccessPolicies/{DEFAULT_POLICY_NAME}"
-    )
-
-
-def _policy_from_sent(policy_id: str, vm: VmRef, ports: Sequence[PolicyPort]) -> JitPolicy:
-    segments = id_segments(policy_id)
-    return JitPolicy(
-        id=policy_id,
-        subscription_id=segments["subscriptions"],
-        resource_group=segments["resourcegroups"],
-        location=segments["locations"],
-        name=segments["jitnetworkaccesspolicies"],
-        vm_id=vm.id,
-        ports=tuple(ports),
-    )
-
-
-def _rule_ports(props: Mapping[str, Any]) -> set[str]:
-    ranges = props.get("destinationPortRanges") or []
-    single = props.get("destinationPortRange")
-    return {str(r) for r in [*ranges, *([single] if single else [])]}
-
-
-def is_jit_allow_rule(rule: Mapping[str, Any], ports: set[int], source: str, vm_ips: Sequence[str]) -> bool:
-    """Whether ``rule`` is an allow rule JIT opened on this VM for these ports and source (and nothing else).
-
-    JIT names no owner in its rules, and one NSG often guards a whole subnet, so the destination must be one of
-    this VM's own addresses: a rule for any address (or for a neighbour) is never taken for this VM's.
-    """
-    props = rule.get("properties") or {}
-    if not str(rule.get("name", "")).lower().startswith(JIT_RULE_PREFIX):
-        return False
-    if str(props.get("access", "")).lower() != "allow" or str(props.get("direction", "")).lower() != "inbound":
-        return False
-    sources = [
-        *(props.get("sourceAddressPrefixes") or []),
-        *([props["sourceAddressPrefix"]] if props.get("sourceAddressPrefix") else []),
-    ]
-    if not sources or not all(same_network(s, source) for s in sources):
-        return False
-    rule_ports = _rule_ports(props)
-    if not rule_ports or not rule_ports <= {str(p) for p in ports}:
-        return False
-    destinations = [
-        *(props.get("destinationAddressPrefixes") or []),
-        *([props["destinationAddressPrefix"]] if props.get("destinationAddressPrefix") else []),
-    ]
-    return bool(destinations) and all(any(same_network(d, ip) for ip in vm_ips) for d in destinations)
-
-
 def build_gateway(
     settings: Settings,
     clock: Clock,
@@ -510,6 +458,7 @@ def build_gateway(
     credential: Any = None,
     connection_verify: str | None = None,
     tuning: GatewayTuning | None = None,
+    context_tuning: ContextTuning | None = None,
 ) -> AzureGateway:
     """The gateway for these settings: DefaultAzureCredential unless one is given, timeout from settings."""
     effective = replace(tuning or GatewayTuning(), timeout=settings.azure_timeout)
@@ -531,4 +480,5 @@ def build_gateway(
         effective,
         owned_credential=owned,
         management_group=settings.azure_management_group,
+        context_tuning=context_tuning,
     )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from azure.core.rest import HttpRequest
 
 from jit.azure.clients import ArmClients
 from jit.azure.failures import azure_errors
+from jit.ports.azure_errors import AzureNotFound
 
 USER_FIELDS = "id,displayName,userPrincipalName,mail,accountEnabled"
 GRAPH_PERMISSION = "User.Read.All"
@@ -52,6 +54,15 @@ class GraphUsers:
         """Every user whose ``userPrincipalName`` or ``mail`` is ``email`` (normally one, none when unknown)."""
         body = await self._get("/v1.0/users", {"$filter": user_filter(email), "$select": USER_FIELDS})
         return [_user(item) for item in body.get("value") or [] if isinstance(item, dict) and item.get("id")]
+
+    async def get(self, key: str) -> EntraUser | None:
+        """The user whose object id or user principal name is ``key`` (``GET /v1.0/users/{id | userPrincipalName}``,
+        for ``JITBOT_IDENTITY_MAP``); None when Entra ID has no such user."""
+        try:
+            body = await self._get(f"/v1.0/users/{quote(key, safe='@')}", {"$select": USER_FIELDS})
+        except AzureNotFound:
+            return None
+        return _user(body) if body.get("id") else None
 
     async def probe(self) -> int:
         """One cheap read that needs ``User.Read.All`` (for `jitbot doctor`); returns how many users it saw."""

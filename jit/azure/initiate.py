@@ -14,13 +14,13 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from jit.azure.arm_ids import format_time
 from jit.azure.clients import GatewayTuning
 from jit.azure.policies import accepted_request, initiate_body, recorded_result
 from jit.azure.writes import ArmWriter, InitiateFailure
 from jit.clock import Clock
 from jit.model import InitiateResult, JitPolicy, JitRequestRecord
 from jit.ports.azure_errors import AzureJitError, AzureThrottled, AzureTimeout, AzureUnavailable
+from jit.resource_ids import format_time
 
 log = logging.getLogger(__name__)
 RETRYABLE = (AzureThrottled, AzureUnavailable, AzureTimeout)

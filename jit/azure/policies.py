@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from jit.azure.arm_ids import id_segments, parse_time, same_id
 from jit.durations import DurationError, parse_duration, to_iso8601
 from jit.justification import parse_justification
 from jit.model import (
@@ -25,6 +24,7 @@ from jit.model import (
     PolicyPort,
     PortProtocol,
 )
+from jit.resource_ids import id_segments, parse_time, same_id
 
 RawJson = dict[str, Any]
 ACTIVITY_WINDOW = timedelta(days=7)

@@ -10,10 +10,10 @@ from typing import Any
 
 from azure.core.rest import HttpRequest
 
-from jit.azure.arm_ids import id_segments
 from jit.azure.clients import ArmClients
 from jit.azure.failures import azure_errors, response_json
 from jit.ports.azure_errors import AzureNotFound
+from jit.resource_ids import id_segments
 
 RawJson = dict[str, Any]
 CLASSIC_API_VERSION = "2017-04-01"

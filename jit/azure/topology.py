@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jit.azure.arm_ids import id_segments
 from jit.model import UnsupportedReason, VirtualMachine, VmRef
+from jit.resource_ids import id_segments
 
 RawJson = dict[str, Any]
 

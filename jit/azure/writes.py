@@ -11,10 +11,10 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
-from jit.azure.arm_ids import id_segments
 from jit.azure.clients import ArmClients
 from jit.azure.failures import azure_errors, azure_message, response_json, status_error, translate
 from jit.ports.azure_errors import AzureJitError
+from jit.resource_ids import id_segments
 
 RawJson = dict[str, Any]
 

@@ -18,6 +18,7 @@ from jit.model import (
     VmJitStatus,
     VmRef,
 )
+from jit.vm_security import SecurityContext
 
 
 class AzureJit(Protocol):
@@ -37,6 +38,11 @@ class AzureJit(Protocol):
 
     async def unsupported_reasons(self, vm: VmRef) -> tuple[UnsupportedReason, ...]:
         """Why ``vm`` cannot use JIT; empty when it can."""
+        ...
+
+    async def security_context(self, vm: VmRef) -> SecurityContext:
+        """What an approver should know about ``vm`` before opening it; never raises for Azure's sake: a part that
+        could not be read within the time budget is marked refused, slow or failed."""
         ...
 
     async def initiate(

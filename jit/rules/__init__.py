@@ -15,7 +15,7 @@ VM").
 
 from __future__ import annotations
 
-from jit.rules.checks import groups_named, rules_checks
+from jit.rules.checks import groups_named, rbac_modes, rules_checks
 from jit.rules.describe import describe_principals, describe_route, explain_route
 from jit.rules.model import Match, Rule, RulesError, RulesRouter
 from jit.rules.reader import load_rules, parse_rules, router_for
@@ -31,6 +31,7 @@ __all__ = [
     "groups_named",
     "load_rules",
     "parse_rules",
+    "rbac_modes",
     "router_for",
     "rules_checks",
 ]

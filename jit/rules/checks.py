@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from jit.checks import Check
+from jit.model import RbacMode
 from jit.principals import groups_in
+from jit.routing import Router, SingleRouteRouter
 from jit.rules.lint import lint_rules
 from jit.rules.model import RulesError, RulesRouter
 from jit.rules.reader import router_for
@@ -23,6 +25,14 @@ def rules_checks(settings: Settings) -> list[Check]:
         return [Check.passed("Rules", "routing rules", f"0 rules read from {settings.rules_file}")]
     read = Check.passed("Rules", "routing rules", f"{len(router.rules)} rules read from {settings.rules_file}")
     return [read, *lint_rules(router)]
+
+
+def rbac_modes(router: Router) -> set[RbacMode]:
+    """Every ``requester_rbac`` mode the routes of ``router`` name (the default route's included)."""
+    routes = [router.default, *(rule.route for rule in router.rules)] if isinstance(router, RulesRouter) else []
+    if isinstance(router, SingleRouteRouter):
+        routes = [router.default]
+    return {route.requester_rbac for route in routes if route.requester_rbac is not None}
 
 
 def groups_named(settings: Settings) -> dict[str, list[str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jit.durations import humanize
-from jit.model import VirtualMachine
+from jit.model import RbacMode, VirtualMachine
 from jit.principals import ALL_OF, NOBODY, conjuncts
 from jit.routing import (
     AutoApproval,
@@ -78,10 +78,19 @@ def _route_lines(route: Route) -> list[str]:
     if route.break_glass:
         glass = describe_principals(route.break_glass)
         lines.append(f"Break-glass: {glass}, reviewed within {humanize(route.review_within)}.")
+    if route.requester_rbac is not None:
+        lines.append(_RBAC_LINES[route.requester_rbac])
     if route.on_conflict is not ConflictChoice.SUPERSEDE:
         waits = "waits until it ends" if route.on_conflict is ConflictChoice.QUEUE else "is refused"
         lines.append(f"A grant that would close someone else's access to the same port from another source {waits}.")
     return lines
+
+
+_RBAC_LINES = {
+    RbacMode.OFF: "Azure RBAC: the requester's own Azure role is not checked.",
+    RbacMode.WARN: "Azure RBAC: approvers see whether the requester's own Azure role may request JIT on this VM.",
+    RbacMode.ENFORCE: "Azure RBAC: refused unless the requester's own Azure role may request JIT on this VM.",
+}
 
 
 def _describe_auto(auto: AutoApproval) -> str:
@@ -91,7 +100,8 @@ def _describe_auto(auto: AutoApproval) -> str:
     if auto.max_duration:
         parts.append(f"the window is at most {humanize(auto.max_duration)}")
     if auto.ports:
-        parts.append("only ports " + ", ".join(map(str, auto.ports)) + " are asked for")
+        ports = ", ".join(map(str, auto.ports))
+        parts.append(f"only port {ports} is asked for" if len(auto.ports) == 1 else f"only ports {ports} are asked for")
     parts += ["within " + hours.describe() for hours in auto.business_hours]
     text = " and ".join(parts)
     if auto.deny:

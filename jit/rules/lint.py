@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING
 
 from jit.checks import Check
 from jit.durations import humanize
+from jit.model import RbacMode
 from jit.principals import ALL_OF, is_group
 from jit.routing import Route
+from jit.strictest import RBAC_STRICTNESS
 
 if TYPE_CHECKING:
     from jit.rules.model import Match, Rule, RulesRouter
@@ -150,6 +152,8 @@ def looser(rule: Route, baseline: Route, keys: frozenset[str]) -> list[str]:
         found.append("a later break-glass review")
     if "refuse_wide_sources" in keys and baseline.refuse_wide_sources and not rule.refuse_wide_sources:
         found.append("wide sources")
+    if "requester_rbac" in keys and _rbac_rank(rule.requester_rbac) < _rbac_rank(baseline.requester_rbac):
+        found.append(f"requester_rbac {rule.requester_rbac} instead of {baseline.requester_rbac}")
     return found
 
 
@@ -190,7 +194,13 @@ def stricter(rule: Route, baseline: Route) -> list[str]:
         found.append("approval by a person")
     if rule.refuse_wide_sources and not baseline.refuse_wide_sources:
         found.append("refusing wide sources")
+    if rule.requester_rbac is not None and _rbac_rank(rule.requester_rbac) > _rbac_rank(baseline.requester_rbac):
+        found.append(f"requester_rbac {rule.requester_rbac}")
     return found
+
+
+def _rbac_rank(mode: RbacMode | None) -> int:
+    return -1 if mode is None else RBAC_STRICTNESS.index(mode)
 
 
 def may_overlap(a: Match, b: Match) -> bool:

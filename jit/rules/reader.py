@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from jit.model import RbacMode
 from jit.routing import (
     AutoApproval,
     BusinessHours,
@@ -50,6 +51,7 @@ RULE_KEYS = (
     "break_glass",
     "on_conflict",
     "refuse_wide_sources",
+    "requester_rbac",
 )
 DEFAULT_KEYS = tuple(k for k in RULE_KEYS if k not in ("name", "match"))
 MATCH_KEYS = ("subscription", "resource_group", "region", "tags")
@@ -70,6 +72,7 @@ def router_for(settings: Settings) -> Router:
         approval_channel=settings.approval_channel,
         max_duration=settings.max_duration,
         break_glass=settings.break_glass_group,
+        requester_rbac=settings.requester_rbac,
     )
     if settings.rules_file is None:
         return SingleRouteRouter(default)
@@ -139,6 +142,7 @@ class _Reader(ValueReader):
                 approver_reminders=default.approver_reminders,
                 break_glass=() if tagged else default.break_glass,
                 review_within=default.review_within,
+                requester_rbac=None if tagged else default.requester_rbac,
             )
             route = self.route_fields(item, fields, base)
             if name is not None:
@@ -179,6 +183,7 @@ class _Reader(ValueReader):
             "auto_approve": self.auto_approve,
             "on_conflict": self.conflict_choice,
             "refuse_wide_sources": lambda n: self.flag(n, "refuse_wide_sources"),
+            "requester_rbac": self.rbac_mode,
         }
         targets = {"remind_approvers": "approver_reminders"}
         for key, reader in readers.items():
@@ -212,6 +217,16 @@ class _Reader(ValueReader):
         except ValueError:
             choices = ", ".join(c.value for c in ConflictChoice)
             self.fail(node, f"`on_conflict` must be one of {choices}, not {text!r}")
+            return None
+
+    def rbac_mode(self, node: yaml.Node) -> RbacMode | None:
+        text = self.text(node, "requester_rbac")
+        if text is None:
+            return None
+        try:
+            return RbacMode(text.strip().lower())
+        except ValueError:
+            self.fail(node, f"`requester_rbac` must be off, warn or enforce, not {text!r}")
             return None
 
     def escalation(self, node: yaml.Node) -> Escalation | None:

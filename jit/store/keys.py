@@ -35,6 +35,9 @@ key                             type    holds
                                         last refusal, each entry is ignored once older than that
 ``P once:<name>``               string  a value written once and kept (when jitbot first synced with
                                         Azure: older history entries are not news)
+``P source_link:<digest>``      hash    a one-time "from me" link, by the SHA-256 of its token: the
+                                        request waiting for its source, its expiry, and once used when
+                                        and from where (see ``source_links``); expires a while after it
 ``P lock:<digest>``             string  the holder's token of a lease lock (see ``locks``) on one shared
                                         Azure object: a VM's ports, or a policy document; expires with
                                         its lease
@@ -133,3 +136,7 @@ class Keys:
     def lock(self, name: str) -> str:
         """A lease lock on one shared Azure object; the name is hashed to bound the key length."""
         return f"{self.base}lock:{hashlib.sha256(name.lower().encode()).hexdigest()[:40]}"
+
+    def source_link(self, digest: str) -> str:
+        """A one-time "from me" link, by the SHA-256 of its token (the token itself is never stored)."""
+        return f"{self.base}source_link:{digest}"

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from redis.exceptions import RedisError
 
+from jit.ports.records import LockBusy
 from jit.redis_connect import RedisClient
 from jit.store.keys import DEFAULT_PREFIX, Keys
 
@@ -37,14 +38,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-class LockBusy(Exception):
-    """Someone else held the lock for longer than we were willing to wait."""
-
-    def __init__(self, name: str):
-        self.name = name
-        super().__init__(f"lock {name!r} is busy")
 
 
 class Locks:

@@ -314,3 +314,15 @@ audit_append(KEYS[2], p.ms, p.maxlen, fields)
 return 1
 """
 )
+
+# KEYS: the link. ARGV[1]: {now_ms, at, from}. Uses a one-time "from me" link at most once; returns its status
+# ('unknown', 'used', 'expired' or 'valid') and, unless unknown, its record. See ``source_links``.
+SOURCE_LINK_USE = """
+local a = cjson.decode(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
+local record = redis.call('HGET', KEYS[1], 'record')
+if redis.call('HEXISTS', KEYS[1], 'used_at') == 1 then return {'used', record} end
+if tonumber(redis.call('HGET', KEYS[1], 'expires_ms')) <= tonumber(a.now_ms) then return {'expired', record} end
+redis.call('HSET', KEYS[1], 'used_at', a.at, 'used_from', a['from'])
+return {'valid', record}
+"""

@@ -22,15 +22,15 @@ wrong. A create names the request its dedupe key points at only after the script
 from __future__ import annotations
 
 import json
-import secrets
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from jit.clock import Clock
+from jit.errors import UnknownRequest
 from jit.model import AccessRequest, RequestState
+from jit.ports.records import CreateResult, RequestNotFound, TooManyPending, TransitionResult, UpdateResult
 from jit.redis_connect import RedisClient
 from jit.states import is_terminal, sources_of
 from jit.store import lua
@@ -38,62 +38,10 @@ from jit.store.audit import AuditLog, check_detail, stream_id_ms
 from jit.store.codec import CodecError, decode_request, encode_changes, encode_datetime, encode_request, is_tuple_field
 from jit.store.keys import DEFAULT_PREFIX, Keys
 
-REQUEST_ID_PREFIX = "jr-"
 DEFAULT_RETENTION = timedelta(days=90)
 DEFAULT_DEDUPE_TTL = timedelta(days=1)
 REQUESTED_EVENT = "requested"
 REQUESTER_MEMORY = 10_000
-
-
-def new_request_id() -> str:
-    """A short, unguessable id safe in URLs, Slack button values and commands (``jr-`` + 72 random bits)."""
-    return REQUEST_ID_PREFIX + secrets.token_urlsafe(9)
-
-
-class RequestNotFound(LookupError):
-    """No request with that id (never created, or expired after its retention period)."""
-
-    def __init__(self, request_id: str):
-        self.request_id = request_id
-        super().__init__(f"no request {request_id!r}")
-
-
-class TooManyPending(Exception):
-    """The requester already has as many pending requests as allowed."""
-
-    def __init__(self, count: int, limit: int):
-        self.count = count
-        self.limit = limit
-        super().__init__(f"{count} requests already pending (limit {limit})")
-
-
-@dataclass(frozen=True)
-class CreateResult:
-    """The request the user now has: a new one, or the pending one the same command already made."""
-
-    request: AccessRequest
-    created: bool
-
-
-@dataclass(frozen=True)
-class TransitionResult:
-    """Outcome of a state move. When ``ok`` is False nothing was written and ``request`` is the current one."""
-
-    ok: bool
-    request: AccessRequest
-    previous: RequestState
-
-
-@dataclass(frozen=True)
-class UpdateResult:
-    """Outcome of a field update: ``ok`` False means the state was not one of ``expect_states``.
-
-    ``changed`` False means there was nothing to write (every appended value was already there).
-    """
-
-    ok: bool
-    changed: bool
-    request: AccessRequest
 
 
 def _text(value: Any) -> str:
@@ -229,6 +177,13 @@ class RequestStore:
         """The request, or None when unknown or expired."""
         fields = await self._redis.hgetall(self.keys.request(request_id))
         return self._remember(decode_request(fields)) if fields else None
+
+    async def require(self, request_id: str) -> AccessRequest:
+        """The request; raises UnknownRequest (which people see as "unknown to jitbot") when there is none."""
+        request = await self.get(request_id)
+        if request is None:
+            raise UnknownRequest(request_id)
+        return request
 
     async def get_many(self, request_ids: Iterable[str]) -> dict[str, AccessRequest]:
         """The requests that exist among ``request_ids``, by id, in one round trip."""
@@ -377,6 +332,20 @@ class RequestStore:
         """Every request in ``state``, oldest first; for the scheduler's reconciliation and status pages."""
         return await self._load([self.keys.state(state)], {state})
 
+    async def touched_since(self, since: datetime) -> list[AccessRequest]:
+        """Every unfinished request, and every finished one that finished at or after ``since``, oldest first.
+
+        The state indexes are scored by when a request entered its state, so a finished request is read only when
+        it finished inside the window (the access review's rows; ``jit.reviewing``)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for state in RequestState:
+                if is_terminal(state):
+                    pipe.zrangebyscore(self.keys.state(state), _epoch(since), "+inf")
+                else:
+                    pipe.zrange(self.keys.state(state), 0, -1)
+            id_lists = await pipe.execute()
+        return await self._read(list(dict.fromkeys(_text(i) for ids in id_lists for i in ids)), set(RequestState))
+
     async def count_pending(self, user_id: str) -> int:
         """How many requests the user has pending (what the cap in ``create`` counts)."""
         return int(await self._redis.zcard(self.keys.user_state(user_id, RequestState.PENDING)))
@@ -386,7 +355,9 @@ class RequestStore:
             for key in index_keys:
                 pipe.zrange(key, 0, -1)
             id_lists = await pipe.execute()
-        ids = list(dict.fromkeys(_text(i) for ids in id_lists for i in ids))
+        return await self._read(list(dict.fromkeys(_text(i) for ids in id_lists for i in ids)), states)
+
+    async def _read(self, ids: list[str], states: set[RequestState]) -> list[AccessRequest]:
         if not ids:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from jit.azure_sync import SYNC_ITEM
+from jit.schedule_items import Routine
 from sandbox.arm_outside import OpenPort, OutsideWriteFailed, PortalUser
 from sandbox.slack_driver import DriverResponse, SlackDriver
 from sandbox.slack_state import EventKind, SlackEvent, View
@@ -37,7 +37,7 @@ from sandbox.web.clock import SandboxClock
 from sandbox.web.forms import FormError, form_state
 from sandbox.web.home_event import app_home_opened, send_event
 from sandbox.web.live import ChangeFeed
-from sandbox.web.slack_view import conversations_for, slack_snapshot
+from sandbox.web.slack_view import FILES_PATH, conversations_for, may_see_file, slack_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_FAST_FORWARD = timedelta(days=1)
-HOUSEKEEPING = frozenset({SYNC_ITEM})
+HOUSEKEEPING = frozenset(routine.value for routine in Routine)
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ class SandboxWeb:
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/api/state", self._state)
         app.router.add_get("/api/events", self._events)
+        app.router.add_get(FILES_PATH + "{file_id}", self._file)
         app.router.add_post("/api/command", self._command)
         app.router.add_post("/api/click", self._click)
         app.router.add_post("/api/view/click", self._view_click)
@@ -318,6 +319,22 @@ class SandboxWeb:
             "clock": await self._clock_json(),
         }
         return web.json_response(body)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """A shared file's bytes (the review's chart and CSV), for a person who can read where it was shared."""
+        user = self._user(request.query.get("user"))
+        file_id = request.match_info["file_id"]
+        if not may_see_file(self.stack.slack, user, file_id):
+            raise ApiError(404, "no such file in your conversations")
+        stored = self.stack.slack.state.files.get(file_id)
+        assert stored is not None
+        disposition = "inline" if stored.mimetype.startswith("image/") else "attachment"
+        filename = re.sub(r"[^A-Za-z0-9._-]", "_", stored.filename)
+        return web.Response(
+            body=stored.data or b"",
+            content_type=stored.mimetype,
+            headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
+        )
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})

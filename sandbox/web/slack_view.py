@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from sandbox.slack import SlackEmulator
 from sandbox.slack_state import Message, View
@@ -30,7 +31,26 @@ def directory(slack: SlackEmulator) -> dict[str, dict[str, str]]:
     }
 
 
-def message_json(message: Message, at: str | None = None) -> dict[str, Any]:
+FILES_PATH = "/api/files/"
+"""Where the page fetches a shared file's bytes (``SandboxWeb._file``), by file id and the viewer's user id."""
+
+
+def file_json(file: Mapping[str, Any], viewer: str) -> dict[str, Any]:
+    """A shared file as the page shows it: an image inline, anything else as a link; ``url`` is the sandbox's own
+    route, because Slack's ``url_private`` needs the bot token."""
+    file_id = str(file.get("id", ""))
+    return {
+        "id": file_id,
+        "name": str(file.get("name", "")),
+        "title": str(file.get("title", "")),
+        "filetype": str(file.get("filetype", "")),
+        "mimetype": str(file.get("mimetype", "")),
+        "size": int(file.get("size", 0)),
+        "url": f"{FILES_PATH}{quote(file_id)}?user={quote(viewer)}",
+    }
+
+
+def message_json(message: Message, at: str | None = None, viewer: str = "") -> dict[str, Any]:
     """One message with its current blocks; ``at`` is when it was posted in sandbox time, if known."""
     return {
         "ts": message.ts,
@@ -42,6 +62,7 @@ def message_json(message: Message, at: str | None = None) -> dict[str, Any]:
         "edited": len(message.versions) > 1,
         "ephemeral": message.is_ephemeral,
         "thread_ts": message.thread_ts,
+        "files": [file_json(file, viewer) for file in message.files],
     }
 
 
@@ -75,8 +96,17 @@ def conversations_for(
     for conversation in found:
         visible = state.messages_in(conversation["id"]) + state.ephemerals(user=user_id, channel=conversation["id"])
         visible.sort(key=lambda m: float(m.ts))
-        conversation["messages"] = [message_json(m, (posted_at or {}).get(m.ts)) for m in visible]
+        conversation["messages"] = [message_json(m, (posted_at or {}).get(m.ts), user_id) for m in visible]
     return found
+
+
+def may_see_file(slack: SlackEmulator, user_id: str, file_id: str) -> bool:
+    """Whether ``file_id`` was shared in a conversation ``user_id`` reads (a channel they are in, or their DM)."""
+    stored = slack.state.files.get(file_id)
+    if stored is None or not stored.completed:
+        return False
+    readable = {c.id for c in slack.workspace.channels if user_id in c.members} | {slack.dm_channel_id(user_id)}
+    return bool(readable.intersection(stored.channels))
 
 
 def slack_snapshot(slack: SlackEmulator, user_id: str, posted_at: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.blocks.errors import error_message, info_message, rate_limited_message, refusal_message, unavailable_message
+from bot.blocks.errors import error_message, rate_limited_message, refusal_message, unavailable_message
 from bot.blocks.help import help_message
 from bot.blocks.notices import EXTEND_ACTION, REVOKE_ACTION
 from bot.blocks.status import my_status, vm_status
@@ -88,7 +88,6 @@ def test_other_ephemeral_replies_are_valid_and_escaped() -> None:
     for message in (
         refusal_message(f"Only admins can do that {HOSTILE}"),
         rate_limited_message(f"Too many {HOSTILE}"),
-        info_message(f"Already approved {HOSTILE}"),
     ):
         check_message(message)
         assert_literal(all_text(message))
@@ -192,3 +191,13 @@ def test_vm_status_for_vms_without_jit() -> None:
         VmJitStatus(VirtualMachine(vm_ref()), JitSupport.CONFIGURED, policy=_policy()), [], now=NOW
     )
     assert "Nothing: every JIT port is closed." in all_text(nothing_open)
+
+
+def test_the_rule_names_people_groups_and_channels_as_slack_shows_them() -> None:
+    rule = "rule `crown-jewels` (matches U0ENGINE01).\nNeeds one approval from S0APPROVRS, U0APPROV01 in C0APPROVAL."
+
+    text = all_text(help_message(rule=rule, topic="web-01"))
+
+    assert "from <!subteam^S0APPROVRS>, <@U0APPROV01> in <#C0APPROVAL>." in text
+    assert "`crown-jewels`" in text and "<@U0ENGINE01>" in text
+    assert "<!channel>" not in all_text(help_message(rule="<!channel> S0APPROVRS", topic="web-01"))

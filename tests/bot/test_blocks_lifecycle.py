@@ -25,8 +25,8 @@ from bot.blocks.lifecycle import (
     review_reply,
     revoke_reply,
 )
-from jit.extras import ExtensionState
 from jit.model import AccessRequest, RequestState
+from jit.request_extras import ExtensionState
 from tests.bot.blocks_support import (
     APPROVER,
     HOSTILE,
@@ -197,6 +197,7 @@ def test_review_overdue_and_review_reply() -> None:
 
     check_message(overdue)
     assert "reminder 3" in all_text(overdue) and "<!subteam^S0LEADS>" in all_text(overdue)
+    assert f"anyone of you but <@{request.requester}>" in all_text(overdue), "its user may not review it"
     assert [b["action_id"] for b in buttons(overdue.blocks)] == [ACK_REVIEW_ACTION]
     assert "recorded" in all_text(review_reply(request, acted=True))
     assert f"<@{APPROVER}>" in all_text(review_reply(_glass(reviewed_by=APPROVER), acted=False))

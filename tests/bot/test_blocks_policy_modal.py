@@ -16,12 +16,12 @@ from bot.blocks.policy_modal import (
     POLICY_CALLBACK_ID,
     disable_modal,
     extra_port_line,
-    parse_policy_submission,
     policy_disabled_message,
     policy_modal,
     policy_saved_message,
     recommended_ports,
 )
+from bot.blocks.policy_submission import parse_policy_submission
 from jit.model import JitPolicy, PolicyPort, PortProtocol
 from tests.bot.blocks_support import all_text, check_message, check_view, set_value, state_from_view, texts, vm_ref
 

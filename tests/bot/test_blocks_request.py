@@ -6,18 +6,27 @@ from datetime import timedelta
 
 import pytest
 
+from bot.blocks.card_context import history_line
 from bot.blocks.request import (
     APPROVE_ACTION,
     DENY_ACTION,
-    already_decided,
     approval_card,
-    approval_recorded,
     requester_confirmation,
 )
+from jit.card_context import RequesterHistory, card_context_extras
 from jit.model import RequestState
+from jit.vm_security import (
+    ContextPart,
+    DefenderRecommendation,
+    PowerState,
+    SecurityContext,
+    SecuritySeverity,
+    VmProfile,
+    VmRuntime,
+)
 from tests.bot.blocks_support import (
-    APPROVER,
     HOSTILE,
+    NOW,
     REQUESTER,
     SUB,
     access_request,
@@ -26,6 +35,7 @@ from tests.bot.blocks_support import (
     buttons,
     check_message,
     decided,
+    vm_ref,
 )
 
 LATER_STATES = [s for s in RequestState if s is not RequestState.PENDING]
@@ -167,10 +177,47 @@ def test_requester_confirmation_has_the_request_id_and_where_it_went() -> None:
     assert "already have this request waiting" in again
 
 
-def test_late_click_answers() -> None:
-    late = already_decided(decided(RequestState.DENIED))
-    check_message(late)
-    assert "*Denied* by <@U0APPROVE1>" in all_text(late)
-    recorded = approval_recorded(access_request(approvals=(APPROVER,), extra={"quorum": "2"}))
-    check_message(recorded)
-    assert "1 of 2" in all_text(recorded)
+def test_the_card_shows_the_security_context_and_history_it_was_posted_with() -> None:
+    security = SecurityContext(
+        vm=vm_ref(),
+        read_at=NOW,
+        recommendations=ContextPart.read((DefenderRecommendation("Vulnerabilities found", SecuritySeverity.HIGH),)),
+        alerts=ContextPart.read(()),
+        runtime=ContextPart.read(VmRuntime(PowerState.DEALLOCATED)),
+        profile=ContextPart.read(VmProfile(("20.61.10.4",), "Linux")),
+    )
+    history = RequesterHistory(3, NOW - timedelta(days=2))
+    extra = {field.removeprefix("extra."): value for field, value in card_context_extras(security, history).items()}
+
+    for card in (approval_card(access_request(extra=extra)), approval_card(decided(RequestState.ACTIVE, extra=extra))):
+        check_message(card)
+        text = all_text(card)
+        for fact in ("Vulnerabilities found", "Stopped (deallocated)", "20.61.10.4", "3 grants in the last 30 days"):
+            assert fact in text
+
+
+def test_a_first_request_says_so_and_a_card_without_context_leaves_the_section_out() -> None:
+    first = RequesterHistory(0, None)
+    assert "no earlier access" in history_line(first)
+    plain = all_text(approval_card(access_request()))
+    assert "history here" not in plain and "Defender" not in plain
+
+
+@pytest.mark.parametrize("state", list(RequestState), ids=[s.value for s in RequestState])
+def test_the_confirmation_offers_only_what_the_state_allows(state: RequestState) -> None:
+    request = decided(state) if state is not RequestState.PENDING else access_request()
+
+    text = all_text(requester_confirmation(request))
+
+    assert ("/jit cancel" in text) == (state is RequestState.PENDING)
+    assert ("when it is decided" in text) == (state is RequestState.PENDING)
+    assert ("/jit revoke" in text) == (state is RequestState.ACTIVE)
+
+
+@pytest.mark.parametrize("extra", [{"break_glass": "true"}, {"auto_approved": "lab"}], ids=["break-glass", "auto"])
+def test_a_grant_nobody_approved_shows_no_approval_count(extra: dict[str, str]) -> None:
+    request = decided(RequestState.ACTIVE, approvals=(), extra={"quorum": "2", **extra})
+
+    text = all_text(approval_card(request))
+
+    assert "Approvals:" not in text and "nobody yet" not in text

@@ -12,7 +12,7 @@ import yaml
 from bot.doctor import run_doctor
 from sandbox.arm_demo import PROD
 from sandbox.redis_server import RedisServer
-from sandbox.slack_workspace import APPROVAL_CHANNEL, GENERAL_CHANNEL
+from sandbox.slack_workspace import APPROVAL_CHANNEL, GENERAL_CHANNEL, ONCALL_CHANNEL
 from sandbox.stack import Stack, StackOptions
 from tests.deploy.wiring import REPO
 
@@ -61,6 +61,16 @@ async def test_bot_not_in_channel(stack: Stack) -> None:
     assert f"bot is in the approval channel {GENERAL_CHANNEL}" in output
     assert "/invite @jitbot" in output
     assert APPROVAL_CHANNEL not in output
+
+
+async def test_the_review_channel_is_checked_when_set(stack: Stack) -> None:
+    code, output = await _doctor(stack, JITBOT_REVIEW_CHANNEL=ONCALL_CHANNEL)
+    assert code == 0, output
+    assert f"PASS  Slack: bot is in the review channel {ONCALL_CHANNEL}" in output
+
+    code, output = await _doctor(stack, JITBOT_REVIEW_CHANNEL=GENERAL_CHANNEL)
+    assert code == 1
+    assert f"bot is in the review channel {GENERAL_CHANNEL}" in output and "/invite @jitbot" in output
 
 
 async def test_unknown_user_group(stack: Stack) -> None:
@@ -196,3 +206,27 @@ async def test_management_group_subscriptions_are_shown(stack: Stack) -> None:
     assert code == 1
     assert "FAIL  Azure: management group mg-nowhere: subscriptions" in output
     assert "descendants/read" in output
+
+
+async def test_the_identity_map_is_read_and_every_entry_looked_up(stack: Stack, tmp_path: Path) -> None:
+    mapping = tmp_path / "identity-map.yaml"
+    mapping.write_text("U0ENGINE01: alice@contoso.com\nU0ONCALL01: nobody@contoso.com\n", encoding="utf-8")
+    code, output = await _doctor(stack, JITBOT_IDENTITY_MAP=str(mapping))
+    assert code == 1
+    assert "PASS  Settings: identity map" in output and "2 Slack users mapped" in output
+    assert "FAIL  Microsoft Graph: identity map U0ONCALL01" in output and "nobody@contoso.com" in output
+
+    mapping.write_text("alice: alice@contoso.com\n", encoding="utf-8")
+    code, output = await _doctor(stack, JITBOT_IDENTITY_MAP=str(mapping))
+    assert code == 1
+    assert "FAIL  Settings: identity map" in output and f"{mapping}:1:" in output
+
+
+async def test_a_rule_that_turns_the_check_on_makes_doctor_check_graph(stack: Stack, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: data\n    match: {resource_group: rg-data}\n    requester_rbac: enforce\n")
+
+    code, output = await _doctor(stack, JITBOT_REQUESTER_RBAC="off", JITBOT_RULES_FILE=str(rules))
+
+    assert code == 0, output
+    assert "PASS  Microsoft Graph: User.Read.All granted" in output

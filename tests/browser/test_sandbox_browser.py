@@ -1,4 +1,4 @@
-"""The sandbox clicked through in real headless Chromium: request, approve, grant, remind, expire, enable JIT.
+"""The sandbox clicked through in real headless Chromium: request, approve, grant, remind, expire, enable JIT, report.
 
 Needs Debian's ``chromium`` (``scripts/dev setup`` installs it) and Playwright's Python package; Playwright's
 own browser download is never used. Screenshots go to a temporary directory, or to ``docs/img/`` when
@@ -8,6 +8,7 @@ own browser download is never used. Screenshots go to a temporary directory, or 
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,9 @@ async def test_request_approve_grant_remind_expire_and_enable_jit(
     await expect(card).to_have_count(1)
     await expect(card).to_contain_text("web-01")
     await expect(card).to_contain_text("@alice")
+    await expect(card).to_contain_text("Defender: 2 unhealthy recommendations")
+    await expect(card).to_contain_text("Public IP 20.61.10.4")
+    await expect(card).to_contain_text("Requester's history here")
     await page.screenshot(path=shots / "sandbox-approval-card.png")
     await card.locator('button[data-action-id="jit_approve"]').click()
 
@@ -133,6 +137,36 @@ async def test_request_approve_grant_remind_expire_and_enable_jit(
     await expect(open_rule).to_have_count(0)
     await expect(page.locator("#azure-activity")).to_contain_text("closed web-01:22")
     await page.screenshot(path=shots / "sandbox-expired.png")
+
+    # bob asks for the week's access review: the summary, then the chart (drawn) and the CSV in its thread
+    await be(page, APPROVER_1)
+    await open_conversation(page, "D" + APPROVER_1[1:])
+    await type_command(page, "/jit report 7d")
+    chart = page.locator("#messages img.file-image")
+    await expect(chart).to_be_visible()
+    await expect(chart).to_have_js_property("complete", True)
+    assert await chart.evaluate("image => image.naturalWidth") > 0
+    await expect(page.locator("#messages .file-link[download]")).to_have_attribute("download", re.compile(r"\.csv$"))
+    await expect(page.locator("#messages")).to_contain_text("web-01")
+    await chart.scroll_into_view_if_needed()
+    await page.screenshot(path=shots / "sandbox-report.png")
+
+    # alice asks "from me": the link opens jitbot's one-time page, and Confirm makes the request from her address
+    await be(page, ENGINEER)
+    await open_conversation(page, alice_dm)
+    await type_command(page, "/jit ssh web-02 1h from me checking disks")
+    await expect(page.locator("#messages .msg.ephemeral").filter(has_text="confirmation page")).to_be_visible()
     assert sandbox.stack is not None
+    link = next(m.text for m in reversed(sandbox.stack.slack.ephemerals_for(ENGINEER)) if "/from-me/" in m.text)
+    url = re.search(r"https?://\S+/from-me/\S+", link)
+    assert url is not None
+    confirm = await browser.new_page()
+    await confirm.goto(url.group(0))
+    await expect(confirm.locator("h1")).to_contain_text("Confirm")
+    await expect(confirm.locator(".address")).to_have_text("127.0.0.1")
+    await confirm.screenshot(path=shots / "sandbox-from-me.png")
+    await confirm.click("button[type=submit]")
+    await expect(confirm.locator("h1")).to_have_text("Confirmed")
+    await confirm.close()
     assert sandbox.stack.arm.jit.grants == []
     assert errors == []

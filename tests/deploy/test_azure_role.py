@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ from jit.azure.requester_permissions import AzureRequesterPermissions
 from jit.clock import ManualClock
 from jit.model import PolicyPort, PortProtocol, RbacOutcome
 from jit.settings import Settings
+from jit.vm_security import ReadOutcome
 from sandbox.arm import ArmEmulator
+from sandbox.arm_findings import Assessment, SecurityAlert
 from sandbox.arm_inventory import (
     Inventory,
     JitPolicy,
@@ -157,7 +159,15 @@ def world() -> Inventory:
     old = VirtualMachine(SUB, "rg-classic", "old-01", LOCATION, classic=True, private_ip="10.9.0.4")
     port = {"number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*", "maxRequestAccessDuration": "PT3H"}
     requester = EntraUser(REQUESTER_EMAIL, "Alice Engineer", REQUESTER_EMAIL)
+    finding = Assessment(
+        web.id, "bc303248-3d14-44c2-96a0-55f5c326b5fe", "Management ports should be closed", "Unhealthy"
+    )
+    alert = SecurityAlert(
+        web.id, "a1", "Suspicious authentication activity", "Medium", datetime(2026, 12, 1, tzinfo=UTC), LOCATION
+    )
     return Inventory(
+        assessments=[finding],
+        alerts=[alert],
         directory=Directory(users=[requester]),
         management_groups=[ManagementGroup(GROUP, "jitbot", None, [SUB])],
         role_definitions=roles(),
@@ -245,13 +255,17 @@ async def requester_phase(live: Live) -> set[str]:
 
 
 async def requester_steps(live: Live) -> set[str]:
-    """The requester's own RBAC, the inventory tabs, the grant and the history read after it."""
+    """The requester's own RBAC, the VM's security context for the approval card, the inventory tabs, the grant and
+    the history read after it."""
     live.arm.reset_calls()
     gateway = live.gateway
     web = await gateway.find_vm("rg-app/web-01")
     policy = await gateway.policy_for(web.ref)
     assert policy is not None
     assert (await live.requester.check(ENGINEER, web.ref)).outcome is RbacOutcome.ALLOWED
+    context = await gateway.security_context(web.ref)
+    parts = (context.recommendations, context.alerts, context.runtime, context.profile)
+    assert all(part.outcome is ReadOutcome.READ for part in parts), "every part of the card's context is read"
     await gateway.inventory()
     await gateway.unsupported_reasons(web.ref)
     await gateway.initiate(policy, [22], "203.0.113.10/32", live.clock.now() + timedelta(hours=1), "jitbot test")

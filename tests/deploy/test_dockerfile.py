@@ -106,9 +106,15 @@ def test_exposed_port_is_the_port_the_bot_listens_on_and_never_the_operations_po
 
 def test_env_in_the_image_is_python_runtime_or_a_setting() -> None:
     names = {word.split("=", 1)[0] for i in instructions() if i.keyword == "ENV" for word in i.flags_and_rest()[1]}
-    ours = {n for n in names if not n.startswith(("PYTHON", "PIP_", "UV_")) and n != "PATH"}
+    ours = {n for n in names if not n.startswith(("PYTHON", "PIP_", "UV_")) and n not in ("PATH", "MPLCONFIGDIR")}
     assert ours == {"PORT"}
     assert unknown_env_names(ours) == set()
+
+
+def test_matplotlib_keeps_its_cache_where_the_deployments_mount_a_writable_tmp() -> None:
+    """The runtime user has no home and Kubernetes runs the image read-only with an emptyDir on /tmp."""
+    env = dict(word.split("=", 1) for i in final_stage() if i.keyword == "ENV" for word in i.flags_and_rest()[1])
+    assert env["MPLCONFIGDIR"].startswith("/tmp/")
 
 
 def test_build_context_has_what_copy_needs_and_no_secrets() -> None:

@@ -29,8 +29,19 @@ def canonical(name: str) -> str:
 
 
 def locked_versions() -> dict[str, str]:
+    """Each locked package's version for this interpreter: where uv forked the resolution by Python version (a
+    package whose newest release needs a newer Python), only the entry whose ``resolution-markers`` match."""
     lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
-    return {canonical(p["name"]): p["version"] for p in lock["package"] if "version" in p}
+    return {
+        canonical(p["name"]): p["version"]
+        for p in lock["package"]
+        if "version" in p and markers_hold_here(p.get("resolution-markers", []))
+    }
+
+
+def markers_hold_here(markers: list[str]) -> bool:
+    """True without markers, else when one of them holds here."""
+    return not markers or any(Marker(marker).evaluate() for marker in markers)
 
 
 def uv() -> str:

@@ -18,14 +18,14 @@ async def _metrics(stack: Stack) -> str:
 
 
 async def test_a_command_is_acked_at_once_and_worked_on_once_other_answers_are_out(stack: Stack) -> None:
-    foreground = stack.runtime.foreground
-    foreground.max_defer = 30.0
+    work = stack.runtime.background_work
+    work.max_defer = 30.0
     cards_before = len(stack.slack.messages_in(APPROVAL_CHANNEL))
-    with foreground.answering():  # stands for another Slack request still being answered
+    with work.answering():  # stands for another Slack request still being answered
         response = await driver_of(stack).slash_command(ENGINEER, "ssh web-01 2h deferred behind an ack")
         assert response.status == 200
         await asyncio.sleep(0.3)
-        assert foreground.waiting == 1
+        assert work.waiting == 1
         assert not stack.slack.ephemerals_for(ENGINEER)
         assert len(stack.slack.messages_in(APPROVAL_CHANNEL)) == cards_before
         assert await stack.runtime.store.count_pending(ENGINEER) == 0
@@ -38,9 +38,9 @@ async def test_a_command_is_acked_at_once_and_worked_on_once_other_answers_are_o
 
 
 async def test_deferred_work_still_starts_within_max_defer_when_answers_never_stop(stack: Stack) -> None:
-    stack.runtime.foreground.max_defer = 0.3
+    stack.runtime.background_work.max_defer = 0.3
     cards_before = len(stack.slack.messages_in(APPROVAL_CHANNEL))
-    with stack.runtime.foreground.answering():
+    with stack.runtime.background_work.answering():
         response = await driver_of(stack).slash_command(ENGINEER, "ssh web-01 2h under endless load")
         assert response.status == 200
         await ephemeral_reply(stack, ENGINEER, "web-01")

@@ -61,9 +61,9 @@ async def test_configured_tab_has_the_portal_columns(stack: Stack) -> None:
     assert "22 (SSH) · any protocol · from `*` (any address) · up to 3h" in web01
     assert "8080 · any protocol · from `*` (any address) · up to 1h" in web01
     assert "1 approved in the last 7 days" in web01 and "last access <!date^" in web01
-    assert "by <@U01ALICE>" in web01
+    assert f"by <@{ENGINEER}>" in web01, "the demo history names the sandbox's own people"
     db01 = rows(page)["db-01"]
-    assert "`10.0.0.0/8`, `203.0.113.0/24` · up to 2h" in db01 and "by <@U04DAVE>" in db01
+    assert "`10.0.0.0/8`, `203.0.113.0/24` · up to 2h" in db01 and f"by <@{ADMIN}>" in db01
     assert "jitbot-managed-identity" not in text
 
 

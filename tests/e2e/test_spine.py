@@ -128,3 +128,16 @@ async def test_tampered_button_value_is_refused(stack: Stack) -> None:
 
     await ephemeral_reply(stack, APPROVER_1, "unknown")
     assert stack.arm.writes() == []
+
+
+async def test_cancelling_twice_answers_cancelled_twice_and_offers_nothing_more(stack: Stack) -> None:
+    _, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h fixing deploy")
+    driver = driver_of(stack)
+
+    for _ in range(2):
+        seen = len(stack.slack.ephemerals_for(ENGINEER))
+        await driver.slash_command(ENGINEER, f"cancel {request_id}")
+        reply = await stack.slack.wait_until(lambda: stack.slack.ephemerals_for(ENGINEER)[seen:] or None)  # noqa: B023
+        text = reply[0].text + str(reply[0].blocks)
+        assert "cancelled" in text.lower()
+        assert "/jit cancel" not in text and "when it is decided" not in text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jit.model import RbacMode
+from jit.model import ApproverRbac, RbacMode
 from jit.settings import Settings, SettingsError, load_environment
 
 GOOD = {
@@ -145,3 +145,31 @@ def test_a_management_group_makes_the_subscription_list_optional() -> None:
         Settings.from_env(
             without_list | {"AZURE_MANAGEMENT_GROUP": "/providers/Microsoft.Management/managementGroups/x"}
         )
+
+
+def test_public_url_and_trusted_proxies_for_the_from_me_page() -> None:
+    settings = Settings.from_env(
+        GOOD | {"JITBOT_PUBLIC_URL": "https://jitbot.example.com/", "JITBOT_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::1"}
+    )
+    assert settings.public_url == "https://jitbot.example.com"
+    assert settings.trusted_proxies == ("10.0.0.0/8", "2001:db8::1/128")
+    assert Settings.from_env(GOOD).public_url is None
+    assert Settings.from_env(GOOD).trusted_proxies == ()
+
+
+def test_bad_public_url_and_trusted_proxies_are_named() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(GOOD | {"JITBOT_PUBLIC_URL": "jitbot.example.com", "JITBOT_TRUSTED_PROXIES": "10.0.0.1/8,x"})
+    text = str(raised.value)
+    assert "JITBOT_PUBLIC_URL='jitbot.example.com'" in text
+    assert "'10.0.0.1/8'" in text and "'x'" in text
+
+
+def test_approver_rbac_and_identity_map_settings() -> None:
+    assert Settings.from_env(GOOD).approver_rbac is ApproverRbac.OFF
+    assert Settings.from_env(GOOD).identity_map is None
+    chosen = Settings.from_env(GOOD | {"JITBOT_APPROVER_RBAC": "Enforce", "JITBOT_IDENTITY_MAP": "/etc/map.yaml"})
+    assert chosen.approver_rbac is ApproverRbac.ENFORCE
+    assert chosen.identity_map == Path("/etc/map.yaml")
+    with pytest.raises(SettingsError, match="JITBOT_APPROVER_RBAC='warn' must be off or enforce"):
+        Settings.from_env(GOOD | {"JITBOT_APPROVER_RBAC": "warn"})

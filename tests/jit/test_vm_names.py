@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jit.ports.azure_errors import InvalidVmName
-from jit.vm_names import VmSpec, parse_vm_spec
+from jit.vm_names import VM_NAME_MAX_LENGTH, VmSpec, is_subscription_guid, nearest_vm_name, parse_vm_spec
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,14 @@ def test_spec_matches_case_insensitively() -> None:
     assert not spec.matches("sub", "other", "web")
     assert parse_vm_spec("SUB/rg/web").matches("sub", "RG", "WEB")
     assert not parse_vm_spec("sub2/rg/web").matches("sub", "rg", "web")
+
+
+def test_nearest_vm_name_drops_what_azure_does_not_allow() -> None:
+    assert nearest_vm_name("-web#01.") == "web01"
+    assert nearest_vm_name("x" * 70) == "x" * VM_NAME_MAX_LENGTH
+    assert nearest_vm_name("!!!") is None
+
+
+def test_a_subscription_id_in_canonical_form_is_a_guid() -> None:
+    assert is_subscription_guid("abcdef00-1111-2222-3333-444455556666")
+    assert not is_subscription_guid("0000-sub")

@@ -57,17 +57,29 @@ async def test_pending_cap_holds_under_concurrent_submissions(stack: Stack) -> N
     assert len(refusals) >= 4
 
 
+async def test_exploring_never_uses_up_the_command_limit(stack: Stack) -> None:
+    driver = driver_of(stack)
+    for text in ["status", "help", "status", "cancel jr-nosuchrequest0"] * 4:
+        await driver.slash_command(ENGINEER, text)
+    await stack.slack.wait_until(lambda: len(stack.slack.ephemerals_for(ENGINEER)) >= 8 or None)
+
+    card, _ = await request_card(stack, ENGINEER, "ssh web-01 1h after looking around")
+
+    assert card.buttons()
+    assert not [r async for r in stack.runtime.audit.entries() if r.event == "rate_limited"]
+
+
 async def test_commands_per_minute_limit_is_per_user_clear_and_audited(stack: Stack, clock: ManualClock) -> None:
     driver = driver_of(stack)
     for _ in range(6):
-        await driver.slash_command(ENGINEER, "status")
-    await stack.slack.wait_until(lambda: len(stack.slack.ephemerals_for(ENGINEER)) >= 6 or None)
+        await driver.slash_command(ENGINEER, "status web-01")
+    await stack.slack.wait_until(lambda: len(stack.slack.ephemerals_for(ENGINEER)) >= 6 or None, timeout=20)
 
-    await driver.slash_command(ENGINEER, "status")
+    await driver.slash_command(ENGINEER, "status web-01")
 
-    refusal = await ephemeral_reply(stack, ENGINEER, "more than 6 commands in a minute")
+    refusal = await ephemeral_reply(stack, ENGINEER, "more than 6 commands that ask Azure")
     assert "try again in" in refusal
-    await driver.slash_command(APPROVER_1, "status")
+    await driver.slash_command(APPROVER_1, "status web-01")
     await stack.slack.wait_until(lambda: stack.slack.ephemerals_for(APPROVER_1) or None)
     assert "more than" not in str(stack.slack.ephemerals_for(APPROVER_1)[-1].blocks)
     limited = [r async for r in stack.runtime.audit.entries() if r.event == "rate_limited"]

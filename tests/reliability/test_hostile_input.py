@@ -1,7 +1,7 @@
 """Hostile input through the real HTTP endpoint: forged, stale and replayed requests, oversized and tricky text,
 mention and link injection, CIDR abuse, names Azure could not hold, and tampered button values.
 
-The parser itself is fuzzed with 10,000 hypothesis cases in tests/bot/test_grammar_fuzz.py; here a smaller
+The parser itself is fuzzed with 10,000 hypothesis cases in tests/bot/grammar/test_fuzz.py; here a smaller
 hypothesis run goes through the whole bot over HTTP.
 """
 
@@ -262,6 +262,17 @@ async def test_mention_link_and_markup_injection_in_the_reason_is_shown_literall
     assert "&amp;lt;" in blocks
     confirmation = await ephemeral_reply(stack, ENGINEER, request_id)
     assert "<!channel>" not in confirmation
+
+
+async def test_the_word_payload_in_a_command_reaches_the_bot(stack: Stack) -> None:
+    """Bolt reads any form body containing "payload" as an interactive payload; jitbot must not lose it."""
+    refused = await driver_of(stack).slash_command(ENGINEER, "payload")
+    assert refused.status == 200 and "payload" in refused.body
+
+    _, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h fixing the payload parser")
+
+    request = await stack.runtime.store.require(request_id)
+    assert request.reason == "fixing the payload parser"
 
 
 # -- clicks ----------------------------------------------------------------------------------------------------

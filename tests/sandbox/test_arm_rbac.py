@@ -11,7 +11,14 @@ from azure.identity.aio import ManagedIdentityCredential
 
 from sandbox.arm import ArmEmulator
 from sandbox.arm_demo import LAB, PROD, demo_inventory
-from sandbox.arm_schema import ROLE_ASSIGNMENTS_SWAGGER, ROLE_DEFINITIONS_SWAGGER, SPECS, problems
+from sandbox.arm_inventory import EVERYONE, DenyAssignment
+from sandbox.arm_schema import (
+    DENY_ASSIGNMENTS_SWAGGER,
+    ROLE_ASSIGNMENTS_SWAGGER,
+    ROLE_DEFINITIONS_SWAGGER,
+    SPECS,
+    problems,
+)
 from sandbox.entra import object_id
 from sandbox.rbac_demo import JIT_VM_ACCESS, READER
 from tests.sandbox.arm_support import OTHER_CREDENTIAL_VARIABLES, example, raw, token_for
@@ -117,3 +124,33 @@ async def test_descendants_follow_the_official_example(demo: Any) -> None:
     assert subscriptions == [PROD, LAB]
     status, _, _ = await raw(arm, "GET", path, token=token, api_version="2019-01-01")
     assert status == 400
+
+
+async def deny_assignments(arm: ArmEmulator, token: str, scope: str, filter_text: str | None = None) -> list[Any]:
+    path = f"{scope}/providers/Microsoft.Authorization/denyAssignments"
+    query = f"?$filter={filter_text}" if filter_text else ""
+    status, body, _ = await raw(arm, "GET", path + query, token=token, api_version="2022-04-01")
+    assert status == 200, body
+    assert problems(DENY_ASSIGNMENTS_SWAGGER, "DenyAssignmentListResult", body) == []
+    return list(body["value"])
+
+
+async def test_deny_assignments_follow_the_official_swagger_and_example(demo: Any) -> None:
+    arm, token = demo
+    shaped = example(AUTH_EXAMPLES / "GetDenyAssignmentByScope.json")["responses"]["200"]["body"]
+    assert problems(DENY_ASSIGNMENTS_SWAGGER, "DenyAssignmentListResult", shaped) == []
+    rg_web = f"/subscriptions/{PROD}/resourceGroups/rg-web"
+    arm.inventory.deny_assignments.append(
+        DenyAssignment("d-web", "Managed app lock", rg_web, [{"actions": ["*"], "notActions": ["*/read"]}], [EVERYONE])
+    )
+
+    at_vm = await deny_assignments(arm, token, WEB, "atScope()")
+    at_db = await deny_assignments(arm, token, DB, "atScope()")
+    below_subscription = await deny_assignments(arm, token, f"/subscriptions/{PROD}")
+    above_only = await deny_assignments(arm, token, f"/subscriptions/{PROD}", "atScope()")
+
+    assert [d["name"] for d in at_vm] == ["d-web"] and at_db == [] and above_only == []
+    assert [d["properties"]["scope"] for d in below_subscription] == [rg_web]
+    sample, model = at_vm[0], shaped["value"][0]
+    assert set(model) <= set(sample) and set(model["properties"]) <= set(sample["properties"])
+    assert sample["properties"]["principals"] == [{"id": EVERYONE[0], "type": "SystemDefined"}]

@@ -423,6 +423,26 @@ async def test_the_sandbox_shows_the_lifecycle_rules(http: aiohttp.ClientSession
     assert await eventually(ticket_refusal)
 
 
+async def test_the_sandbox_shows_both_rbac_modes(http: aiohttp.ClientSession, sandbox: Sandbox) -> None:
+    """bob (a Reader) is refused on rg-web (rule prod-web enforces); alice's db-01 card warns (default warn)."""
+    bob_dm = "D" + APPROVER_1[1:]
+    await post(http, sandbox, "/api/command", {"user": APPROVER_1, "channel": bob_dm, "text": "/jit ssh web-01 1h"})
+
+    async def refused() -> bool:
+        mine = conversation(await state(http, sandbox, APPROVER_1), bob_dm)["messages"]
+        return any("may not request" in m["text"] + json.dumps(m["blocks"]) for m in mine)
+
+    assert await eventually(refused)
+    text = "/jit ssh db-01 1h INC-1 vacuum"
+    await post(http, sandbox, "/api/command", {"user": ENGINEER, "channel": ALICE_DM, "text": text})
+
+    async def warned() -> dict[str, Any] | None:
+        messages = conversation(await state(http, sandbox, APPROVER_1), APPROVAL_CHANNEL)["messages"]
+        return next((m for m in messages if "lacks the permission" in json.dumps(m["blocks"])), None)
+
+    assert await eventually(warned)
+
+
 async def test_someone_using_the_portal_is_reported_by_the_next_sync(
     http: aiohttp.ClientSession, sandbox: Sandbox
 ) -> None:
@@ -440,3 +460,30 @@ async def test_someone_using_the_portal_is_reported_by_the_next_sync(
         return any("opened outside jitbot" in m.text for m in stack.slack.messages_in(ONCALL_CHANNEL))
 
     await eventually(reported)
+
+
+@pytest.mark.timeout(60)
+async def test_jit_report_shows_the_chart_as_an_image_and_the_csv_as_a_link(
+    http: aiohttp.ClientSession, sandbox: Sandbox
+) -> None:
+    bob_dm = "D" + APPROVER_1[1:]
+    status, answer = await post(
+        http, sandbox, "/api/command", {"user": APPROVER_1, "channel": bob_dm, "text": "/jit report"}
+    )
+    assert (status, answer["ok"]) == (200, True)
+
+    async def shared_files() -> list[dict[str, Any]] | None:
+        messages = conversation(await state(http, sandbox, APPROVER_1), bob_dm)["messages"]
+        return next((m["files"] for m in messages if m["files"]), None)
+
+    chart, rows = await eventually(shared_files, timeout=40)
+    assert (chart["mimetype"], rows["mimetype"]) == ("image/png", "text/csv")
+    async with http.get(sandbox.url + chart["url"].lstrip("/")) as response:
+        assert response.status == 200 and response.content_type == "image/png"
+        assert (await response.read()).startswith(b"\x89PNG\r\n\x1a\n")
+    async with http.get(sandbox.url + rows["url"].lstrip("/")) as response:
+        assert response.status == 200 and "attachment" in response.headers["Content-Disposition"]
+        assert (await response.text()).startswith("request id,requester,VM")
+    someone_else = chart["url"].replace(f"user={APPROVER_1}", f"user={ENGINEER}")
+    async with http.get(sandbox.url + someone_else.lstrip("/")) as response:
+        assert response.status == 404

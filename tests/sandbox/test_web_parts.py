@@ -11,6 +11,7 @@ import pytest
 from sandbox.arm import ArmEmulator
 from sandbox.arm_demo import demo_inventory
 from sandbox.slack_state import View
+from sandbox.slack_workspace import ADMIN, APPROVER_2, ENGINEER
 from sandbox.web.azure_view import RuleActivity, azure_snapshot, vm_status
 from sandbox.web.clock import SandboxClock
 from sandbox.web.forms import FormError, form_state
@@ -133,7 +134,7 @@ def test_azure_snapshot_of_the_demo_world() -> None:
     starts = [r["start"] for r in snapshot["requests"]]
     assert starts == sorted(starts, reverse=True) and len(starts) == 5
     by_jitbot = [r for r in snapshot["requests"] if r["requested_by"]]
-    assert {r["requested_by"] for r in by_jitbot} == {"U01ALICE", "U03CAROL", "U04DAVE"}
+    assert {r["requested_by"] for r in by_jitbot} == {ENGINEER, APPROVER_2, ADMIN}
     web_nsg = next(n for n in snapshot["nsgs"] if n["name"] == "web-nsg")
     assert [r["priority"] for r in web_nsg["rules"]] == sorted(r["priority"] for r in web_nsg["rules"])
     assert any(r["jit"] and r["access"] == "Deny" and r["port"] == "22" for r in web_nsg["rules"])

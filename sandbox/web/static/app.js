@@ -203,13 +203,39 @@ function renderMessage(message, conversation, dir) {
   const body = message.blocks?.length
     ? renderBlocks(message.blocks, { dir, onButton })
     : el("div", "bk-text-block", renderMrkdwn(message.text, dir));
-  const node = el("div", "msg", el("div", "avatar", "🤖"), el("div", "msg-body", meta, body));
+  const parts = [meta];
+  if (message.thread_ts && message.thread_ts !== message.ts) parts.push(el("div", "thread-note", "↳ reply in thread"));
+  if (message.text || message.blocks?.length || !message.files?.length) parts.push(body);
+  if (message.files?.length) parts.push(renderFiles(message.files));
+  const node = el("div", "msg", el("div", "avatar", "🤖"), el("div", "msg-body", ...parts));
   node.dataset.ts = message.ts;
   if (message.ephemeral) {
     node.classList.add("ephemeral");
     node.querySelector(".msg-body").append(el("div", "ephemeral-note", "👁 Only visible to you"));
   }
   return node;
+}
+
+function renderFiles(files) {
+  const shown = files.map((file) => {
+    const link = el("a", "file-link", file.title || file.name);
+    link.href = file.url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    if (!file.mimetype.startsWith("image/")) {
+      link.download = file.name;
+      return el("div", "file", "📎 ", link, el("span", "file-meta", ` ${file.filetype.toUpperCase()} · ${file.name}`));
+    }
+    const image = el("img", "file-image");
+    image.src = file.url;
+    image.alt = file.title || file.name;
+    const open = el("a", "", image);
+    open.href = file.url;
+    open.target = "_blank";
+    open.rel = "noopener";
+    return el("figure", "file", open, el("figcaption", "file-meta", file.title || file.name));
+  });
+  return el("div", "files", ...shown);
 }
 
 function renderHome(home) {

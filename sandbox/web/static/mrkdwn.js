@@ -10,6 +10,7 @@ const EMOJI = {
   alarm_clock: "⏰", key: "🔑", clock3: "🕒", stopwatch: "⏱️", information_source: "ℹ️", bulb: "💡",
   wave: "👋", tada: "🎉", mag: "🔍", memo: "📝", bell: "🔔", door: "🚪", computer: "💻", cloud: "☁️",
   large_green_circle: "🟢", red_circle: "🔴", large_yellow_circle: "🟡", hammer_and_wrench: "🛠️",
+  globe_with_meridians: "🌐", new: "🆕", grey_question: "❔",
 };
 
 const TOKEN = new RegExp(

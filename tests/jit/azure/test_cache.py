@@ -90,3 +90,33 @@ async def test_cancelled_caller_does_not_cancel_shared_load() -> None:
     load.gate.set()
     assert await patient == 1
     assert cache.peek("k") == 1
+
+
+async def test_a_load_nobody_waits_for_goes_on_and_is_kept() -> None:
+    cache: TtlCache[str, int] = TtlCache(ManualClock(), timedelta(seconds=60))
+    load = Loader()
+    load.gate.clear()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(cache.get("k", load), timeout=0.01)
+    load.gate.set()
+    assert await cache.get("k", load) == 1
+    assert load.calls == 1
+
+
+async def test_drain_stops_the_loads_still_in_flight() -> None:
+    cache: TtlCache[str, int] = TtlCache(ManualClock(), timedelta(seconds=60))
+    stopped = asyncio.Event()
+
+    async def never() -> int:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.set()
+        return 0
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(cache.get("k", never), timeout=0.01)
+    assert not stopped.is_set()
+    await cache.drain()
+    assert stopped.is_set()
+    assert cache.peek("k") is None

@@ -10,7 +10,8 @@ import pytest
 
 from jit.azure.clients import arm_scope
 from jit.azure.failures import status_error
-from jit.azure.gateway import AzureGateway, is_jit_allow_rule
+from jit.azure.gateway import AzureGateway
+from jit.azure.nsg_rules import is_jit_allow_rule
 from jit.azure.policies import activity, port_from_raw, replace_entry
 from jit.model import JitRequestRecord, PolicyPort, PortProtocol
 from jit.ports import AzureJit

@@ -11,7 +11,9 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from bot.doctor import redis_checks
 from jit.azure.redis_auth import REDIS_SCOPE, EntraIdCredentials, EntraTokenError, object_id
+from jit.checks import Verdict
 from jit.redis_connect import connect_redis
 from sandbox.redis_server import RedisServer
 
@@ -98,3 +100,15 @@ def test_object_id_requires_an_oid_claim() -> None:
         object_id(_jwt({"sub": "x"}))
     with pytest.raises(EntraTokenError):
         object_id("not-a-jwt")
+
+
+async def test_doctor_signs_in_to_redis_the_way_the_bot_does(acl_redis: RedisServer) -> None:
+    token = _jwt({"oid": OID})
+    await _allow(acl_redis, OID, token)
+    credentials = EntraIdCredentials(TokenSource(token, expires_on=2_000_000_000))
+
+    without = await redis_checks(acl_redis.url)
+    signed_in = await redis_checks(acl_redis.url, credentials)
+
+    assert [c.verdict for c in without if c.name == "reachable"] == [Verdict.FAIL]
+    assert [c.verdict for c in signed_in if c.name == "reachable"] == [Verdict.PASS]

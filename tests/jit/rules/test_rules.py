@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jit.checks import Verdict
-from jit.model import VirtualMachine, VmRef
+from jit.model import RbacMode, VirtualMachine, VmRef
 from jit.routing import AutoApproval, BusinessHours, Escalation, Route, SingleRouteRouter
 from jit.rules import (
     Match,
@@ -392,7 +392,11 @@ def _settings(**changes: str) -> Settings:
 def test_router_for_the_environment_alone_and_with_a_file(tmp_path: Path) -> None:
     alone = router_for(_settings())
     assert alone.route(vm()) == Route(
-        name="default", approvers=("S0APPROVRS",), approval_channel="C0APPROVAL", break_glass=("S0GLASS",)
+        name="default",
+        approvers=("S0APPROVRS",),
+        approval_channel="C0APPROVAL",
+        break_glass=("S0GLASS",),
+        requester_rbac=RbacMode.WARN,
     )
     path = tmp_path / "rules.yaml"
     path.write_text(FULL, encoding="utf-8")
@@ -416,3 +420,67 @@ def test_doctor_lines_for_the_rules_file(tmp_path: Path) -> None:
     failed = rules_checks(_settings(JITBOT_RULES_FILE=str(bad)))
     assert [c.verdict for c in failed] == [Verdict.FAIL, Verdict.FAIL]
     assert failed[0].detail.startswith(f"{bad}:3:") and failed[1].detail.startswith(f"{bad}:4:")
+
+
+RBAC_RULES = """
+default:
+  requester_rbac: warn
+rules:
+  - name: data
+    match: {resource_group: rg-data}
+    requester_rbac: enforce
+  - name: lab
+    match: {resource_group: rg-lab}
+    requester_rbac: off
+  - name: data-too
+    match: {resource_group: "rg-d*"}
+    requester_rbac: warn
+  - name: tagged-off
+    match: {tags: {env: dev}}
+    requester_rbac: off
+  - name: tagged-enforce
+    match: {tags: {env: prod}}
+    requester_rbac: enforce
+"""
+
+
+def test_requester_rbac_per_scope_combines_at_its_strictest() -> None:
+    router = parse_rules(RBAC_RULES, DEFAULT)
+
+    assert router.route(vm(group="rg-web")).requester_rbac is RbacMode.WARN
+    assert router.route(vm(group="rg-data")).requester_rbac is RbacMode.ENFORCE, "enforce beats warn"
+    assert router.route(vm(group="rg-lab")).requester_rbac is RbacMode.OFF, "a scope rule may turn it off"
+    assert router.route(vm(group="rg-web", tags={"env": "dev"})).requester_rbac is RbacMode.WARN, "tags cannot loosen"
+    assert router.route(vm(group="rg-lab", tags={"env": "prod"})).requester_rbac is RbacMode.ENFORCE
+
+
+def test_a_scope_rule_without_requester_rbac_keeps_the_default_and_help_shows_it() -> None:
+    router = parse_rules("rules:\n  - name: web\n    match: {resource_group: rg-web}\n", DEFAULT)
+    assert router.route(vm()).requester_rbac is None
+
+    enforcing = parse_rules(RBAC_RULES, DEFAULT)
+    assert "refused unless the requester's own Azure role" in explain_route(enforcing, vm(group="rg-data"))
+    assert "not checked" in explain_route(enforcing, vm(group="rg-lab"))
+
+
+def test_a_bad_requester_rbac_is_named_with_its_line() -> None:
+    found = problems("rules:\n  - name: web\n    requester_rbac: strict\n")
+
+    assert found == ["rules.yaml:3: `requester_rbac` must be off, warn or enforce, not 'strict'"]
+
+
+def test_lint_warns_about_a_tag_rule_that_tries_to_turn_the_check_off() -> None:
+    checks = lint_rules(parse_rules(RBAC_RULES, DEFAULT))
+    texts = [c.detail for c in checks if c.verdict is Verdict.WARN]
+
+    assert any("laxer" in t and "requester_rbac off instead of warn" in t for t in texts)
+    assert any("requester_rbac enforce only while" in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("ports", "phrase"), [((22,), "only port 22 is asked for"), ((22, 3389), "only ports 22, 3389 are asked for")]
+)
+def test_auto_approval_ports_read_as_english(ports: tuple[int, ...], phrase: str) -> None:
+    route = Route(name="lab", approvers=("S0LEADS",), approval_channel="C0LAB", auto_approve=AutoApproval(ports=ports))
+
+    assert phrase in describe_route(route)

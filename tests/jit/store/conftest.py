@@ -9,7 +9,10 @@ import redis.asyncio as aioredis
 
 from jit.clock import ManualClock
 from jit.model import AccessRequest, RequestState, VmRef
-from jit.store.requests import RequestStore, new_request_id
+from jit.request_ids import new_request_id
+from jit.results import RequestDraft
+from jit.store.requests import RequestStore
+from jit.store.source_links import PendingSource
 
 VM = VmRef(
     id="/subscriptions/sub-1/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-web-1",
@@ -47,3 +50,19 @@ def make_request(clock: ManualClock, requester: str = "U1", **changes: object) -
     }
     fields.update(changes)
     return AccessRequest(**fields)  # type: ignore[arg-type]
+
+
+def pending_source(
+    clock: ManualClock, requester: str = "U1", valid_for: timedelta = timedelta(minutes=10)
+) -> PendingSource:
+    """A "from me" request waiting for its source, valid for ``valid_for`` from now."""
+    draft = RequestDraft(
+        requester=requester,
+        vm="rg-app/vm-web-1",
+        ports=(22, 8080),
+        duration=timedelta(hours=1),
+        source=None,
+        reason="fixing deploy",
+        break_glass=False,
+    )
+    return PendingSource(draft, requester_name="alice", reply_channel="C1", expires_at=clock.now() + valid_for)

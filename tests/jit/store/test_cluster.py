@@ -14,12 +14,13 @@ from bot.doctor import redis_checks
 from jit.checks import Verdict
 from jit.clock import ManualClock
 from jit.model import RequestState
+from jit.ports.records import TooManyPending
 from jit.redis_connect import RedisClient, connect_redis
 from jit.store import lua
 from jit.store.audit import histories
 from jit.store.keys import Keys
 from jit.store.limits import RateLimiter
-from jit.store.requests import RequestStore, TooManyPending
+from jit.store.requests import RequestStore
 from jit.store.schedule import Schedule
 from sandbox import redis_server
 from sandbox.slack_workspace import APPROVER_1, ENGINEER

@@ -10,13 +10,15 @@ import redis.asyncio as aioredis
 
 from jit.clock import ManualClock
 from jit.model import RequestState
+from jit.ports.records import TooManyPending
 from jit.store import lua
 from jit.store.limits import RateLimiter
 from jit.store.refusals import RefusalTally
-from jit.store.requests import RequestStore, TooManyPending
+from jit.store.requests import RequestStore
 from jit.store.schedule import Schedule
+from jit.store.source_links import SourceLinks
 from sandbox.redis_server import RedisServer
-from tests.jit.store.conftest import make_request
+from tests.jit.store.conftest import make_request, pending_source
 
 S = RequestState
 SCRIPTS = {
@@ -65,6 +67,12 @@ async def _every_step(client: aioredis.Redis, clock: ManualClock) -> None:
     tally = RefusalTally(client, clock, prefix="keys")
     await tally.count("bad_signature", 1, {"peer": "192.0.2.1"})
     await tally.count("bad_signature", 2, {"peer": "192.0.2.1"})
+
+    links = SourceLinks(client, prefix="keys")
+    await links.save("token", pending_source(clock), clock.now())
+    await links.use("token", clock.now(), "198.51.100.7")
+    await links.use("token", clock.now(), "198.51.100.7")
+    await links.use("other", clock.now(), "198.51.100.7")
 
 
 async def test_no_script_touches_a_key_it_was_not_given(

@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
+from jit.ports.records import LockBusy
 from jit.store.keys import Keys
-from jit.store.locks import LockBusy, Locks
+from jit.store.locks import Locks
 from sandbox.redis_server import RedisServer
 
 

@@ -15,16 +15,12 @@ from hypothesis import strategies as st
 
 from jit.clock import ManualClock
 from jit.model import AccessRequest, RequestState
+from jit.ports.records import RequestNotFound, TooManyPending
+from jit.request_ids import REQUEST_ID_PREFIX, new_request_id
 from jit.states import TRANSITIONS, can_transition, is_terminal
 from jit.store.audit import AuditFieldError, AuditRecord
 from jit.store.codec import CodecError
-from jit.store.requests import (
-    REQUEST_ID_PREFIX,
-    RequestNotFound,
-    RequestStore,
-    TooManyPending,
-    new_request_id,
-)
+from jit.store.requests import RequestStore
 from sandbox.redis_server import RedisServer
 from tests.jit.store.conftest import make_request
 from tests.jit.store.strategies import access_requests

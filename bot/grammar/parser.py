@@ -1,0 +1,185 @@
+"""The entry points: the text after ``/jit`` in, one typed Command out; and the request form's fields one by one.
+
+Each raises GrammarError, and nothing else, whatever the input.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from bot.grammar.commands import Command, OpenRequestForm, RequestAccess
+from bot.grammar.durations import duration_text, parse_access_duration, unit_word
+from bot.grammar.errors import EXAMPLE_VM, UNPARSEABLE, GrammarError, guarded, request_example
+from bot.grammar.ports import join_spaced_port_list, parse_ports_token, ports_text
+from bot.grammar.sources import means_from_me, parse_source_token
+from bot.grammar.subcommands import (
+    parse_extend,
+    parse_help,
+    parse_list,
+    parse_policy_command,
+    parse_report,
+    parse_request_id_subcommand,
+    parse_status,
+    policy_mode,
+)
+from bot.grammar.suggestions import (
+    context_example,
+    reject_misspelt_flags,
+    reject_misspelt_subcommand,
+    reject_swapped_ports_and_vm,
+)
+from bot.grammar.text import BREAK_GLASS_SPELLINGS, clean_free_text, fold
+from bot.grammar.vm_spec import example_vm, parse_vm_token
+
+MAX_REASON_CHARS = 500
+MAX_INPUT_CHARS = 4000
+
+
+def parse_command(text: str) -> Command:
+    """Turn the text after `/jit` into a Command; raise GrammarError (and nothing else) when it is wrong."""
+    try:
+        return _parse(text)
+    except GrammarError:
+        raise
+    except Exception as exc:
+        raise GrammarError(UNPARSEABLE, request_example()) from exc
+
+
+def parse_ports(text: str) -> tuple[int, ...]:
+    """The ports field of the request form: ``ssh,8080`` → ``(22, 8080)``; GrammarError when wrong."""
+    words = join_spaced_port_list(text.split())
+    if len(words) != 1:
+        raise GrammarError("Enter the ports as one comma list, like `ssh,8080`.", request_example(ports="ssh,8080"))
+    return guarded(lambda: parse_ports_token(words[0], lambda p: context_example(words, ports=p)))
+
+
+def parse_vm(text: str) -> str:
+    """The VM field of the request form: a name, ``rg/vm`` or ``subscription/rg/vm``; GrammarError when wrong."""
+    words = text.split()
+    if len(words) != 1:
+        raise GrammarError(
+            "Enter one VM: its name, `rg/vm` or `subscription/rg/vm`.",
+            request_example(vm=example_vm(words[0]) if words else EXAMPLE_VM),
+        )
+    return guarded(lambda: parse_vm_token(words[0], lambda v: request_example(vm=v)))
+
+
+def parse_window(text: str) -> timedelta:
+    """How long access should last (5 minutes to 24 hours); GrammarError when wrong."""
+    words = text.split()
+    if not words:
+        raise GrammarError("Enter how long you need access, like `2h`.", request_example())
+    return guarded(lambda: parse_access_duration(words[0], lambda d: request_example(duration=d), words[1:]))
+
+
+def parse_source(text: str) -> str:
+    """One IP address or strict CIDR range (or ``*``), returned in canonical form; GrammarError when wrong."""
+    words = text.split()
+    if len(words) != 1:
+        raise GrammarError(
+            "Enter one IP address or CIDR range, like `203.0.113.7` or `10.1.2.0/24`.",
+            request_example(source="203.0.113.7"),
+        )
+    return guarded(lambda: parse_source_token(words[0], lambda s: request_example(source=s)))
+
+
+def _parse(text: str) -> Command:
+    if len(text) > MAX_INPUT_CHARS:
+        raise GrammarError(
+            f"That command is {len(text)} characters long; keep it under {MAX_INPUT_CHARS}.",
+            request_example(),
+        )
+    tokens = text.split()
+    if not tokens:
+        return OpenRequestForm()
+    head = fold(tokens[0]).lower()
+    rest = tokens[1:]
+    if head in ("help", "?", "-h", "--help"):
+        return parse_help(tokens)
+    if head == "list":
+        return parse_list(rest)
+    if head == "status":
+        return parse_status(rest)
+    mode = policy_mode(head)
+    if mode is not None:
+        return parse_policy_command(mode, rest)
+    if head == "extend":
+        return parse_extend(rest)
+    if head in ("revoke", "cancel"):
+        return parse_request_id_subcommand(head, rest)
+    if head == "report":
+        return parse_report(rest)
+    return _parse_request(tokens)
+
+
+def _parse_request(tokens: list[str]) -> RequestAccess:
+    flags = [t for t in tokens if fold(t).lower() in BREAK_GLASS_SPELLINGS]
+    break_glass = bool(flags)
+    words = [t for t in tokens if fold(t).lower() not in BREAK_GLASS_SPELLINGS]
+    words = join_spaced_port_list(words)
+    if not words:
+        raise GrammarError("Tell me the ports, the VM and how long you need.", request_example(break_glass=break_glass))
+    reject_misspelt_subcommand(words)
+    reject_swapped_ports_and_vm(words)
+    ports = parse_ports_token(words[0], lambda p: context_example(words, ports=p))
+    typed_ports = ports_text(ports)
+    if len(words) < 2:
+        raise GrammarError(
+            "Tell me which VM and for how long.",
+            request_example(ports=typed_ports, break_glass=break_glass),
+        )
+    vm = parse_vm_token(words[1], lambda v: context_example(words, ports=typed_ports, vm=v))
+    if len(words) < 3:
+        raise GrammarError(
+            "Tell me how long you need access (at least 5 minutes, at most 24 hours).",
+            request_example(ports=typed_ports, vm=vm, break_glass=break_glass),
+        )
+    rest = words[3:]
+    duration = parse_access_duration(
+        words[2],
+        lambda d: request_example(typed_ports, vm, d, None, " ".join(_reason_after_bad_duration(words))),
+        rest,
+    )
+    typed_duration = duration_text(duration)
+    source: str | None = None
+    from_me = False
+    if len(rest) >= 2 and fold(rest[0]).lower() == "from" and means_from_me(rest[1]):
+        from_me = True
+        rest = rest[2:]
+    elif rest and fold(rest[0]).lower() == "from":
+        if len(rest) < 2:
+            raise GrammarError(
+                "`from` needs an IP address or CIDR range after it.",
+                request_example(typed_ports, vm, typed_duration, "203.0.113.7", break_glass=break_glass),
+            )
+        source = parse_source_token(
+            rest[1],
+            lambda s: request_example(typed_ports, vm, typed_duration, s, " ".join(rest[2:]), break_glass),
+        )
+        rest = rest[2:]
+    typed_source = "me" if from_me else source
+    reject_misspelt_flags(rest, lambda r: request_example(typed_ports, vm, typed_duration, typed_source, r, True))
+    reason = clean_free_text(" ".join(rest)).strip()
+    if len(reason) > MAX_REASON_CHARS:
+        raise GrammarError(
+            f"The reason is {len(reason)} characters long; keep it under {MAX_REASON_CHARS} "
+            "(link a ticket for the details).",
+            request_example(typed_ports, vm, typed_duration, typed_source, reason[:50], break_glass),
+        )
+    if break_glass and not reason:
+        raise GrammarError(
+            "Break-glass access needs a reason: it is announced to approvers and on-call and reviewed later.",
+            request_example(typed_ports, vm, typed_duration, typed_source, "prod outage INC-1234", True),
+        )
+    return RequestAccess(ports, vm, duration, source, reason, break_glass, from_me)
+
+
+def _reason_after_bad_duration(words: list[str]) -> list[str]:
+    """What the user meant as the reason when words[2] is not a duration: `2 hours x` → x, `fixing x` → both."""
+    rest = words[3:]
+    if unit_word(rest):
+        return rest[1:]
+    if not re.search(r"[0-9]", fold(words[2])):
+        return words[2:]
+    return rest

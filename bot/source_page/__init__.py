@@ -1,0 +1,1 @@
+"""The "from me" page: the requester confirms in a browser, and the address that confirmed becomes the source."""

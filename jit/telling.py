@@ -1,0 +1,93 @@
+"""Telling people what happened to a request, from durable schedule items.
+
+Each message goes out from a schedule item (``card``, ``outcome``, ``queued``, ``lost``, ``displaced``) so a
+crash after a state change still delivers it; a ``Sent`` marker keeps a repeat from sending it twice, and every
+message is rendered from the request's current state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from jit.card_context import card_context_extras, has_card_context, requester_history
+from jit.deps import Deps
+from jit.model import AccessRequest, RequestState
+from jit.request_extras import extras_of
+from jit.schedule_items import Sent
+
+_Send = Callable[[AccessRequest], Awaitable[None]]
+
+
+class Telling:
+    """The card, the requester's DM, on-call's notices."""
+
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    async def card(self, request: AccessRequest) -> None:
+        """Post the approval card once (remembering where), or re-render it."""
+        deps = self.deps
+        if request.card_ts:
+            await deps.notifier.update_card(request)
+            return
+        if not has_card_context(request):
+            request = await self._take_card_context(request)
+        ts = await deps.notifier.post_card(request)
+        await deps.store.update_fields(request.id, {"card_ts": ts}, actor="jitbot", event="card_posted")
+
+    async def _take_card_context(self, request: AccessRequest) -> AccessRequest:
+        """Read the VM's security context and the requester's history once, and keep them with the request."""
+        deps = self.deps
+        security = await deps.azure.security_context(request.vm)
+        history = requester_history(await deps.store.by_requester(request.requester), request, deps.clock.now())
+        result = await deps.store.update_fields(
+            request.id, card_context_extras(security, history), actor="jitbot", event="card_context"
+        )
+        return result.request
+
+    async def outcome(self, request: AccessRequest) -> None:
+        """The card shows the current state; the requester hears the outcome once; the escalated copy of the
+        card follows; on-call hears of early closes and superseded grants once."""
+        deps = self.deps
+        if request.card_ts:
+            await deps.notifier.update_card(request)
+        await self._once(Sent.outcome(request.state.value, request.id), deps.notifier.tell_requester, request)
+        reference = extras_of(request).escalation_card
+        if reference:
+            await deps.notices.update_copy(request, reference)
+        if request.state is RequestState.REVOKED:
+            await self._once(Sent.revoked_to_on_call(request.id), deps.notices.revoked, request)
+        if request.state is RequestState.SUPERSEDED:
+            await self._once(Sent.superseded_to_on_call(request.id), deps.notices.superseded, request)
+
+    async def queued(self, request: AccessRequest) -> None:
+        """Tell the requester (and the card) that the approved request waits for the port."""
+        until = extras_of(request).queued_until_raw
+        if request.state is not RequestState.APPROVED or not until:
+            return
+        if request.card_ts:
+            await self.deps.notifier.update_card(request)
+        await self._once(Sent.queued(request.id, until), self.deps.notifier.tell_requester, request)
+
+    async def ports_lost(self, request: AccessRequest) -> None:
+        """A newer grant took some of this grant's ports: the card and the holder learn which."""
+        if request.state is not RequestState.ACTIVE or not request.lost_ports:
+            return
+        losses = extras_of(request).losses
+        marker = Sent.ports_lost(request.id, str(losses) if losses else "")
+        if await self.deps.schedule.is_done(marker):
+            return
+        if request.card_ts:
+            await self.deps.notifier.update_card(request)
+        await self.deps.notices.ports_lost(request)
+        await self.deps.schedule.mark_done(marker)
+
+    async def outside_closed(self, request: AccessRequest) -> None:
+        """This grant closed access someone had opened outside jitbot: on-call hears whose."""
+        await self._once(Sent.outside_closed(request.id), self.deps.notices.outside_closed, request)
+
+    async def _once(self, marker: str, send: _Send, request: AccessRequest) -> None:
+        if await self.deps.schedule.is_done(marker):
+            return
+        await send(request)
+        await self.deps.schedule.mark_done(marker)
