@@ -93,6 +93,7 @@ async def measure_burst(world: World, sizes: Sizes, loadgen: LoadGenerator) -> B
         peak = sample_process(bot.process.pid).peak_rss_bytes
     finally:
         world.stop_bot(bot)
+        world.slack.posting_limit_on = False
     posts = [
         (at, call)
         for at, call in world.slack.timed

@@ -179,7 +179,6 @@ async def _approve_all(
 
 async def measure_end_to_end(world: World, sizes: Sizes, loadgen: LoadGenerator) -> EndToEnd:
     """Both apps, sequential then concurrent; then jitbot's approvals, one at a time then all at once."""
-    world.slack.posting_limit_on = False
     vms = _e2e_vms(world, max(sizes.concurrency, 1))
     bot = await world.start_bot("bot-e2e")
     env = {
@@ -235,5 +234,4 @@ async def measure_end_to_end(world: World, sizes: Sizes, loadgen: LoadGenerator)
     finally:
         peer.close()
         world.stop_bot(bot)
-        world.slack.posting_limit_on = True
     return EndToEnd(apps, approve_seq, approve_conc, failed)

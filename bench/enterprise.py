@@ -139,7 +139,6 @@ async def _home(world: World, arm: TimedArm, bot: BotProcess, session: aiohttp.C
 async def measure_enterprise(world: World, sizes: Sizes) -> EnterpriseResult:
     """Start the enterprise emulator and three bots in turn; see the module docstring."""
     inventory = enterprise_inventory(_shape(sizes))
-    world.slack.posting_limit_on = False
     vm = first_jit_vm(inventory)
     other = next(
         v
@@ -193,7 +192,6 @@ async def measure_enterprise(world: World, sizes: Sizes) -> EnterpriseResult:
             world.stop_bot(bot)
     finally:
         await arm.stop()
-        world.slack.posting_limit_on = True
     return result
 
 

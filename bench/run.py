@@ -155,7 +155,7 @@ def markdown(run: Run) -> str:
         "only) and → the card, on the system-wide monotonic clock. Approvals: "
         f"{sizes.e2e_approvals} one at a time, then {sizes.concurrency} at once on as many VMs; click sent → "
         "`initiate` received, → card updated, → requester's DM, emulator time taken out. The emulator's posting "
-        "limit is lifted here and in the steady state (they measure the bots, not Slack's limit).",
+        "limit is lifted in every scenario but the burst (they measure the bots, not Slack's limit).",
         f"- Burst (`bench/burst.py`): {sizes.burst_commands:,} `/jit` commands from as many people within "
         f"{sizes.burst_seconds:.0f} s, with the Slack emulator enforcing chat.postMessage's documented limit "
         "(`sandbox/slack_rate_limits.py`: a burst of 10 per channel, then one a second, 429 + `Retry-After`). "

@@ -41,7 +41,6 @@ class SteadyResult:
 
 async def measure_steady(world: World, sizes: Sizes, loadgen: LoadGenerator) -> SteadyResult:
     """Closed-loop clients with a pause sized to ``steady_rate`` commands a second in total."""
-    world.slack.posting_limit_on = False
     bot = await world.start_bot("bot-steady")
     try:
         assert bot.process is not None
@@ -75,7 +74,6 @@ async def measure_steady(world: World, sizes: Sizes, loadgen: LoadGenerator) -> 
         cpu = sample_process(pid).cpu_seconds - cpu_before
     finally:
         world.stop_bot(bot)
-        world.slack.posting_limit_on = True
     return SteadyResult(
         rss=samples,
         commands=result.sent,
