@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from jit.card_context import card_context_extras, has_card_context, requester_history
+from jit.card_context import OPENED_STATES, card_context_extras, has_card_context, requester_history
 from jit.deps import Deps
 from jit.model import AccessRequest, RequestState
 from jit.request_extras import extras_of
@@ -39,7 +39,9 @@ class Telling:
         """Read the VM's security context and the requester's history once, and keep them with the request."""
         deps = self.deps
         security = await deps.azure.security_context(request.vm)
-        history = requester_history(await deps.store.by_requester(request.requester), request, deps.clock.now())
+        history = requester_history(
+            await deps.store.by_requester(request.requester, OPENED_STATES), request, deps.clock.now()
+        )
         result = await deps.store.update_fields(
             request.id, card_context_extras(security, history), actor="jitbot", event="card_context"
         )
