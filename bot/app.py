@@ -6,12 +6,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ackpath.lazy_listeners import run_lazy_listeners_ack_first
+from bot.blocks.deny_modal import DENY_CALLBACK_ID
+from bot.blocks.home import CANCEL_ACTION
 from bot.blocks.inventory import ENABLE_ACTION, LIST_MORE_ACTION, LIST_TAB_ACTION_PATTERN
 from bot.blocks.policy_modal import DISABLE_CALLBACK_ID, POLICY_CALLBACK_ID
 from bot.handlers.admin import AdminFlows
 from bot.handlers.commands import CommandHandlers
 from bot.handlers.decisions import DecisionHandlers
-from bot.handlers.home import HomeHandlers
+from bot.handlers.home import HomeHandlers, PendingCancel
 from bot.handlers.inventory import InventoryHandlers
 from bot.handlers.lifecycle import (
     ACK_REVIEW_ACTION,
@@ -54,6 +56,9 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     decisions = DecisionHandlers(runtime)
     app.action("jit_approve")(ack=decisions.ack, lazy=[limit.click(decisions.approve)])
     app.action("jit_deny")(ack=decisions.ack, lazy=[limit.click(decisions.deny)])
+    app.view_submission(DENY_CALLBACK_ID)(
+        ack=decisions.ack_deny, lazy=[limit.submission(decisions.deny_submitted, decisions.refuse_submission)]
+    )
     request_form = RequestFormHandlers(runtime)
     app.view("jit_request_modal")(
         ack=request_form.ack_submission, lazy=[limit.submission(request_form.submit, request_form.refuse)]
@@ -84,3 +89,5 @@ def _register_portal(app: AsyncApp, runtime: Runtime, limit: InteractionLimit) -
     )
     homes = HomeHandlers(home)
     app.event("app_home_opened")(ack=homes.ack, lazy=[homes.opened])
+    cancels = PendingCancel(runtime)
+    app.action(CANCEL_ACTION)(ack=cancels.ack, lazy=[limit.click(cancels.clicked)])

@@ -138,15 +138,21 @@ class HomeRefreshingNotifier:
         await self.inner.update_card(request)
         await self._refresh(request)
 
-    async def tell_requester(self, request: AccessRequest) -> None:
+    async def tell_requester(self, request: AccessRequest) -> list[str]:
         """Tell the requester, then refresh."""
-        await self.inner.tell_requester(request)
+        posted = await self.inner.tell_requester(request)
         await self._refresh(request)
+        return posted
 
-    async def reminder(self, request: AccessRequest) -> None:
+    async def reminder(self, request: AccessRequest) -> list[str]:
         """Remind, then refresh (the time left moved)."""
-        await self.inner.reminder(request)
+        posted = await self.inner.reminder(request)
         await self._refresh(request)
+        return posted
+
+    async def retire_buttons(self, request: AccessRequest, references: Sequence[str]) -> None:
+        """Strip the ended grant's buttons (the Homes were refreshed with the state change)."""
+        await self.inner.retire_buttons(request, references)
 
     async def expired(self, request: AccessRequest) -> None:
         """Announce the end of access, then refresh."""

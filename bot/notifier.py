@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.backlog import backlog_cleared, backlog_notice
 from bot.blocks.common import Message
-from bot.blocks.notices import expired_notice, outcome_notice, reminder_notice
+from bot.blocks.notices import (
+    access_ended_post,
+    expired_notice,
+    offers_extend_or_close,
+    outcome_notice,
+    reminder_notice,
+)
 from bot.blocks.request import approval_card
 from bot.card_pacing import NOTICE, CardPacer
 from bot.metrics import Metrics
@@ -147,16 +154,17 @@ class SlackNotifier:
             "chat.update", channel=request.card_channel, ts=request.card_ts, **approval_card(request).as_kwargs()
         )
 
-    async def tell_requester(self, request: AccessRequest) -> None:
-        """DM the requester what happened."""
-        await self._dm(request.requester, outcome_notice(request))
+    async def tell_requester(self, request: AccessRequest) -> list[str]:
+        """DM the requester what happened; the DM's reference when it carries buttons."""
+        return await self._dm(request.requester, outcome_notice(request))
 
-    async def reminder(self, request: AccessRequest) -> None:
-        """Access closes soon: the requester and on-call hear about it."""
+    async def reminder(self, request: AccessRequest) -> list[str]:
+        """Access closes soon: the requester and on-call hear about it; both posts carry buttons."""
         now = self.clock.now()
-        await self._dm(request.requester, reminder_notice(request, now=now))
+        posted = await self._dm(request.requester, reminder_notice(request, now=now))
         if self.settings.oncall_channel:
-            await self._post(self.settings.oncall_channel, reminder_notice(request, now=now, oncall=True))
+            posted += await self._post(self.settings.oncall_channel, reminder_notice(request, now=now, oncall=True))
+        return posted
 
     async def expired(self, request: AccessRequest) -> None:
         """Access has closed: the requester and on-call hear about it."""
@@ -164,16 +172,28 @@ class SlackNotifier:
         if self.settings.oncall_channel:
             await self._post(self.settings.oncall_channel, expired_notice(request, oncall=True))
 
-    async def _dm(self, user: str, message: Message) -> None:
+    async def retire_buttons(self, request: AccessRequest, references: Sequence[str]) -> None:
+        """Replace each post that offered Extend / Close with what happened, without buttons."""
+        ended = access_ended_post(request)
+        for value in references:
+            channel, _, ts = value.strip().partition(" ")
+            if channel and ts:
+                await self._call("chat.update", channel=channel, ts=ts, **ended.as_kwargs())
+
+    async def _dm(self, user: str, message: Message) -> list[str]:
         channel = self._dm_channels.get(user)
         if channel is None:
             opened = await self._call("conversations.open", users=user)
             channel = str(opened["channel"]["id"])
             self._dm_channels[user] = channel
-        await self._post(channel, message)
+        return await self._post(channel, message)
 
-    async def _post(self, channel: str, message: Message) -> None:
-        await self._call("chat.postMessage", channel=channel, **message.as_kwargs())
+    async def _post(self, channel: str, message: Message) -> list[str]:
+        """Post; the post's ``"<channel> <ts>"`` reference when it offers Extend or Close (to strip them later)."""
+        response = await self._call("chat.postMessage", channel=channel, **message.as_kwargs())
+        if not offers_extend_or_close(message):
+            return []
+        return [f"{response.get('channel') or channel} {response['ts']}"]
 
     async def _call(self, method: str, **kwargs: object) -> dict[str, Any]:
         return await self._call_on(self.client, method, **kwargs)

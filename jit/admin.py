@@ -23,6 +23,7 @@ from jit.durations import to_iso8601
 from jit.errors import NotAllowed, RequestRejected
 from jit.hints import Command, command_hint
 from jit.model import (
+    HeldPort,
     JitPolicy,
     JitSupport,
     PolicyDenial,
@@ -75,6 +76,15 @@ class PolicyChange:
     before: JitPolicy | None
     after: JitPolicy | None
     audit_id: str
+
+
+@dataclass(frozen=True)
+class DisablePreview:
+    """What turning JIT off on a VM would affect: the VM, and who holds which of its ports right now (in full: the
+    admin about to act sees every holder)."""
+
+    vm: VirtualMachine
+    open_now: tuple[HeldPort, ...]
 
 
 @dataclass(frozen=True)
@@ -198,6 +208,19 @@ class AdminService:
             )
         return found
 
+    async def disable_preview(self, user: str, vm: str) -> DisablePreview:
+        """Before the disable confirmation: the VM must have JIT (else RequestRejected), and whatever is open on it
+        now, read fresh from Azure's history, so the admin knows whose access the change concerns."""
+        await self.require_admin(user, "disable", vm)
+        found = await self.find(vm)
+        survey = await self.surveyor.survey(found.ref, fresh=True)
+        if survey.policy is None:
+            raise RequestRejected(
+                f"JIT is not configured on `{found.ref.name}`, so there is nothing to disable.",
+                command_hint(Command.LIST, "configured"),
+            )
+        return DisablePreview(found, held_ports(survey.holders, viewer=user, detailed=True))
+
     async def readiness(self, user: str, vm: str, *, action: str = "enable") -> Readiness:
         """The requirements check before the policy modal: Defender for Servers, ARM VM, NSG, a remembered Azure
         Policy refusal; and the policy."""
@@ -264,6 +287,12 @@ class AdminService:
         log.warning(
             "admin.azure_policy_denied", extra={"vm": found.ref.id, "actor": user, "assignment": denied.assignment}
         )
+
+    async def retry_command(self, vm: str) -> Command:
+        """The command that tries a failed save again, from what Azure holds now: ``enable`` while the VM has no
+        JIT policy (``edit`` would refuse), ``edit`` once it has one."""
+        found = await self.find(vm)
+        return Command.EDIT if await self.azure.policy_for(found.ref) is not None else Command.ENABLE
 
     async def disable(self, user: str, vm: str) -> PolicyChange:
         """Remove the VM from its JIT policy (other VMs untouched) and audit what it had."""

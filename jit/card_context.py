@@ -20,10 +20,11 @@ from datetime import datetime, timedelta
 from jit.model import AccessRequest, RequestState
 from jit.request_extras import Extra, extra_field
 from jit.security_snapshot import decode, encode
-from jit.states import reachable_from
 from jit.vm_security import SecurityContext
 
 HISTORY_WINDOW = timedelta(days=30)
+GRANTED_STATES = (RequestState.ACTIVE, RequestState.EXPIRED, RequestState.REVOKED, RequestState.SUPERSEDED)
+"""The states of a request Azure opened; the history reads only these (not every request a person ever made)."""
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,6 @@ class RequesterHistory:
 
     grants_in_window: int
     last_grant: datetime | None
-
-
-OPENED_STATES = reachable_from(RequestState.ACTIVE)
-"""The states of requests that were open at some point: only they have a start, so only they make a history (a
-requester's pending, denied or cancelled requests, however many, are never read for a card)."""
 
 
 def requester_history(theirs: Iterable[AccessRequest], request: AccessRequest, now: datetime) -> RequesterHistory:

@@ -15,9 +15,12 @@ from jit.deps import Deps
 from jit.errors import NotAllowed
 from jit.model import AccessRequest, RequestState
 from jit.opening import Opening
-from jit.request_extras import extras_of
+from jit.request_extras import Extra, extra_field, extras_of
 from jit.results import Decision
 from jit.schedule_items import Kind, item
+
+MAX_DENY_REASON_CHARS = 500
+"""A deny reason is one short paragraph; longer text is cut (the modal's input allows no more)."""
 
 
 class Deciding:
@@ -72,11 +75,23 @@ class Deciding:
             return Decision(won.request, acted=False)
         return Decision(await self.opening.grant(won.request), acted=True)
 
-    async def deny(self, request_id: str, approver: str) -> Decision:
-        """Deny a pending request (a single Deny ends a quorum too); the card and the requester are told."""
+    async def may_deny(self, request_id: str, approver: str) -> AccessRequest:
+        """The request, if ``approver`` may deny it now (raises NotAllowed, audited, otherwise): checked before the
+        Deny button asks for a reason, so nobody writes one only to be refused."""
         request = await self.deps.store.require(request_id)
         await self.deps.access.check_decision(request, approver, "deny")
-        return await self._end(request_id, RequestState.DENIED, approver, {"approver": approver})
+        return request
+
+    async def deny(self, request_id: str, approver: str, reason: str = "") -> Decision:
+        """Deny a pending request (a single Deny ends a quorum too) with the approver's optional ``reason`` (kept
+        on the request and in the audit record); the card and the requester are told."""
+        await self.may_deny(request_id, approver)
+        reason = " ".join(reason.split())[:MAX_DENY_REASON_CHARS]
+        fields: dict[str, object] = {"approver": approver}
+        if reason:
+            fields[extra_field(Extra.DENY_REASON)] = reason
+        audit = {"reason": reason} if reason else {}
+        return await self._end(request_id, RequestState.DENIED, approver, fields, audit)
 
     async def cancel(self, request_id: str, user: str) -> Decision:
         """The requester withdraws a pending request."""
@@ -99,7 +114,14 @@ class Deciding:
         if result.ok:
             await self.tell_outcome(result.request)
 
-    async def _end(self, request_id: str, to: RequestState, actor: str, fields: dict[str, object]) -> Decision:
+    async def _end(
+        self,
+        request_id: str,
+        to: RequestState,
+        actor: str,
+        fields: dict[str, object],
+        audit: dict[str, str] | None = None,
+    ) -> Decision:
         deps = self.deps
         now = deps.clock.now()
         result = await deps.store.transition(
@@ -109,6 +131,7 @@ class Deciding:
             fields={**fields, "decided_at": now.isoformat()},
             schedule={item(Kind.OUTCOME, request_id): now},
             unschedule=[item(Kind.TIMEOUT, request_id)],
+            audit=audit,
         )
         if result.ok:
             deps.wake()

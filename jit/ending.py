@@ -8,6 +8,7 @@ expiry waits for the new end.
 from __future__ import annotations
 
 from jit.azure_sync import AzureSync
+from jit.button_posts import remember_posts, retire_buttons
 from jit.deps import Deps
 from jit.model import AccessRequest, RequestState
 from jit.schedule_items import Kind, Sent, item
@@ -28,11 +29,12 @@ class Ending:
             return
         request = await self.sync.check_grant(request)
         if request.state is RequestState.ACTIVE:
-            await deps.notifier.reminder(request)
+            await remember_posts(deps, request, await deps.notifier.reminder(request))
             await deps.schedule.mark_done(marker)
 
     async def expire(self, request: AccessRequest) -> None:
-        """``active → expired`` at its end (or later, when the end moved), then announce it once."""
+        """``active → expired`` at its end (or later, when the end moved), strip the Extend / Close buttons, then
+        announce it once."""
         deps = self.deps
         if request.state is RequestState.ACTIVE:
             if request.ends_at and request.ends_at > deps.clock.now():
@@ -44,6 +46,7 @@ class Ending:
             request = result.request
         if request.state is not RequestState.EXPIRED:
             return
+        await retire_buttons(deps, request)
         marker = Sent.expired(request.id)
         if await deps.schedule.is_done(marker):
             return

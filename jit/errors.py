@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from jit.hints import Hint
+from collections.abc import Sequence
+
+from jit.hints import Command, Hint, command_hint
+from jit.model import UnsupportedReason
 
 
 class RequestRejected(Exception):
@@ -12,6 +15,24 @@ class RequestRejected(Exception):
         self.problem = problem
         self.hint = hint
         super().__init__(problem)
+
+
+class JitOff(RequestRejected):
+    """JIT is not on for the VM, so no request can be checked or approved. With no ``reasons`` a jitbot admin can
+    enable it (``/jit enable``); with ``reasons`` Azure cannot protect the VM at all, and only whoever owns each
+    reason (network, subscription, Azure Policy) can change that before an admin can enable it."""
+
+    def __init__(self, vm_label: str, reasons: Sequence[UnsupportedReason] = ()):
+        self.vm_label = vm_label
+        self.reasons = tuple(reasons)
+        if self.reasons:
+            problem = (
+                f"Just-in-time access cannot be used on `{vm_label}` until its setup in Azure is fixed "
+                f"({', '.join(r.value for r in self.reasons)}); jitbot admins cannot turn it on before that."
+            )
+        else:
+            problem = f"Just-in-time access is not configured for `{vm_label}`; a jitbot admin can enable it."
+        super().__init__(problem, command_hint(Command.LIST, "configured"))
 
 
 class NotAllowed(Exception):

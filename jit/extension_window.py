@@ -46,7 +46,11 @@ class ExtensionWindow:
                 reason=grant.reason,
             )
         except RequestRejected as exc:
-            raise RequestRejected(exc.problem, command_hint(Command.EXTEND, grant.id, "30m")) from None
+            raise RequestRejected(
+                f"{exc.problem} An extension opens the same ports from the same source again, so no length of "
+                f"extension can pass: `{grant.id}` stays open until its current end.",
+                command_hint(Command.STATUS, grant.id),
+            ) from None
         limits = [rule.max_duration for rule in rules]
         limits += [v for v in (deps.config.max_duration, route.max_duration) if v is not None]
         return deps.clock.now() + min(limits)

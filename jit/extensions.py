@@ -22,6 +22,7 @@ import logging
 from datetime import datetime, timedelta
 
 from jit.autoapprove import auto_approval
+from jit.button_posts import remember_posts
 from jit.deps import Deps
 from jit.errors import NotAllowed, RequestRejected, UnknownRequest
 from jit.extension_window import ExtensionWindow
@@ -33,6 +34,7 @@ from jit.ports.azure_errors import AzureJitError
 from jit.request_extras import Extension, ExtensionState, Extra, extra_field, extras_of, seconds
 from jit.results import Decision, ExtensionAsked
 from jit.schedule_items import Kind, Sent, item
+from jit.suggesting import Suggesting
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +77,15 @@ class Extensions:
             await deps.store.record("extend_refused", actor=user, request_id=grant.id)
             raise NotAllowed("Only the person who asked for this access (or an admin) can extend it.")
         if grant.state is not RequestState.ACTIVE:
-            raise RequestRejected(
+            again = request_hint(
+                grant.ports, f"{grant.vm.resource_group}/{grant.vm.name}", grant.duration, grant.source, grant.reason
+            )
+            refusal = RequestRejected(
                 f"Request `{grant.id}` is not open (it is {grant.state.value.replace('_', ' ')}), so it cannot be "
                 "extended. Ask for access again instead.",
-                request_hint(grant.ports, f"{grant.vm.resource_group}/{grant.vm.name}", timedelta(hours=1)),
+                again,
             )
+            raise await Suggesting(deps).checked(refusal, user)
         current = extras_of(grant).extension
         if current.open:
             return ExtensionAsked(grant, created=False)
@@ -277,7 +283,7 @@ class Extensions:
         if ext.state is _E.GRANTED:
             if grant.card_ts:
                 await deps.notifier.update_card(grant)
-            await deps.notifier.tell_requester(grant)
+            await remember_posts(deps, grant, await deps.notifier.tell_requester(grant))
         else:
             await deps.notices.extension_outcome(grant)
         await deps.schedule.mark_done(marker)

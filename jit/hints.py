@@ -26,13 +26,16 @@ class Command(StrEnum):
 
 @dataclass(frozen=True)
 class RequestHint:
-    """A request that would pass the check that failed (ports, VM as typed, duration, source, reason)."""
+    """A request that would pass the check that failed: what the person typed (VM as typed, the source only when
+    they gave one, their reason, ``--break-glass``) with only the wrong part changed. ``ports`` is empty when the
+    person named none (the domain fills them in from the VM's policy)."""
 
     ports: tuple[int, ...]
     vm: str
     duration: timedelta
     source: str | None = None
     reason: str = ""
+    break_glass: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,15 @@ Hint = RequestHint | CommandHint
 
 
 def request_hint(
-    ports: Sequence[int], vm: str, duration: timedelta, source: str | None = None, reason: str = ""
+    ports: Sequence[int],
+    vm: str,
+    duration: timedelta,
+    source: str | None = None,
+    reason: str = "",
+    break_glass: bool = False,
 ) -> RequestHint:
     """A ``RequestHint`` from loose parts."""
-    return RequestHint(tuple(ports), vm, duration, source, reason)
+    return RequestHint(tuple(ports), vm, duration, source, reason, break_glass)
 
 
 def command_hint(command: Command, *args: str) -> CommandHint:

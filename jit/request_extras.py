@@ -4,6 +4,10 @@
 jitbot writes is an ``Extra``; every read goes through ``extras_of(request)``, one typed view with one parsing
 rule per key, so the Slack face and the use cases can never read the same key two ways. Writes name their field
 with ``extra_field(Extra.X)`` (the name ``RequestStore.update_fields`` takes).
+
+Why it is a little over ~400 lines: the key list and the typed view must stay side by side to keep one parsing
+rule per key; values with structure of their own live in their own modules (``jit.card_context``,
+``jit.button_posts``, ``jit.security_snapshot``).
 """
 
 from __future__ import annotations
@@ -48,7 +52,9 @@ class Extra(StrEnum):
     REVIEWED_AT = "reviewed_at"
     REVIEW_ROUNDS = "review_rounds"
     GLASS_POSTS = "glass_posts"
+    BUTTON_POSTS = "button_posts"
     REVOKED_BY = "revoked_by"
+    DENY_REASON = "deny_reason"
     EXTENSIONS = "extensions"
     EXT_SEQ = "ext_seq"
     EXT_STATE = "ext_state"
@@ -276,6 +282,16 @@ class Extras:
     def glass_posts(self) -> tuple[str, ...]:
         """The references of the break-glass announcements."""
         return self._list(Extra.GLASS_POSTS)
+
+    @property
+    def deny_reason(self) -> str | None:
+        """Why the approver said no, in their words (optional)."""
+        return self._text(Extra.DENY_REASON) or None
+
+    @property
+    def button_posts(self) -> tuple[str, ...]:
+        """The references of the DMs and on-call posts that carry this grant's Extend / Close buttons."""
+        return self._list(Extra.BUTTON_POSTS)
 
     @property
     def revoked_by(self) -> str | None:

@@ -1,7 +1,7 @@
 """Asking for access: a draft checked against the rules and the VM's JIT policy, stored as ``pending``.
 
-The checks run in the order a person can act on (may you ask, break-glass group, reason and ticket, JIT
-configured, the policy's ports/duration/source, wide sources, who else holds the port), and each refusal says
+The checks run in the order a person can act on (may you ask, JIT on for the VM at all, break-glass group, reason
+and ticket, the policy's ports/duration/source, wide sources, who else holds the port), and each refusal says
 what would work instead (``jit.hints``). A request its rule approves automatically, or a break-glass one, is
 approved and granted at once (``jit.opening``); any other waits for its card's approvers. Asking twice with the
 same words hands back the pending request instead of a second one.
@@ -10,19 +10,20 @@ same words hands back the pending request instead of a second one.
 from __future__ import annotations
 
 import hashlib
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from jit.autoapprove import auto_approval
 from jit.deps import Deps
-from jit.errors import NotAllowed, RequestRejected
+from jit.errors import JitOff, NotAllowed, RequestRejected
 from jit.follow_ups import pending_schedule
 from jit.hints import Command, command_hint, request_hint
 from jit.holder_notes import conflict_text, holders_json
-from jit.model import AccessRequest, RequestState, VirtualMachine
+from jit.model import AccessRequest, JitPolicy, RequestState, VirtualMachine
 from jit.opening import Opening
-from jit.policy_check import check_against_policy
+from jit.policy_check import check_against_policy, tightest
+from jit.ports.azure_errors import VmNotFound
 from jit.ports.records import TooManyPending
+from jit.reason_check import check_reason
 from jit.request_extras import TRUE, Extra
 from jit.request_ids import new_request_id
 from jit.requester_access import NO_SCREEN, RequesterScreen
@@ -31,9 +32,7 @@ from jit.routing import ConflictChoice, Route
 from jit.rule_snapshot import route_snapshot, vm_snapshot
 from jit.sharing import OpeningPlan, plan_opening
 from jit.sources import refuse_wide_source, wide_source_extra
-
-EXAMPLE_REASON = "fixing deploy"
-EXAMPLE_TICKETS = ("INC-1234", "INC1234", "CHG0012345", "OPS-1234", "JIRA-1234", "#1234", "1234")
+from jit.suggesting import Suggesting
 
 
 class Requesting:
@@ -43,22 +42,37 @@ class Requesting:
         self.deps = deps
         self.opening = opening
         self.requester_screen = requester_screen
+        self.suggesting = Suggesting(deps)
 
     async def submit(self, draft: RequestDraft) -> Submitted:
-        """Validate a request against the VM's policy and the rules, store it, and queue its approval card."""
+        """Validate a request against the VM's policy and the rules, store it, and queue its approval card.
+
+        A refusal's suggested request has itself passed the checks (``jit.suggesting``), and a VM name that
+        matches nothing suggests the VM most likely meant."""
+        try:
+            return await self._submit(draft)
+        except RequestRejected as exc:
+            raise await self.suggesting.checked(exc, draft.requester) from None
+        except VmNotFound as exc:
+            if not exc.nearest:
+                raise
+            asked = request_hint(draft.ports, draft.vm, draft.duration, draft.source, draft.reason, draft.break_glass)
+            found = await self.suggesting.nearest(draft.requester, asked)
+            raise VmNotFound(exc.user_message, hint=found.hint, nearest=exc.nearest) from None
+
+    async def _submit(self, draft: RequestDraft) -> Submitted:
         deps = self.deps
         vm = await deps.azure.find_vm(draft.vm)
         route = deps.router.route(vm)
         label = draft.vm
+        await self._check_may_ask(draft, route, label)
+        policy = await self._policy_or_refusal(vm, label)
         await self._check_asker(draft, route, label)
-        policy = await deps.azure.policy_for(vm.ref)
-        if policy is None:
-            raise RequestRejected(
-                f"Just-in-time access is not configured for `{label}`; ask a jitbot admin to enable it. "
-                "These VMs have it:",
-                command_hint(Command.LIST, "configured"),
-            )
-        _check_reason(draft, route, label)
+        check_reason(
+            route,
+            label,
+            request_hint(draft.ports, label, draft.duration, draft.source, draft.reason, draft.break_glass),
+        )
         source = draft.source or deps.config.default_source
         check_against_policy(
             policy,
@@ -67,7 +81,9 @@ class Requesting:
             duration=draft.duration,
             source=source,
             reason=draft.reason,
-            extra_max=_tighter(deps.config.max_duration, route.max_duration),
+            extra_max=tightest(deps.config.max_duration, route.max_duration),
+            typed_source=draft.source,
+            break_glass=draft.break_glass,
         )
         await refuse_wide_source(
             deps.store.record,
@@ -80,6 +96,7 @@ class Requesting:
             duration=draft.duration,
             reason=draft.reason,
             suggestion=deps.config.default_source,
+            break_glass=draft.break_glass,
         )
         requester_rbac = await self.requester_screen.screen(draft.requester, vm.ref, route.requester_rbac)
         now = deps.clock.now()
@@ -155,11 +172,22 @@ class Requesting:
             )
         )
 
-    async def _check_asker(self, draft: RequestDraft, route: Route, label: str) -> None:
-        """May ask, and may break the glass."""
-        access = self.deps.access
-        if not await access.may_request(draft.requester, route):
+    async def _check_may_ask(self, draft: RequestDraft, route: Route, label: str) -> None:
+        """The rule names the requester: nobody else learns anything about the VM's JIT setup."""
+        if not await self.deps.access.may_request(draft.requester, route):
             raise NotAllowed(f"You are not allowed to request access to `{label}` (rule `{route.name}`).")
+
+    async def _policy_or_refusal(self, vm: VirtualMachine, label: str) -> JitPolicy:
+        """The VM's JIT policy; without one, a refusal naming what would turn JIT on (an admin, or first whoever
+        can fix what keeps Azure from protecting the VM), before the requester is asked for anything else."""
+        policy = await self.deps.azure.policy_for(vm.ref)
+        if policy is None:
+            raise JitOff(label, await self.deps.azure.unsupported_reasons(vm.ref))
+        return policy
+
+    async def _check_asker(self, draft: RequestDraft, route: Route, label: str) -> None:
+        """May break the glass (the rule names its group)."""
+        access = self.deps.access
         if draft.break_glass:
             await access.check_break_glass(draft.requester, route, label)
 
@@ -179,44 +207,6 @@ class Requesting:
         """Whose access approving would keep open or close, from cached reads (no ARM call when warm)."""
         survey = await self.deps.granting.survey(vm.ref, fresh=False)
         return plan_opening(ports, source, end, survey.holders, {})
-
-
-def _check_reason(draft: RequestDraft, route: Route, label: str) -> None:
-    """The reason and ticket the rule wants; the suggested command keeps the reason the user gave and adds an
-    example ticket only when one matches the rule's pattern (else it names the pattern and suggests nothing)."""
-    reason = draft.reason.strip()
-    if route.reason_required and not reason:
-        example = example_ticket(route.ticket_pattern) if route.ticket_pattern else None
-        suggested = f"{example} {EXAMPLE_REASON}" if example else EXAMPLE_REASON
-        if route.ticket_pattern and example is None:
-            raise RequestRejected(
-                f"A reason mentioning a ticket matching `{route.ticket_pattern}` is required for `{label}`."
-            )
-        raise RequestRejected(
-            f"A reason is required for `{label}`.",
-            request_hint(draft.ports, label, draft.duration, draft.source, suggested),
-        )
-    if route.ticket_pattern and not draft.break_glass and re.search(route.ticket_pattern, draft.reason) is None:
-        problem = f"The reason for `{label}` must mention a ticket matching `{route.ticket_pattern}`."
-        example = example_ticket(route.ticket_pattern)
-        if example is None:
-            raise RequestRejected(problem + " Add yours to the reason and ask again.")
-        with_ticket = f"{example} {reason}" if reason else f"{example} {EXAMPLE_REASON}"
-        raise RequestRejected(problem, request_hint(draft.ports, label, draft.duration, draft.source, with_ticket))
-
-
-def example_ticket(pattern: str) -> str | None:
-    """A ticket id that matches the rule's ``pattern``, to show in a suggestion; None when none of the usual
-    shapes does (a made-up id that the rule would refuse is worse than none)."""
-    for candidate in EXAMPLE_TICKETS:
-        if re.search(pattern, candidate):
-            return candidate
-    return None
-
-
-def _tighter(a: timedelta | None, b: timedelta | None) -> timedelta | None:
-    values = [v for v in (a, b) if v is not None]
-    return min(values) if values else None
 
 
 def _dedupe_key(request: AccessRequest) -> str:

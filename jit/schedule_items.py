@@ -9,8 +9,12 @@ round, the end time…).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
+
+from jit.model import RequestState
 
 SYNC_SINCE = "sync:since"
 """The marker holding when the last sync started."""
@@ -62,6 +66,33 @@ def ended_items(request_id: str) -> list[str]:
     """The items an open grant has that mean nothing once it has ended early (reminder, expiry, extension
     timeout)."""
     return [item(Kind.REMIND, request_id), item(Kind.EXPIRE, request_id), item(Kind.EXT_TIMEOUT, request_id)]
+
+
+_S = RequestState
+_WORKS_WHILE: Mapping[Kind, frozenset[RequestState]] = MappingProxyType(
+    {
+        Kind.NUDGE: frozenset({_S.PENDING}),
+        Kind.ESCALATE: frozenset({_S.PENDING}),
+        Kind.TIMEOUT: frozenset({_S.PENDING, _S.TIMED_OUT}),
+        Kind.REMIND: frozenset({_S.ACTIVE}),
+        Kind.EXPIRE: frozenset({_S.ACTIVE, _S.EXPIRED}),
+    }
+)
+"""The states in which these kinds still have work; in any other their handler does nothing. (``timeout`` and
+``expire`` make the move to ``timed_out`` and ``expired`` themselves and announce it after, so they keep their item
+until they are done.) Kinds not listed may have work in any state."""
+
+
+def has_work(kind: Kind, state: RequestState) -> bool:
+    """Whether an item of ``kind`` for a request in ``state`` would do anything when it falls due."""
+    return state in _WORKS_WHILE.get(kind, frozenset(RequestState))
+
+
+def pointless_items(request_id: str, state: RequestState, keep: Collection[str] = ()) -> list[str]:
+    """The items of ``request_id`` that a move to ``state`` leaves without work (except those in ``keep``), so the
+    move unschedules them: approver reminders of a decided request, the reminder of access that has ended."""
+    keys = (item(kind, request_id) for kind, states in _WORKS_WHILE.items() if state not in states)
+    return [key for key in keys if key not in keep]
 
 
 def parse_item(key: str) -> tuple[Kind, str] | None:

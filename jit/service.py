@@ -26,6 +26,7 @@ from jit.ending import Ending
 from jit.extensions import Extensions, parse_extension_ref
 from jit.follow_ups import FollowUps
 from jit.granting import Granting
+from jit.hints import RequestHint
 from jit.model import AccessRequest, HeldPort, VirtualMachine
 from jit.opening import Opening
 from jit.ports import AzureJit, Directory, LifecycleNotifier, Notifier
@@ -38,6 +39,7 @@ from jit.review import AccessReview
 from jit.revoking import Revoking
 from jit.routing import Router
 from jit.schedule_items import Kind, Routine
+from jit.suggesting import Suggestion
 from jit.telling import Telling
 
 __all__ = ["JitService", "ServiceConfig"]
@@ -146,6 +148,10 @@ class JitService:
         """Validate a request against the VM's policy and the rules, store it, and queue its approval card."""
         return await self.requesting.submit(draft)
 
+    async def suggest(self, requester: str, asked: RequestHint) -> Suggestion:
+        """The request nearest to ``asked`` that ``requester`` could make and the checks accept (or why none)."""
+        return await self.requesting.suggesting.nearest(requester, asked)
+
     async def ask_again(self, request_id: str, user: str) -> Submitted:
         """The same access again as a new request; only its requester may."""
         return await self.requesting.ask_again(request_id, user)
@@ -157,11 +163,16 @@ class JitService:
             return await self.extensions.approve(request_id, approver)
         return await self.deciding.approve(request_id, approver)
 
-    async def deny(self, request_id: str, approver: str) -> Decision:
-        """Deny a pending request or extension; the card and the requester are told."""
+    async def deny(self, request_id: str, approver: str, reason: str = "") -> Decision:
+        """Deny a pending request (with the approver's optional ``reason``) or extension; the card and the
+        requester are told."""
         if parse_extension_ref(request_id):
             return await self.extensions.deny(request_id, approver)
-        return await self.deciding.deny(request_id, approver)
+        return await self.deciding.deny(request_id, approver, reason)
+
+    async def may_deny(self, request_id: str, approver: str) -> AccessRequest:
+        """The pending request ``approver`` may deny (raises NotAllowed, audited, otherwise)."""
+        return await self.deciding.may_deny(request_id, approver)
 
     async def cancel(self, request_id: str, user: str) -> Decision:
         """The requester withdraws a pending request."""

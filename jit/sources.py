@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from jit.errors import RequestRejected
-from jit.hints import request_hint
+from jit.hints import RequestHint, request_hint
 from jit.ports import AuditRecorder
 from jit.request_extras import Extra
 from jit.routing import Route
@@ -60,23 +60,42 @@ async def refuse_wide_source(
     duration: timedelta,
     reason: str,
     suggestion: str,
+    break_glass: bool = False,
 ) -> None:
     """Raise RequestRejected (audited as ``wide_source_refused``) when the route refuses wide sources and
     ``source`` is one; ``suggestion`` is a narrower source for the suggested request."""
-    limit = limits.threshold(source)
-    if not route.refuse_wide_sources or limit is None:
+    refusal = wide_source_refusal(
+        limits,
+        route,
+        vm_label=vm_label,
+        source=source,
+        asked=request_hint(ports, vm_label, duration, source, reason, break_glass),
+        suggestion=suggestion,
+    )
+    if refusal is None:
         return
     await audit(
         REFUSED_EVENT,
         actor=requester,
         request_id=None,
-        detail={"vm": vm_label, "source": source, "rule": route.name, "wider_than": f"/{limit}"},
+        detail={"vm": vm_label, "source": source, "rule": route.name, "wider_than": f"/{limits.threshold(source)}"},
     )
+    raise refusal
+
+
+def wide_source_refusal(
+    limits: WidePrefixes, route: Route, *, vm_label: str, source: str, asked: RequestHint, suggestion: str
+) -> RequestRejected | None:
+    """The refusal of a wide ``source`` where ``route`` refuses them (None when it may go ahead); its hint is
+    ``asked`` from ``suggestion`` when that is narrow enough."""
+    limit = limits.threshold(source)
+    if not route.refuse_wide_sources or limit is None:
+        return None
     narrower = suggestion if limits.threshold(suggestion) is None else None
-    raise RequestRejected(
+    return RequestRejected(
         f"`{source}` is wider than /{limit} ({addresses(source)} addresses), and rule `{route.name}` refuses wide "
         f"sources for `{vm_label}`. Ask for the address or range you connect from.",
-        request_hint(ports, vm_label, duration, narrower or "203.0.113.7", reason),
+        replace(asked, source=narrower or "203.0.113.7"),
     )
 
 

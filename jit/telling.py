@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from jit.card_context import OPENED_STATES, card_context_extras, has_card_context, requester_history
+from jit.button_posts import remember_posts, retire_buttons
+from jit.card_context import GRANTED_STATES, card_context_extras, has_card_context, requester_history
 from jit.deps import Deps
 from jit.model import AccessRequest, RequestState
 from jit.request_extras import extras_of
 from jit.schedule_items import Sent
 
-_Send = Callable[[AccessRequest], Awaitable[None]]
+_Send = Callable[[AccessRequest], Awaitable[object]]
 
 
 class Telling:
@@ -39,9 +40,8 @@ class Telling:
         """Read the VM's security context and the requester's history once, and keep them with the request."""
         deps = self.deps
         security = await deps.azure.security_context(request.vm)
-        history = requester_history(
-            await deps.store.by_requester(request.requester, OPENED_STATES), request, deps.clock.now()
-        )
+        opened = await deps.store.by_requester(request.requester, GRANTED_STATES)
+        history = requester_history(opened, request, deps.clock.now())
         result = await deps.store.update_fields(
             request.id, card_context_extras(security, history), actor="jitbot", event="card_context"
         )
@@ -49,11 +49,15 @@ class Telling:
 
     async def outcome(self, request: AccessRequest) -> None:
         """The card shows the current state; the requester hears the outcome once; the escalated copy of the
-        card follows; on-call hears of early closes and superseded grants once."""
+        card follows; on-call hears of early closes and superseded grants once; once access has ended, no post
+        keeps its Extend / Close buttons."""
         deps = self.deps
         if request.card_ts:
             await deps.notifier.update_card(request)
-        await self._once(Sent.outcome(request.state.value, request.id), deps.notifier.tell_requester, request)
+        marker = Sent.outcome(request.state.value, request.id)
+        if not await deps.schedule.is_done(marker):
+            await remember_posts(deps, request, await deps.notifier.tell_requester(request))
+            await deps.schedule.mark_done(marker)
         reference = extras_of(request).escalation_card
         if reference:
             await deps.notices.update_copy(request, reference)
@@ -61,6 +65,7 @@ class Telling:
             await self._once(Sent.revoked_to_on_call(request.id), deps.notices.revoked, request)
         if request.state is RequestState.SUPERSEDED:
             await self._once(Sent.superseded_to_on_call(request.id), deps.notices.superseded, request)
+        await retire_buttons(deps, request)
 
     async def queued(self, request: AccessRequest) -> None:
         """Tell the requester (and the card) that the approved request waits for the port."""

@@ -6,7 +6,9 @@ name Azure could not hold.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from jit.ports.azure_errors import InvalidVmName
@@ -53,6 +55,45 @@ def nearest_vm_name(text: str) -> str | None:
     the length past 64); None when no valid name is left."""
     cleaned = _NOT_IN_VM_NAMES.sub("", text).strip("._-")[:VM_NAME_MAX_LENGTH].rstrip(".-")
     return cleaned if is_vm_name(cleaned) else None
+
+
+def closest_vm_names(text: str, known: Iterable[str]) -> tuple[str, ...]:
+    """The names in ``known`` that ``text`` most likely meant, best first: those equal to it once case and the
+    punctuation Azure allows (``-``, ``_``, ``.``) are ignored (``web01`` → ``web-01``), else close spellings."""
+    names = sorted(set(known), key=str.lower)
+    same = [name for name in names if _bare(name) == _bare(text)]
+    if same:
+        return tuple(same)
+    by_bare = {_bare(name): name for name in names}
+    close = difflib.get_close_matches(_bare(text), list(by_bare), n=3, cutoff=0.8)
+    return tuple(by_bare[bare] for bare in close)
+
+
+def did_you_mean(wanted: VmSpec, vms: Iterable[tuple[str, str, str]]) -> tuple[str, ...]:
+    """For a spec that matched nothing, the VMs among ``vms`` (subscription, resource group, name) it most likely
+    meant, written the way the person wrote theirs (with the resource group or subscription they gave) and with
+    the resource group added where the name alone would be ambiguous."""
+    scope = [
+        vm
+        for vm in vms
+        if (wanted.resource_group is None or vm[1].lower() == wanted.resource_group.lower())
+        and (wanted.subscription_id is None or vm[0].lower() == wanted.subscription_id.lower())
+    ]
+    specs: list[str] = []
+    for name in closest_vm_names(wanted.name, (vm[2] for vm in scope)):
+        same = [vm for vm in scope if vm[2] == name]
+        for subscription, group, _ in same:
+            if wanted.subscription_id is not None:
+                specs.append(f"{subscription}/{group}/{name}")
+            elif wanted.resource_group is not None or len(same) > 1:
+                specs.append(f"{group}/{name}")
+            else:
+                specs.append(name)
+    return tuple(dict.fromkeys(specs))
+
+
+def _bare(name: str) -> str:
+    return re.sub(r"[-_.]", "", name).lower()
 
 
 def is_resource_group_name(text: str) -> bool:

@@ -2,7 +2,8 @@
 
 For these requests Bolt's answer is known in advance, so the endpoint answers at once and Bolt runs the same
 dispatch after the ack, as background work (``bot.ackpath.endpoint``): clicks, events, and commands whose
-ack carries nothing (neither a grammar error nor a bare ``/jit help``). Everything else — modal submissions
+ack carries nothing (neither a grammar error without a VM to check its suggestion against, nor a bare
+``/jit help``). Everything else — modal submissions
 (inline errors), URL verification, anything unexpected — gets its answer from Bolt. Each listener's ack must
 agree with this module; ``tests/bot/ackpath/test_fast_ack.py`` checks every one of them through Bolt itself.
 """
@@ -40,11 +41,12 @@ def ack_is_empty(body: bytes, content_type: str) -> bool:
 
 
 def immediate_reply(text: str) -> Message | None:
-    """What the ack of ``/jit text`` carries: a grammar error or the help, else nothing (a bare ack)."""
+    """What the ack of ``/jit text`` carries: a grammar error or the help, else nothing (a bare ack). A mistake in
+    a request naming a VM is answered after the ack instead, once its suggestion is checked against that VM."""
     try:
         command = parse_command(text)
     except GrammarError as exc:
-        return error_message(exc.problem, exc.example)
+        return None if exc.request is not None else error_message(exc.problem, exc.example)
     if isinstance(command, Help) and command.topic is None:
         return help_message()
     return None

@@ -3,33 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.blocks.common import code, duration_text, escape_mrkdwn, ports_label, slack_date, source_label
 from jit.model import PolicyDenial, PolicyPort, PortProtocol, UnsupportedReason
 
-UNSUPPORTED_EXPLANATIONS: dict[UnsupportedReason, tuple[str, str]] = {
-    UnsupportedReason.NO_NSG: (
+
+@dataclass(frozen=True)
+class Remedy:
+    """Why JIT cannot work on a VM, who outside jitbot can change that, and how."""
+
+    what: str
+    who: str
+    fix: str
+
+
+UNSUPPORTED_EXPLANATIONS: dict[UnsupportedReason, Remedy] = {
+    UnsupportedReason.NO_NSG: Remedy(
         "No network security group protects it.",
+        "whoever manages its network (Network Contributor on its network interface or subnet)",
         "Attach a network security group to the VM's network interface or subnet; JIT works by adding rules to it.",
     ),
-    UnsupportedReason.CLASSIC_VM: (
+    UnsupportedReason.CLASSIC_VM: Remedy(
         "It is a classic (Azure Service Manager) VM.",
+        "the VM's owner",
         "Migrate it to Azure Resource Manager; JIT supports only ARM VMs.",
     ),
-    UnsupportedReason.DEFENDER_OFF: (
+    UnsupportedReason.DEFENDER_OFF: Remedy(
         "Microsoft Defender for Servers is not enabled on its subscription.",
+        "a Security Admin or Owner of the subscription",
         "Turn on the Defender for Servers plan in Defender for Cloud → Environment settings for the subscription.",
     ),
-    UnsupportedReason.FIREWALL_MANAGED: (
+    UnsupportedReason.FIREWALL_MANAGED: Remedy(
         "Its Azure Firewall is governed by a Firewall Manager policy, which JIT cannot change.",
+        "whoever manages its network",
         "Protect it with a network security group or classic Azure Firewall rules instead.",
     ),
-    UnsupportedReason.DISABLED_BY_POLICY: (
+    UnsupportedReason.DISABLED_BY_POLICY: Remedy(
         "JIT is disabled by Azure Policy: a policy assignment refused it when an admin tried to enable it.",
-        "Ask the owner of that Azure Policy assignment for an exemption covering the VM or its resource group, "
-        "then an admin can run `/jit enable` on it again.",
+        "the owner of that Azure Policy assignment",
+        "Grant an exemption covering the VM or its resource group; then an admin can run `/jit enable` on it again.",
     ),
 }
+"""Every reason JIT cannot work, with its own next step: nothing a jitbot admin does helps before it is fixed."""
 
 
 def unsupported_text(reasons: Sequence[UnsupportedReason], denial: PolicyDenial | None = None) -> str:
@@ -39,13 +55,14 @@ def unsupported_text(reasons: Sequence[UnsupportedReason], denial: PolicyDenial 
         return "• Azure did not say why."
     lines = []
     for reason in dict.fromkeys(reasons):
-        what, fix = UNSUPPORTED_EXPLANATIONS[reason]
+        remedy = UNSUPPORTED_EXPLANATIONS[reason]
+        what = remedy.what
         if reason is UnsupportedReason.DISABLED_BY_POLICY and denial is not None:
             what = (
                 f"JIT is disabled by Azure Policy: {_assignment(denial)} refused it ({slack_date(denial.at)}) "
                 "when an admin tried to enable it."
             )
-        lines.append(f"• {what} _Fix:_ {fix}")
+        lines.append(f"• {what} _Who:_ {remedy.who}. _Fix:_ {remedy.fix}")
     return "\n".join(lines)
 
 

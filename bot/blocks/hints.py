@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.grammar.text import BREAK_GLASS_FLAG
 from jit.durations import humanize
 from jit.hints import CommandHint, Hint, RequestHint
 
@@ -26,4 +27,6 @@ def _request_command(hint: RequestHint) -> str:
     text = f"/jit {ports_word(hint.ports)} {hint.vm} {humanize(hint.duration).replace(' ', '')}"
     if hint.source:
         text += f" from {hint.source}"
-    return f"{text} {hint.reason}".rstrip() if hint.reason else text
+    if hint.reason:
+        text += f" {hint.reason}"
+    return f"{text} {BREAK_GLASS_FLAG}" if hint.break_glass else text

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, ButtonElement, ConfirmObject
 from slack_sdk.models.views import View
 
 from bot.blocks.common import (
@@ -22,6 +22,7 @@ from bot.blocks.common import (
     escape_mrkdwn,
     header,
     mention,
+    plain,
     ports_label,
     render,
     section,
@@ -35,6 +36,7 @@ from bot.blocks.status import request_line
 from jit.model import AccessRequest, HeldPort, JitSupport, RequestState
 
 MAX_PER_LIST = 8
+CANCEL_ACTION = "jit_cancel"
 
 
 def home_view(
@@ -86,8 +88,21 @@ def _pending_blocks(pending: Sequence[AccessRequest], now: datetime) -> list[Blo
     blocks: list[Block] = [divider(), section(f"*Your pending requests* ({len(waiting)})")]
     if not waiting:
         return [*blocks, context("No requests waiting.")]
-    lines = [request_line(r, now) for r in waiting[:MAX_PER_LIST]]
-    return [*blocks, section("\n".join(lines)), *_more(len(waiting))]
+    for request in waiting[:MAX_PER_LIST]:
+        blocks.append(section(request_line(request, now), accessory=cancel_button(request)))
+    return blocks + _more(len(waiting))
+
+
+def cancel_button(request: AccessRequest) -> ButtonElement:
+    """Withdraw a pending request, after Slack's own "are you sure?" dialog."""
+    what = f"{ports_label(request.ports)} on {request.vm.name}"
+    confirm = ConfirmObject(
+        title=plain("Cancel this request?", 100),
+        text=plain(f"Your request {request.id} for {what} will be withdrawn; approvers can no longer approve it.", 300),
+        confirm=plain("Cancel request", 30),
+        deny=plain("Keep it", 30),
+    )
+    return ButtonElement(text=plain("Cancel"), action_id=CANCEL_ACTION, value=request.id, confirm=confirm)
 
 
 def _approval_blocks(awaiting: Sequence[AccessRequest]) -> list[Block]:

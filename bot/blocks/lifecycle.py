@@ -286,12 +286,22 @@ def break_glass_announcement(request: AccessRequest) -> Message:
 
 
 def review_overdue_message(request: AccessRequest, round_number: int) -> Message:
-    """Nobody reviewed a break-glass grant in time: notify the approvers and the escalation group again."""
-    people = (*extras_of(request).approvers, *extras_of(request).escalate_to)
+    """Nobody reviewed a break-glass grant in time: ask the approvers and the escalation group again. The person
+    who used it is never asked (their review would be refused): they are left out of the names, and a group
+    that may include them is told that someone else must review."""
+    people = [
+        p
+        for p in dict.fromkeys((*extras_of(request).approvers, *extras_of(request).escalate_to))
+        if p != request.requester
+    ]
+    ask = (
+        f"{principals(people)}, please review it (anyone of you but {mention(request.requester)}, who used it)."
+        if people
+        else f"An approver or jitbot admin other than {mention(request.requester)}, who used it, must review it."
+    )
     text = (
         f":rotating_light: *Break-glass access not reviewed* (reminder {round_number}): {mention(request.requester)} "
-        f"opened {_what(request)} without approval. {principals(tuple(dict.fromkeys(people)))}, please review it "
-        f"(anyone of you but {mention(request.requester)}, who used it)."
+        f"opened {_what(request)} without approval. {ask}"
     )
     blocks: list[Block] = [
         section(text),

@@ -47,6 +47,17 @@ def lifecycle_buttons(request: AccessRequest, *, extend: bool = True) -> Block:
     return actions(*elements, block_id=f"{LIFECYCLE_BLOCK_ID}:{request.id}")
 
 
+def offers_extend_or_close(message: Message) -> bool:
+    """Whether ``message`` carries a grant's Extend or Close button (such posts are remembered, so the buttons
+    can be taken away once access has ended; other buttons, such as Ask again, stay)."""
+    return any(
+        element.get("action_id") in (EXTEND_ACTION, REVOKE_ACTION)
+        for block in message.blocks
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+    )
+
+
 def _addresses(request: AccessRequest, vm: VirtualMachine | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if vm is not None and (vm.private_ips or vm.public_ips):
         return vm.private_ips, vm.public_ips
@@ -100,6 +111,9 @@ def denied_notice(request: AccessRequest) -> Message:
     """The requester's DM when an approver said no."""
     who = mention(request.approver) if request.approver else "An approver"
     text = f":no_entry: {who} denied your request {code(request.id)} for {_what(request)}."
+    reason = extras_of(request).deny_reason
+    if reason:
+        text += f"\n*Their reason:* {user_text(reason, 600)}"
     return _simple(text, f"Your request for {escape_mrkdwn(request.vm.name)} was denied.", request)
 
 
@@ -171,6 +185,16 @@ def expired_notice(request: AccessRequest, *, oncall: bool = False) -> Message:
         f"{duration_text(request.duration).replace(' ', '')}`"
     )
     return _simple(text + again, f"Access to {escape_mrkdwn(request.vm.name)} has ended.", request)
+
+
+def access_ended_post(request: AccessRequest) -> Message:
+    """What a DM or on-call post that offered Extend / Close says once access has ended: how it ended, and no
+    buttons (they could only be refused)."""
+    blocks: list[Block] = [
+        section(outcome_line(request)),
+        context(f"Request {code(request.id)} · nothing is open any more, so Extend and Close are gone."),
+    ]
+    return message(f"Access to {escape_mrkdwn(request.vm.name)} has ended.", blocks)
 
 
 def outcome_notice(request: AccessRequest, vm: VirtualMachine | None = None) -> Message:

@@ -8,7 +8,7 @@ Slack modals cannot add inputs on the fly without a round trip, so existing port
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -36,9 +36,11 @@ from bot.blocks.common import (
     section,
 )
 from bot.blocks.describe import policy_port_line
+from bot.blocks.sharing import held_port_lines
 from jit.model import (
     DEFAULT_MAX_ACCESS,
     RECOMMENDED_PORTS,
+    HeldPort,
     JitPolicy,
     PolicyPort,
     PortProtocol,
@@ -51,6 +53,7 @@ EXTRA_PORTS_BLOCK = "extra_ports"
 VALUE_ACTION = "value"
 MAX_PORT_SLOTS = 12
 MAX_SOURCES = 50
+MAX_WARNED_PORTS = 10
 _PROTOCOL_LABELS: Mapping[PortProtocol, str] = {
     PortProtocol.TCP: "TCP",
     PortProtocol.UDP: "UDP",
@@ -190,8 +193,9 @@ def policy_saved_message(vm: VmRef, policy: JitPolicy, actor: str) -> Message:
     return message(f"JIT policy of {escape_mrkdwn(vm.name)} saved.", [section(text)])
 
 
-def disable_modal(vm: VmRef) -> dict[str, Any]:
-    """The confirmation before `/jit disable`: what turning JIT off means, with the VM id in private_metadata."""
+def disable_modal(vm: VmRef, open_now: Sequence[HeldPort], now: datetime) -> dict[str, Any]:
+    """The confirmation before `/jit disable`: what turning JIT off means, with the VM id in private_metadata; when
+    someone holds a port (``open_now``), who, until when, and what becomes of their access."""
     text = (
         f"Remove {code(vm.name, 80)} (resource group {code(vm.resource_group, 90)}) from just-in-time access?\n\n"
         "• JIT's deny rules leave the network security group, so its ports follow the group's other rules, "
@@ -199,6 +203,9 @@ def disable_modal(vm: VmRef) -> dict[str, Any]:
         "• Nobody can request access to it with `/jit` until JIT is enabled again.\n"
         "• Other VMs in the same policy are not changed."
     )
+    blocks: list[Block] = [section(text)]
+    if open_now:
+        blocks += _open_grants_warning(open_now, now)
     view = View(
         type="modal",
         callback_id=DISABLE_CALLBACK_ID,
@@ -206,9 +213,24 @@ def disable_modal(vm: VmRef) -> dict[str, Any]:
         submit=plain("Disable JIT", 24),
         close=plain("Keep it", 24),
         private_metadata=vm.id,
-        blocks=render([section(text)], MAX_VIEW_BLOCKS),
+        blocks=render(blocks, MAX_VIEW_BLOCKS),
     )
     return view.to_dict()
+
+
+def _open_grants_warning(open_now: Sequence[HeldPort], now: datetime) -> list[Block]:
+    """What becomes of access open now (first, so it is never cut), then who holds what until when."""
+    count = len(open_now)
+    ports = "1 port is" if count == 1 else f"{count} ports are"
+    what_happens = (
+        f":warning: *{ports} open on this VM right now.* Disabling JIT does not close "
+        f"{'it' if count == 1 else 'them'}: Azure keeps what it opened until the end shown and closes it then, but "
+        "it can no longer be extended. To close a jitbot grant now, use `/jit revoke <request-id>` (or Close on "
+        "the grant) first."
+    )
+    lines = held_port_lines(open_now[:MAX_WARNED_PORTS], now)
+    more = [f"• and {count - MAX_WARNED_PORTS} more"] if count > MAX_WARNED_PORTS else []
+    return [section(what_happens), section("\n".join([*lines, *more]))]
 
 
 def policy_disabled_message(vm: VmRef, actor: str) -> Message:

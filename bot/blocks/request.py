@@ -257,3 +257,20 @@ def _next_step(request: AccessRequest) -> str:
     if request.state is RequestState.ACTIVE:
         return f"I DM you how to connect. Done early? `/jit revoke {request_id}`"
     return ""
+
+
+def cancel_reply(request: AccessRequest, *, acted: bool) -> Message:
+    """The answer to `/jit cancel`: what this cancel did, read from the request's state now. A repeat or a
+    request decided meanwhile is said so, with only what its state still allows."""
+    rid = code(request.id)
+    decided = f" {slack_date(request.decided_at)}" if request.decided_at else ""
+    if acted:
+        text = f":leftwards_arrow_with_hook: Request {rid} is cancelled; its approval card says so."
+    elif request.state is RequestState.CANCELLED:
+        text = f":leftwards_arrow_with_hook: Request {rid} was already cancelled{decided}; there is nothing left to do."
+    else:
+        text = f"Request {rid} can no longer be cancelled: {outcome_line(request)}"
+        step = _next_step(request)
+        if step:
+            text += f"\n{step}"
+    return message(f"Request {escape_mrkdwn(request.id)}: {_STATE_TITLES[request.state]}", [section(text)])

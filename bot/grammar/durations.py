@@ -32,7 +32,38 @@ def unit_word(rest: list[str]) -> bool:
 
 def example_duration(token: str) -> str:
     """``token`` as a valid duration for a corrected command, else the standard example."""
-    return valid_duration(token) or EXAMPLE_DURATION
+    return corrected_duration(token) or EXAMPLE_DURATION
+
+
+def corrected_duration(token: str) -> str | None:
+    """``token`` as a valid duration, also when written with a sign (``-1h``) or a unit word (``1hr``,
+    ``90mins``, ``1h30min``); None when it is not one."""
+    folded = fold(token).strip().lower()
+    unsigned = folded.lstrip("+-−–—")
+    return valid_duration(unsigned) or _respelt(unsigned)
+
+
+def meant_as_duration(token: str) -> bool:
+    """True when ``token`` is a duration of any length, a number, or one ``corrected_duration`` can fix: what
+    stands in the duration's place was meant as one (``web/web-01`` or ``2x`` were not)."""
+    folded = fold(token).strip().lower()
+    if not folded.isascii() or len(folded) > 32:
+        return False
+    try:
+        parse_duration(folded)
+    except DurationError:
+        return folded.isdigit() or corrected_duration(token) is not None
+    return True
+
+
+def _respelt(token: str) -> str | None:
+    """``1hr`` → ``1h``: a number-and-unit-word sequence written with the units a duration uses."""
+    pairs = re.findall(r"([0-9]{1,4})\s*([a-z]+)", token, re.ASCII)
+    if not pairs or "".join(n + u for n, u in pairs) != token.replace(" ", ""):
+        return None
+    if any(unit not in _UNIT_WORDS for _, unit in pairs):
+        return None
+    return valid_duration("".join(n + _UNIT_WORDS[unit] for n, unit in pairs))
 
 
 def valid_duration(token: str) -> str | None:
@@ -68,6 +99,11 @@ def parse_access_duration(token: str, build: ExampleFn, following: list[str]) ->
     try:
         value = parse_duration(folded)
     except DurationError:
+        corrected = corrected_duration(token)
+        if corrected is not None:
+            why = "durations are never negative" if folded[:1] in "+-−–—" else "write the units as `m` and `h`"
+            problem = f"{shown(token)} is not a duration ({why}); did you mean `{corrected}`?"
+            raise GrammarError(problem, build(corrected)) from None
         looks_like_vm_word = not re.search(r"[0-9]", folded)
         problem = (
             f"{shown(token)} is not a duration. Put how long you need after the VM, like `90m`, `2h`, "

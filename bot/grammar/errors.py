@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from bot.grammar.text import BREAK_GLASS_FLAG
+from jit.hints import RequestHint
 
 UNPARSEABLE = "I could not understand that command."
 EXAMPLE_PORTS = "ssh"
@@ -18,11 +19,16 @@ ExampleFn = Callable[[str], str]
 
 
 class GrammarError(ValueError):
-    """What was wrong with a command, and a corrected example the user can copy."""
+    """What was wrong with a command, and a corrected example the user can copy.
 
-    def __init__(self, problem: str, example: str):
+    ``request`` is set on a request that names a VM the person typed: the corrected request (no ports when they
+    named none), for the domain to check against that VM's policy and rules before it is suggested; ``example``
+    is then only the fallback when that check cannot run."""
+
+    def __init__(self, problem: str, example: str, request: RequestHint | None = None):
         self.problem = problem
         self.example = example
+        self.request = request
         super().__init__(f"{problem} Try: {example}")
 
 
@@ -34,15 +40,13 @@ def request_example(
     reason: str = EXAMPLE_REASON,
     break_glass: bool = False,
 ) -> str:
-    """A complete `/jit` request line built from its pieces, with the reason shortened to fit."""
+    """A complete `/jit` request line built from its pieces, the reason kept whole."""
     parts = ["/jit", ports, vm, duration]
     if source:
         parts += ["from", source]
-    short_reason = " ".join(reason.split())
-    if len(short_reason) > 60:
-        short_reason = short_reason[:59].rstrip() + "…"
-    if short_reason:
-        parts.append(short_reason)
+    typed_reason = " ".join(reason.split())
+    if typed_reason:
+        parts.append(typed_reason)
     if break_glass:
         parts.append(BREAK_GLASS_FLAG)
     return " ".join(parts)

@@ -9,10 +9,10 @@ import re
 from datetime import timedelta
 
 from bot.grammar.commands import Command, OpenRequestForm, RequestAccess
-from bot.grammar.durations import duration_text, parse_access_duration, unit_word
-from bot.grammar.errors import EXAMPLE_VM, UNPARSEABLE, GrammarError, guarded, request_example
-from bot.grammar.ports import join_spaced_port_list, parse_ports_token, ports_text
-from bot.grammar.sources import means_from_me, parse_source_token
+from bot.grammar.durations import duration_text, meant_as_duration, parse_access_duration, unit_word
+from bot.grammar.errors import EXAMPLE_PORTS, EXAMPLE_VM, UNPARSEABLE, GrammarError, guarded, request_example
+from bot.grammar.ports import join_spaced_port_list, looks_like_ports, parse_ports_token, ports_text
+from bot.grammar.sources import means_from_me, parse_source_token, valid_source
 from bot.grammar.subcommands import (
     parse_extend,
     parse_help,
@@ -25,12 +25,14 @@ from bot.grammar.subcommands import (
 )
 from bot.grammar.suggestions import (
     context_example,
+    missing_ports,
     reject_misspelt_flags,
     reject_misspelt_subcommand,
     reject_swapped_ports_and_vm,
 )
 from bot.grammar.text import BREAK_GLASS_SPELLINGS, clean_free_text, fold
 from bot.grammar.vm_spec import example_vm, parse_vm_token
+from jit.hints import RequestHint, request_hint
 
 MAX_REASON_CHARS = 500
 MAX_INPUT_CHARS = 4000
@@ -118,18 +120,29 @@ def _parse_request(tokens: list[str]) -> RequestAccess:
     break_glass = bool(flags)
     words = [t for t in tokens if fold(t).lower() not in BREAK_GLASS_SPELLINGS]
     words = join_spaced_port_list(words)
+    try:
+        return _parse_request_words(words, break_glass)
+    except GrammarError as exc:
+        if exc.request is None:
+            exc.request = typed_request(exc.example, words)
+        raise
+
+
+def _parse_request_words(words: list[str], break_glass: bool) -> RequestAccess:
     if not words:
         raise GrammarError("Tell me the ports, the VM and how long you need.", request_example(break_glass=break_glass))
     reject_misspelt_subcommand(words)
     reject_swapped_ports_and_vm(words)
-    ports = parse_ports_token(words[0], lambda p: context_example(words, ports=p))
+    if missing_ports(words):
+        _refuse_missing_ports(words, break_glass)
+    ports = parse_ports_token(words[0], lambda p: context_example(words, ports=p, break_glass=break_glass))
     typed_ports = ports_text(ports)
     if len(words) < 2:
         raise GrammarError(
             "Tell me which VM and for how long.",
             request_example(ports=typed_ports, break_glass=break_glass),
         )
-    vm = parse_vm_token(words[1], lambda v: context_example(words, ports=typed_ports, vm=v))
+    vm = parse_vm_token(words[1], lambda v: context_example(words, ports=typed_ports, vm=v, break_glass=break_glass))
     if len(words) < 3:
         raise GrammarError(
             "Tell me how long you need access (at least 5 minutes, at most 24 hours).",
@@ -138,7 +151,9 @@ def _parse_request(tokens: list[str]) -> RequestAccess:
     rest = words[3:]
     duration = parse_access_duration(
         words[2],
-        lambda d: request_example(typed_ports, vm, d, None, " ".join(_reason_after_bad_duration(words))),
+        lambda d: request_example(
+            typed_ports, vm, d, *_source_and_reason_after_bad_duration(words), break_glass=break_glass
+        ),
         rest,
     )
     typed_duration = duration_text(duration)
@@ -175,11 +190,56 @@ def _parse_request(tokens: list[str]) -> RequestAccess:
     return RequestAccess(ports, vm, duration, source, reason, break_glass, from_me)
 
 
-def _reason_after_bad_duration(words: list[str]) -> list[str]:
-    """What the user meant as the reason when words[2] is not a duration: `2 hours x` → x, `fixing x` → both."""
+def typed_request(example: str, words: list[str]) -> RequestHint | None:
+    """The request in ``example`` for the domain to check, when it names a VM the user typed (not the example's);
+    without ports when the user's first word was not meant as ports. A request ``from me`` keeps the grammar's
+    example, which the domain's suggestion could not carry; so does one whose words are out of place (no duration
+    where it belongs), where the VM is only a guess."""
+    try:
+        command = _parse(example.removeprefix("/jit ")) if example.startswith("/jit ") else None
+    except GrammarError:
+        return None
+    typed = [fold(w) for w in words]
+    if not isinstance(command, RequestAccess) or command.from_me:
+        return None
+    if command.vm.lower() not in {w.lower() for w in typed}:
+        return None
+    if typed and looks_like_ports(typed[0].lower()) and len(typed) > 2 and not meant_as_duration(typed[2]):
+        return None
+    ports = command.ports if typed and looks_like_ports(typed[0].lower()) else ()
+    return request_hint(ports, command.vm, command.duration, command.source, command.reason, command.break_glass)
+
+
+def _source_and_reason_after_bad_duration(words: list[str]) -> tuple[str | None, str]:
+    """The source and reason the user meant when words[2] is not a duration: `2 hours x` → x, `fixing x` → both;
+    a valid `from <source>` is kept."""
     rest = words[3:]
     if unit_word(rest):
-        return rest[1:]
-    if not re.search(r"[0-9]", fold(words[2])):
-        return words[2:]
-    return rest
+        rest = rest[1:]
+    elif not re.search(r"[0-9]", fold(words[2])):
+        rest = words[2:]
+    source = valid_source(rest[1]) if len(rest) >= 2 and fold(rest[0]).lower() == "from" else None
+    if source is not None:
+        rest = rest[2:]
+    return source, " ".join(rest)
+
+
+def _refuse_missing_ports(words: list[str], break_glass: bool) -> None:
+    """`/jit web-01 1h …`: the VM and duration are right and only the ports are missing. The request is parsed as
+    if they were there, so everything else is checked (and kept) as usual; the domain picks the VM's ports."""
+    parsed = _parse_request_words([EXAMPLE_PORTS, *words], break_glass)
+    raise GrammarError(
+        f"The ports come first: tell me which ports you need on `{parsed.vm}` (ssh, rdp, winrm, a number or a "
+        "comma list).",
+        request_example(
+            EXAMPLE_PORTS,
+            parsed.vm,
+            duration_text(parsed.duration),
+            "me" if parsed.from_me else parsed.source,
+            parsed.reason,
+            break_glass,
+        ),
+        None
+        if parsed.from_me
+        else request_hint((), parsed.vm, parsed.duration, parsed.source, parsed.reason, break_glass),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from bot.grammar.durations import valid_duration
+from bot.grammar.durations import corrected_duration
 from bot.grammar.errors import (
     EXAMPLE_DURATION,
     EXAMPLE_PORTS,
@@ -22,14 +22,16 @@ from bot.grammar.vm_spec import valid_vm_spec
 SUBCOMMANDS = ("help", "list", "status", "enable", "edit", "disable", "extend", "revoke", "cancel", "report")
 
 
-def context_example(words: list[str], *, ports: str | None = None, vm: str | None = None) -> str:
+def context_example(
+    words: list[str], *, ports: str | None = None, vm: str | None = None, break_glass: bool = False
+) -> str:
     """A corrected request that keeps every piece the user got right and fills in the rest."""
     folded = [fold(w) for w in words]
     if ports is None:
         ports = folded[0].lower() if folded and valid_ports_token(folded[0].lower()) else EXAMPLE_PORTS
     if vm is None:
         vm = folded[1] if len(folded) > 1 and valid_vm_spec(folded[1]) else EXAMPLE_VM
-    typed_duration = valid_duration(words[2]) if len(words) > 2 else None
+    typed_duration = corrected_duration(words[2]) if len(words) > 2 else None
     duration = typed_duration or EXAMPLE_DURATION
     rest = words[3:] if typed_duration else words[2:]
     source = None
@@ -37,7 +39,15 @@ def context_example(words: list[str], *, ports: str | None = None, vm: str | Non
         source = valid_source(rest[1])
         rest = rest[2:]
     reason = clean_free_text(" ".join(rest)).strip() or EXAMPLE_REASON
-    return request_example(ports, vm, duration, source, reason)
+    return request_example(ports, vm, duration, source, reason, break_glass)
+
+
+def missing_ports(words: list[str]) -> bool:
+    """`web-01 1h …`: a VM first and a duration second, so only the ports are missing."""
+    if len(words) < 2:
+        return False
+    first = fold(words[0])
+    return not looks_like_ports(first.lower()) and valid_vm_spec(first) and corrected_duration(words[1]) is not None
 
 
 def reject_misspelt_subcommand(words: list[str]) -> None:

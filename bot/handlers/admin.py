@@ -47,8 +47,6 @@ from bot.handlers.views import (
 from bot.home import HomePublisher
 from bot.runtime import Runtime
 from jit.admin import AdminService
-from jit.errors import RequestRejected
-from jit.hints import Command, command_hint
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +56,12 @@ TITLES: dict[Mode, str] = {"enable": "Enable JIT", "edit": "Edit JIT", "disable"
 
 def _vm_name(vm_id: str) -> str:
     return vm_id.rstrip("/").rsplit("/", 1)[-1] or vm_id
+
+
+def _saved_mode(view: dict[str, Any]) -> Mode:
+    """Which modal was submitted (enable, edit or disable), from the title it was opened with."""
+    title = (view.get("title") or {}).get("text")
+    return next((mode for mode, shown in TITLES.items() if shown == title), "edit")
 
 
 class AdminFlows:
@@ -75,7 +79,7 @@ class AdminFlows:
         first = working_modal(title, loading_text(vm) if mode == "disable" else checking_text(vm))
         view_id = await open_modal(self.runtime.slack, trigger_id, first, push=push)
         try:
-            view = await (self._disable_view(vm) if mode == "disable" else self._policy_view(user, vm, mode))
+            view = await (self._disable_view(user, vm) if mode == "disable" else self._policy_view(user, vm, mode))
         except Exception as exc:
             view = notice_modal(title, message_for(exc))
         await update_modal(self.runtime.slack, view_id, view)
@@ -89,14 +93,9 @@ class AdminFlows:
             readiness.vm.ref, readiness.policy, notice=policy_denial_notice(denial) if denial is not None else None
         )
 
-    async def _disable_view(self, vm: str) -> dict[str, Any]:
-        found = await self.admin.find(vm)
-        if await self.runtime.azure.policy_for(found.ref) is None:
-            raise RequestRejected(
-                f"JIT is not configured on `{found.ref.name}`, so there is nothing to disable.",
-                command_hint(Command.LIST, "configured"),
-            )
-        return disable_modal(found.ref)
+    async def _disable_view(self, user: str, vm: str) -> dict[str, Any]:
+        preview = await self.admin.disable_preview(user, vm)
+        return disable_modal(preview.vm.ref, preview.open_now, self.runtime.clock.now())
 
     # -- the Enable JIT button --------------------------------------------------------------------------
 
@@ -140,7 +139,7 @@ class AdminFlows:
         try:
             change = await self.admin.configure(user, vm_id, parsed)
         except Exception as exc:
-            result = not_saved_message(_vm_name(vm_id), message_for(exc))
+            result = not_saved_message(_vm_name(vm_id), message_for(exc), retry=await self._retry_word(vm_id, view))
             await update_by_external_id(
                 self.runtime.slack, result_external_id(view), notice_modal("JIT not saved", result)
             )
@@ -150,12 +149,20 @@ class AdminFlows:
         await self._after_change(user, saved)
         await update_by_external_id(self.runtime.slack, result_external_id(view), notice_modal("JIT saved", saved))
 
+    async def _retry_word(self, vm_id: str, view: dict[str, Any]) -> str:
+        """``enable`` or ``edit``, whichever works on the VM now (``edit`` refuses a VM without a policy); when
+        Azure cannot say, the one whose modal the admin just saved."""
+        try:
+            return (await self.admin.retry_command(vm_id)).value
+        except Exception as exc:
+            log.warning("admin.retry_lookup_failed", extra={"error": type(exc).__name__})
+            return _saved_mode(view)
+
     async def refuse_submission(self, body: dict[str, Any], reply: Message) -> None:
         """Show why a policy or disable submission did nothing, in the modal the ack left saying "saving…"."""
         view = body.get("view") or {}
-        notice = notice_modal(
-            "JIT not changed", not_saved_message(_vm_name(str(view.get("private_metadata", ""))), reply)
-        )
+        vm_name = _vm_name(str(view.get("private_metadata", "")))
+        notice = notice_modal("JIT not changed", not_saved_message(vm_name, reply, retry=_saved_mode(view)))
         await update_by_external_id(self.runtime.slack, result_external_id(view), notice)
 
     # -- the disable confirmation ----------------------------------------------------------------------

@@ -11,8 +11,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.ackpath.fast_ack import immediate_reply
 from bot.blocks.common import Message
-from bot.blocks.errors import rate_limited_message
-from bot.blocks.request import requester_confirmation
+from bot.blocks.errors import error_message, rate_limited_message
+from bot.blocks.hints import hint_command
+from bot.blocks.request import cancel_reply
 from bot.grammar import (
     Cancel,
     Command,
@@ -66,7 +67,9 @@ class CommandHandlers:
         user = str(body.get("user_id", ""))
         try:
             command = parse_command(str(body.get("text", "")))
-        except GrammarError:
+        except GrammarError as exc:
+            if exc.request is not None:
+                await respond(**_ephemeral(await self.corrected(user, exc)))
             return
         if isinstance(command, Help) and command.topic is None:
             return
@@ -81,6 +84,19 @@ class CommandHandlers:
             reply = message_for(exc)
         if reply is not None:
             await respond(**_ephemeral(reply))
+
+    async def corrected(self, user: str, mistake: GrammarError) -> Message:
+        """A mistake in a request, with the corrected request checked against the VM (or why none would pass);
+        the grammar's own example when that check cannot run."""
+        assert mistake.request is not None
+        try:
+            found = await self.runtime.service.suggest(user, mistake.request)
+        except Exception as exc:
+            log.warning("command.suggestion_unchecked", extra={"error": type(exc).__name__})
+            return error_message(mistake.problem, mistake.example)
+        if found.hint is None:
+            return error_message(f"{mistake.problem} {found.why_none}")
+        return error_message(mistake.problem, hint_command(found.hint))
 
     async def _over_the_limit(self, user: str, command: Command) -> Message | None:
         """Count a costly command; over ``JITBOT_COMMANDS_PER_MINUTE`` it is refused (audited) with when to retry."""
@@ -113,7 +129,7 @@ class CommandHandlers:
             return None
         if isinstance(command, Cancel):
             decision = await self.runtime.service.cancel(command.request_id, user)
-            return requester_confirmation(decision.request)
+            return cancel_reply(decision.request, acted=decision.acted)
         if isinstance(command, Extend | Revoke):
             return await LifecycleHandlers(self.runtime).command(user, command)
         from bot.handlers.subcommands import run_subcommand

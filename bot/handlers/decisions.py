@@ -1,7 +1,9 @@
 """Approve / Deny clicks (on the card or in App Home): ack at once, decide in a lazy listener.
 
-The card is updated by the outcome item; a refused or late click is answered to the clicker alone — ephemerally
-under the card, or in a small modal for App Home clicks, which carry no response_url.
+Deny on a request opens a modal for an optional reason first (once the clicker is known to be allowed to deny);
+submitting it denies. Deny on an extension decides at once. The card is updated by the outcome item; a refused or
+late click is answered to the clicker alone — ephemerally under the card, or in a small modal for App Home clicks,
+which carry no response_url; a refused submission is shown in the modal the ack left saying "denying…".
 """
 
 from __future__ import annotations
@@ -12,14 +14,25 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
+from bot.blocks.admin_views import notice_modal, working_modal
+from bot.blocks.common import Message
 from bot.blocks.decisions import already_decided_message
+from bot.blocks.deny_modal import denied_by_you_message, deny_modal, deny_reason
 from bot.blocks.lifecycle import click_reply
 from bot.handlers.errors import message_for
-from bot.handlers.views import tell_clicker
+from bot.handlers.views import (
+    clicked_user,
+    in_modal,
+    open_modal,
+    result_external_id,
+    tell_clicker,
+    update_by_external_id,
+)
 from bot.logs import request_id_var
 from bot.runtime import Runtime
 from jit.errors import UnknownRequest
 from jit.extensions import parse_extension_ref
+from jit.model import AccessRequest, RequestState
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +58,67 @@ class DecisionHandlers:
         await self._decide(body, respond, approve=True)
 
     async def deny(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
-        """Deny a pending request."""
-        await self._decide(body, respond, approve=False)
+        """Deny an extension at once; for a request, ask for an optional reason in a modal first."""
+        user, request_id = _clicked(body)
+        if parse_extension_ref(request_id):
+            await self._decide(body, respond, approve=False)
+            return
+        request_id_var.set(request_id or "-")
+        try:
+            request = await self.runtime.service.may_deny(request_id, user)
+        except UnknownRequest as exc:
+            await self._unknown(body, respond, user, request_id, exc)
+            return
+        except Exception as exc:
+            await tell_clicker(self.runtime.slack, body, respond, message_for(exc))
+            return
+        if request.state is not RequestState.PENDING:
+            await tell_clicker(self.runtime.slack, body, respond, already_decided_message(request))
+            return
+        trigger_id = str(body.get("trigger_id", ""))
+        await open_modal(self.runtime.slack, trigger_id, deny_modal(request), push=in_modal(body))
+
+    async def ack_deny(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The approver submitted the deny modal: show "denying…" at once; the denial runs after the ack."""
+        view = body.get("view") or {}
+        working = working_modal("Deny request", "Denying the request…", external_id=result_external_id(view))
+        await ack(response_action="update", view=working)
+
+    async def deny_submitted(self, body: dict[str, Any]) -> None:
+        """Deny with the typed reason; the modal shows the result (or why nothing happened)."""
+        view = body.get("view") or {}
+        user, request_id = clicked_user(body), str(view.get("private_metadata", ""))
+        request_id_var.set(request_id or "-")
+        try:
+            decision = await self.runtime.service.deny(request_id, user, deny_reason(view.get("state") or {}))
+        except Exception as exc:
+            await self.refuse_submission(body, message_for(exc))
+            return
+        if not decision.acted:
+            await self.refuse_submission(body, already_decided_message(decision.request))
+            return
+        self._count(decision.request)
+        result = notice_modal("Request denied", denied_by_you_message(decision.request))
+        await update_by_external_id(self.runtime.slack, result_external_id(view), result)
+
+    async def refuse_submission(self, body: dict[str, Any], reply: Message) -> None:
+        """Show why a deny submission did nothing, in the modal the ack left saying "denying…"."""
+        view = body.get("view") or {}
+        await update_by_external_id(self.runtime.slack, result_external_id(view), notice_modal("Not denied", reply))
+
+    async def _unknown(
+        self, body: dict[str, Any], respond: AsyncRespond | None, user: str, request_id: str, exc: Exception
+    ) -> None:
+        await self.runtime.store.record(
+            "unknown_request_click", actor=user, request_id=None, detail={"value": request_id[:64]}
+        )
+        await tell_clicker(self.runtime.slack, body, respond, message_for(exc))
+
+    def _count(self, request: AccessRequest) -> None:
+        wait = (request.decided_at or request.created_at) - request.created_at
+        self.runtime.metrics.approval_wait.observe(wait.total_seconds())
+        self.runtime.metrics.requests.labels(outcome=request.state.value).inc()
+        log.info("request.decided", extra={"jit_request": request.id, "state": request.state.value})
 
     async def _decide(self, body: dict[str, Any], respond: AsyncRespond | None, *, approve: bool) -> None:
         user, request_id = _clicked(body)
@@ -55,10 +127,7 @@ class DecisionHandlers:
         try:
             decision = await (service.approve if approve else service.deny)(request_id, user)
         except UnknownRequest as exc:
-            await self.runtime.store.record(
-                "unknown_request_click", actor=user, request_id=None, detail={"value": request_id[:64]}
-            )
-            await tell_clicker(self.runtime.slack, body, respond, message_for(exc))
+            await self._unknown(body, respond, user, request_id, exc)
             return
         except Exception as exc:
             await tell_clicker(self.runtime.slack, body, respond, message_for(exc))
@@ -72,8 +141,4 @@ class DecisionHandlers:
             reply = already_decided_message(decision.request)
             await tell_clicker(self.runtime.slack, body, respond, reply)
             return
-        request = decision.request
-        wait = (request.decided_at or request.created_at) - request.created_at
-        self.runtime.metrics.approval_wait.observe(wait.total_seconds())
-        self.runtime.metrics.requests.labels(outcome=request.state.value).inc()
-        log.info("request.decided", extra={"jit_request": request.id, "state": request.state.value})
+        self._count(decision.request)

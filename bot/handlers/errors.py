@@ -10,8 +10,9 @@ import redis.exceptions
 from bot.blocks.common import Message
 from bot.blocks.errors import error_message, refusal_message, unavailable_message
 from bot.blocks.hints import hint_command
+from bot.blocks.jit_off import jit_off_message
 from bot.grammar import GrammarError
-from jit.errors import NotAllowed, RequestRejected, TemporarilyUnavailable, UnknownRequest
+from jit.errors import JitOff, NotAllowed, RequestRejected, TemporarilyUnavailable, UnknownRequest
 from jit.hints import request_hint
 from jit.ports.azure_errors import AzureJitError, VmAmbiguous
 
@@ -22,6 +23,8 @@ def message_for(exc: BaseException) -> Message:
     """The message for ``exc``; unexpected errors get a generic apology (details only in the logs)."""
     if isinstance(exc, GrammarError):
         return error_message(exc.problem, exc.example or None)
+    if isinstance(exc, JitOff):
+        return jit_off_message(exc.vm_label, exc.reasons)
     if isinstance(exc, RequestRejected):
         return error_message(exc.problem, hint_command(exc.hint) if exc.hint else None)
     if isinstance(exc, NotAllowed):

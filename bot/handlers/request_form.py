@@ -1,4 +1,10 @@
-"""``/jit`` with nothing after it: the request form modal, and what happens when it is submitted."""
+"""``/jit`` with nothing after it: the request form modal, and what happens when it is submitted.
+
+The ack shows grammar mistakes under their inputs, or swaps the form for a "checking…" view; after the ack the
+request goes through the same use case as a typed `/jit`. A refusal brings the form back with everything typed in
+it, the refusal on top and notes under the fields to change; a request that went through shows its confirmation
+in the modal and, as a durable copy, where the form was opened.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,22 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from bot.blocks.admin_views import notice_modal, working_modal
 from bot.blocks.common import Message
-from bot.blocks.request_form import parse_request_form, request_form_modal
+from bot.blocks.request_form import (
+    field_notes,
+    parse_request_form,
+    request_form_modal,
+    typed_values,
+)
+from bot.grammar import RequestAccess
 from bot.handlers.errors import message_for
 from bot.handlers.requesting import submit_request, tell_requester
+from bot.handlers.views import result_external_id, update_by_external_id
 from bot.runtime import Runtime
+from jit.errors import RequestRejected
+from jit.hints import Hint, request_hint
+from jit.ports.azure_errors import AzureJitError, VmAmbiguous
 
 log = logging.getLogger(__name__)
 
@@ -30,36 +47,56 @@ class RequestFormHandlers:
         await self.runtime.slack.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
 
     async def ack_submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Field errors go back inline on the right input; a well-formed form closes at once."""
-        parsed = parse_request_form((body.get("view") or {}).get("state") or {})
+        """Field errors go back inline on the right inputs; a well-formed form shows "checking…" at once."""
+        view = body.get("view") or {}
+        parsed = parse_request_form(view.get("state") or {})
         if isinstance(parsed, dict):
             await ack(response_action="errors", errors=parsed)
             return
-        await ack()
+        checking = working_modal("Request JIT access", "Checking your request…", external_id=result_external_id(view))
+        await ack(response_action="update", view=checking)
 
     async def submit(self, body: dict[str, Any]) -> None:
-        """Check the request against the policy and rules, then confirm (or explain) to the requester."""
+        """Check the request against the policy and rules, then confirm, or bring the form back to correct."""
         view = body.get("view") or {}
         parsed = parse_request_form(view.get("state") or {})
         if isinstance(parsed, dict):
             return
         user = str((body.get("user") or {}).get("id", ""))
         channel = _channel(view.get("private_metadata", ""))
-        reply: Message
         name = str((body.get("user") or {}).get("username") or (body.get("user") or {}).get("name") or "")
         try:
             reply = await submit_request(self.runtime, user, parsed, requester_name=name, reply_channel=channel)
         except Exception as exc:
-            reply = message_for(exc)
-        await self._tell(user, channel, reply)
+            await self._form_again(view, message_for(exc), field_notes(parsed, _hint_of(exc, parsed)))
+            return
+        await update_by_external_id(self.runtime.slack, result_external_id(view), notice_modal("Your request", reply))
+        await tell_requester(self.runtime, user, channel, reply)
 
     async def refuse(self, body: dict[str, Any], reply: Message) -> None:
-        """Tell the submitter why the submission did nothing (the modal is already closed)."""
-        view = body.get("view") or {}
-        await self._tell(str((body.get("user") or {}).get("id", "")), _channel(view.get("private_metadata", "")), reply)
+        """Show why the submission did nothing in the form itself, with everything typed still in it."""
+        await self._form_again(body.get("view") or {}, reply, {})
 
-    async def _tell(self, user: str, channel: str, reply: Message) -> None:
-        await tell_requester(self.runtime, user, channel, reply)
+    async def _form_again(self, view: dict[str, Any], refusal: Message, notes: dict[str, str]) -> None:
+        form = request_form_modal(
+            default_source=self.runtime.settings.default_source,
+            typed=typed_values(view.get("state") or {}),
+            refusal=refusal,
+            notes=notes,
+        )
+        form["private_metadata"] = str(view.get("private_metadata", ""))
+        await update_by_external_id(self.runtime.slack, result_external_id(view), form)
+
+
+def _hint_of(exc: BaseException, command: RequestAccess) -> Hint | None:
+    """What a refusal suggests, to point at the fields it changes (an ambiguous VM: the VM field)."""
+    if isinstance(exc, VmAmbiguous) and exc.candidates:
+        first = exc.candidates[0]
+        vm = f"{first.resource_group}/{first.name}"
+        return request_hint(command.ports, vm, command.duration, command.source, command.reason)
+    if isinstance(exc, RequestRejected | AzureJitError):
+        return exc.hint
+    return None
 
 
 def _channel(metadata: str) -> str:

@@ -68,7 +68,7 @@ from jit.ports.azure_errors import (
 )
 from jit.resource_ids import id_segments, same_id
 from jit.settings import Settings
-from jit.vm_names import VmSpec, parse_vm_spec
+from jit.vm_names import VmSpec, did_you_mean, parse_vm_spec
 from jit.vm_security import SecurityContext
 
 RawJson = dict[str, Any]
@@ -217,11 +217,7 @@ class AzureGateway:
         if not found and self._refresh_after_miss():
             found = await self._find(wanted)
         if not found:
-            where = f"`{wanted.resource_group}/{wanted.name}`" if wanted.resource_group else f"`{wanted.name}`"
-            raise VmNotFound(
-                f"No VM called {where} in the subscriptions jitbot can see. Check the spelling, or list them:",
-                hint=command_hint(Command.LIST),
-            )
+            raise await self._not_found(wanted)
         if len(found) > 1:
             raise VmAmbiguous(wanted.name, [vm.ref for vm in found])
         return found[0]
@@ -230,6 +226,30 @@ class AzureGateway:
         """The NSGs of the VM's subnets: from Resource Graph when it found the VM, else the subscription's VNets."""
         found = self._directory.subnet_nsgs(item)
         return found if found is not None else await self._subnet_nsgs(item.vm.ref.subscription_id)
+
+    async def _not_found(self, wanted: VmSpec) -> VmNotFound:
+        """The miss, with the VMs the person most likely meant (``web01`` → ``web-01``)."""
+        where = f"`{wanted.resource_group}/{wanted.name}`" if wanted.resource_group else f"`{wanted.name}`"
+        known = [item.vm.ref for item in await self._inventory()]
+        nearest = did_you_mean(wanted, ((ref.subscription_id, ref.resource_group, ref.name) for ref in known))
+        if nearest:
+            return VmNotFound(
+                f"No VM called {where} in the subscriptions jitbot can see. Did you mean "
+                f"{' or '.join(f'`{spec}`' for spec in nearest)}?",
+                nearest=nearest,
+            )
+        return VmNotFound(
+            f"No VM called {where} in the subscriptions jitbot can see. Check the spelling, or list them:",
+            hint=command_hint(Command.LIST),
+        )
+
+    async def _inventory(self) -> list[IndexedVm]:
+        """Every VM in scope: Resource Graph's cached inventory, else each subscription's cached index."""
+        graph = await self._directory.everything()
+        if graph is not None:
+            return graph.items
+        indexes = await asyncio.gather(*(self._vm_index(sub) for sub in await self._source.current()))
+        return [item for index in indexes for item in index]
 
     async def _find(self, wanted: VmSpec) -> list[VirtualMachine]:
         if wanted.subscription_id is None:

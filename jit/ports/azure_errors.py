@@ -28,9 +28,22 @@ class AzureJitError(Exception):
 
 
 class VmNotFound(AzureJitError):
-    """No VM with that name in the configured subscriptions."""
+    """No VM with that name in the configured subscriptions; ``nearest`` are the VMs (as specs a command accepts,
+    each naming exactly one VM) the person most likely meant, best first."""
 
     default_message = "No VM with that name was found in the subscriptions jitbot can see."
+
+    def __init__(
+        self,
+        user_message: str | None = None,
+        *,
+        detail: str = "",
+        status: int | None = None,
+        hint: Hint | None = None,
+        nearest: Sequence[str] = (),
+    ):
+        self.nearest = tuple(nearest)
+        super().__init__(user_message, detail=detail, status=status, hint=hint)
 
 
 class VmAmbiguous(AzureJitError):

@@ -33,12 +33,18 @@ class Notifier(Protocol):
         """Re-render the card for the request's current state (buttons removed once decided)."""
         ...
 
-    async def tell_requester(self, request: AccessRequest) -> None:
-        """DM the requester the outcome for the current state: connection details, denial, failure…"""
+    async def tell_requester(self, request: AccessRequest) -> list[str]:
+        """DM the requester the outcome for the current state: connection details, denial, failure…; returns the
+        references of the posts that carry buttons for this request (empty when none)."""
         ...
 
-    async def reminder(self, request: AccessRequest) -> None:
-        """Access closes soon: DM the requester and post to the on-call channel."""
+    async def reminder(self, request: AccessRequest) -> list[str]:
+        """Access closes soon: DM the requester and post to the on-call channel; returns the references of the
+        posts that carry buttons."""
+        ...
+
+    async def retire_buttons(self, request: AccessRequest, references: Sequence[str]) -> None:
+        """Access has ended: re-render each post named by ``references`` for the current state, with no buttons."""
         ...
 
     async def expired(self, request: AccessRequest) -> None:

@@ -108,7 +108,8 @@ class RequestRecords(Protocol):
         audit: Mapping[str, str] | None = None,
         expect_fields: Mapping[str, object] | None = None,
     ) -> TransitionResult:
-        """Move the request to ``to`` if ``jit.states`` allows it and ``expect_fields`` hold."""
+        """Move the request to ``to`` if ``jit.states`` allows it and ``expect_fields`` hold; the move also
+        unschedules the request's items it leaves without work (``jit.schedule_items.pointless_items``)."""
         ...
 
     async def update_fields(

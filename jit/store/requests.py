@@ -32,6 +32,7 @@ from jit.errors import UnknownRequest
 from jit.model import AccessRequest, RequestState
 from jit.ports.records import CreateResult, RequestNotFound, TooManyPending, TransitionResult, UpdateResult
 from jit.redis_connect import RedisClient
+from jit.schedule_items import pointless_items
 from jit.states import is_terminal, sources_of
 from jit.store import lua
 from jit.store.audit import AuditLog, check_detail, stream_id_ms
@@ -211,7 +212,8 @@ class RequestStore:
     ) -> TransitionResult:
         """Move a request to ``to`` if the state machine allows it from its current state, atomically.
 
-        Sets ``fields`` (None deletes), moves the state indexes, schedules and unschedules items and appends
+        Sets ``fields`` (None deletes), moves the state indexes, schedules and unschedules items (also those the
+        new state leaves without work, ``jit.schedule_items.pointless_items``) and appends
         one audit record (event = new state, with ``from``/``to`` and ``audit``). If the move is illegal,
         nothing is written and ``ok`` is False, which is how concurrent clicks learn they lost.
         ``expect_fields`` adds a compare-and-set guard: each field must hold that value (None: be absent),
@@ -236,7 +238,7 @@ class RequestStore:
             "retention": str(max(retention, 1) if retention else 0),
             "prune_before": _epoch(prune_before),
             "schedule": _schedule_items(schedule or {}),
-            "unschedule": list(unschedule),
+            "unschedule": [*unschedule, *pointless_items(request_id, to, keep=schedule or {})],
             "actor": actor,
             "detail": check_detail(audit or {}),
             "expect_fields": _expectations(expect_fields or {}),

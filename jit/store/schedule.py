@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -167,11 +167,10 @@ class Schedule:
         """Forget a sent-marker, e.g. when sending failed after marking and must be retried."""
         await self._redis.delete(self.keys.done(key))
 
-    async def next_due(self, skip: Collection[str] = ()) -> datetime | None:
-        """When the earliest item (other than those in ``skip``) is due; None when there is none."""
-        first = await self._redis.zrange(self.keys.schedule, 0, len(skip), withscores=True)
-        due = [pair[1] for pair in first if isinstance(pair, tuple | list) and _text(pair[0]) not in skip]
-        return _from_epoch(due[0]) if due else None
+    async def upcoming(self, limit: int) -> list[tuple[str, datetime]]:
+        """The first ``limit`` items and when each is due, earliest first (claimed ones at their lease's end)."""
+        first = await self._redis.zrange(self.keys.schedule, 0, limit - 1, withscores=True)
+        return [(_text(pair[0]), _from_epoch(pair[1])) for pair in first if isinstance(pair, tuple | list)]
 
     async def size(self) -> int:
         """How many items are scheduled (claimed ones included)."""

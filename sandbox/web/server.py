@@ -27,7 +27,6 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from jit.schedule_items import Routine
 from sandbox.arm_outside import OpenPort, OutsideWriteFailed, PortalUser
 from sandbox.slack_driver import DriverResponse, SlackDriver
 from sandbox.slack_state import EventKind, SlackEvent, View
@@ -37,6 +36,7 @@ from sandbox.web.clock import SandboxClock
 from sandbox.web.forms import FormError, form_state
 from sandbox.web.home_event import app_home_opened, send_event
 from sandbox.web.live import ChangeFeed
+from sandbox.web.next_event import next_event
 from sandbox.web.slack_view import FILES_PATH, conversations_for, may_see_file, slack_snapshot
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,6 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_FAST_FORWARD = timedelta(days=1)
-HOUSEKEEPING = frozenset(routine.value for routine in Routine)
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,6 @@ class PortalDemo:
 
 
 PORTAL_DEMO = PortalDemo()
-"""Schedule items that are the bot's own upkeep, not events for people: "Next event" skips them."""
 HEARTBEAT_SECONDS = 15.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -286,7 +284,7 @@ class SandboxWeb:
 
     async def _clock_json(self) -> dict[str, Any]:
         now = self.stack.clock.now()
-        next_due = await self.stack.runtime.schedule.next_due(skip=HOUSEKEEPING)
+        next_due = await next_event(self.stack.runtime.schedule, self.stack.runtime.store)
         return {
             "now": now.astimezone(UTC).isoformat(),
             "offset_seconds": int(self.clock.offset.total_seconds()) if self.clock else 0,
@@ -447,7 +445,7 @@ class SandboxWeb:
             raise ApiError(409, "this sandbox runs on the wall clock")
         now = self.clock.now()
         if body.get("to") == "next":
-            due = await self.stack.runtime.schedule.next_due(skip=HOUSEKEEPING)
+            due = await next_event(self.stack.runtime.schedule, self.stack.runtime.store)
             if due is None:
                 raise ApiError(409, "nothing is scheduled")
             jump = max(due - now, timedelta(0)) + timedelta(seconds=1)

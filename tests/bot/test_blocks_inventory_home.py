@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.blocks.home import home_view
+from bot.blocks.home import CANCEL_ACTION, home_view
 from bot.blocks.inventory import (
     ENABLE_ACTION,
     LIST_MORE_ACTION,
@@ -225,6 +225,20 @@ def test_home_view_for_an_admin_with_everything() -> None:
     tabs = [decode_page(value) for action, value in found if action == LIST_TAB_ACTION]
     assert tabs == [PageRef(t) for t in JitSupport]
     assert "*Configured*: 12 VMs" in text
+
+
+def test_each_pending_request_on_home_has_a_cancel_button_with_a_confirmation() -> None:
+    first, second = access_request(id="jr-pending1"), access_request(id="jr-pending2", ports=(3389,))
+
+    view = home_view(now=NOW, pending=[first, second], awaiting_me=[access_request(id="jr-waiting1")])
+
+    check_view(view)
+    cancels = [b for b in buttons(view["blocks"]) if b["action_id"] == CANCEL_ACTION]
+    assert [b["value"] for b in cancels] == ["jr-pending1", "jr-pending2"]
+    confirm = cancels[1]["confirm"]
+    assert confirm["title"]["text"] == "Cancel this request?"
+    assert "jr-pending2 for 3389 (RDP) on web-01 will be withdrawn" in confirm["text"]["text"]
+    assert (confirm["confirm"]["text"], confirm["deny"]["text"]) == ("Cancel request", "Keep it")
 
 
 def test_home_view_for_a_member_with_nothing() -> None:

@@ -201,3 +201,25 @@ def test_review_overdue_and_review_reply() -> None:
     assert [b["action_id"] for b in buttons(overdue.blocks)] == [ACK_REVIEW_ACTION]
     assert "recorded" in all_text(review_reply(request, acted=True))
     assert f"<@{APPROVER}>" in all_text(review_reply(_glass(reviewed_by=APPROVER), acted=False))
+
+
+def test_the_overdue_review_never_asks_the_person_who_used_break_glass() -> None:
+    own = decided(
+        RequestState.ACTIVE,
+        requester="U0ADMIN001",
+        approver=None,
+        extra={"break_glass": "true", "approvers": "S0APPROVRS,U0ADMIN001", "escalate_to": "U0ADMIN001"},
+    )
+    overdue = review_overdue_message(own, 1)
+    check_message(overdue)
+    text = all_text(overdue)
+    asked = text.split("please review it")[0].split("without approval.")[1]
+    assert "<@U0ADMIN001>" not in asked and "<!subteam^S0APPROVRS>" in asked
+    assert "anyone of you but <@U0ADMIN001>, who used it" in text
+    alone = decided(
+        RequestState.ACTIVE,
+        requester="U0ADMIN001",
+        approver=None,
+        extra={"break_glass": "true", "approvers": "U0ADMIN001"},
+    )
+    assert "other than <@U0ADMIN001>, who used it, must review it" in all_text(review_overdue_message(alone, 1))

@@ -10,8 +10,10 @@ import pytest
 from bot.blocks.notices import (
     EXTEND_ACTION,
     REVOKE_ACTION,
+    access_ended_post,
     approved_notice,
     expired_notice,
+    offers_extend_or_close,
     outcome_notice,
     reminder_notice,
     revoked_notice,
@@ -144,6 +146,16 @@ def test_notices_about_break_glass_access_are_flagged() -> None:
     assert "break-glass" in notice.blocks[-1]["elements"][0]["text"]
     plain = revoked_notice(decided(RequestState.REVOKED, reason="db down"))
     assert "break-glass" not in plain.blocks[-1]["elements"][0]["text"]
+
+
+@pytest.mark.parametrize("state", [RequestState.EXPIRED, RequestState.REVOKED, RequestState.SUPERSEDED])
+def test_a_post_whose_access_ended_says_how_and_offers_no_buttons(state: RequestState) -> None:
+    ended = access_ended_post(decided(state))
+    check_message(ended)
+    assert not offers_extend_or_close(ended) and buttons(ended.blocks) == []
+    assert offers_extend_or_close(approved_notice(decided(RequestState.ACTIVE)))
+    assert not offers_extend_or_close(outcome_notice(decided(RequestState.SUPERSEDED))), "Ask again stays"
+    assert "jr-4kQ9xZ2mP7sT" in all_text(ended) and "Extend and Close are gone" in all_text(ended)
 
 
 @pytest.mark.parametrize("state", list(RequestState), ids=[s.value for s in RequestState])

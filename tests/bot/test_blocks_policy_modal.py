@@ -22,8 +22,17 @@ from bot.blocks.policy_modal import (
     recommended_ports,
 )
 from bot.blocks.policy_submission import parse_policy_submission
-from jit.model import JitPolicy, PolicyPort, PortProtocol
-from tests.bot.blocks_support import all_text, check_message, check_view, set_value, state_from_view, texts, vm_ref
+from jit.model import HeldPort, HolderView, JitPolicy, PolicyPort, PortProtocol
+from tests.bot.blocks_support import (
+    NOW,
+    all_text,
+    check_message,
+    check_view,
+    set_value,
+    state_from_view,
+    texts,
+    vm_ref,
+)
 
 VM = vm_ref()
 
@@ -266,9 +275,34 @@ def test_saved_and_disabled_confirmations() -> None:
 
 
 def test_disable_confirmation_modal() -> None:
-    view = disable_modal(VM)
+    view = disable_modal(VM, (), NOW)
     check_view(view)
     assert view["callback_id"] == DISABLE_CALLBACK_ID
     assert view["private_metadata"] == VM.id
     assert view["submit"]["text"] == "Disable JIT"
     assert "may leave them open" in "\n".join(texts(view["blocks"]))
+    assert "open on this VM right now" not in "\n".join(texts(view["blocks"]))
+
+
+def test_disable_confirmation_warns_about_open_grants_and_what_becomes_of_them() -> None:
+    until = NOW + timedelta(minutes=40)
+    open_now = (
+        HeldPort(22, until, (HolderView(until, "U0ENGINE01", True, "203.0.113.7", request_id="jr-1"),)),
+        HeldPort(3389, until, (HolderView(until, "pat@contoso.com", False, "198.51.100.9"),)),
+    )
+
+    view = disable_modal(VM, open_now, NOW)
+
+    check_view(view)
+    text = "\n".join(texts(view["blocks"]))
+    assert ":warning: *2 ports are open on this VM right now.*" in text
+    assert "• 22 (SSH) until <!date^" in text and "(40m left): <@U0ENGINE01> from `203.0.113.7`" in text
+    assert "`pat@contoso.com` (outside jitbot)" in text
+    assert (
+        "Disabling JIT does not close them: Azure keeps what it opened until the end shown" in text
+        and "`/jit revoke <request-id>`" in text
+    )
+    many = tuple(HeldPort(1000 + i, until, (HolderView(until, "U0ENGINE01", True),)) for i in range(25))
+    crowded = disable_modal(VM, many, NOW)
+    check_view(crowded)
+    assert "• and 15 more" in "\n".join(texts(crowded["blocks"]))

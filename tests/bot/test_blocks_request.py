@@ -11,6 +11,7 @@ from bot.blocks.request import (
     APPROVE_ACTION,
     DENY_ACTION,
     approval_card,
+    cancel_reply,
     requester_confirmation,
 )
 from jit.card_context import RequesterHistory, card_context_extras
@@ -175,6 +176,57 @@ def test_requester_confirmation_has_the_request_id_and_where_it_went() -> None:
     assert "/jit cancel jr-4kQ9xZ2mP7sT" in text
     again = all_text(requester_confirmation(access_request(), already_pending=True))
     assert "already have this request waiting" in again
+
+
+def test_a_decided_request_shows_only_approvals_that_happened() -> None:
+    glass = all_text(approval_card(decided(RequestState.ACTIVE, approver=None, approvals=(),
+                                           extra={"break_glass": "true", "quorum": "2"})))  # fmt: skip
+    assert "Access open" in glass and "Approvals:" not in glass and "nobody yet" not in glass
+    for state in (RequestState.TIMED_OUT, RequestState.CANCELLED, RequestState.DENIED):
+        assert "nobody yet" not in all_text(approval_card(decided(state, approvals=(), extra={"quorum": "2"})))
+    partly = all_text(approval_card(decided(RequestState.DENIED, approvals=("U0FIRST01",), extra={"quorum": "2"})))
+    assert "*Approvals:* 1 of 2 (<@U0FIRST01>)" in partly
+
+
+@pytest.mark.parametrize(
+    ("request_extra", "state"),
+    [({"auto_approved": "oncall-night"}, RequestState.ACTIVE), ({"break_glass": "true"}, RequestState.ACTIVE),
+     ({"break_glass": "true"}, RequestState.APPROVED)],
+)  # fmt: skip
+def test_a_request_granted_at_once_is_not_confirmed_as_waiting(
+    request_extra: dict[str, str], state: RequestState
+) -> None:
+    confirmation = requester_confirmation(decided(state, approver=None, extra=request_extra))
+    check_message(confirmation)
+    text = all_text(confirmation)
+    assert "/jit cancel" not in text and "when it is decided" not in text
+    if state is RequestState.ACTIVE:
+        assert "`/jit revoke jr-4kQ9xZ2mP7sT`" in text
+
+
+def test_a_finished_request_offers_no_next_step() -> None:
+    for state in (RequestState.DENIED, RequestState.EXPIRED, RequestState.CANCELLED, RequestState.FAILED):
+        text = all_text(requester_confirmation(decided(state)))
+        assert "/jit cancel" not in text and "/jit revoke" not in text
+
+
+def test_cancel_says_what_happened_this_time() -> None:
+    first = cancel_reply(decided(RequestState.CANCELLED), acted=True)
+    again = cancel_reply(decided(RequestState.CANCELLED), acted=False)
+    check_message(first)
+    check_message(again)
+    assert "is cancelled" in all_text(first)
+    assert "already cancelled" in all_text(again)
+    for reply in (first, again):
+        assert "/jit cancel" not in all_text(reply) and "when it is decided" not in all_text(reply)
+
+
+def test_cancel_of_a_request_decided_meanwhile_says_its_state_and_what_it_allows() -> None:
+    active = all_text(cancel_reply(decided(RequestState.ACTIVE), acted=False))
+    assert "can no longer be cancelled" in active and "Access open" in active
+    assert "`/jit revoke jr-4kQ9xZ2mP7sT`" in active
+    denied = all_text(cancel_reply(decided(RequestState.DENIED), acted=False))
+    assert "*Denied*" in denied and "/jit" not in denied
 
 
 def test_the_card_shows_the_security_context_and_history_it_was_posted_with() -> None:

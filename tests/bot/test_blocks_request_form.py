@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.blocks.errors import error_message
 from bot.blocks.request_form import (
     DURATION_BLOCK,
     PORTS_BLOCK,
@@ -14,10 +15,13 @@ from bot.blocks.request_form import (
     REQUEST_CALLBACK_ID,
     SOURCE_BLOCK,
     VM_BLOCK,
+    field_notes,
     parse_request_form,
     request_form_modal,
+    typed_values,
 )
 from bot.grammar import RequestAccess
+from jit.hints import Command, command_hint, request_hint
 from tests.bot.blocks_support import check_view, set_value, state_from_view, texts
 
 
@@ -75,3 +79,33 @@ def test_malformed_state_gives_errors() -> None:
     result = parse_request_form({"values": None})
     assert isinstance(result, dict)
     assert {PORTS_BLOCK, VM_BLOCK, DURATION_BLOCK} <= set(result)
+
+
+def test_the_form_comes_back_with_what_was_typed_the_refusal_on_top_and_notes_under_fields() -> None:
+    typed = {PORTS_BLOCK: "rdp", VM_BLOCK: "web-01", DURATION_BLOCK: "5h", REASON_BLOCK: "INC-1 <!channel>"}
+    refusal = error_message("Port 3389 is not in web-01's JIT policy.", "/jit ssh web-01 3h INC-1")
+
+    view = request_form_modal(
+        typed=typed, refusal=refusal, notes={PORTS_BLOCK: "Try `ssh`.", DURATION_BLOCK: "Try `3h`."}
+    )
+
+    check_view(view)
+    assert typed_values(state_from_view(view)) == typed
+    kinds = [(b["type"], b.get("block_id")) for b in view["blocks"]]
+    assert kinds[0] == ("section", None) and "not in web-01's JIT policy" in view["blocks"][0]["text"]["text"]
+    notes = {view["blocks"][i - 1]["block_id"]: b["elements"][0]["text"] for i, b in enumerate(view["blocks"])
+             if b["type"] == "context" and b["elements"][0]["text"].startswith(":point_up:")}  # fmt: skip
+    assert notes == {PORTS_BLOCK: ":point_up: Try `ssh`.", DURATION_BLOCK: ":point_up: Try `3h`."}
+
+
+def test_field_notes_name_only_the_fields_a_suggestion_changes() -> None:
+    typed = RequestAccess((3389, 8080), "web-01", timedelta(hours=5), "203.0.113.7", "checking")
+
+    changed = field_notes(typed, request_hint((8080,), "web-01", timedelta(hours=1), "203.0.113.7", "checking"))
+
+    assert changed == {PORTS_BLOCK: "Try `8080`.", DURATION_BLOCK: "Try `1h`."}
+    assert field_notes(typed, command_hint(Command.LIST)) == {VM_BLOCK: "Check the VM's name: `/jit list` shows them."}
+    assert field_notes(typed, command_hint(Command.STATUS)) == {}
+    assert field_notes(typed, None) == {}
+    reason = field_notes(typed, request_hint((3389, 8080), "web-01", timedelta(hours=5), None, "INC-1 checking"))
+    assert reason == {REASON_BLOCK: "Try: `INC-1 checking`."}

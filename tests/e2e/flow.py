@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sandbox.slack_driver import SlackDriver
-from sandbox.slack_state import Message
+from sandbox.slack_driver import DriverResponse, SlackDriver
+from sandbox.slack_state import Message, View
 from sandbox.slack_workspace import APPROVAL_CHANNEL
 from sandbox.stack import Stack
 
@@ -25,6 +25,24 @@ async def request_card(stack: Stack, user: str, text: str) -> tuple[Message, str
     value = next(b.value for b in card.buttons() if b.action_id == "jit_approve")
     assert value
     return card, str(value)
+
+
+async def deny_modal(stack: Stack, approver: str) -> View:
+    """The Deny button's reason modal, once it is on top of ``approver``'s screen."""
+
+    def ready() -> View | None:
+        views = stack.slack.views_for(approver)
+        return views[-1] if views and views[-1].callback_id == "jit_deny_modal" else None
+
+    return await stack.slack.wait_until(ready)
+
+
+async def deny(stack: Stack, approver: str, card: Message, request_id: str, reason: str = "") -> DriverResponse:
+    """``approver`` clicks Deny on the card and submits the reason modal (empty: no reason); returns the click."""
+    click = await driver_of(stack).click(approver, card, "jit_deny", request_id)
+    modal = await deny_modal(stack, approver)
+    await driver_of(stack).submit_view(approver, modal, {"reason": reason} if reason else None)
+    return click
 
 
 def card_now(stack: Stack, card: Message) -> Message:
@@ -69,5 +87,8 @@ async def dm_to(stack: Stack, user: str, contains: str, timeout: float = 5.0) ->
 
 
 def dms_containing(stack: Stack, user: str, contains: str) -> int:
-    """How many DMs to ``user`` contain ``contains``."""
-    return sum(contains.lower() in (m.text + str(m.blocks)).lower() for m in stack.slack.dms_with(user))
+    """How many DMs sent to ``user`` said ``contains`` when they were posted (a later update, such as the
+    Extend / Close buttons leaving once access ended, is not another DM)."""
+    return sum(
+        contains.lower() in (m.versions[0].text + str(m.versions[0].blocks)).lower() for m in stack.slack.dms_with(user)
+    )

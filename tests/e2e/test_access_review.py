@@ -23,7 +23,7 @@ from sandbox.slack import SlackEmulator
 from sandbox.slack_state import Message
 from sandbox.slack_workspace import APPROVER_1, APPROVER_2, ENGINEER, ONCALL_CHANNEL
 from sandbox.stack import Stack, StackOptions
-from tests.e2e.flow import dm_to, driver_of, ephemeral_reply, request_card, wait_card_decided
+from tests.e2e.flow import deny, dm_to, driver_of, ephemeral_reply, request_card, wait_card_decided
 from tests.e2e.lifecycle_support import poll
 from tests.reliability.world import KEY_PREFIX, World
 
@@ -60,7 +60,7 @@ def _file_bytes(slack: SlackEmulator, file: dict[str, Any]) -> bytes:
 async def test_an_approver_gets_the_review_by_dm_with_chart_and_csv(timed_stack: Stack, clock: ManualClock) -> None:
     driver = driver_of(timed_stack)
     denied_card, denied = await request_card(timed_stack, ENGINEER, "ssh web-01 30m just looking")
-    await driver.click(APPROVER_2, denied_card, "jit_deny", denied)
+    await deny(timed_stack, APPROVER_2, denied_card, denied)
     await wait_card_decided(timed_stack, denied_card)
     card, granted = await request_card(timed_stack, ENGINEER, "ssh web-01 1h deploy")
     await driver.click(APPROVER_1, card, "jit_approve", granted)

@@ -17,6 +17,7 @@ from sandbox.redis_server import RedisServer
 from sandbox.slack_state import View
 from sandbox.slack_workspace import ADMIN, APPROVER_1, ENGINEER
 from sandbox.stack import Stack
+from tests.e2e.flow import driver_of, request_card, wait_card_decided
 from tests.e2e.portal_support import (
     blocks_text,
     new_ephemeral,
@@ -181,6 +182,34 @@ async def test_disable_asks_first_then_removes_only_that_vm(stack: Stack) -> Non
     assert [c.operation for c in stack.arm.writes()] == ["jit.put"]
     records = await audit(stack, "policy_disabled")
     assert len(records) == 1 and records[0].actor == ADMIN and records[0].detail["after"] == "[]"
+
+
+async def test_disable_warns_about_open_grants_which_stay_open_as_it_says(stack: Stack) -> None:
+    card, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h fixing deploy")
+    await driver_of(stack).click(APPROVER_1, card, "jit_approve", request_id)
+    await wait_card_decided(stack, card)
+    await stack.slack.wait_until(lambda: stack.arm.jit.grants or None)
+
+    await driver_of(stack).slash_command(ADMIN, "disable web-01")
+    confirm = await top_view(stack, ADMIN, "jit_disable_modal")
+
+    text = view_text(confirm)
+    assert "1 port is open on this VM right now." in text and "Disabling JIT does not close it" in text
+    assert "22 (SSH) until" in text and f"<@{ENGINEER}> from `203.0.113.10/32`" in text
+    await driver_of(stack).submit_view(ADMIN, confirm)
+    await wait_title(stack, confirm, "JIT disabled")
+    assert [(g.vm_id.lower(), g.number) for g in stack.arm.jit.grants] == [(vm_id(stack, "web-01"), 22)]
+    assert (await stack.runtime.store.get(request_id)).state.value == "active"  # type: ignore[union-attr]
+
+
+async def test_disable_on_a_vm_without_jit_says_there_is_nothing_to_disable(stack: Stack) -> None:
+    await driver_of(stack).slash_command(ADMIN, "disable build-01")
+
+    notice = await top_view(stack, ADMIN, "jit_notice_modal")
+
+    assert "JIT is not configured on `build-01`, so there is nothing to disable." in view_text(notice)
+    assert "/jit list configured" in view_text(notice)
+    assert stack.arm.writes() == []
 
 
 async def test_disabling_the_last_vm_deletes_the_policy(stack: Stack) -> None:

@@ -71,6 +71,7 @@ async def test_a_refused_enable_is_explained_and_the_vm_is_then_listed_as_unsupp
     assert "vault-01" in text and "was *not* changed" in text
     assert f"the Azure Policy assignment {SHOWN_ASSIGNMENT} does not allow just-in-time access" in text
     assert "ask the owner of that assignment for an exemption" in text
+    assert "`/jit enable vault-01`" in text and "/jit edit" not in text, "vault-01 has no policy to edit"
     assert [(c.operation, c.status) for c in stack.arm.writes()] == [("jit.put", 403)]
     assert policy_entries(stack) == before
     [record] = [r async for r in stack.runtime.audit.entries() if r.event == "azure_policy_denied"]

@@ -191,3 +191,23 @@ async def test_a_trusted_proxy_that_names_nobody_is_refused_and_the_link_still_w
     [refused] = await audited(stack, "source_link_refused")
     assert refused.detail["why"] == "no_address"
     assert (await confirm(url, token, {"X-Forwarded-For": "198.51.100.23"}))[0] == 200
+
+
+async def test_me_in_the_request_form_sends_the_link_and_confirming_makes_the_request(stack: Stack) -> None:
+    await driver_of(stack).slash_command(ENGINEER, "")
+    view = await stack.slack.wait_until(
+        lambda: next((v for v in stack.slack.views_for(ENGINEER) if v.callback_id == "jit_request_modal"), None)
+    )
+    values = {"request_ports": "ssh", "request_vm": "web-01", "request_duration": "45m", "request_reason": "form"}
+
+    response = await driver_of(stack).submit_view(ENGINEER, view, {**values, "request_source": "me"})
+
+    assert response.status == 200
+    reply = await ephemeral_reply(stack, ENGINEER, "/from-me/")
+    found = LINK.search(reply)
+    assert found, reply
+    assert cards(stack) == [], "nothing is asked before the address is confirmed"
+    status, _ = await confirm(found.group(0), found.group(0).rsplit("/", 1)[1])
+    assert status == 200
+    (request,) = await stack.runtime.store.by_requester(ENGINEER)
+    assert request.source == "127.0.0.1" and request.reason == "form"

@@ -15,6 +15,7 @@ from sandbox.redis_server import RedisServer
 from sandbox.slack_state import Message, View
 from sandbox.slack_workspace import ADMIN, APPROVAL_CHANNEL, APPROVER_1, APPROVER_2, ENGINEER, ONCALL
 from sandbox.stack import Stack
+from tests.e2e.flow import deny_modal
 from tests.e2e.portal_support import (
     BIG_COUNT,
     big_inventory,
@@ -115,6 +116,7 @@ async def test_deny_from_home(stack: Stack) -> None:
     await home_of(stack, APPROVER_2, lambda t: "Waiting for your approval* (1)" in t)
     stack.arm.reset_calls()
     await stack.driver.click_home(APPROVER_2, "jit_deny", request_id)
+    await stack.driver.submit_view(APPROVER_2, await deny_modal(stack, APPROVER_2))
     await stack.slack.wait_until(lambda: not stack.slack.message(APPROVAL_CHANNEL, card.ts).buttons())
     request = await stack.runtime.store.get(request_id)
     assert request is not None and request.state.value == "denied"
@@ -122,6 +124,26 @@ async def test_deny_from_home(stack: Stack) -> None:
     await home_of(stack, ENGINEER, lambda t: "Your pending requests* (0)" in t and "Your open access* (0)" in t)
     never_opened = {APPROVER_1, ADMIN, ONCALL}
     assert not [c for c in stack.slack.calls_to("views.publish") if c.args.get("user_id") in never_opened]
+
+
+async def test_cancel_a_pending_request_from_home(stack: Stack) -> None:
+    assert stack.driver is not None
+    await open_home(stack, ENGINEER)
+    await open_home(stack, APPROVER_1)
+    card, request_id = await request_access(stack)
+    home = await home_of(stack, ENGINEER, lambda t: "Your pending requests* (1)" in t)
+    assert ("jit_cancel", request_id) in {(b.action_id, str(b.value)) for b in home.buttons()}
+
+    await stack.driver.click_in_view(APPROVER_1, home, "jit_cancel", request_id)
+    await stack.slack.wait_until(_told(stack, APPROVER_1, "Only the person who asked can cancel"))
+    assert (await stack.runtime.store.get(request_id)).state.value == "pending"  # type: ignore[union-attr]
+    await stack.driver.click_home(ENGINEER, "jit_cancel", request_id)
+
+    await stack.slack.wait_until(lambda: not stack.slack.message(APPROVAL_CHANNEL, card.ts).buttons())
+    assert (await stack.runtime.store.get(request_id)).state.value == "cancelled"  # type: ignore[union-attr]
+    await home_of(stack, ENGINEER, lambda t: "Your pending requests* (0)" in t)
+    await home_of(stack, APPROVER_1, lambda t: "Waiting for your approval* (0)" in t)
+    assert [r.actor for r in await audited(stack, "cancel_refused", 1)] == [APPROVER_1]
 
 
 async def test_a_forged_home_click_follows_the_card_rules(stack: Stack) -> None:

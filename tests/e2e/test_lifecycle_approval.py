@@ -11,7 +11,7 @@ from jit.model import RequestState
 from sandbox.redis_server import RedisServer
 from sandbox.slack_workspace import APPROVAL_CHANNEL, APPROVER_1, APPROVER_2, ENGINEER, ONCALL
 from sandbox.stack import Stack
-from tests.e2e.flow import card_now, dm_to, driver_of, ephemeral_reply, request_card, wait_card_decided
+from tests.e2e.flow import card_now, deny, dm_to, driver_of, ephemeral_reply, request_card, wait_card_decided
 from tests.e2e.lifecycle_support import current, events, has_button, initiates, lifecycle_stack, wait_post, wait_request
 
 AUTO = """
@@ -111,7 +111,7 @@ async def test_a_single_deny_ends_a_quorum(redis_server: RedisServer, tmp_path: 
         await driver_of(stack).click(APPROVER_1, card, "jit_approve", request_id)
         await ephemeral_reply(stack, APPROVER_1, "1 of 2")
 
-        await driver_of(stack).click(APPROVER_2, card, "jit_deny", request_id)
+        await deny(stack, APPROVER_2, card, request_id)
 
         await wait_card_decided(stack, card)
         await dm_to(stack, ENGINEER, "denied")

@@ -12,7 +12,15 @@ from jit.clock import ManualClock
 from jit.model import RequestState
 from jit.rules import RulesError
 from sandbox.redis_server import RedisServer
-from sandbox.slack_workspace import ADMIN, APPROVAL_CHANNEL, APPROVER_1, ENGINEER, ONCALL, ONCALL_CHANNEL
+from sandbox.slack_workspace import (
+    ADMIN,
+    APPROVAL_CHANNEL,
+    APPROVER_1,
+    APPROVER_GROUP,
+    ENGINEER,
+    ONCALL,
+    ONCALL_CHANNEL,
+)
 from sandbox.stack import Stack, StackOptions
 from tests.e2e.flow import dm_to, driver_of, ephemeral_reply
 from tests.e2e.lifecycle_support import current, has_button, lifecycle_stack, wait_post
@@ -68,6 +76,14 @@ async def test_a_rule_refuses_what_it_does_not_allow(stack: Stack) -> None:
     assert stack.arm.writes() == []
 
 
+async def test_a_vm_without_jit_is_told_so_before_being_asked_for_a_ticket(stack: Stack) -> None:
+    await driver_of(stack).slash_command(ENGINEER, "ssh db-02 1h no ticket here")
+
+    reply = await ephemeral_reply(stack, ENGINEER, "not configured for `db-02`")
+    assert "ticket" not in reply.lower()
+    assert await stack.runtime.store.by_requester(ENGINEER) == []
+
+
 async def test_a_vm_no_rule_matches_keeps_the_environment_route(stack: Stack) -> None:
     await driver_of(stack).slash_command(ONCALL, "ssh web-01 1h no ticket needed")
 
@@ -85,6 +101,7 @@ async def test_help_shows_the_rule_that_applies_to_a_vm(stack: Stack) -> None:
     await driver_of(stack).slash_command(ENGINEER, "help web-01")
     text = await ephemeral_reply(stack, ENGINEER, "rule `default` (the default)")
     assert "Who may ask: everyone" in text
+    assert f"one approval from <!subteam^{APPROVER_GROUP}> in <#{APPROVAL_CHANNEL}>." in text
 
 
 async def test_a_broken_rules_file_stops_the_start_naming_the_line(redis_server: RedisServer, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""A bare `/jit` opens the request form; its fields are checked inline, and a good form becomes a request."""
+"""A bare `/jit` opens the request form; its fields are checked inline, a refusal brings the form back with what
+was typed, and a good form becomes a request."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sandbox.slack_state import View
 from sandbox.slack_workspace import APPROVAL_CHANNEL, ENGINEER
 from sandbox.stack import Stack
 from tests.e2e.flow import driver_of, ephemeral_reply
+from tests.e2e.portal_support import view_text
 
 
 async def _open_form(stack: Stack) -> View:
@@ -47,15 +49,52 @@ async def test_form_errors_are_shown_on_the_right_fields(stack: Stack) -> None:
     assert not stack.slack.messages_in(APPROVAL_CHANNEL)
 
 
-async def test_form_policy_refusal_reaches_the_requester(stack: Stack) -> None:
+async def test_a_policy_refusal_brings_the_form_back_with_what_was_typed_and_the_fields_to_change(
+    stack: Stack,
+) -> None:
+    view = await _open_form(stack)
+    typed = {
+        "request_ports": "rdp",
+        "request_vm": "web-01",
+        "request_duration": "1h",
+        "request_source": "203.0.113.7",
+        "request_reason": "INC-42 checking logs",
+    }
+
+    await driver_of(stack).submit_view(ENGINEER, view, typed)
+
+    form = await stack.slack.wait_until(lambda: view if "not in the JIT policy" in view_text(view) else None)
+    assert form.callback_id == "jit_request_modal" and not form.closed
+    assert {b["block_id"]: b["element"].get("initial_value") for b in form.blocks if b["type"] == "input"} == typed
+    text = view_text(form)
+    assert ":point_up: Try `ssh`." in text
+    assert stack.slack.ephemerals_for(ENGINEER) == [] and not stack.slack.messages_in(APPROVAL_CHANNEL)
+
+    await driver_of(stack).submit_view(ENGINEER, form, {"request_ports": "ssh"})
+
+    await stack.slack.wait_until(lambda: form.title == "Your request" or None)
+    card = await stack.slack.wait_for_message(APPROVAL_CHANNEL, lambda m: bool(m.buttons()))
+    assert "INC-42 checking logs" in str(card.blocks) and "203.0.113.7" in str(card.blocks)
+    await ephemeral_reply(stack, ENGINEER, "sent to approvers")
+
+
+async def test_an_unknown_vm_is_pointed_at_in_the_form(stack: Stack) -> None:
     view = await _open_form(stack)
 
     await driver_of(stack).submit_view(
-        ENGINEER, view, {"request_ports": "rdp", "request_vm": "web-01", "request_duration": "1h"}
+        ENGINEER, view, {"request_ports": "ssh", "request_vm": "web01", "request_duration": "2h"}
     )
 
-    await ephemeral_reply(stack, ENGINEER, "not in the jit policy")
-    assert not stack.slack.messages_in(APPROVAL_CHANNEL)
+    form = await stack.slack.wait_until(lambda: view if "No VM called" in view_text(view) else None)
+    text = view_text(form)
+    assert "Check the VM's name" in text or "Try `web-01`" in text
+    assert {b["block_id"]: b["element"].get("initial_value") for b in form.blocks if b["type"] == "input"} == {
+        "request_ports": "ssh",
+        "request_vm": "web01",
+        "request_duration": "2h",
+        "request_source": None,
+        "request_reason": None,
+    }
 
 
 async def test_a_replayed_form_submission_is_refused_and_makes_no_second_request(stack: Stack) -> None:

@@ -47,7 +47,8 @@ async def _approved(stack: Stack) -> str:
 
 
 def _oncall_posts(stack: Stack, contains: str) -> int:
-    return sum(contains in m.text for m in stack.slack.messages_in(ONCALL_CHANNEL))
+    """On-call posts that said ``contains`` when posted (a later update is not another post)."""
+    return sum(contains in m.versions[0].text for m in stack.slack.messages_in(ONCALL_CHANNEL))
 
 
 async def test_pending_request_times_out(timed_stack: Stack, clock: ManualClock) -> None:

@@ -37,9 +37,9 @@ async def test_request_and_approval_over_socket_mode(socket_stack: Stack) -> Non
 
 
 async def test_grammar_errors_come_back_in_the_socket_ack(socket_stack: Stack) -> None:
-    response = await driver_of(socket_stack).slash_command(ENGINEER, "ssh web-01")
+    response = await driver_of(socket_stack).slash_command(ENGINEER, "ssh")
     assert response.json["response_type"] == "ephemeral"
-    assert "how long" in response.body.lower()
+    assert "which vm" in response.body.lower()
 
 
 async def test_socket_mode_serves_the_operations_port_but_no_events_route(socket_stack: Stack) -> None:

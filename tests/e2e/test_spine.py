@@ -8,7 +8,7 @@ from jit.justification import parse_justification
 from jit.model import RequestState
 from sandbox.slack_workspace import APPROVAL_CHANNEL, APPROVER_1, APPROVER_2, ENGINEER, ONCALL
 from sandbox.stack import Stack
-from tests.e2e.flow import card_now, dm_to, driver_of, ephemeral_reply, request_card, wait_card_decided
+from tests.e2e.flow import card_now, deny, dm_to, driver_of, ephemeral_reply, request_card, wait_card_decided
 
 
 async def test_request_approve_grant(stack: Stack) -> None:
@@ -46,11 +46,11 @@ async def test_deny_tells_requester_and_makes_no_azure_call(stack: Stack) -> Non
     card, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h")
     stack.arm.reset_calls()
 
-    await driver_of(stack).click(APPROVER_2, card, "jit_deny", request_id)
+    await deny(stack, APPROVER_2, card, request_id)
 
     decided = await wait_card_decided(stack, card)
     assert "denied" in (decided.text + str(decided.blocks)).lower()
-    await dm_to(stack, ENGINEER, "denied")
+    assert "Their reason" not in await dm_to(stack, ENGINEER, "denied")
     assert stack.arm.writes() == []
     request = await stack.runtime.store.get(request_id)
     assert request is not None and request.state is RequestState.DENIED and request.approver == APPROVER_2

@@ -21,23 +21,36 @@ async def _refused(stack: Stack, text: str, expected: str) -> str:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [
-        ("ssh", "vm"),
-        ("ssh web-01", "how long"),
-        ("ssh web-01 2x", "duration"),
-        ("ssh web-01 2m", "too short"),
-        ("ssh web-01 1h from 10.1.2.3/24", "host bits"),
-        ("ssh web-01 1h from not-an-ip", "ip"),
-        ("70000 web-01 1h", "port"),
-        ("ssh bad_name! 1h", "name"),
-    ],
+    [("ssh", "vm"), ("ssh bad_name! 1h", "name"), ("ssh web-01 2x", "duration"), ("list a b", "filter")],
 )
-async def test_grammar_errors_are_answered_in_the_ack(stack: Stack, text: str, expected: str) -> None:
+async def test_grammar_errors_without_a_vm_to_check_are_answered_in_the_ack(
+    stack: Stack, text: str, expected: str
+) -> None:
     response = await driver_of(stack).slash_command(ENGINEER, text)
     assert response.status == 200
     assert response.json and response.json.get("response_type") == "ephemeral"
     assert expected.lower() in response.body.lower()
     assert stack.arm.calls == [] or all(c.operation == "token" for c in stack.arm.calls)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ssh web-01", "how long"),
+        ("ssh web-01 2m", "too short"),
+        ("ssh web-01 1h from 10.1.2.3/24", "host bits"),
+        ("ssh web-01 1h from not-an-ip", "ip"),
+        ("70000 web-01 1h", "port"),
+    ],
+)
+async def test_mistakes_in_a_request_naming_a_vm_are_answered_with_a_suggestion_checked_against_it(
+    stack: Stack, text: str, expected: str
+) -> None:
+    response = await driver_of(stack).slash_command(ENGINEER, text)
+    assert (response.status, response.body) == (200, "")
+    reply = await ephemeral_reply(stack, ENGINEER, expected)
+    assert "/jit ssh web-01" in reply
+    assert not [m for m in stack.slack.messages_in(APPROVAL_CHANNEL) if m.buttons()]
 
 
 async def test_unknown_vm(stack: Stack) -> None:
@@ -54,7 +67,21 @@ async def test_ambiguous_vm_lists_every_candidate(stack: Stack) -> None:
 
 
 async def test_vm_without_jit_points_to_enable(stack: Stack) -> None:
-    await _refused(stack, "ssh build-01 1h", "not configured")
+    reply = await _refused(stack, "ssh build-01 1h", "not configured")
+    assert "`/jit enable build-01`" in reply
+
+
+@pytest.mark.parametrize(
+    ("vm", "who"),
+    [
+        ("legacy-app", "whoever manages its network"),
+        ("old-classic", "the VM's owner"),
+        ("lab-02", "a Security Admin or Owner of the subscription"),
+    ],
+)
+async def test_vm_azure_cannot_protect_names_who_can_fix_it_instead_of_enable(stack: Stack, vm: str, who: str) -> None:
+    reply = await _refused(stack, f"ssh {vm} 1h", "cannot be used")
+    assert who in reply and "jitbot admins cannot turn it on until this is fixed in Azure" in reply
 
 
 async def test_port_outside_policy(stack: Stack) -> None:

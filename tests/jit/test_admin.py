@@ -19,6 +19,7 @@ from jit.admin import AdminService, ports_json, vm_spec, with_denial
 from jit.azure.gateway import AzureGateway, build_gateway
 from jit.clock import ManualClock
 from jit.errors import NotAllowed, RequestRejected
+from jit.hints import Command
 from jit.model import (
     JitPolicy,
     JitSupport,
@@ -437,3 +438,8 @@ async def test_readiness_still_blocks_on_what_azure_reports(
     await denials.remember(PolicyDenial(bare.id, LOCKED, None, clock.now()))
     found = await admin.readiness(ADMIN, "bare-01")
     assert found.reasons == (UnsupportedReason.NO_NSG, UnsupportedReason.DISABLED_BY_POLICY) and not found.ready
+
+
+async def test_a_failed_save_is_retried_with_enable_until_the_vm_has_a_policy(admin: AdminService) -> None:
+    assert await admin.retry_command("db-01") is Command.ENABLE
+    assert await admin.retry_command("rg-app/web-01") is Command.EDIT

@@ -14,6 +14,7 @@ from jit.errors import NotAllowed
 from jit.model import ApproverRbac, RbacVerdict, RequestState, VmRef
 from jit.opening import Opening
 from jit.ports.azure_errors import AzureConflict
+from jit.request_extras import extras_of
 from jit.requester_access import INITIATE_ACTION
 from jit.schedule_items import Kind
 from tests.jit.doubles.world import APPROVER, APPROVER_2, APPROVER_3, OUTSIDER, REQUESTER, World, rule
@@ -142,6 +143,31 @@ async def test_a_single_deny_ends_a_quorum(world: World) -> None:
     assert not late.acted and world.azure.initiated == []
     assert world.due_at(Kind.OUTCOME, request.id) == world.clock.now()
     assert world.due_at(Kind.TIMEOUT, request.id) is None
+
+
+async def test_a_deny_reason_is_kept_on_the_request_and_in_the_audit_record(world: World) -> None:
+    request = await world.pending()
+
+    denied = await world.service.deny(request.id, APPROVER, "  no ticket;\n  ask again with INC-123  ")
+
+    assert extras_of(denied.request).deny_reason == "no ticket; ask again with INC-123"
+    record = world.records.audit[-1]
+    assert (record.event, record.actor, record.detail["reason"]) == (
+        "denied",
+        APPROVER,
+        denied.request.extra["deny_reason"],
+    )
+    plain = await world.service.deny((await world.pending()).id, APPROVER)
+    assert extras_of(plain.request).deny_reason is None and "reason" not in world.records.audit[-1].detail
+
+
+async def test_only_approvers_may_deny_and_a_refusal_comes_before_any_reason_is_asked(world: World) -> None:
+    request = await world.pending()
+
+    assert (await world.service.may_deny(request.id, APPROVER)).id == request.id
+    with pytest.raises(NotAllowed, match="not one of the approvers"):
+        await world.service.may_deny(request.id, OUTSIDER)
+    assert world.records.events(request.id)[-1] == "deny_refused"
 
 
 async def test_only_the_requester_may_cancel(world: World) -> None:

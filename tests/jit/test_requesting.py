@@ -8,12 +8,21 @@ from datetime import timedelta
 
 import pytest
 
-from jit.errors import NotAllowed, RequestRejected
+from jit.errors import JitOff, NotAllowed, RequestRejected
 from jit.hints import Command, CommandHint, RequestHint
-from jit.model import GrantedPort, JitRequestRecord, RbacMode, RbacVerdict, RequestState, VmRef
+from jit.model import (
+    GrantedPort,
+    JitRequestRecord,
+    RbacMode,
+    RbacVerdict,
+    RequestState,
+    UnsupportedReason,
+    VmRef,
+)
 from jit.opening import Opening
+from jit.reason_check import EXAMPLE_REASON
 from jit.requester_access import RequesterScreen
-from jit.requesting import EXAMPLE_REASON, Requesting
+from jit.requesting import Requesting
 from jit.routing import AutoApproval, ConflictChoice, Escalation
 from jit.schedule_items import Kind
 from tests.jit.doubles.world import (
@@ -119,11 +128,36 @@ async def test_a_reason_without_the_ticket_is_refused_except_for_break_glass(wor
 async def test_a_vm_without_jit_is_refused_with_where_jit_is(world: World) -> None:
     world.azure.remove_policy(VM_REF)
 
-    with pytest.raises(RequestRejected, match="not configured") as refused:
+    with pytest.raises(JitOff, match="not configured") as refused:
         await world.service.submit(world.draft())
 
+    assert refused.value.reasons == ()
     assert refused.value.hint == CommandHint(Command.LIST, ("configured",))
     assert await nothing_stored(world)
+
+
+@pytest.mark.parametrize("reason", list(UnsupportedReason))
+async def test_a_vm_azure_cannot_protect_is_refused_with_the_reason_not_an_admin_command(
+    world: World, reason: UnsupportedReason
+) -> None:
+    world.azure.remove_policy(VM_REF)
+    world.azure.unsupported[VM_REF.id.lower()] = (reason,)
+
+    with pytest.raises(JitOff, match="cannot turn it on") as refused:
+        await world.service.submit(world.draft())
+
+    assert refused.value.reasons == (reason,)
+    assert await nothing_stored(world)
+
+
+async def test_jit_being_off_is_said_before_the_reason_or_ticket_is_asked_for(world: World) -> None:
+    world.router.rule = rule(reason_required=True, ticket_pattern=r"CHG-\d+")
+    world.azure.remove_policy(VM_REF)
+
+    with pytest.raises(JitOff):
+        await world.service.submit(world.draft(reason=""))
+    with pytest.raises(JitOff):
+        await world.service.submit(world.draft(reason="INC-1 fixing deploy"))
 
 
 @pytest.mark.parametrize(
@@ -290,7 +324,11 @@ async def test_a_vm_without_jit_says_so_before_asking_for_a_ticket(world: World)
 
 @pytest.mark.parametrize(
     ("pattern", "suggested"),
-    [(r"INC-\d+", "INC-1234 restarting nginx"), (r"CHG\d{7}", "CHG0012345 restarting nginx")],
+    [
+        (r"INC-\d+", "INC-1234 restarting nginx"),
+        (r"CHG-\d+", "CHG-1234 restarting nginx"),
+        (r"CHG\d{7}", "CHG0012345 restarting nginx"),
+    ],
 )
 async def test_a_missing_ticket_is_added_to_the_reason_not_put_in_its_place(
     world: World, pattern: str, suggested: str

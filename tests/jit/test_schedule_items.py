@@ -6,7 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jit.schedule_items import SYNC_ITEM, SYNC_SINCE, Kind, Sent, ended_items, item, parse_item
+from jit.model import RequestState
+from jit.schedule_items import (
+    SYNC_ITEM,
+    SYNC_SINCE,
+    Kind,
+    Sent,
+    ended_items,
+    has_work,
+    item,
+    parse_item,
+    pointless_items,
+)
 
 
 @pytest.mark.parametrize("kind", list(Kind))
@@ -75,3 +86,20 @@ def test_an_outside_sighting_is_one_marker_however_azure_cases_the_vm() -> None:
     assert Sent.outside_access("/subscriptions/S/VM-1", 22, start) == Sent.outside_access(
         "/subscriptions/s/vm-1", 22, start
     )
+
+
+def test_approver_reminders_have_work_only_while_a_request_waits() -> None:
+    for state in RequestState:
+        waiting = state is RequestState.PENDING
+        assert has_work(Kind.NUDGE, state) is waiting and has_work(Kind.ESCALATE, state) is waiting
+    assert has_work(Kind.REMIND, RequestState.ACTIVE) and not has_work(Kind.REMIND, RequestState.REVOKED)
+    assert has_work(Kind.OUTCOME, RequestState.EXPIRED) and has_work(Kind.CARD, RequestState.CANCELLED)
+
+
+def test_a_move_keeps_the_item_that_makes_it_and_any_it_schedules() -> None:
+    assert item(Kind.TIMEOUT, "jr-1") not in pointless_items("jr-1", RequestState.TIMED_OUT)
+    assert item(Kind.EXPIRE, "jr-1") not in pointless_items("jr-1", RequestState.EXPIRED)
+    assert item(Kind.TIMEOUT, "jr-1") in pointless_items("jr-1", RequestState.CANCELLED)
+    assert pointless_items("jr-1", RequestState.PENDING, keep=[item(Kind.REMIND, "jr-1")]) == [
+        item(Kind.EXPIRE, "jr-1")
+    ]

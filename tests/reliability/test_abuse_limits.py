@@ -122,7 +122,7 @@ async def test_clicks_are_rate_limited_per_user_refused_where_clicked_and_audite
     await _state(stack, request_id, RequestState.ACTIVE)
 
 
-async def test_form_submissions_share_the_limit_and_are_refused_in_the_channel(stack: Stack) -> None:
+async def test_form_submissions_share_the_limit_and_are_refused_in_the_form(stack: Stack) -> None:
     driver = driver_of(stack)
     card, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h mine")
     for _ in range(3):
@@ -145,7 +145,9 @@ async def test_form_submissions_share_the_limit_and_are_refused_in_the_channel(s
     )
 
     assert answer.status == 200
-    await ephemeral_reply(stack, ENGINEER, "more than 3 clicks and form submissions in a minute")
+    await stack.slack.wait_until(lambda: "more than 3 clicks and form submissions in a minute" in str(form.blocks))
+    assert form.callback_id == "jit_request_modal"
+    assert [b["element"].get("initial_value") for b in form.blocks if b["block_id"] == "request_vm"] == ["web-02"]
     assert [r.vm.name for r in await stack.runtime.store.by_requester(ENGINEER)] == ["web-01"]
     limited = [r async for r in stack.runtime.audit.entries() if r.event == "rate_limited"]
     assert [(r.actor, r.detail["what"]) for r in limited] == [(ENGINEER, "submission jit_request_modal")]

@@ -24,7 +24,7 @@ from sandbox.processes import REPO_ROOT
 from sandbox.redis_server import RedisServer
 from sandbox.slack_workspace import APPROVER_1, APPROVER_2, ENGINEER, ONCALL
 from sandbox.stack import Stack, StackOptions
-from tests.e2e.flow import driver_of, request_card
+from tests.e2e.flow import deny, driver_of, request_card
 
 P, AP, AC, EX = RequestState.PENDING, RequestState.APPROVED, RequestState.ACTIVE, RequestState.EXPIRED
 PATHS = {
@@ -96,7 +96,7 @@ async def _hour_of_traffic(stack: Stack, hour: int) -> dict[str, str]:
             await driver.click(approver, card, "jit_approve", request_id)
             await _settled(stack, request_id, (RequestState.ACTIVE, RequestState.FAILED))
         elif kind == "deny":
-            await driver.click(approver, card, "jit_deny", request_id)
+            await deny(stack, approver, card, request_id, "no ticket")
             await _settled(stack, request_id, (RequestState.DENIED,))
         elif kind == "cancel":
             await driver.slash_command(requester, f"cancel {request_id}")

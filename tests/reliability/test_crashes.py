@@ -76,13 +76,20 @@ async def world() -> AsyncIterator[World]:
 
 
 def _dm_count(world: World, request_id: str, phrase: str) -> int:
+    """DMs that said ``phrase`` when posted (ending access later updates them; that is not another DM)."""
     return sum(
-        request_id in str(m.blocks) and phrase in m.text for m in world.slack.dms_with(ENGINEER) if not m.deleted
+        request_id in str(m.versions[0].blocks) and phrase in m.versions[0].text
+        for m in world.slack.dms_with(ENGINEER)
+        if not m.deleted
     )
 
 
 def _oncall_count(world: World, request_id: str, phrase: str) -> int:
-    return sum(request_id in str(m.blocks) and phrase in m.text for m in world.slack.messages_in(ONCALL_CHANNEL))
+    """On-call posts that said ``phrase`` when posted."""
+    return sum(
+        request_id in str(m.versions[0].blocks) and phrase in m.versions[0].text
+        for m in world.slack.messages_in(ONCALL_CHANNEL)
+    )
 
 
 async def _submit(world: World, reason: str) -> AccessRequest:

@@ -23,7 +23,7 @@ from jit.store.audit import AuditRecord
 from sandbox.redis_server import RedisServer
 from sandbox.slack_workspace import APPROVAL_CHANNEL, APPROVER_1, APPROVER_2, ENGINEER, ONCALL
 from sandbox.stack import Stack, StackOptions
-from tests.e2e.flow import driver_of, ephemeral_reply, request_card
+from tests.e2e.flow import deny, driver_of, ephemeral_reply, request_card
 
 APOLOGY = "something went wrong"
 FORM = "application/x-www-form-urlencoded"
@@ -100,7 +100,7 @@ async def test_forged_signature_stale_timestamp_and_replay_are_refused_and_chang
     first = await driver.slash_command(ENGINEER, "status")
     replayed = await driver.replay(first.request)
     assert first.status == 200 and replayed.status == 401
-    click = await driver.click(APPROVER_2, card, "jit_deny", request_id)
+    click = await deny(stack, APPROVER_2, card, request_id)
     await stack.slack.wait_until(lambda: None if stack.slack.message(card.channel, card.ts).buttons() else True)
     for _ in range(250):
         if await stack.runtime.schedule.is_done(f"told:denied:{request_id}"):

@@ -21,6 +21,7 @@ from sandbox.arm_inventory import VirtualMachine
 from sandbox.arm_jit import parse_time
 from sandbox.arm_resources import effective_nsg
 from sandbox.arm_schema import JIT_SWAGGER, problems
+from sandbox.slack_workspace import demo_workspace
 from tests.sandbox.arm_support import OTHER_CREDENTIAL_VARIABLES, client_options
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -62,6 +63,14 @@ def test_demo_history_is_recent_valid_and_mostly_jitbots() -> None:
     assert sum(p is not None for p in parsed) >= 3
     assert None in parsed
     assert all(port["status"] == "Revoked" for r in requests for vm in r["virtualMachines"] for port in vm["ports"])
+
+
+def test_demo_history_names_only_people_of_the_demo_workspace() -> None:
+    workspace = demo_workspace()
+    parsed = [parse_justification(r.get("justification")) for p in demo_inventory(NOW).policies for r in p.requests]
+    named = {person for p in parsed if p is not None for person in (p.requester, p.approver)}
+
+    assert named and all((user := workspace.user(person)) is not None and not user.deleted for person in named)
 
 
 def test_demo_nsgs_hold_the_deny_rules_jit_adds() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
 import aiohttp
@@ -354,7 +355,38 @@ async def test_fast_forward_moves_bot_and_azure_time_and_closes_windows(
     snapshot = await eventually(lambda: _closed(http, sandbox))
     assert [c["kind"] for c in snapshot["azure"]["activity"]] == ["closed", "opened"]
     dms = conversation(await state(http, sandbox, ENGINEER), ALICE_DM)["messages"]
-    assert any("closes" in m["text"] for m in dms) and any("ended" in m["text"] for m in dms)
+    assert any("ended" in m["text"] and not m["edited"] for m in dms), "the expiry DM"
+    retired = [m for m in dms if m["edited"] and "ended" in m["text"]]
+    assert retired and not [b for m in retired for b in m["blocks"] if b["type"] == "actions"], (
+        "the access and reminder DMs lost Extend / Close"
+    )
+
+
+async def test_next_event_skips_items_that_would_do_nothing(http: aiohttp.ClientSession, sandbox: Sandbox) -> None:
+    stack = stack_of(sandbox)
+    card = await request_card(http, sandbox)
+    request_id = next(b["value"] for b in buttons(card) if b["action_id"] == "jit_approve")
+    click = {"user": APPROVER_1, "channel": APPROVAL_CHANNEL, "ts": card["ts"], "action_id": "jit_approve"}
+    await post(http, sandbox, "/api/click", {**click, "value": request_id})
+    await eventually(lambda: _has_open_rule(http, sandbox))
+    assert await stack.runtime.schedule.due_at(f"nudge:{request_id}") is None
+    remind_at = await stack.runtime.schedule.due_at(f"remind:{request_id}")
+    assert remind_at is not None
+    await stack.runtime.schedule.add(f"nudge:{request_id}", stack.clock.now() + timedelta(minutes=1))
+
+    clock = (await state(http, sandbox, ENGINEER))["clock"]
+
+    assert clock["next_due"] == remind_at.astimezone(UTC).isoformat()
+    status, answer = await post(http, sandbox, "/api/clock", {"to": "next"})
+    assert status == 200 and answer["clock"]["offset_seconds"] > 60
+    await eventually(
+        lambda: _dm_containing(http, sandbox, "closes"),
+    )
+
+
+async def _dm_containing(http: aiohttp.ClientSession, sandbox: Sandbox, text: str) -> bool:
+    messages = conversation(await state(http, sandbox, ENGINEER), ALICE_DM)["messages"]
+    return any(text in m["text"] for m in messages)
 
 
 async def _has_open_rule(http: aiohttp.ClientSession, sandbox: Sandbox) -> bool:

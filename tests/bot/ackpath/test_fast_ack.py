@@ -20,7 +20,16 @@ from bot.handlers.lifecycle import ACK_REVIEW_ACTION, EXTEND_ACTION, REVOKE_ACTI
 from sandbox.stack import Stack
 
 FORM = "application/x-www-form-urlencoded"
-ACTIONS = ["jit_approve", "jit_deny", EXTEND_ACTION, REVOKE_ACTION, ACK_REVIEW_ACTION, LIST_MORE_ACTION, ENABLE_ACTION]
+ACTIONS = [
+    "jit_approve",
+    "jit_deny",
+    "jit_cancel",
+    EXTEND_ACTION,
+    REVOKE_ACTION,
+    ACK_REVIEW_ACTION,
+    LIST_MORE_ACTION,
+    ENABLE_ACTION,
+]
 ACTIONS += ["jit_list_tab:configured", "jit_list_tab"]
 COMMAND_TEXTS = ["ssh web-01 2h", "status", "list", "help ssh", "", "help", "ssh", "rdp web-01 99y", "ssh web-01 2h *"]
 
@@ -81,11 +90,12 @@ async def test_the_fast_path_answers_only_what_bolt_would_answer_with_an_empty_2
 def test_every_click_and_well_formed_command_takes_the_fast_path() -> None:
     assert all(ack_is_empty(_click(a), FORM) for a in ACTIONS)
     assert all(ack_is_empty(_command(t), FORM) for t in ("ssh web-01 2h", "status", "list", "help ssh", ""))
+    assert ack_is_empty(_command("rdp web-01 2m"), FORM), "a mistake naming a VM is answered once checked against it"
     assert ack_is_empty(_event("event_callback"), "application/json")
 
 
 def test_anything_whose_ack_carries_a_body_or_is_unknown_goes_through_bolt() -> None:
-    assert not any(ack_is_empty(_command(t), FORM) for t in ("help", "ssh", "rdp web-01 99y"))
+    assert not any(ack_is_empty(_command(t), FORM) for t in ("help", "ssh", "rdp web-01 99y", "ssh bad_name! 1h"))
     assert not any(ack_is_empty(_submission(c), FORM) for c in ("jit_request_modal", "jit_policy"))
     assert not ack_is_empty(_event("url_verification"), "application/json")
     unknown_command = urlencode({"command": "/other", "text": "ssh web-01 2h"}).encode()

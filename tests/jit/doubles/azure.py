@@ -41,7 +41,7 @@ from jit.model import (
     VmRef,
 )
 from jit.ports.azure_errors import AzureNotFound, NotSubsetOfPolicy, VmAmbiguous, VmNotFound
-from jit.vm_names import parse_vm_spec
+from jit.vm_names import did_you_mean, parse_vm_spec
 from jit.vm_security import ContextPart, PowerState, SecurityContext, VmProfile, VmRuntime
 
 CLOCK_SLACK = timedelta(minutes=1)
@@ -156,7 +156,8 @@ class FakeAzure:
         wanted = parse_vm_spec(spec)
         found = [vm for vm in self.vms if wanted.matches(vm.ref.subscription_id, vm.ref.resource_group, vm.ref.name)]
         if not found:
-            raise VmNotFound()
+            refs = [(vm.ref.subscription_id, vm.ref.resource_group, vm.ref.name) for vm in self.vms]
+            raise VmNotFound(nearest=did_you_mean(wanted, refs))
         if len(found) > 1:
             raise VmAmbiguous(wanted.name, [vm.ref for vm in found])
         return found[0]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from itertools import count
 
-from jit.model import AccessRequest, OutsideAccess
+from jit.model import AccessRequest, OutsideAccess, RequestState
 from jit.review import AccessReview
 
 
@@ -65,13 +65,19 @@ class RecordingNotifier:
         """Record."""
         self._record("update_card", request)
 
-    async def tell_requester(self, request: AccessRequest) -> None:
-        """Record."""
+    async def tell_requester(self, request: AccessRequest) -> list[str]:
+        """Record; an open grant's DM carries buttons, so return its reference."""
         self._record("tell_requester", request)
+        return [self._reference("D")] if request.state is RequestState.ACTIVE else []
 
-    async def reminder(self, request: AccessRequest) -> None:
-        """Record."""
+    async def reminder(self, request: AccessRequest) -> list[str]:
+        """Record; return the references of the DM and the on-call post (both carry buttons)."""
         self._record("reminder", request)
+        return [self._reference("D"), self._reference("CONCALL")]
+
+    async def retire_buttons(self, request: AccessRequest, references: Sequence[str]) -> None:
+        """Record."""
+        self._record("retire_buttons", request, tuple(references))
 
     async def expired(self, request: AccessRequest) -> None:
         """Record."""

@@ -22,6 +22,7 @@ from jit.clock import Clock
 from jit.errors import UnknownRequest
 from jit.model import AccessRequest, RequestState
 from jit.ports.records import CreateResult, RequestNotFound, TooManyPending, TransitionResult, UpdateResult
+from jit.schedule_items import pointless_items
 from jit.states import is_terminal, sources_of
 from jit.store.audit import AuditRecord, check_detail, stream_id_ms
 from jit.store.codec import CodecError, decode_request, encode_changes, encode_request, is_tuple_field
@@ -194,7 +195,7 @@ class InMemoryRecords:
         stored.update(changes.set)
         for name in changes.delete:
             stored.pop(name, None)
-        self.timetable.apply(schedule or {}, unschedule)
+        self.timetable.apply(schedule or {}, [*unschedule, *pointless_items(request_id, to, keep=schedule or {})])
         self._append(to.value, actor, request_id, {"from": state, "to": to.value, **_pairs(detail)})
         return TransitionResult(ok=True, request=decode_request(stored), previous=RequestState(state))
 

@@ -241,6 +241,39 @@ async def test_a_move_sets_and_deletes_fields_and_schedules_and_unschedules(
     assert await backend.due_at(f"reconcile:{request.id}") == later
 
 
+@pytest.mark.parametrize("target", [S.APPROVED, S.DENIED, S.CANCELLED, S.TIMED_OUT])
+async def test_a_decision_unschedules_the_approver_reminders_it_leaves_without_work(
+    backend: Backend, clock: ManualClock, target: S
+) -> None:
+    request = make_request(clock)
+    waiting = {f"{kind}:{request.id}": clock.now() + timedelta(minutes=10) for kind in ("nudge", "escalate", "card")}
+    await backend.records.create(request, dedupe_key="k", max_pending_per_user=5, schedule=waiting)
+
+    await backend.records.transition(request.id, target, actor="U2")
+
+    assert await backend.due_at(f"nudge:{request.id}") is None
+    assert await backend.due_at(f"escalate:{request.id}") is None
+    assert await backend.due_at(f"card:{request.id}") == clock.now() + timedelta(minutes=10)
+
+
+async def test_the_end_of_access_unschedules_its_reminder_but_keeps_what_it_schedules(
+    backend: Backend, clock: ManualClock
+) -> None:
+    request = await new_in(backend, clock, S.ACTIVE)
+    remind, expire = f"remind:{request.id}", f"expire:{request.id}"
+    await backend.records.update_fields(
+        request.id, {}, actor="U1", event="e", schedule={remind: clock.now(), expire: clock.now()}
+    )
+
+    await backend.records.transition(
+        request.id, S.EXPIRED, actor="jitbot", schedule={f"outcome:{request.id}": clock.now()}
+    )
+
+    assert await backend.due_at(remind) is None
+    assert await backend.due_at(expire) == clock.now()
+    assert await backend.due_at(f"outcome:{request.id}") == clock.now()
+
+
 async def test_a_guarded_move_needs_every_expected_field(backend: Backend, clock: ManualClock) -> None:
     request = await new_in(backend, clock, S.ACTIVE)
     ends = clock.now() + timedelta(hours=1)

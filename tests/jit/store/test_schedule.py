@@ -161,14 +161,14 @@ async def test_sent_markers_expire(schedule: Schedule, redis_client: aioredis.Re
     assert 13 * 86400 < ttl <= 14 * 86400
 
 
-async def test_next_due_size_and_backlog(schedule: Schedule, clock: ManualClock) -> None:
-    assert await schedule.next_due() is None
+async def test_upcoming_size_and_backlog(schedule: Schedule, clock: ManualClock) -> None:
+    assert await schedule.upcoming(5) == []
     await schedule.update({"a:1": at(clock, 10), "b:1": at(clock, -10), "c:1": at(clock, -1)})
-    assert await schedule.next_due() == at(clock, -10)
+    assert await schedule.upcoming(2) == [("b:1", at(clock, -10)), ("c:1", at(clock, -1))]
     assert await schedule.size() == 3
     assert await schedule.overdue(clock.now()) == 2
     await schedule.update({}, remove=["b:1", "c:1"])
-    assert await schedule.next_due() == at(clock, 10)
+    assert await schedule.upcoming(5) == [("a:1", at(clock, 10))]
 
 
 async def test_store_steps_schedule_into_the_same_set(redis_client: aioredis.Redis, clock: ManualClock) -> None:
