@@ -1,9 +1,12 @@
-"""The two reference apps, each run as its own process (``python -m bench.baseline_app --mode peer|floor``).
+"""The reference apps, each run as its own process (``python -m bench.baseline_app --mode peer|floor|cards``).
 
 - ``peer``: a default slack-bolt ``AsyncApp`` whose ``/jit`` listener only acks. Bolt runs the listener in
   the background and polls for ``ack()`` every 10 ms, so this is what a typical Bolt app costs.
 - ``floor``: the same with ``process_before_response=True``: the ack is the response, nothing else runs.
   No Bolt app can answer a signed command faster on this machine.
+- ``cards``: what any card bot must do per command, and nothing more: ack, then one ``chat.postMessage`` of an
+  approval card (Block Kit, built with ``slack_sdk.models``) to ``JITBOT_APPROVAL_CHANNEL`` from a lazy listener.
+  The end-to-end peer of jitbot's command → card.
 
 Both are served like jitbot: Bolt's aiohttp adapter on an aiohttp ``AppRunner`` without access log, same
 signing secret (``SLACK_SIGNING_SECRET``), bot token and Web API (``SLACK_BOT_TOKEN``, ``SLACK_API_URL``, for
@@ -17,13 +20,15 @@ import asyncio
 import contextlib
 import os
 import signal
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
-MODES = ("peer", "floor")
+MODES = ("peer", "floor", "cards")
 
 
 def build_app(mode: str) -> web.Application:
@@ -40,7 +45,25 @@ def build_app(mode: str) -> web.Application:
     async def only_ack(ack: AsyncAck) -> None:
         await ack()
 
-    bolt.command("/jit")(only_ack)
+    async def post_card(body: dict[str, Any], client: AsyncWebClient) -> None:
+        text = f"<@{body.get('user_id', '')}> asks: /jit {body.get('text', '')}"
+        blocks = [
+            SectionBlock(text=MarkdownTextObject(text=text)),
+            ActionsBlock(
+                elements=[
+                    ButtonElement(text="Approve", action_id="jit_approve", value="peer", style="primary"),
+                    ButtonElement(text="Deny", action_id="jit_deny", value="peer", style="danger"),
+                ]
+            ),
+        ]
+        await client.chat_postMessage(
+            channel=os.environ["JITBOT_APPROVAL_CHANNEL"], text=text, blocks=[b.to_dict() for b in blocks]
+        )
+
+    if mode == "cards":
+        bolt.command("/jit")(ack=only_ack, lazy=[post_card])
+    else:
+        bolt.command("/jit")(only_ack)
     app = bolt.web_app(path="/slack/events")
 
     async def healthz(_: web.Request) -> web.StreamResponse:

@@ -22,6 +22,19 @@ class Sizes:
     firing: int
     firing_spread: float
     idle_window: float
+    e2e_warmup: int
+    e2e_sequential: int
+    e2e_concurrent: int
+    e2e_gap: float
+    e2e_approvals: int
+    e2e_wait: float
+    burst_commands: int
+    burst_seconds: float
+    enterprise_subscriptions: int
+    enterprise_vms_per_subscription: int
+    steady_rate: float
+    steady_seconds: float
+    steady_sample: float
 
 
 FULL = Sizes(
@@ -38,6 +51,19 @@ FULL = Sizes(
     firing=1_000,
     firing_spread=10.0,
     idle_window=10.0,
+    e2e_warmup=20,
+    e2e_sequential=200,
+    e2e_concurrent=500,
+    e2e_gap=0.05,
+    e2e_approvals=30,
+    e2e_wait=120.0,
+    burst_commands=1000,
+    burst_seconds=10.0,
+    enterprise_subscriptions=500,
+    enterprise_vms_per_subscription=100,
+    steady_rate=10.0,
+    steady_seconds=300.0,
+    steady_sample=10.0,
 )
 
 QUICK = Sizes(
@@ -54,4 +80,17 @@ QUICK = Sizes(
     firing=40,
     firing_spread=2.0,
     idle_window=3.0,
+    e2e_warmup=3,
+    e2e_sequential=10,
+    e2e_concurrent=50,
+    e2e_gap=0.02,
+    e2e_approvals=3,
+    e2e_wait=15.0,
+    burst_commands=14,
+    burst_seconds=1.0,
+    enterprise_subscriptions=12,
+    enterprise_vms_per_subscription=20,
+    steady_rate=10.0,
+    steady_seconds=3.0,
+    steady_sample=1.0,
 )

@@ -18,7 +18,7 @@ from jit.clock import Clock
 from sandbox.arm import ArmEmulator
 from sandbox.arm_inventory import Inventory
 from sandbox.slack import SlackEmulator
-from sandbox.slack_state import EventKind, SlackEvent
+from sandbox.slack_state import Call, EventKind, SlackEvent
 from sandbox.slack_workspace import Workspace
 
 Interval = tuple[float, float]
@@ -55,19 +55,26 @@ class TimedArm(ArmEmulator):
 
 class TimedSlack(SlackEmulator):
     """The Slack emulator, recording busy intervals, calls per method (``response_url`` too) and the client
-    connections it accepted (``connections``; a reused port is a new connection when its transport is new)."""
+    connections it accepted (``connections``; a reused port is a new connection when its transport is new).
+
+    chat.postMessage's posting limit starts lifted: every scenario but the burst measures the bots, and thousands of
+    cards in one channel would only measure Slack's limit; the burst turns it on for its run."""
 
     def __init__(self, workspace: Workspace | None = None):
         super().__init__(workspace, response_url_ttl=3600.0)
+        self.posting_limit_on = False
         self.busy: list[Interval] = []
         self.counts: Counter[str] = Counter()
         self.connections = 0
+        self.timed: list[tuple[float, Call]] = []
+        self.replies: dict[str, float] = {}
         self._latest: dict[object, object] = {}
         self.subscribe(self._count)
 
     def _count(self, event: SlackEvent) -> None:
         if event.kind is EventKind.API_CALL and event.call is not None:
             self.counts[event.call.method] += 1
+            self.timed.append((time.perf_counter(), event.call))
 
     def _note_peer(self, request: web.Request) -> None:
         transport = request.transport
@@ -92,7 +99,19 @@ class TimedSlack(SlackEmulator):
         try:
             return await super()._handle_response_url(request)
         finally:
+            self.replies.setdefault(request.match_info["token"], time.perf_counter())
             self.busy.append((started, time.perf_counter()))
+
+    def posts_in(self, channel: str, since: float = 0.0) -> list[tuple[float, Call]]:
+        """Successful chat.postMessage calls to ``channel`` after ``since`` (perf_counter), with their arrival."""
+        return [
+            (at, call)
+            for at, call in self.timed
+            if at >= since
+            and call.method == "chat.postMessage"
+            and call.status == 200
+            and call.args.get("channel") == channel
+        ]
 
     async def wait_counts(self, wanted: dict[str, int], timeout: float) -> bool:  # noqa: ASYNC109
         """Wait until every method in ``wanted`` was called at least that often; False on timeout."""

@@ -8,8 +8,10 @@ It reads one job per line of JSON on stdin, runs it, and writes one line of JSON
     -> {"latencies": [...], "statuses": {"200": 1000}, "errors": 0, "with_body": 0, "elapsed": 1.23, "cpu": 0.9}
 
 Each body is signed just before it is sent (Slack's v0 signature with a fresh timestamp) and timed from the
-first byte written to the last byte of the answer. ``concurrency`` clients each keep one connection open and
-send their next request as soon as the previous answer arrives, after ``gap`` seconds. ``with_body`` counts
+first byte written to the last byte of the answer; ``starts`` gives, per body, when it was sent (``perf_counter``,
+which is the system-wide monotonic clock, so the benchmark process can compare it with what the emulators saw).
+``concurrency`` clients each keep one connection open and send their next request as soon as the previous answer
+arrives, after ``gap`` seconds. ``with_body`` counts
 answers that carried a body: a bare ack is empty, so for ``/jit ssh web-01 2h`` a body means a refusal.
 
 With ``"realtime": true`` the job runs at real-time priority (``SCHED_FIFO``) where the OS allows it, so the
@@ -40,7 +42,8 @@ async def run_job(job: dict[str, Any]) -> dict[str, Any]:
     host, port, path = url.hostname or "127.0.0.1", int(url.port or 80), url.path or "/"
     secret = str(job["secret"])
     gap = float(job.get("gap", 0.0))
-    bodies: Iterator[str] = iter(job["bodies"])
+    bodies: Iterator[tuple[int, str]] = iter(enumerate(job["bodies"]))
+    starts: list[float] = [0.0] * len(job["bodies"])
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     errors: list[str] = []
@@ -49,10 +52,11 @@ async def run_job(job: dict[str, Any]) -> dict[str, Any]:
     async def client() -> None:
         connection = KeepAliveConnection(host, port)
         try:
-            for body in bodies:
+            for index, body in bodies:
                 headers = signed_headers(secret, body)
                 data = body.encode()
                 started = time.perf_counter()
+                starts[index] = started
                 try:
                     answer = await connection.post(path, data, headers)
                 except HttpError as exc:
@@ -73,6 +77,7 @@ async def run_job(job: dict[str, Any]) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     return {
         "latencies": latencies,
+        "starts": starts,
         "statuses": {str(k): v for k, v in statuses.items()},
         "errors": len(errors),
         "first_error": errors[0] if errors else None,

@@ -139,6 +139,7 @@ class LoadResult:
     """What the load generator measured for one job."""
 
     latencies: list[float]
+    starts: list[float]
     statuses: dict[int, int]
     errors: int
     first_error: str | None
@@ -222,6 +223,7 @@ class LoadGenerator:
         raw = json.loads(line)
         return LoadResult(
             latencies=[float(x) for x in raw["latencies"]],
+            starts=[float(x) for x in raw["starts"]],
             statuses={int(k): int(v) for k, v in raw["statuses"].items()},
             errors=int(raw["errors"]),
             first_error=raw.get("first_error"),

@@ -5,20 +5,21 @@ Row labels are fixed strings (counts go in the values), so the smoke test can ch
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.acks import FLOOR, JITBOT, PEER, AckResult, AckScenario
 from bench.approvals import ApprovalResult, ArmCount
 from bench.reminders import SchedulerResult
+from bench.report_rows import Row, Table, ms, ratio, times, verdict
+from bench.report_scale import ROW_LABELS_SCALE, ScaleResults, build_scale_tables
 from bench.stats import summarize
 
 MB = 1024 * 1024
 
 ACK_P50_SEQ = "ack p50, sequential (ms)"
 ACK_P99_SEQ = "ack p99, sequential (ms)"
-ACK_P50_SEQ_SHARED = "ack p50, sequential, client at normal priority (ms)"
+ACK_P50_SEQ_SHARED = "ack p50, sequential, client at real-time priority (ms)"
 ACK_P50_CONC = "ack p50, 50 concurrent (ms)"
 ACK_P99_CONC = "ack p99, 50 concurrent (ms)"
 THROUGHPUT = "throughput, 50 concurrent (requests/s)"
@@ -28,7 +29,7 @@ RATIO_FLOOR_SEQ = "jitbot p50 / floor p50, sequential"
 RATIO_PEER_SEQ = "default Bolt p50 / jitbot p50, sequential"
 RATIO_FLOOR_CONC = "jitbot p50 / floor p50, 50 concurrent"
 RATIO_PEER_CONC = "default Bolt p50 / jitbot p50, 50 concurrent"
-RATIO_FLOOR_SEQ_SHARED = "jitbot p50 / floor p50, sequential, client at normal priority"
+RATIO_FLOOR_SEQ_SHARED = "jitbot p50 / floor p50, sequential, client at real-time priority"
 APPROVAL_P50 = "approve click → initiate received, p50 (ms)"
 APPROVAL_P99 = "approve click → initiate received, p99 (ms)"
 APPROVAL_EMULATOR = "emulator time taken out, mean per approval (ms)"
@@ -80,26 +81,8 @@ ROW_LABELS = (
     RSS_AFTER,
     RSS_PEAK,
     SLACK_CONNECTIONS,
+    *ROW_LABELS_SCALE,
 )
-
-
-@dataclass(frozen=True)
-class Row:
-    """One measurement: a value per column, the target (if any) and PASS/MISS against it."""
-
-    label: str
-    values: tuple[str, ...]
-    target: str = ""
-    verdict: str = ""
-
-
-@dataclass(frozen=True)
-class Table:
-    """A titled group of rows sharing columns."""
-
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[Row, ...]
 
 
 @dataclass(frozen=True)
@@ -109,22 +92,7 @@ class Results:
     acks: AckScenario
     approvals: ApprovalResult
     scheduler: SchedulerResult
-
-
-def _ms(seconds: float) -> str:
-    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.2f}"
-
-
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator > 0 and not math.isnan(denominator) else math.nan
-
-
-def _times(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.1f}×"
+    scale: ScaleResults
 
 
 def _arm(count: ArmCount) -> str:
@@ -134,12 +102,12 @@ def _arm(count: ArmCount) -> str:
 def _ack_table(apps: dict[str, AckResult]) -> Table:
     order = (JITBOT, PEER, FLOOR)
     seq = {name: summarize(apps[name].sequential) for name in order}
-    shared = {name: summarize(apps[name].shared_sequential) for name in order}
+    shared = {name: summarize(apps[name].realtime_sequential) for name in order}
     conc = {name: summarize(apps[name].concurrent) for name in order}
     jit_p99 = conc[JITBOT].p99
 
     def per_app(values: dict[str, float]) -> tuple[str, ...]:
-        return tuple(_ms(values[name]) for name in order)
+        return tuple(ms(values[name]) for name in order)
 
     def refused(result: AckResult) -> int:
         return result.errors + result.with_body + sum(n for status, n in result.statuses.items() if status != 200)
@@ -149,14 +117,14 @@ def _ack_table(apps: dict[str, AckResult]) -> Table:
         Row(ACK_P99_SEQ, per_app({n: s.p99 for n, s in seq.items()})),
         Row(ACK_P50_SEQ_SHARED, per_app({n: s.p50 for n, s in shared.items()})),
         Row(ACK_P50_CONC, per_app({n: s.p50 for n, s in conc.items()})),
-        Row(ACK_P99_CONC, per_app({n: s.p99 for n, s in conc.items()}), "jitbot < 50", _verdict(jit_p99 < 0.050)),
+        Row(ACK_P99_CONC, per_app({n: s.p99 for n, s in conc.items()}), "jitbot < 50", verdict(jit_p99 < 0.050)),
         Row(THROUGHPUT, tuple(f"{apps[name].throughput:.0f}" for name in order)),
         Row(CPU_PER_REQUEST, tuple(f"{apps[name].cpu_per_request * 1000:.2f}" for name in order)),
         Row(
             NOT_BARE_ACKS,
             tuple(f"{refused(apps[name])} of {apps[name].sent}" for name in order),
             "jitbot 0",
-            _verdict(refused(apps[JITBOT]) == 0),
+            verdict(refused(apps[JITBOT]) == 0),
         ),
     )
     return Table(
@@ -169,15 +137,15 @@ def _ack_table(apps: dict[str, AckResult]) -> Table:
 def _ratio_table(apps: dict[str, AckResult]) -> Table:
     seq = {name: summarize(apps[name].sequential).p50 for name in apps}
     conc = {name: summarize(apps[name].concurrent).p50 for name in apps}
-    shared = {name: summarize(apps[name].shared_sequential).p50 for name in apps}
-    to_floor = _ratio(seq[JITBOT], seq[FLOOR])
-    from_peer = _ratio(seq[PEER], seq[JITBOT])
+    shared = {name: summarize(apps[name].realtime_sequential).p50 for name in apps}
+    to_floor = ratio(seq[JITBOT], seq[FLOOR])
+    from_peer = ratio(seq[PEER], seq[JITBOT])
     rows = (
-        Row(RATIO_FLOOR_SEQ, (_times(to_floor),), "≤ 2×", _verdict(to_floor <= 2.0)),
-        Row(RATIO_PEER_SEQ, (_times(from_peer),), "≥ 5×", _verdict(from_peer >= 5.0)),
-        Row(RATIO_FLOOR_CONC, (_times(_ratio(conc[JITBOT], conc[FLOOR])),)),
-        Row(RATIO_PEER_CONC, (_times(_ratio(conc[PEER], conc[JITBOT])),)),
-        Row(RATIO_FLOOR_SEQ_SHARED, (_times(_ratio(shared[JITBOT], shared[FLOOR])),)),
+        Row(RATIO_FLOOR_SEQ, (times(to_floor),), "≤ 2×", verdict(to_floor <= 2.0)),
+        Row(RATIO_PEER_SEQ, (times(from_peer),), "≥ 5×", verdict(from_peer >= 5.0)),
+        Row(RATIO_FLOOR_CONC, (times(ratio(conc[JITBOT], conc[FLOOR])),)),
+        Row(RATIO_PEER_CONC, (times(ratio(conc[PEER], conc[JITBOT])),)),
+        Row(RATIO_FLOOR_SEQ_SHARED, (times(ratio(shared[JITBOT], shared[FLOOR])),)),
     )
     return Table("jitbot against the floor and the peer", ("value", "target", "result"), rows)
 
@@ -201,27 +169,27 @@ def _jitbot_table(results: Results) -> Table:
         f"{name} {count / max(1, scheduler.idle_ticks):.1f}" for name, count in sorted(scheduler.idle_commands.items())
     )
     rows = (
-        Row(APPROVAL_P50, (f"{_ms(latency.p50)} (n={latency.n})",)),
-        Row(APPROVAL_P99, (_ms(latency.p99),)),
-        Row(APPROVAL_EMULATOR, (_ms(excluded.mean),)),
-        Row(APPROVAL_COLD, (_ms(approvals.cold.latency),)),
+        Row(APPROVAL_P50, (f"{ms(latency.p50)} (n={latency.n})",)),
+        Row(APPROVAL_P99, (ms(latency.p99),)),
+        Row(APPROVAL_EMULATOR, (ms(excluded.mean),)),
+        Row(APPROVAL_COLD, (ms(approvals.cold.latency),)),
         Row(ARM_REQUEST_COLD, (_arm(approvals.request_cold),)),
-        Row(ARM_REQUEST_WARM, (_arm(approvals.request_warm),), "≤ 1 read", _verdict(approvals.request_warm.reads <= 1)),
-        Row(ARM_APPROVAL_WARM, (warm_summary,), "exactly 1 write", _verdict(warm_writes == {1})),
+        Row(ARM_REQUEST_WARM, (_arm(approvals.request_warm),), "≤ 1 read", verdict(approvals.request_warm.reads <= 1)),
+        Row(ARM_APPROVAL_WARM, (warm_summary,), "exactly 1 write", verdict(warm_writes == {1})),
         Row(
             ARM_APPROVAL_COLD,
             (_arm(approvals.cold.calls),),
             "exactly 1 write",
-            _verdict(approvals.cold.calls.writes == 1),
+            verdict(approvals.cold.calls.writes == 1),
         ),
         Row(
             REMINDERS_FIRED,
             (f"{len(scheduler.lateness)} / {scheduler.expected} ({scheduler.scheduled:,} scheduled)",),
             "all",
-            _verdict(fired_all),
+            verdict(fired_all),
         ),
-        Row(LATENESS_P50, (_ms(lateness.p50),)),
-        Row(LATENESS_P99, (_ms(lateness.p99),), "≤ 1000", _verdict(fired_all and lateness.p99 <= 1.0)),
+        Row(LATENESS_P50, (ms(lateness.p50),)),
+        Row(LATENESS_P99, (ms(lateness.p99),), "≤ 1000", verdict(fired_all and lateness.p99 <= 1.0)),
         Row(IDLE_COMMANDS, (f"{scheduler.commands_per_tick:.1f} ({commands})",)),
         Row(IDLE_TICKS, (f"{scheduler.idle_ticks / scheduler.idle_window:.2f}",)),
         Row(IDLE_CPU, (f"{scheduler.idle_cpu_share * 100:.2f}",)),
@@ -230,7 +198,7 @@ def _jitbot_table(results: Results) -> Table:
             RSS_AFTER,
             (f"{memory.rss_after / MB:.1f} after {memory.requests:,} requests",),
             "≤ 120",
-            _verdict(memory.rss_after <= 120 * MB),
+            verdict(memory.rss_after <= 120 * MB),
         ),
         Row(RSS_PEAK, (f"{memory.peak_after / MB:.1f}",)),
         Row(
@@ -244,7 +212,7 @@ def _jitbot_table(results: Results) -> Table:
 def build_tables(results: Results) -> list[Table]:
     """Every table of the report."""
     apps = results.acks.apps
-    return [_ack_table(apps), _ratio_table(apps), _jitbot_table(results)]
+    return [_ack_table(apps), _ratio_table(apps), _jitbot_table(results), *build_scale_tables(results.scale)]
 
 
 def verdicts(tables: Sequence[Table]) -> list[tuple[str, str]]:

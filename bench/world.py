@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from urllib.parse import urlencode
@@ -71,9 +71,11 @@ class World:
         env.update(extra or {})
         return env
 
-    async def start_bot(self, name: str, redis_url: str | None = None) -> BotProcess:
+    async def start_bot(
+        self, name: str, redis_url: str | None = None, extra: Mapping[str, str] | None = None
+    ) -> BotProcess:
         """Start a fresh ``jitbot serve`` and wait until it answers ``/healthz`` on its PORT and its OPS_PORT."""
-        bot = BotProcess(self.bot_env(redis_url), name=name)
+        bot = BotProcess(self.bot_env(redis_url, extra), name=name)
         self._bots.append(bot)
         await bot.start()
         if not await poll(lambda: bot.alive, 1.0):
@@ -87,27 +89,30 @@ class World:
         if bot in self._bots:
             self._bots.remove(bot)
 
-    def command_bodies(self, count: int, tag: str) -> list[str]:
-        """``count`` distinct signed-to-be bodies of ``/jit ssh web-01 2h <reason>`` from one engineer.
+    def command_bodies(
+        self, count: int, tag: str, *, vm: Callable[[int], str] = lambda _: "web-01", users: Sequence[str] = (ENGINEER,)
+    ) -> list[str]:
+        """``count`` distinct signed-to-be bodies of ``/jit ssh <vm> 2h <tag>-<n>`` (the n-th from ``users[n % len]``).
 
         Each has its own response URL on the Slack emulator, so jitbot's reply lands like it would in Slack;
         the reason differs so each is a new request (not a duplicate answered from the dedupe index).
         """
         workspace = self.slack.workspace
-        user = workspace.user(ENGINEER)
-        assert user is not None
-        conversation = self.slack.state.conversation(self.slack.dm_channel_id(ENGINEER))
-        assert conversation is not None
         bodies = []
-        for _ in range(count):
+        for index in range(count):
+            user_id = users[index % len(users)]
+            user = workspace.user(user_id)
+            assert user is not None
+            conversation = self.slack.state.conversation(self.slack.dm_channel_id(user_id))
+            assert conversation is not None
             form = slash_command_form(
                 workspace,
                 user=user,
                 conversation=conversation,
                 command="/jit",
-                text=f"ssh web-01 2h {tag}-{next(self._serial)}",
-                response_url=self.slack.new_response_url(user=ENGINEER, channel=conversation.id),
-                trigger_id=self.slack.new_trigger_id(ENGINEER),
+                text=f"ssh {vm(index)} 2h {tag}-{next(self._serial)}",
+                response_url=self.slack.new_response_url(user=user_id, channel=conversation.id),
+                trigger_id=self.slack.new_trigger_id(user_id),
             )
             bodies.append(urlencode(form))
         return bodies

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.backlog import backlog_cleared, backlog_notice
 from bot.blocks.common import Message
 from bot.blocks.notices import (
     access_ended_post,
@@ -17,10 +25,39 @@ from bot.blocks.notices import (
     reminder_notice,
 )
 from bot.blocks.request import approval_card
+from bot.card_pacing import NOTICE, CardPacer
 from bot.metrics import Metrics
 from jit.clock import Clock
 from jit.model import AccessRequest
+from jit.ports.notify import ChannelBusy
 from jit.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BACKLOG_NOTICE_AT = 10
+BACKLOG_NOTICE_EVERY = timedelta(seconds=10)
+
+
+def card_client(client: AsyncWebClient) -> AsyncWebClient:
+    """The shared client's twin for approval cards: same session and token, but a 429 comes back to the caller
+    (``CardPacer`` gives the card a later turn) instead of being retried inside the call."""
+    return AsyncWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        session=client.session,
+        retry_handlers=[AsyncServerErrorRetryHandler(max_retry_count=2), AsyncConnectionErrorRetryHandler(2)],
+    )
+
+
+def retry_after(error: SlackApiError) -> float:
+    """Slack's ``Retry-After`` (seconds) on a 429; 1 when it is missing or unreadable."""
+    headers = getattr(error.response, "headers", None) or {}
+    value = next((v for k, v in dict(headers).items() if str(k).lower() == "retry-after"), "1")
+    try:
+        return max(0.0, float(value if not isinstance(value, list) else value[0]))
+    except (TypeError, ValueError):
+        return 1.0
 
 
 class SlackNotifier:
@@ -32,12 +69,82 @@ class SlackNotifier:
         self.clock = clock
         self.metrics = metrics
         self._dm_channels: dict[str, str] = {}
+        self.pacer = CardPacer(clock)
+        self._cards = card_client(client)
+        self._notices: dict[str, tuple[str, Any]] = {}
+        self._notice_locks: dict[str, asyncio.Lock] = {}
 
     async def post_card(self, request: AccessRequest) -> str:
-        """Post the approval card; returns its ts."""
+        """Post the approval card at its turn in the channel (``bot.card_pacing``); returns its ts. Raises
+        ChannelBusy, with the card's turn, while the channel is at Slack's posting rate."""
         channel = request.card_channel or self.settings.approval_channel
-        response = await self._call("chat.postMessage", channel=channel, **approval_card(request).as_kwargs())
+        turn = self.pacer.turn(channel, request.id, request.vm.name)
+        if turn is not None:
+            await self._backlog(channel)
+            raise ChannelBusy(turn)
+        try:
+            response = await self._call_on(
+                self._cards, "chat.postMessage", channel=channel, **approval_card(request).as_kwargs()
+            )
+        except SlackApiError as exc:
+            if exc.response.status_code != 429:
+                raise
+            later = self.pacer.throttled(channel, request.id, request.vm.name, retry_after(exc))
+            await self._backlog(channel)
+            raise ChannelBusy(later) from None
+        self.pacer.posted(channel, request.id)
+        await self._backlog(channel)
         return str(response["ts"])
+
+    async def _backlog(self, channel: str) -> None:
+        """Keep the channel's backlog notice current: posted (at its own turn, like a card) once
+        ``BACKLOG_NOTICE_AT`` cards wait, updated every ``BACKLOG_NOTICE_EVERY``, and marked done when the last card
+        is in. Best effort: never blocks a card."""
+        lock = self._notice_locks.setdefault(channel, asyncio.Lock())
+        async with lock:
+            try:
+                await self._refresh_backlog(channel)
+            except SlackApiError as exc:
+                log.warning(
+                    "backlog_notice.failed", extra={"channel": channel, "error": str(exc.response.get("error"))}
+                )
+
+    async def _refresh_backlog(self, channel: str) -> None:
+        waiting = self.pacer.waiting(channel)
+        now = self.clock.now()
+        notice = self._notices.get(channel)
+        if notice is None:
+            if waiting == 0:
+                self.pacer.cancel(channel, NOTICE)
+            elif waiting >= BACKLOG_NOTICE_AT or self.pacer.has_turn(channel, NOTICE):
+                if self.pacer.first(channel, NOTICE) is not None:
+                    return
+                try:
+                    posted = await self._call_on(
+                        self._cards, "chat.postMessage", channel=channel, **self._notice(channel).as_kwargs()
+                    )
+                except SlackApiError as exc:
+                    if exc.response.status_code == 429:
+                        self.pacer.throttled(channel, NOTICE, "", retry_after(exc))
+                        self.pacer.cancel(channel, NOTICE)  # it asks for the front of the queue again
+                    raise
+                self.pacer.posted(channel, NOTICE)
+                self._notices[channel] = (str(posted["ts"]), now)
+            return
+        ts, updated = notice
+        if waiting == 0:
+            del self._notices[channel]
+            total = self.pacer.peak(channel)
+            self.pacer.drained(channel)
+            await self._call("chat.update", channel=channel, ts=ts, **backlog_cleared(total).as_kwargs())
+        elif now - updated >= BACKLOG_NOTICE_EVERY:
+            self._notices[channel] = (ts, now)
+            await self._call("chat.update", channel=channel, ts=ts, **self._notice(channel).as_kwargs())
+
+    def _notice(self, channel: str) -> Message:
+        last = self.pacer.last_turn(channel)
+        seconds = (last - self.clock.now()).total_seconds() if last is not None else 0.0
+        return backlog_notice(self.pacer.waiting(channel), self.pacer.busiest(channel), int(seconds // 60))
 
     async def update_card(self, request: AccessRequest) -> None:
         """Re-render the card in place for the current state."""
@@ -93,8 +200,11 @@ class SlackNotifier:
         return [f"{response.get('channel') or channel} {response['ts']}"]
 
     async def _call(self, method: str, **kwargs: object) -> dict[str, Any]:
+        return await self._call_on(self.client, method, **kwargs)
+
+    async def _call_on(self, client: AsyncWebClient, method: str, **kwargs: object) -> dict[str, Any]:
         try:
-            response = await self.client.api_call(method, json=kwargs)
+            response = await client.api_call(method, json=kwargs)
         except SlackApiError as exc:
             self.metrics.slack_errors.labels(method=method, error=str(exc.response.get("error", "unknown"))).inc()
             raise

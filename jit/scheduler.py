@@ -11,6 +11,9 @@ but did not start, so another replica takes them at once.
 ``turn``, when given, wraps each handler: the bot passes one that lets acks Slack is waiting on go first and
 bounds how much background work runs at once (``bot.ackpath.background``).
 
+A handler that raises ``ChannelBusy`` (a Slack channel at its posting rate) gets its item back at the turn it was
+given, without a failure or a backoff: it never waits inside its slot, so other work is not held up behind it.
+
 Delivery is at-least-once: a handler that outlives its lease, or a crash between the handler and
 ``complete``, runs the item again. Handlers guard notifications with ``Schedule.mark_done``.
 """
@@ -27,6 +30,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from jit.clock import Clock
+from jit.ports.notify import ChannelBusy
 from jit.store.schedule import DueItem, Schedule
 
 Handler = Callable[[DueItem], Awaitable[None]]
@@ -43,6 +47,7 @@ class SchedulerStats:
     claimed: int = 0
     completed: int = 0
     failed: int = 0
+    deferred: int = 0
     released: int = 0
     redis_errors: int = 0
     last_lag_seconds: float = 0.0
@@ -147,6 +152,10 @@ class Scheduler:
                 async with self._turn() if self._turn is not None else contextlib.nullcontext():
                     self.stats.last_lag_seconds = max(0.0, (self._clock.now() - item.due).total_seconds())
                     await self._handler(item)
+            except ChannelBusy as busy:
+                self.stats.deferred += 1
+                await self._settle("defer", item.key, self._schedule.retry(item, busy.turn))
+                return False
             except Exception as exc:
                 self.stats.failed += 1
                 delay = self.retry_delay(item.attempt)

@@ -49,6 +49,17 @@ def is_terminal(state: RequestState) -> bool:
     return not TRANSITIONS[state]
 
 
+def reachable_from(state: RequestState) -> frozenset[RequestState]:
+    """``state`` and every state a request in it can still reach."""
+    found = {state}
+    frontier = [state]
+    while frontier:
+        for following in TRANSITIONS[frontier.pop()] - found:
+            found.add(following)
+            frontier.append(following)
+    return frozenset(found)
+
+
 def sources_of(target: RequestState) -> frozenset[RequestState]:
     """Every state from which ``target`` can be reached: what the store's atomic step must find."""
     return frozenset(state for state, targets in TRANSITIONS.items() if target in targets)

@@ -1,7 +1,7 @@
 """A loopback Azure Resource Manager for jitbot's tests and sandbox: real SDK clients talk to it over HTTPS.
 
-It serves the JIT, compute, network, pricing and Microsoft.Security/locations operations jitbot uses, from an
-in-memory :class:`~sandbox.arm_inventory.Inventory`, with Azure's authentication (an App Service-style managed
+It serves the JIT, compute, network, pricing, Resource Graph and Microsoft.Security/locations operations jitbot uses,
+from an in-memory :class:`~sandbox.arm_inventory.Inventory`, with Azure's authentication (an App Service-style managed
 identity endpoint issuing the bearer tokens ARM requires), validation, paging and error shapes. Every call is
 recorded, and faults (429 + Retry-After, 5xx, latency, "failed after commit") can be injected per operation.
 
@@ -29,6 +29,7 @@ from aiohttp import web
 from jit.clock import Clock, SystemClock
 from sandbox.arm_errors import ArmError, bad_request, injected
 from sandbox.arm_faults import ArmCall, Fault, FaultPlan
+from sandbox.arm_graph import GraphQuota
 from sandbox.arm_identity import TokenIssuer
 from sandbox.arm_inventory import Inventory
 from sandbox.arm_jit import DEFAULT_HISTORY, JitEngine
@@ -83,6 +84,20 @@ class ArmEmulator:
         if value < 1:
             raise ValueError("page_size must be at least 1")
         self._state.page_size = value
+
+    @property
+    def graph_denied(self) -> bool:
+        """Whether Resource Graph answers 403 (an identity without ``Microsoft.ResourceGraph/resources/read``)."""
+        return self._state.graph_denied
+
+    @graph_denied.setter
+    def graph_denied(self, value: bool) -> None:
+        self._state.graph_denied = value
+
+    @property
+    def graph_quota(self) -> GraphQuota:
+        """Resource Graph's per-user query quota (set ``limit`` to 0 to lift it)."""
+        return self._state.graph_quota
 
     @property
     def lro_retry_after(self) -> int:

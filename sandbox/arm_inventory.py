@@ -179,6 +179,26 @@ class Inventory:
     directory: Directory = field(default_factory=Directory)
     assessments: list[Assessment] = field(default_factory=list)
     alerts: list[SecurityAlert] = field(default_factory=list)
+    _index: _Index | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _indexed(self) -> _Index:
+        """Lookups by subscription and resource group, rebuilt whenever a list was replaced or changed length
+        (the world is only ever appended to), so 50,000 VMs cost one pass per change, not one per ARM call."""
+        key = tuple((id(items), len(items)) for items in (self.vms, self.nsgs, self.policies))
+        if self._index is None or self._index.key != key:
+            self._index = _Index.build(key, self)
+        return self._index
+
+    def in_group(self, subscription_id: str, resource_group: str | None = None) -> list[VirtualMachine]:
+        """The VMs (classic ones too) of a subscription, or of one of its resource groups, in inventory order."""
+        index = self._indexed()
+        if resource_group is None:
+            return index.by_subscription.get(subscription_id.lower(), [])
+        return index.by_group.get((subscription_id.lower(), resource_group.lower()), [])
+
+    def resource_groups(self, subscription_id: str) -> set[str]:
+        """The (lower-cased) resource groups of a subscription that hold a VM, an NSG or a JIT policy."""
+        return self._indexed().groups.get(subscription_id.lower(), set())
 
     def vm(self, name: str) -> VirtualMachine:
         """The VM called ``name`` (first match, case-insensitive)."""
@@ -186,11 +206,7 @@ class Inventory:
 
     def nsg(self, subscription_id: str, resource_group: str, name: str) -> NetworkSecurityGroup | None:
         """The NSG with that name, or None."""
-        key = (subscription_id.lower(), resource_group.lower(), name.lower())
-        return next(
-            (n for n in self.nsgs if (n.subscription_id.lower(), n.resource_group.lower(), n.name.lower()) == key),
-            None,
-        )
+        return self._indexed().nsgs.get((subscription_id.lower(), resource_group.lower(), name.lower()))
 
     def policy_covering(self, vm: VirtualMachine) -> JitPolicy | None:
         """The policy whose ``virtualMachines[].id`` names ``vm``."""
@@ -198,3 +214,30 @@ class Inventory:
             if any(entry["id"].lower() == vm.id.lower() for entry in policy.virtual_machines):
                 return policy
         return None
+
+
+@dataclass
+class _Index:
+    key: tuple[tuple[int, int], ...]
+    by_subscription: dict[str, list[VirtualMachine]]
+    by_group: dict[tuple[str, str], list[VirtualMachine]]
+    groups: dict[str, set[str]]
+    nsgs: dict[tuple[str, str, str], NetworkSecurityGroup]
+
+    @classmethod
+    def build(cls, key: tuple[tuple[int, int], ...], inventory: Inventory) -> _Index:
+        by_subscription: dict[str, list[VirtualMachine]] = {}
+        by_group: dict[tuple[str, str], list[VirtualMachine]] = {}
+        groups: dict[str, set[str]] = {}
+        for vm in inventory.vms:
+            sub, rg = vm.subscription_id.lower(), vm.resource_group.lower()
+            by_subscription.setdefault(sub, []).append(vm)
+            by_group.setdefault((sub, rg), []).append(vm)
+            groups.setdefault(sub, set()).add(rg)
+        nsgs: dict[tuple[str, str, str], NetworkSecurityGroup] = {}
+        for nsg in inventory.nsgs:
+            nsgs.setdefault((nsg.subscription_id.lower(), nsg.resource_group.lower(), nsg.name.lower()), nsg)
+            groups.setdefault(nsg.subscription_id.lower(), set()).add(nsg.resource_group.lower())
+        for policy in inventory.policies:
+            groups.setdefault(policy.subscription_id.lower(), set()).add(policy.resource_group.lower())
+        return cls(key, by_subscription, by_group, groups, nsgs)

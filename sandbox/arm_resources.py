@@ -298,7 +298,7 @@ _DEFAULT_RULES: tuple[tuple[str, str, str, str, str, int, str], ...] = (
 
 def network_security_group(inventory: Inventory, nsg: NetworkSecurityGroup) -> dict[str, Any]:
     """An NSG like NetworkSecurityGroupGet.json, with the NICs and subnets that use it."""
-    vms = [vm for vm in inventory.vms if not vm.classic and _same_rg(vm, nsg)]
+    vms = [vm for vm in inventory.in_group(nsg.subscription_id, nsg.resource_group) if not vm.classic]
     nics = [{"id": nic_id(vm)} for vm in vms if (vm.nic_nsg or "").lower() == nsg.name.lower()]
     subnets = sorted({subnet_id(vm) for vm in vms if (vm.subnet_nsg or "").lower() == nsg.name.lower()}, key=str.lower)
     defaults = [
@@ -373,12 +373,8 @@ def subnet_members(
     """The ARM VMs whose NIC sits in that subnet (empty when the subnet does not exist)."""
     return [
         vm
-        for vm in inventory.vms
-        if not vm.classic
-        and vm.subscription_id.lower() == subscription_id.lower()
-        and vm.resource_group.lower() == resource_group.lower()
-        and vnet_name(vm).lower() == vnet.lower()
-        and subnet_name(vm).lower() == name.lower()
+        for vm in inventory.in_group(subscription_id, resource_group)
+        if not vm.classic and vnet_name(vm).lower() == vnet.lower() and subnet_name(vm).lower() == name.lower()
     ]
 
 
@@ -474,21 +470,12 @@ def jit_policy(policy: JitPolicy) -> dict[str, Any]:
     }
 
 
-def _same_rg(vm: VirtualMachine, nsg: NetworkSecurityGroup) -> bool:
-    return (vm.subscription_id.lower(), vm.resource_group.lower()) == (
-        nsg.subscription_id.lower(),
-        nsg.resource_group.lower(),
-    )
-
-
 def _subnet_index(inventory: Inventory, vm: VirtualMachine) -> int:
     names = sorted(
         {
             subnet_name(other).lower()
-            for other in inventory.vms
+            for other in inventory.in_group(vm.subscription_id, vm.resource_group)
             if not other.classic
-            and (other.subscription_id.lower(), other.resource_group.lower())
-            == (vm.subscription_id.lower(), vm.resource_group.lower())
         }
     )
     return names.index(subnet_name(vm).lower()) if subnet_name(vm).lower() in names else 0

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from jit.clock import Clock
-from sandbox import arm_context, arm_rbac
+from sandbox import arm_context, arm_graph, arm_rbac
 from sandbox import arm_resources as shapes
 from sandbox.arm_errors import ArmError, bad_request, not_found
 from sandbox.arm_inventory import Inventory, NetworkSecurityGroup, Subscription, VirtualMachine
@@ -38,6 +38,9 @@ class ArmState:
     page_size: int = 50
     lro_retry_after: int = 1
     operations: dict[str, str] = field(default_factory=dict)
+    graph_table: arm_graph.ResourceTable = field(default_factory=arm_graph.ResourceTable)
+    graph_quota: arm_graph.GraphQuota = field(default_factory=arm_graph.GraphQuota)
+    graph_denied: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,12 @@ class Route:
     operation: str
     versions: tuple[str, ...] | None
     handler: Handler
+    query: bool = False
 
     @property
     def is_write(self) -> bool:
-        """PUT, PATCH, POST and DELETE change Azure."""
-        return self.method in {"PUT", "PATCH", "POST", "DELETE"}
+        """PUT, PATCH, POST and DELETE change Azure, except a POST that only queries (Resource Graph)."""
+        return self.method in {"PUT", "PATCH", "POST", "DELETE"} and not self.query
 
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
@@ -103,12 +107,7 @@ def _known_subscription(state: ArmState, req: ArmRequest) -> Subscription:
 def _known_group(state: ArmState, req: ArmRequest) -> tuple[Subscription, str]:
     subscription = _known_subscription(state, req)
     rg = req.params["rg"]
-    inv = state.inventory
-    owners = [(v.subscription_id, v.resource_group) for v in inv.vms]
-    owners += [(n.subscription_id, n.resource_group) for n in inv.nsgs]
-    owners += [(p.subscription_id, p.resource_group) for p in inv.policies]
-    groups = {group.lower() for sub, group in owners if sub.lower() == subscription.id.lower()}
-    if rg.lower() not in groups:
+    if rg.lower() not in state.inventory.resource_groups(subscription.id):
         raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
     return subscription, rg
 
@@ -132,13 +131,7 @@ def _page(state: ArmState, req: ArmRequest, items: list[dict[str, Any]]) -> ArmR
 
 
 def _arm_vms(state: ArmState, subscription: Subscription, rg: str | None = None) -> list[VirtualMachine]:
-    return [
-        vm
-        for vm in state.inventory.vms
-        if not vm.classic
-        and _in_sub(vm.subscription_id, subscription)
-        and (rg is None or vm.resource_group.lower() == rg.lower())
-    ]
+    return [vm for vm in state.inventory.in_group(subscription.id, rg) if not vm.classic]
 
 
 def _vm(state: ArmState, req: ArmRequest, name: str) -> VirtualMachine:
@@ -231,8 +224,8 @@ def _pricing_get(state: ArmState, req: ArmRequest) -> ArmReply:
 
 def home_region(state: ArmState, subscription: Subscription) -> str:
     """Defender's home region of a subscription: where its first VM lives (``centralus`` when it has none)."""
-    vms = sorted((vm for vm in state.inventory.vms if _in_sub(vm.subscription_id, subscription)), key=lambda v: v.id)
-    return vms[0].location.lower() if vms else "centralus"
+    vms = state.inventory.in_group(subscription.id)
+    return min(vms, key=lambda v: v.id).location.lower() if vms else "centralus"
 
 
 def _locations_list(state: ArmState, req: ArmRequest) -> ArmReply:
@@ -267,7 +260,7 @@ def _vm_get(state: ArmState, req: ArmRequest) -> ArmReply:
 
 def _classic_list(state: ArmState, req: ArmRequest) -> ArmReply:
     subscription = _known_subscription(state, req)
-    classic = [vm for vm in state.inventory.vms if vm.classic and _in_sub(vm.subscription_id, subscription)]
+    classic = [vm for vm in state.inventory.in_group(subscription.id) if vm.classic]
     return _page(state, req, [shapes.classic_virtual_machine(vm) for vm in classic])
 
 
@@ -419,6 +412,22 @@ def _operation_result(state: ArmState, req: ArmRequest) -> ArmReply:
     return ArmReply(204)
 
 
+# --- Resource Graph --------------------------------------------------------------------------------------
+
+
+def _resource_graph(state: ArmState, req: ArmRequest) -> ArmReply:
+    if state.graph_denied:
+        raise ArmError(
+            403,
+            "AuthorizationFailed",
+            f"The client '{req.principal}' with object id '{req.principal}' does not have authorization to perform "
+            f"action '{arm_graph.GRAPH_ACTION}' over scope '/providers/Microsoft.ResourceGraph' or the scope is "
+            "invalid. If access was recently granted, please refresh your credentials.",
+        )
+    headers = state.graph_quota.take(req.principal)
+    return ArmReply(200, arm_graph.answer(state.inventory, state.graph_table, req.body), headers)
+
+
 # --- Authorization and management groups ------------------------------------------------------------------
 
 
@@ -457,6 +466,14 @@ _ONE_VM = _RG + _CMP + r"/virtualMachines/(?P<name>[^/]+)"
 _ASSESSMENT_SCOPE = _SUB + r"(?:/resourceGroups/(?P<rg>[^/]+)(?:" + _CMP + r"/virtualMachines/(?P<name>[^/]+))?)?"
 
 ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        _pattern(r"/providers/Microsoft\.ResourceGraph/resources"),
+        "resourcegraph.resources",
+        arm_graph.GRAPH_VERSIONS,
+        _resource_graph,
+        query=True,
+    ),
     Route(
         "GET",
         _pattern(_AUTH + "/roleAssignments"),

@@ -24,6 +24,8 @@ COMMON_TYPES = SECURITY / "common/v1/types.json"
 AUTHORIZATION = SPECS / "authorization/Microsoft.Authorization/stable/2022-04-01"
 ROLE_ASSIGNMENTS_SWAGGER = AUTHORIZATION / "authorization-RoleAssignmentsCalls.json"
 ROLE_DEFINITIONS_SWAGGER = AUTHORIZATION / "authorization-RoleDefinitionsCalls.json"
+RESOURCE_GRAPH = SPECS / "resourcegraph/Microsoft.ResourceGraph"
+RESOURCE_GRAPH_SWAGGER = RESOURCE_GRAPH / "stable/2021-03-01/resourcegraph.json"
 ASSESSMENTS_SWAGGER = SECURITY / "Microsoft.Security/stable/2021-06-01/assessments.json"
 ASSESSMENT_METADATA_SWAGGER = SECURITY / "Microsoft.Security/stable/2021-06-01/assessmentMetadata.json"
 ALERTS_SWAGGER = SECURITY / "Microsoft.Security/stable/2022-01-01/alerts.json"
@@ -41,6 +43,7 @@ def _registry() -> Registry[Any]:
             COMMON_TYPES,
             ROLE_ASSIGNMENTS_SWAGGER,
             ROLE_DEFINITIONS_SWAGGER,
+            RESOURCE_GRAPH_SWAGGER,
             ASSESSMENTS_SWAGGER,
             ASSESSMENT_METADATA_SWAGGER,
             ALERTS_SWAGGER,

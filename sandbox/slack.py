@@ -34,6 +34,7 @@ from aiohttp import web
 from sandbox import slack_files, slack_methods
 from sandbox.slack_faults import Faults
 from sandbox.slack_file_store import DEFAULT_UPLOAD_TTL, StoredFile, UploadRefused
+from sandbox.slack_rate_limits import PostingLimit
 from sandbox.slack_respond import apply_response
 from sandbox.slack_socket import SocketModeServer
 from sandbox.slack_state import (
@@ -72,6 +73,7 @@ class SlackEmulator:
 
     ``trigger_ttl`` is how long a ``trigger_id`` may be used for views.open (Slack: 3 s);
     ``response_url_ttl`` and ``response_url_uses`` bound response URLs (Slack: 30 minutes, 5 uses);
+    ``posting_limit`` is chat.postMessage's per-channel rate limit (``sandbox.slack_rate_limits``; None lifts it).
     ``upload_ttl`` is how long an upload may take from files.getUploadURLExternal to its completion (Slack
     documents no limit; the emulator's default is 10 minutes).
     """
@@ -83,6 +85,7 @@ class SlackEmulator:
         trigger_ttl: float = 3.0,
         response_url_ttl: float = 1800.0,
         response_url_uses: int = 5,
+        posting_limit: PostingLimit | None = None,
         upload_ttl: float = DEFAULT_UPLOAD_TTL,
     ) -> None:
         self.workspace = workspace or demo_workspace()
@@ -94,6 +97,8 @@ class SlackEmulator:
             upload_ttl=upload_ttl,
         )
         self.faults = Faults()
+        self.posting_limit = posting_limit if posting_limit is not None else PostingLimit()
+        self.posting_limit_on = True
         self.socket_mode = SocketModeServer(self.workspace.bot.app_id)
         self.calls: list[Call] = []
         self._offline: OfflineMode | None = None
@@ -238,6 +243,12 @@ class SlackEmulator:
         if method == "apps.connections.open":
             return self._open_socket(args, token)
         accepted = ",".join(slack_methods.METHOD_SCOPES.get(method, ()))
+        if method == "chat.postMessage" and token == self.workspace.token and self.posting_limit_on:
+            retry_after = self.posting_limit.take(self._channel_id(str(args.get("channel", ""))))
+            if retry_after is not None:
+                body = {"ok": False, "error": "ratelimited"}
+                self._record(method, args, body, 429)
+                return self._json(body, status=429, headers={"Retry-After": str(retry_after)})
         try:
             if not token:
                 raise SlackError("not_authed")

@@ -18,6 +18,7 @@ from azure.core.pipeline.policies import AsyncBearerTokenCredentialPolicy, Async
 from azure.core.pipeline.transport import AioHttpTransport
 from azure.mgmt.core import AsyncARMPipelineClient
 from azure.mgmt.core.policies import ARMHttpLoggingPolicy, AsyncARMChallengeAuthenticationPolicy
+from azure.mgmt.resourcegraph.aio import ResourceGraphClient
 from azure.mgmt.security.aio import SecurityCenter
 
 PUBLIC_ARM_AUDIENCE = "https://management.azure.com"
@@ -50,6 +51,7 @@ class GatewayTuning:
     cache_ttl: timedelta = timedelta(seconds=60)
     refresh_on_miss_after: timedelta = timedelta(seconds=10)
     group_refresh: timedelta = timedelta(minutes=5)
+    inventory_ttl: timedelta = timedelta(minutes=10)
     timeout: timedelta = timedelta(seconds=20)
     read_retries: int = 3
     retry_backoff: float = 0.5
@@ -96,6 +98,7 @@ class ArmClients:
         self._network: dict[str, Any] = {}
         self._plain: AsyncARMPipelineClient | None = None
         self._graph: AsyncPipelineClient[Any, Any] | None = None
+        self._resource_graph: ResourceGraphClient | None = None
 
     @property
     def credential(self) -> Any:
@@ -131,6 +134,12 @@ class ArmClients:
         if subscription_id not in self._security:
             self._security[subscription_id] = SecurityCenter(self._credential, subscription_id, **self._options())
         return self._security[subscription_id]
+
+    def resource_graph(self) -> ResourceGraphClient:
+        """Azure Resource Graph (one query over many subscriptions), on the same credential, retries and session."""
+        if self._resource_graph is None:
+            self._resource_graph = ResourceGraphClient(self._credential, **self._options())
+        return self._resource_graph
 
     def plain(self) -> AsyncARMPipelineClient:
         """A client for plain ARM requests (``send_request``): same credential, retries and transport.
@@ -204,6 +213,9 @@ class ArmClients:
         if self._graph is not None:
             clients.append(self._graph)
             self._graph = None
+        if self._resource_graph is not None:
+            clients.append(self._resource_graph)
+            self._resource_graph = None
         self._security.clear()
         self._network.clear()
         for client in clients:

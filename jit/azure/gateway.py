@@ -38,10 +38,12 @@ from jit.azure.policies import (
 from jit.azure.policy_edits import PolicyEditor
 from jit.azure.policy_sent import check_ports, default_policy_id, policy_from_sent
 from jit.azure.reads import ArmReader
+from jit.azure.resource_graph import GraphVms, GraphVmSource, ResourceGraphReader
 from jit.azure.security_context import ContextTuning, SecurityContextReader
 from jit.azure.security_reads import SecurityReader
 from jit.azure.subscriptions import ManagementGroupReader, SubscriptionSource
 from jit.azure.topology import IndexedVm, build_index, matching, nsg_ids_for, reasons_for, subnet_nsgs
+from jit.azure.vm_directory import VmDirectory
 from jit.azure.writes import ArmWriter
 from jit.checks import Check
 from jit.clock import Clock
@@ -114,6 +116,14 @@ class AzureGateway:
         self._policies: TtlCache[str, tuple[RawJson, ...]] = TtlCache(clock, ttl)
         self._subnets: TtlCache[str, dict[str, str | None]] = TtlCache(clock, ttl)
         self._defender: TtlCache[str, bool] = TtlCache(clock, ttl)
+        self._directory = VmDirectory(
+            GraphVmSource(ResourceGraphReader(clients), clock),
+            clock,
+            subscriptions=subscription_ids,
+            management_group=management_group,
+            ttl=ttl,
+            inventory_ttl=self._tuning.inventory_ttl,
+        )
         self._context = SecurityContextReader(SecurityReader(clients), clock, context_tuning)
 
     async def __aenter__(self) -> AzureGateway:
@@ -149,6 +159,7 @@ class AzureGateway:
 
     def invalidate(self, subscription_id: str | None = None) -> None:
         """Drop cached reads (for one subscription or all), e.g. after someone changed Azure by hand."""
+        self._directory.invalidate()
         for cache in (self._index, self._policies, self._subnets, self._defender):
             if subscription_id is None:
                 cache.invalidate()
@@ -192,7 +203,7 @@ class AzureGateway:
         return await self._policy_list(subscription_id)
 
     async def _indexed(self, vm: VmRef) -> IndexedVm:
-        item = matching(await self._vm_index(vm.subscription_id), vm.id)
+        item = await self._directory.indexed(vm.id) or matching(await self._vm_index(vm.subscription_id), vm.id)
         if item is None:
             raise VmNotFound(f"`{vm.short}` is no longer in Azure; it may have been deleted or moved.")
         return item
@@ -211,13 +222,16 @@ class AzureGateway:
             raise VmAmbiguous(wanted.name, [vm.ref for vm in found])
         return found[0]
 
+    async def _subnets_of(self, item: IndexedVm) -> Mapping[str, str | None]:
+        """The NSGs of the VM's subnets: from Resource Graph when it found the VM, else the subscription's VNets."""
+        found = self._directory.subnet_nsgs(item)
+        return found if found is not None else await self._subnet_nsgs(item.vm.ref.subscription_id)
+
     async def _not_found(self, wanted: VmSpec) -> VmNotFound:
         """The miss, with the VMs the person most likely meant (``web01`` → ``web-01``)."""
         where = f"`{wanted.resource_group}/{wanted.name}`" if wanted.resource_group else f"`{wanted.name}`"
-        indexes = await asyncio.gather(*(self._vm_index(sub) for sub in await self._source.current()))
-        nearest = did_you_mean(
-            wanted, ((i.vm.ref.subscription_id, i.vm.ref.resource_group, i.vm.ref.name) for x in indexes for i in x)
-        )
+        known = [item.vm.ref for item in await self._inventory()]
+        nearest = did_you_mean(wanted, ((ref.subscription_id, ref.resource_group, ref.name) for ref in known))
         if nearest:
             return VmNotFound(
                 f"No VM called {where} in the subscriptions jitbot can see. Did you mean "
@@ -229,7 +243,19 @@ class AzureGateway:
             hint=command_hint(Command.LIST),
         )
 
+    async def _inventory(self) -> list[IndexedVm]:
+        """Every VM in scope: Resource Graph's cached inventory, else each subscription's cached index."""
+        graph = await self._directory.everything()
+        if graph is not None:
+            return graph.items
+        indexes = await asyncio.gather(*(self._vm_index(sub) for sub in await self._source.current()))
+        return [item for index in indexes for item in index]
+
     async def _find(self, wanted: VmSpec) -> list[VirtualMachine]:
+        if wanted.subscription_id is None:
+            graph = await self._directory.find(wanted)
+            if graph is not None:
+                return [item.vm for item in graph]
         everywhere = await self._source.current()
         subscriptions = everywhere
         if wanted.subscription_id is not None:
@@ -239,6 +265,9 @@ class AzureGateway:
                     f"Subscription `{wanted.subscription_id}` is not one jitbot searches. "
                     f"Use `rg/vm` or one of: {', '.join(f'`{s}`' for s in everywhere)}."
                 )
+            graph = await self._directory.find(wanted, subscriptions)
+            if graph is not None:
+                return [item.vm for item in graph]
         return await self._matching_vms(wanted, subscriptions)
 
     def _refresh_after_miss(self) -> bool:
@@ -269,9 +298,7 @@ class AzureGateway:
         """Every VM, classified like the portal's three tabs, with the portal's activity columns."""
         rows: list[VmJitStatus] = []
         now = self._clock.now()
-        subscriptions = await self._source.current()
-        per_subscription = await asyncio.gather(*(self._subscription_snapshot(s) for s in subscriptions))
-        for index, policies, subnets, defender in per_subscription:
+        for index, policies, subnets, defender in await self._snapshots():
             for item in index:
                 reasons = reasons_for(item, subnets, defender)
                 raw = covering_policy(policies, item.vm.ref.id)
@@ -289,9 +316,27 @@ class AzureGateway:
                     rows.append(VmJitStatus(item.vm, JitSupport.NOT_CONFIGURED))
         return rows
 
+    async def _snapshots(
+        self,
+    ) -> list[tuple[tuple[IndexedVm, ...], tuple[RawJson, ...], Mapping[str, str | None], bool]]:
+        """Per subscription: its VMs, JIT policies, subnet NSGs and Defender plan (VMs from Resource Graph when it
+        can be used, else from each subscription's lists)."""
+        graph = await self._directory.everything()
+        if graph is None:
+            return list(await asyncio.gather(*(self._subscription_snapshot(s) for s in await self._source.current())))
+        return list(await asyncio.gather(*(self._graph_snapshot(graph, s) for s in graph.by_subscription)))
+
+    async def _graph_snapshot(
+        self, graph: GraphVms, subscription_id: str
+    ) -> tuple[tuple[IndexedVm, ...], tuple[RawJson, ...], Mapping[str, str | None], bool]:
+        policies, defender = await asyncio.gather(
+            self._policy_list(subscription_id), self._defender_on(subscription_id)
+        )
+        return graph.by_subscription[subscription_id], policies, graph.subnet_nsgs, defender
+
     async def _subscription_snapshot(
         self, subscription_id: str
-    ) -> tuple[tuple[IndexedVm, ...], tuple[RawJson, ...], dict[str, str | None], bool]:
+    ) -> tuple[tuple[IndexedVm, ...], tuple[RawJson, ...], Mapping[str, str | None], bool]:
         return await asyncio.gather(
             self._vm_index(subscription_id),
             self._policy_list(subscription_id),
@@ -301,10 +346,8 @@ class AzureGateway:
 
     async def unsupported_reasons(self, vm: VmRef) -> tuple[UnsupportedReason, ...]:
         """Why JIT cannot protect ``vm`` (no NSG, classic, Defender for Servers off); empty when it can."""
-        item, subnets, defender = await asyncio.gather(
-            self._indexed(vm), self._subnet_nsgs(vm.subscription_id), self._defender_on(vm.subscription_id)
-        )
-        return reasons_for(item, subnets, defender)
+        item, defender = await asyncio.gather(self._indexed(vm), self._defender_on(vm.subscription_id))
+        return reasons_for(item, await self._subnets_of(item), defender)
 
     async def security_context(self, vm: VmRef) -> SecurityContext:
         """What an approver should know about ``vm`` (Defender recommendations and alerts, power state, public IPs,
@@ -414,7 +457,8 @@ class AzureGateway:
 
     async def close_access(self, vm: VmRef, ports: Sequence[int], source: str) -> int:
         """Delete the NSG allow rules JIT opened on ``vm`` for exactly these ports and source; returns how many."""
-        item, subnets = await asyncio.gather(self._indexed(vm), self._subnet_nsgs(vm.subscription_id))
+        item = await self._indexed(vm)
+        subnets = await self._subnets_of(item)
         removed = 0
         for nsg_id in nsg_ids_for(item, subnets):
             nsg = await self._reader.network_security_group(nsg_id)

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from jit.model import AccessRequest, EscalatedCopies, OutsideAccess
+
+
+class ChannelBusy(Exception):
+    """The channel is at Slack's posting rate: this message has its turn at ``turn``. The scheduler runs the item
+    again then, without counting a failure (``jit.scheduler``)."""
+
+    def __init__(self, turn: datetime):
+        super().__init__(f"the channel's next free turn is at {turn.isoformat()}")
+        self.turn = turn
 
 
 class Notifier(Protocol):

@@ -231,9 +231,33 @@ async def live(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Live]:
             await graph.stop()
 
 
+LIST_PATH = {
+    "compute.vm.list_all",
+    "classic.vm.list",
+    "network.nic.list_all",
+    "network.public_ip.list_all",
+    "network.vnet.list_all",
+    "management.descendants",
+}
+
+
 async def requester_phase(live: Live) -> set[str]:
-    """Everything a request needs: lookups (under a management group), the requester's own RBAC, the VM's security
-    context for the approval card, the inventory tabs, the grant and the history read after it."""
+    """Everything a request needs: lookups (under a management group) through Resource Graph, and again through the
+    per-subscription lists as an identity without Resource Graph access sees it."""
+    graph_ops = await requester_steps(live)
+    live.gateway.invalidate()
+    live.arm.graph_denied = True
+    try:
+        list_ops = await requester_steps(live)
+    finally:
+        live.arm.graph_denied = False
+    return graph_ops | list_ops
+
+
+async def requester_steps(live: Live) -> set[str]:
+    """The requester's own RBAC, the VM's security context for the approval card, the inventory tabs, the grant and
+    the history read after it."""
+    live.arm.reset_calls()
     gateway = live.gateway
     web = await gateway.find_vm("rg-app/web-01")
     policy = await gateway.policy_for(web.ref)
@@ -266,6 +290,7 @@ async def test_roles_grant_exactly_what_the_gateway_calls(live: Live) -> None:
     admin_ops = await admin_phase(live)
     failed = [c for c in live.arm.calls if c.status >= 400 and not (c.operation == "jit.get" and c.status == 404)]
     assert failed == [], "every call must have succeeded (a policy read may find no policy: 404)"
+    assert "resourcegraph.resources" in requester_ops
     mapping = load_operations()
     called = requester_ops | admin_ops
     assert called - set(mapping) == set(), "the gateway calls operations operations.json does not know"
@@ -284,6 +309,26 @@ async def test_roles_grant_exactly_what_the_gateway_calls(live: Live) -> None:
     }
     declared = {name: op["role"] for name, op in load_operations().items() if op["role"] is not None}
     assert declared == observed_role, "operations.json roles must match what the gateway calls in each phase"
+
+
+async def test_each_lookup_path_calls_only_what_its_operations_state(live: Live) -> None:
+    graph_ops = await requester_steps(live)
+    assert "resourcegraph.resources" in graph_ops
+    assert graph_ops & LIST_PATH == set(), "with Resource Graph no subscription is listed"
+    live.gateway.invalidate()
+    live.arm.graph_denied = True
+    list_ops = await requester_steps(live)
+    refused = [c.status for c in live.arm.calls if c.operation == "resourcegraph.resources"]
+    assert refused == [403], "one refused query, remembered"
+    assert LIST_PATH - {"network.vnet.list_all"} <= list_ops
+    mapping = load_operations()
+    graph_actions = set(mapping["resourcegraph.resources"]["actions"])
+    assert actions_of(LIST_PATH) - {"Microsoft.Management/managementGroups/descendants/read"} <= graph_actions, (
+        "Resource Graph returns only what the identity may read: its operation lists those reads"
+    )
+    granted = set(load_role("requester")["Actions"])
+    assert actions_of(graph_ops) <= granted
+    assert actions_of(list_ops) <= granted
 
 
 async def test_only_the_async_operation_status_is_polled(live: Live) -> None:

@@ -16,6 +16,7 @@ from jit.states import (
     can_transition,
     check_transition,
     is_terminal,
+    reachable_from,
     sources_of,
 )
 
@@ -68,3 +69,9 @@ def test_sources_of_inverts_the_table() -> None:
 def test_table_cannot_be_mutated() -> None:
     with pytest.raises(TypeError):
         TRANSITIONS[S.EXPIRED] = frozenset({S.PENDING})  # type: ignore[index]
+
+
+def test_reachable_from_follows_every_move_to_the_end() -> None:
+    assert reachable_from(S.ACTIVE) == {S.ACTIVE, S.EXPIRED, S.REVOKED, S.SUPERSEDED}
+    assert reachable_from(S.PENDING) == set(S)
+    assert reachable_from(S.DENIED) == {S.DENIED}

@@ -3,11 +3,12 @@ rendered from the request as it is now, and again after a failure until it went 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import timedelta
 
 from jit.card_context import RequesterHistory, requester_history_of, security_context_of
-from jit.model import GrantedPort, JitRequestRecord, RequestState
+from jit.model import AccessRequest, GrantedPort, JitRequestRecord, RequestState
 from jit.routing import ConflictChoice, Escalation
 from jit.schedule_items import Kind
 from tests.jit.doubles.world import (
@@ -198,3 +199,21 @@ async def test_the_requester_history_counts_their_grants_on_this_vm_in_the_last_
     history = requester_history_of(await world.current(request.id))
     opened = (await world.current(earlier.id)).starts_at
     assert history == RequesterHistory(1, opened)
+
+
+async def test_the_card_reads_only_the_requesters_requests_that_were_ever_open(world: World) -> None:
+    read_states: list[set[RequestState]] = []
+    by_requester = world.records.by_requester
+
+    async def recording(user_id: str, states: Iterable[RequestState] | None = None) -> list[AccessRequest]:
+        read_states.append(set(RequestState) if states is None else set(states))
+        return await by_requester(user_id, states)
+
+    world.records.by_requester = recording  # type: ignore[method-assign]
+    request = await world.pending()
+    await world.run_due()
+
+    assert requester_history_of(await world.current(request.id)) == RequesterHistory(0, None)
+    assert read_states == [{S.ACTIVE, S.EXPIRED, S.REVOKED, S.SUPERSEDED}], (
+        "pending, denied, cancelled, timed-out and failed requests never opened: a card must not read them all"
+    )

@@ -133,8 +133,9 @@ def world(clock: ManualClock) -> Inventory:
 
 @pytest.fixture
 async def arm(world: Inventory, clock: ManualClock) -> AsyncIterator[ArmEmulator]:
-    """The ARM emulator over HTTPS with its managed identity endpoint."""
+    """The ARM emulator over HTTPS with its managed identity endpoint (Resource Graph's quota lifted)."""
     async with ArmEmulator(world, clock=clock) as emulator:
+        emulator.graph_quota.limit = 0  # test_resource_graph.py checks the quota; elsewhere it would only slow tests
         yield emulator
 
 
@@ -184,3 +185,9 @@ def make_gateway(
         tuning=tuning,
     )
     return gw, credential
+
+
+@pytest.fixture
+def list_path(arm: ArmEmulator) -> None:
+    """The identity lacks Resource Graph access (403), so the gateway uses the per-subscription list calls."""
+    arm.graph_denied = True

@@ -63,21 +63,42 @@ async def test_last_user_falls_back_to_azure_requestor(
     assert activity.approved_last_7_days == 4
 
 
+async def grow(world: Inventory) -> None:
+    for number in range(30):
+        world.vms.append(VirtualMachine(SUB_A, "rg-bulk", f"bulk-{number}", LOCATION, nic_nsg="nsg-app"))
+
+
 async def test_inventory_cost_does_not_grow_with_vm_count(
     gateway: AzureGateway, arm: ArmEmulator, world: Inventory
 ) -> None:
     await gateway.inventory()
-    small = len(arm.reads())
+    small = sorted(call.operation for call in arm.reads())
     gateway.invalidate()
     arm.reset_calls()
-    for number in range(30):
-        world.vms.append(VirtualMachine(SUB_A, "rg-bulk", f"bulk-{number}", LOCATION, nic_nsg="nsg-app"))
+    await grow(world)
     rows = await gateway.inventory()
     assert len(rows) == 38
-    assert len(arm.reads()) == small == 7 * 3
+    per_subscription = ["jit.list_subscription", "security.pricing.get"] * 3
+    assert sorted(call.operation for call in arm.reads()) == small
+    assert small == sorted(["resourcegraph.resources"] * 2 + per_subscription)
     arm.reset_calls()
     await gateway.inventory()
     assert arm.reads() == []
+
+
+async def test_without_resource_graph_the_list_calls_cost_the_same_whatever_the_vm_count(
+    gateway: AzureGateway, arm: ArmEmulator, world: Inventory
+) -> None:
+    arm.graph_denied = True
+    await gateway.inventory()
+    small = len([call for call in arm.reads() if call.operation != "resourcegraph.resources"])
+    gateway.invalidate()
+    arm.reset_calls()
+    await grow(world)
+    rows = await gateway.inventory()
+    assert len(rows) == 38
+    assert [call.operation for call in arm.reads()].count("resourcegraph.resources") == 0, "the 403 is remembered"
+    assert len(arm.reads()) == small == 7 * 3
 
 
 async def test_unsupported_reasons_per_vm(gateway: AzureGateway, world: Inventory) -> None:

@@ -1,4 +1,8 @@
-"""Finding VMs and their JIT policy through the real SDK against the ARM emulator."""
+"""Finding VMs and their JIT policy through the real SDK against the ARM emulator.
+
+Tests that take ``list_path`` run where the identity has no Resource Graph access, so the gateway lists each
+subscription (``test_resource_graph.py`` covers the Resource Graph path).
+"""
 
 from __future__ import annotations
 
@@ -109,21 +113,27 @@ async def test_warm_lookup_makes_no_arm_read(gateway: AzureGateway, arm: ArmEmul
     assert arm.reads() == []
 
 
-async def test_cold_lookup_costs_a_fixed_number_of_list_calls(gateway: AzureGateway, arm: ArmEmulator) -> None:
+async def test_cold_lookup_costs_a_fixed_number_of_list_calls(
+    gateway: AzureGateway, arm: ArmEmulator, list_path: None
+) -> None:
     vm = await gateway.find_vm("db-01")
     await gateway.policy_for(vm.ref)
     operations = sorted(call.operation for call in arm.reads())
     per_subscription = ["classic.vm.list", "compute.vm.list_all", "network.nic.list_all", "network.public_ip.list_all"]
-    assert operations == sorted(per_subscription * 3 + ["jit.list_subscription"])
+    refused = ["resourcegraph.resources"]
+    assert operations == sorted(per_subscription * 3 + ["jit.list_subscription"] + refused)
+    assert [call.status for call in arm.calls if call.operation == "resourcegraph.resources"] == [403]
 
 
-async def test_burst_of_cold_lookups_shares_one_fetch(gateway: AzureGateway, arm: ArmEmulator) -> None:
+async def test_burst_of_cold_lookups_shares_one_fetch(gateway: AzureGateway, arm: ArmEmulator, list_path: None) -> None:
     found = await asyncio.gather(*(gateway.find_vm("db-01") for _ in range(25)))
     assert {vm.ref.id for vm in found} == {found[0].ref.id}
     assert len([c for c in arm.reads() if c.operation == "compute.vm.list_all"]) == 3
 
 
-async def test_cache_expires_after_ttl(gateway: AzureGateway, arm: ArmEmulator, clock: ManualClock) -> None:
+async def test_cache_expires_after_ttl(
+    gateway: AzureGateway, arm: ArmEmulator, clock: ManualClock, list_path: None
+) -> None:
     await gateway.find_vm("db-01")
     arm.reset_calls()
     clock.advance(timedelta(seconds=30))
@@ -134,7 +144,9 @@ async def test_cache_expires_after_ttl(gateway: AzureGateway, arm: ArmEmulator, 
     assert len([c for c in arm.reads() if c.operation == "compute.vm.list_all"]) == 3
 
 
-async def test_paging_follows_next_link(gateway: AzureGateway, arm: ArmEmulator, world: Inventory) -> None:
+async def test_paging_follows_next_link(
+    gateway: AzureGateway, arm: ArmEmulator, world: Inventory, list_path: None
+) -> None:
     for number in range(7):
         world.vms.append(
             VirtualMachine(SUB_A, "rg-bulk", f"bulk-{number}", LOCATION, nic_nsg=None, private_ip=f"10.5.0.{number}")
@@ -150,14 +162,16 @@ async def test_paging_follows_next_link(gateway: AzureGateway, arm: ArmEmulator,
     assert await gateway.policy_for(vm.ref) is not None
 
 
-async def test_forbidden_read_is_typed(gateway: AzureGateway, arm: ArmEmulator) -> None:
+async def test_forbidden_read_is_typed(gateway: AzureGateway, arm: ArmEmulator, list_path: None) -> None:
     arm.faults.add("compute.vm.list_all", status=403)
     with pytest.raises(AzureForbidden) as caught:
         await gateway.find_vm("db-01")
     assert "403" in caught.value.user_message
 
 
-async def test_throttled_read_is_retried_after_retry_after(gateway: AzureGateway, arm: ArmEmulator) -> None:
+async def test_throttled_read_is_retried_after_retry_after(
+    gateway: AzureGateway, arm: ArmEmulator, list_path: None
+) -> None:
     arm.faults.add("network.nic.list_all", status=429, retry_after=1)
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -170,7 +184,7 @@ async def test_throttled_read_is_retried_after_retry_after(gateway: AzureGateway
 
 
 async def test_miss_relists_a_cache_older_than_the_floor(
-    gateway: AzureGateway, arm: ArmEmulator, world: Inventory, clock: ManualClock
+    gateway: AzureGateway, arm: ArmEmulator, world: Inventory, clock: ManualClock, list_path: None
 ) -> None:
     await gateway.find_vm("db-01")
     world.vms.append(VirtualMachine(SUB_B, "rg-other", "fresh-01", "northeurope", nic_nsg="nsg-other"))

@@ -1,0 +1,249 @@
+"""Finding VMs with Azure Resource Graph: one query over every subscription (or the management group) instead of
+seven list calls per subscription.
+
+A lookup by name is two queries whatever the number of subscriptions: the VMs with that name, then the NICs of
+those candidates only, joined with their public IPs and their subnets' NSGs. The whole inventory is the same two
+queries without the filters, paged with ``$skipToken`` (1,000 rows a page, Resource Graph's maximum). Rows come
+back with only the columns jitbot reads, and are turned into the same ``IndexedVm`` values the per-subscription
+list path builds (``jit.azure.topology``), so both paths answer alike.
+
+Resource Graph needs ``Microsoft.ResourceGraph/resources/read`` and returns only the resources the identity may
+read (``Microsoft.Compute/virtualMachines/read``, ``Microsoft.Network/networkInterfaces/read``,
+``Microsoft.Network/publicIPAddresses/read``, ``Microsoft.Network/virtualNetworks/read``). An identity without
+the first gets a 403: ``GraphAccess`` remembers that, and the gateway falls back to the list calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+from jit.azure.clients import ArmClients
+from jit.azure.failures import azure_errors
+from jit.azure.topology import IndexedVm, build_index
+from jit.clock import Clock
+from jit.ports.azure_errors import AzureForbidden
+from jit.vm_names import VmSpec
+
+RawJson = dict[str, Any]
+PAGE = 1000
+ARM_VM = "microsoft.compute/virtualmachines"
+CLASSIC_VM = "microsoft.classiccompute/virtualmachines"
+DENIED_RETRY = timedelta(minutes=10)
+
+_VM_COLUMNS = (
+    "| project id, name, type, location, subscriptionId, tags,"
+    " osType = tostring(properties.storageProfile.osDisk.osType),"
+    " nics = properties.networkProfile.networkInterfaces,"
+    " classicOs = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem),"
+    " classicView = properties.instanceView"
+)
+_WIRING = (
+    "| mv-expand ipconfig = properties.ipConfigurations"
+    " | project id, nsgId = tostring(properties.networkSecurityGroup.id),"
+    " privateIp = tostring(ipconfig.properties.privateIPAddress),"
+    " subnetId = tolower(tostring(ipconfig.properties.subnet.id)),"
+    " pipId = tolower(tostring(ipconfig.properties.publicIPAddress.id))"
+    " | join kind=leftouter (Resources | where type =~ 'microsoft.network/publicipaddresses'"
+    " | project pipId = tolower(id), publicIp = tostring(properties.ipAddress)) on pipId"
+    " | join kind=leftouter (Resources | where type =~ 'microsoft.network/virtualnetworks'"
+    " | mv-expand subnet = properties.subnets"
+    " | project subnetId = tolower(tostring(subnet.id)),"
+    " subnetNsgId = tostring(subnet.properties.networkSecurityGroup.id)) on subnetId"
+)
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def vm_query(wanted: VmSpec | None = None, ids: Sequence[str] = (), names: Sequence[str] = ()) -> str:
+    """The VMs (Resource Manager and classic) named like ``wanted``, with these ids or names, or all of them."""
+    where = [f"type in~ ('{ARM_VM}', '{CLASSIC_VM}')"]
+    if names:
+        where.append(f"name in~ ({', '.join(_literal(n) for n in names)})")
+    if wanted is not None:
+        where.append(f"name =~ {_literal(wanted.name)}")
+        if wanted.resource_group:
+            where.append(f"resourceGroup =~ {_literal(wanted.resource_group)}")
+        if wanted.subscription_id:
+            where.append(f"subscriptionId =~ {_literal(wanted.subscription_id)}")
+    if ids:
+        where.append(f"id in~ ({', '.join(_literal(i) for i in ids)})")
+    return f"Resources | where {' and '.join(where)} {_VM_COLUMNS}"
+
+
+def wiring_query(nic_ids: Sequence[str] | None = None) -> str:
+    """One row per NIC IP configuration (of these NICs, or all): its NSG, address, subnet's NSG and public IP."""
+    where = "type =~ 'microsoft.network/networkinterfaces'"
+    if nic_ids is not None:
+        where += f" and id in~ ({', '.join(_literal(i) for i in nic_ids)})"
+    return f"Resources | where {where} {_WIRING}"
+
+
+@dataclass(frozen=True)
+class GraphVms:
+    """VMs found with Resource Graph, per subscription, and the NSG of every subnet they sit in."""
+
+    by_subscription: Mapping[str, tuple[IndexedVm, ...]]
+    subnet_nsgs: Mapping[str, str | None]
+
+    @property
+    def items(self) -> list[IndexedVm]:
+        """Every VM found."""
+        return [item for items in self.by_subscription.values() for item in items]
+
+
+def _ref_list(value: Any) -> list[RawJson]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def assemble(vm_rows: Iterable[Mapping[str, Any]], wiring_rows: Iterable[Mapping[str, Any]]) -> GraphVms:
+    """Turn the two queries' rows into ``IndexedVm`` values, through the same ``build_index`` as the list path."""
+    nics: dict[str, RawJson] = {}
+    public_ips: list[RawJson] = []
+    subnets: dict[str, str | None] = {}
+    for row in wiring_rows:
+        nic = nics.setdefault(str(row["id"]).lower(), {"id": row["id"], "properties": {"ipConfigurations": []}})
+        props = nic["properties"]
+        if row.get("nsgId"):
+            props["networkSecurityGroup"] = {"id": row["nsgId"]}
+        config: RawJson = {"privateIPAddress": row.get("privateIp") or None}
+        if row.get("subnetId"):
+            config["subnet"] = {"id": row["subnetId"]}
+            subnets[str(row["subnetId"]).lower()] = row.get("subnetNsgId") or None
+        if row.get("pipId"):
+            config["publicIPAddress"] = {"id": row["pipId"]}
+            if row.get("publicIp"):
+                public_ips.append({"id": row["pipId"], "properties": {"ipAddress": row["publicIp"]}})
+        props["ipConfigurations"].append({"properties": config})
+    arm: dict[str, list[RawJson]] = {}
+    classic: dict[str, list[RawJson]] = {}
+    for row in vm_rows:
+        subscription = str(row.get("subscriptionId") or "")
+        base: RawJson = {"id": row["id"], "name": row["name"], "location": row.get("location"), "tags": row.get("tags")}
+        if str(row.get("type", "")).lower() == CLASSIC_VM:
+            view = row.get("classicView") if isinstance(row.get("classicView"), dict) else {}
+            os_name = row.get("classicOs") or None
+            disk = {"operatingSystemDisk": {"operatingSystem": os_name}} if os_name else {}
+            classic.setdefault(subscription, []).append(
+                {**base, "properties": {"instanceView": view, "storageProfile": disk}}
+            )
+        else:
+            os_disk = {"osDisk": {"osType": row["osType"]}} if row.get("osType") else {}
+            network = {"networkInterfaces": _ref_list(row.get("nics"))}
+            arm.setdefault(subscription, []).append(
+                {**base, "properties": {"storageProfile": os_disk, "networkProfile": network}}
+            )
+    by_subscription = {
+        sub: build_index(sub, arm.get(sub, []), classic.get(sub, []), nics.values(), public_ips)
+        for sub in dict.fromkeys([*arm, *classic])
+    }
+    return GraphVms(by_subscription, subnets)
+
+
+def nic_ids_of(vm_rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The NICs the VM rows point at, without repeats."""
+    found: dict[str, str] = {}
+    for row in vm_rows:
+        for nic in _ref_list(row.get("nics")):
+            if nic.get("id"):
+                found.setdefault(str(nic["id"]).lower(), str(nic["id"]))
+    return list(found.values())
+
+
+class ResourceGraphReader:
+    """Runs queries with azure-mgmt-resourcegraph over the gateway's shared pipeline settings, every page."""
+
+    def __init__(self, clients: ArmClients):
+        self._clients = clients
+
+    async def rows(
+        self, query: str, *, subscriptions: Sequence[str] = (), management_group: str | None = None
+    ) -> list[RawJson]:
+        """Every row of ``query`` over the management group (when given) or the subscriptions."""
+        client = self._clients.resource_graph()
+        request = QueryRequest(
+            query=query,
+            management_groups=[management_group] if management_group else None,
+            subscriptions=None if management_group else list(subscriptions),
+            options=QueryRequestOptions(top=PAGE, result_format="objectArray"),
+        )
+        found: list[RawJson] = []
+        with azure_errors():
+            while True:
+                answer = await client.resources(request)
+                found.extend(row for row in answer.data or [] if isinstance(row, dict))
+                if not answer.skip_token:
+                    return found
+                assert request.options is not None
+                request.options.skip_token = answer.skip_token
+
+
+class GraphAccess:
+    """Whether to try Resource Graph: yes, unless it answered 403 less than ``retry_after`` ago."""
+
+    def __init__(self, clock: Clock, retry_after: timedelta = DENIED_RETRY):
+        self._clock = clock
+        self._retry_after = retry_after
+        self._denied_at: datetime | None = None
+
+    @property
+    def usable(self) -> bool:
+        """True when Resource Graph may be asked."""
+        return self._denied_at is None or self._clock.now() - self._denied_at >= self._retry_after
+
+    def denied(self) -> None:
+        """Resource Graph refused this identity: use the list calls for a while."""
+        self._denied_at = self._clock.now()
+
+
+class GraphVmSource:
+    """VM lookups and the whole inventory through Resource Graph; ``None`` answers mean "use the list calls"."""
+
+    def __init__(self, reader: ResourceGraphReader, clock: Clock):
+        self._reader = reader
+        self.access = GraphAccess(clock)
+
+    async def _rows(self, query: str, subscriptions: Sequence[str], group: str | None) -> list[RawJson] | None:
+        if not self.access.usable:
+            return None
+        try:
+            return await self._reader.rows(query, subscriptions=subscriptions, management_group=group)
+        except AzureForbidden:
+            self.access.denied()
+            return None
+
+    async def find(self, wanted: VmSpec, subscriptions: Sequence[str], group: str | None) -> GraphVms | None:
+        """The VMs matching ``wanted`` with their wiring: two queries, whatever the number of subscriptions."""
+        return await self._vms(vm_query(wanted), subscriptions, group)
+
+    async def find_names(
+        self, names: Sequence[str], subscriptions: Sequence[str], group: str | None
+    ) -> GraphVms | None:
+        """Every VM called any of ``names`` with its wiring: two queries, whatever the number of names."""
+        return await self._vms(vm_query(names=names), subscriptions, group)
+
+    async def by_ids(self, ids: Sequence[str], subscriptions: Sequence[str], group: str | None) -> GraphVms | None:
+        """These VMs (by resource id) with their wiring."""
+        return await self._vms(vm_query(ids=ids), subscriptions, group)
+
+    async def everything(self, subscriptions: Sequence[str], group: str | None) -> GraphVms | None:
+        """Every VM in scope with its wiring (both queries paged)."""
+        vms = await self._rows(vm_query(), subscriptions, group)
+        if vms is None:
+            return None
+        wiring = await self._rows(wiring_query(), subscriptions, group)
+        return None if wiring is None else assemble(vms, wiring)
+
+    async def _vms(self, query: str, subscriptions: Sequence[str], group: str | None) -> GraphVms | None:
+        vms = await self._rows(query, subscriptions, group)
+        if vms is None:
+            return None
+        nic_ids = nic_ids_of(vms)
+        wiring = await self._rows(wiring_query(nic_ids), subscriptions, group) if nic_ids else []
+        return None if wiring is None else assemble(vms, wiring)
