@@ -41,9 +41,12 @@ REGION = "westeurope"
 
 @dataclass
 class AppTimes:
-    """One app's command timings (seconds): to the card, and (jitbot) to the requester's confirmation."""
+    """One app's command timings (seconds): to the card, and (jitbot) to the requester's confirmation;
+    ``card_seq_own`` is the sequential one with the emulators' answering time taken out (one command at a time,
+    so every emulator call in its window is its own)."""
 
     card_seq: list[float] = field(default_factory=list)
+    card_seq_own: list[float] = field(default_factory=list)
     card_conc: list[float] = field(default_factory=list)
     confirm_seq: list[float] = field(default_factory=list)
     confirm_conc: list[float] = field(default_factory=list)
@@ -112,9 +115,10 @@ async def _commands(
     gap: float,
     confirm: bool,
     wait: float,
-) -> tuple[LoadResult, dict[str, tuple[float, str]], list[float], list[float], int]:
-    """Send ``bodies``; returns the load result, the cards by reason, card latencies, confirmation latencies, and
-    how many cards or confirmations never came."""
+) -> tuple[LoadResult, dict[str, tuple[float, str]], tuple[list[float], list[float]], list[float], int]:
+    """Send ``bodies``; returns the load result, the cards by reason, card latencies (as seen, and with the
+    emulators' answering time taken out), confirmation latencies, and how many cards or confirmations never
+    came."""
     tag = _reason(bodies[0])[0].rsplit("-", 1)[0]
     since = time.perf_counter()
     result = await loadgen.run(url, world.secret, bodies, concurrency=concurrency, gap=gap, realtime=False)
@@ -128,13 +132,19 @@ async def _commands(
     await poll(arrived, wait)
     cards = _card_arrivals(world, since, tag)
     card_times = [cards[r][0] - start for (r, _), start in zip(reasons, result.starts, strict=True) if r in cards]
+    busy = world.arm.busy + world.slack.busy
+    own = [
+        cards[r][0] - start - overlap(busy, start, cards[r][0])
+        for (r, _), start in zip(reasons, result.starts, strict=True)
+        if r in cards
+    ]
     replies = [
         world.slack.replies[token] - start
         for (_, token), start in zip(reasons, result.starts, strict=True)
         if confirm and token in world.slack.replies
     ]
     missing = len(reasons) - len(card_times) + (len(reasons) - len(replies) if confirm else 0)
-    return result, cards, card_times, replies, missing
+    return result, cards, (card_times, own), replies, missing
 
 
 async def _approve_all(
@@ -202,14 +212,15 @@ async def measure_end_to_end(world: World, sizes: Sizes, loadgen: LoadGenerator)
             _, cards, card_times, replies, missing = await _commands(
                 world, loadgen, url, seq, 1, sizes.e2e_gap, confirm, sizes.e2e_wait
             )
-            apps[name].card_seq, apps[name].confirm_seq, apps[name].missing = card_times, replies, missing
+            (apps[name].card_seq, apps[name].card_seq_own), apps[name].confirm_seq = card_times, replies
+            apps[name].missing = missing
             if confirm:
                 seq_cards = cards
             conc = world.command_bodies(sizes.e2e_concurrent, f"{name}-conc", vm=lambda n: vms[n % len(vms)])
             _, cards, card_times, replies, missing = await _commands(
                 world, loadgen, url, conc, sizes.concurrency, 0.0, confirm, sizes.e2e_wait
             )
-            apps[name].card_conc, apps[name].confirm_conc = card_times, replies
+            apps[name].card_conc, apps[name].confirm_conc = card_times[0], replies
             apps[name].missing += missing
             if confirm:
                 conc_cards = cards

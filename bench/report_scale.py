@@ -23,10 +23,12 @@ CMD_CONFIRM_P50_CONC = "command → requester's confirmation, p50, 50 concurrent
 CMD_CONFIRM_P99_CONC = "command → requester's confirmation, p99, 50 concurrent (ms)"
 CMD_CARD_P50_SEQ = "command → approval card, p50, sequential (ms)"
 CMD_CARD_P99_SEQ = "command → approval card, p99, sequential (ms)"
+CMD_CARD_P50_OWN = "command → approval card, p50, sequential, emulator time taken out (ms)"
 CMD_CARD_P50_CONC = "command → approval card, p50, 50 concurrent (ms)"
 CMD_CARD_P99_CONC = "command → approval card, p99, 50 concurrent (ms)"
 CARDS_MISSING = "cards or confirmations that never arrived"
 CARD_RATIO_SEQ = "jitbot command → card p50 / peer's, sequential"
+CARD_RATIO_OWN = "jitbot command → card p50 / peer's, sequential, emulator time taken out"
 CARD_RATIO_CONC = "jitbot command → card p50 / peer's, 50 concurrent"
 APPROVE_INITIATE = "approve → initiate received, p50 / p99 (ms)"
 APPROVE_CARD_SEQ = "approve → card updated, p50 / p99, one at a time (ms)"
@@ -70,10 +72,12 @@ ROW_LABELS_SCALE = (
     CMD_CONFIRM_P99_CONC,
     CMD_CARD_P50_SEQ,
     CMD_CARD_P99_SEQ,
+    CMD_CARD_P50_OWN,
     CMD_CARD_P50_CONC,
     CMD_CARD_P99_CONC,
     CARDS_MISSING,
     CARD_RATIO_SEQ,
+    CARD_RATIO_OWN,
     CARD_RATIO_CONC,
     APPROVE_INITIATE,
     APPROVE_CARD_SEQ,
@@ -145,6 +149,7 @@ def _e2e_table(e2e: EndToEnd) -> Table:
         both(CMD_CONFIRM_P99_CONC, "confirm_conc", "p99"),
         both(CMD_CARD_P50_SEQ, "card_seq", "p50"),
         both(CMD_CARD_P99_SEQ, "card_seq", "p99"),
+        both(CMD_CARD_P50_OWN, "card_seq_own", "p50"),
         both(CMD_CARD_P50_CONC, "card_conc", "p50"),
         both(CMD_CARD_P99_CONC, "card_conc", "p99", "jitbot < 1000", card_conc_p99 < 1.0),
         Row(CARDS_MISSING, (str(jit.missing), str(peer.missing)), "0", verdict(jit.missing == 0)),
@@ -160,9 +165,11 @@ def _e2e_ratio_table(e2e: EndToEnd) -> Table:
     jit, peer = e2e.apps[JITBOT], e2e.apps[PEER]
     seq = ratio(summarize(jit.card_seq).p50, summarize(peer.card_seq).p50)
     conc = ratio(summarize(jit.card_conc).p50, summarize(peer.card_conc).p50)
+    own = ratio(summarize(jit.card_seq_own).p50, summarize(peer.card_seq_own).p50)
     approve_card = max(summarize(e2e.approve_seq.card).p99, summarize(e2e.approve_conc.card).p99)
     rows = (
         Row(CARD_RATIO_SEQ, (times(seq),), "≤ 2×", verdict(seq <= 2.0)),
+        Row(CARD_RATIO_OWN, (times(own),)),
         Row(CARD_RATIO_CONC, (times(conc),), "≤ 2×", verdict(conc <= 2.0)),
         Row(APPROVE_INITIATE, (_pair(e2e.approve_seq.initiate),)),
         Row(APPROVE_CARD_SEQ, (_pair(e2e.approve_seq.card),), "p99 < 1000", verdict(approve_card < 1.0)),
