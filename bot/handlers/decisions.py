@@ -13,6 +13,7 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 
 from bot.blocks.admin_views import notice_modal, working_modal
 from bot.blocks.common import Message
@@ -58,7 +59,9 @@ class DecisionHandlers:
         await self._decide(body, respond, approve=True)
 
     async def deny(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
-        """Deny an extension at once; for a request, ask for an optional reason in a modal first."""
+        """Deny an extension at once; for a request, ask for an optional reason in a modal first. When Slack will
+        not open the modal (no usable ``trigger_id``), the click still denies, without a reason: the reason is
+        optional, the approver's decision is not."""
         user, request_id = _clicked(body)
         if parse_extension_ref(request_id):
             await self._decide(body, respond, approve=False)
@@ -76,7 +79,13 @@ class DecisionHandlers:
             await tell_clicker(self.runtime.slack, body, respond, already_decided_message(request))
             return
         trigger_id = str(body.get("trigger_id", ""))
-        await open_modal(self.runtime.slack, trigger_id, deny_modal(request), push=in_modal(body))
+        if trigger_id:
+            try:
+                await open_modal(self.runtime.slack, trigger_id, deny_modal(request), push=in_modal(body))
+                return
+            except SlackApiError as exc:
+                log.info("deny.modal_unavailable", extra={"error": str(exc.response.get("error", "unknown"))})
+        await self._decide(body, respond, approve=False)
 
     async def ack_deny(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """The approver submitted the deny modal: show "denying…" at once; the denial runs after the ack."""

@@ -47,3 +47,16 @@ async def test_a_reason_submitted_after_someone_else_decided_changes_nothing(sta
     await stack.slack.wait_until(lambda: modal.title == "Not denied" or None)
     assert "Already decided" in str(modal.blocks)
     assert (await stack.runtime.store.get(request_id)).state is RequestState.ACTIVE  # type: ignore[union-attr]
+
+
+async def test_deny_still_denies_when_slack_will_not_open_the_reason_modal(stack: Stack) -> None:
+    card, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h fixing deploy")
+    stack.slack.state.trigger_ttl = 0.0  # every trigger_id has expired by the time the bot uses it
+
+    await driver_of(stack).click(APPROVER_2, card, "jit_deny", request_id)
+
+    await wait_card_decided(stack, card)
+    assert stack.slack.views_for(APPROVER_2) == []
+    await dm_to(stack, ENGINEER, "denied your request")
+    request = await stack.runtime.store.get(request_id)
+    assert request is not None and request.state is RequestState.DENIED and request.approver == APPROVER_2
