@@ -164,7 +164,10 @@ async def _cycle_round(world: World, round_no: int) -> list[AccessRequest]:
             await _move_clock_to(world, request.ends_at - REMIND_BEFORE - world.clock.now() + timedelta(seconds=2))
 
             async def reminded(request_id: str = request.id) -> bool | None:
-                return _dm_count(world, request_id, "closes in") > 0 or None
+                """Both halves of the reminder arrived (a kill between them delays the on-call post; jumping to the
+                end before it comes would rightly cancel it)."""
+                dm, oncall = _dm_count(world, request_id, "closes in"), _oncall_count(world, request_id, "closes in")
+                return (dm > 0 and oncall > 0) or None
 
             await until(world, reminded, what=f"reminder of {request.id} in round {round_no}")
         latest_end = max(r.ends_at for r in active if r.ends_at)
