@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from jit.button_posts import add_references
 from jit.deps import Deps
 from jit.errors import NotAllowed, RequestRejected
 from jit.flows import BREAK_GLASS_REVIEW, REVIEW_ROUNDS, Review
@@ -20,7 +21,6 @@ from jit.schedule_items import Kind, Sent, item
 
 MAX_REVIEW_ROUNDS = 6
 ANNOUNCE_RETRY = timedelta(seconds=5)
-_RECORD_ATTEMPTS = 5
 
 
 class BreakGlass:
@@ -107,20 +107,7 @@ class BreakGlass:
     async def _remember_posts(self, request: AccessRequest, posted: Sequence[str]) -> None:
         """Remember the reminders (their button goes with the review); if it was reviewed meanwhile, they lose
         it at once."""
-        field = extra_field(Extra.REVIEW_REMINDERS)
-        current = request
-        for _ in range(_RECORD_ATTEMPTS):
-            known = extras_of(current).review_reminders
-            result = await self.deps.store.update_fields(
-                current.id,
-                {field: ",".join(dict.fromkeys((*known, *posted)))},
-                actor="jitbot",
-                event="review_reminder_posted",
-                expect_fields={field: ",".join(known) or None},
-            )
-            current = result.request
-            if result.ok:
-                break
+        current = await add_references(self.deps, request, Extra.REVIEW_REMINDERS, posted, "review_reminder_posted")
         if extras_of(current).reviewed_by:
             await self.deps.notices.review_done(current, (), posted)
 

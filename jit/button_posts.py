@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from jit.deps import Deps
 from jit.model import AccessRequest, RequestState
-from jit.request_extras import Extra, extra_field, extras_of
+from jit.request_extras import Extra, csv, extra_field, extras_of
 
 ENDED = frozenset({RequestState.EXPIRED, RequestState.REVOKED, RequestState.SUPERSEDED})
 """The states after ``active``: nothing is open, so Extend and Close can only be refused."""
@@ -24,22 +24,30 @@ async def remember_posts(deps: Deps, request: AccessRequest, references: Sequenc
     """Add ``references`` to the request's button posts; strip them at once if access has ended meanwhile."""
     if not references:
         return
-    field = extra_field(Extra.BUTTON_POSTS)
+    current = await add_references(deps, request, Extra.BUTTON_POSTS, references, "button_posts_recorded")
+    await retire_buttons(deps, current)
+
+
+async def add_references(
+    deps: Deps, request: AccessRequest, extra: Extra, references: Sequence[str], event: str
+) -> AccessRequest:
+    """Add post references to the list ``extra`` holds, with one compare-and-set per attempt so that concurrent
+    senders never drop one another's; returns the request as it now is."""
+    field = extra_field(extra)
     current = request
     for _ in range(_ATTEMPTS):
-        known = extras_of(current).button_posts
-        merged = tuple(dict.fromkeys((*known, *references)))
+        known = csv(current.extra.get(extra.value, ""))
         result = await deps.store.update_fields(
             current.id,
-            {field: ",".join(merged)},
+            {field: ",".join(dict.fromkeys((*known, *references)))},
             actor="jitbot",
-            event="button_posts_recorded",
+            event=event,
             expect_fields={field: ",".join(known) or None},
         )
         current = result.request
         if result.ok:
             break
-    await retire_buttons(deps, current)
+    return current
 
 
 async def retire_buttons(deps: Deps, request: AccessRequest) -> None:
