@@ -6,7 +6,12 @@ once. After a 429, the channel is paced: every card that wants it gets a turn, o
 it first asked (the oldest request is the closest to timing out, so it is the most urgent), and its scheduled item
 is handed back to run at that turn (``ChannelBusy``) instead of waiting in a worker while other work queues behind
 it. A card posts only at its own turn and the post is never retried inside the call, so no card is posted twice
-and every ``Retry-After`` is honoured: a 429 pushes the channel's next turn at least that far.
+and every ``Retry-After`` is honoured: a 429 pushes the channel's next turn at least that far, and the refused card
+keeps its place at the head of the queue.
+
+Turns are re-spaced whenever a card asks: however late its scheduled item runs (a busy scheduler hands back many
+items at once), at most one card holds a turn that has come, and the next comes one ``interval`` after it — so
+late items never post together and run into the limit.
 
 The pacing is per process. Several replicas each pace themselves; Slack's 429s, honoured the same way, keep them
 within the limit together.
@@ -29,6 +34,7 @@ PACED_FOR = timedelta(seconds=30)
 class _Channel:
     next_turn: datetime
     paced_until: datetime
+    free_at: datetime
     turns: dict[str, datetime] = field(default_factory=dict)
     vms: dict[str, str] = field(default_factory=dict)
     backlog_peak: int = 0
@@ -43,21 +49,30 @@ class CardPacer:
         self._channels: dict[str, _Channel] = {}
 
     def turn(self, channel: str, key: str, vm: str) -> datetime | None:
-        """None: post ``key`` now. Otherwise the time of its turn (it keeps that turn when asked again)."""
+        """None: post ``key`` now. Otherwise the time of its turn (its place in the queue is kept when asked again)."""
         now = self._clock.now()
         state = self._channels.get(channel)
         if state is None or (state.paced_until <= now and not state.turns):
             return None
-        turn = state.turns.get(key)
-        if turn is None:
-            turn = max(state.next_turn, now)
-            state.next_turn = turn + self._interval
-            state.turns[key] = turn
+        if key not in state.turns:
+            state.turns[key] = max(state.next_turn, now)
             state.vms[key] = vm
             state.backlog_peak = max(state.backlog_peak, len(state.turns) - (NOTICE in state.turns))
-        if turn > now:
-            return turn
-        return None
+        self._respace(state, now)
+        turn = state.turns[key]
+        return turn if turn > now else None
+
+    def _respace(self, state: _Channel, now: datetime) -> None:
+        """Keep the queue's order and make every turn at least ``interval`` after the one before, the first no
+        earlier than the channel is free: only the head of the queue can have a turn that has come."""
+        cursor = state.free_at
+        for key in sorted(state.turns, key=state.turns.__getitem__):
+            turn = max(state.turns[key], cursor)
+            if turn < now:
+                turn = now
+            state.turns[key] = turn
+            cursor = turn + self._interval
+        state.next_turn = max(state.next_turn, cursor)
 
     def first(self, channel: str, key: str) -> datetime | None:
         """Give ``key`` the channel's next turn, moving every waiting card back one ``interval`` (cards handed back
@@ -71,8 +86,10 @@ class CardPacer:
             state.turns[key] = earliest
             state.vms[key] = ""
             state.next_turn += self._interval
+        now = self._clock.now()
+        self._respace(state, now)
         turn = state.turns[key]
-        return turn if turn > self._clock.now() else None
+        return turn if turn > now else None
 
     def cancel(self, channel: str, key: str) -> None:
         """``key`` no longer wants its turn."""
@@ -89,27 +106,25 @@ class CardPacer:
         state.turns.pop(key, None)
         state.vms.pop(key, None)
         now = self._clock.now()
-        state.next_turn = max(state.next_turn, now + self._interval)
+        state.free_at = max(state.free_at, now + self._interval)
+        state.next_turn = max(state.next_turn, state.free_at)
         state.paced_until = max(state.paced_until, now + PACED_FOR)
 
     def throttled(self, channel: str, key: str, vm: str, retry_after: float) -> datetime:
-        """Slack answered 429 for ``key``: pace the channel, move every turn to after ``Retry-After`` (order and
-        spacing kept), and return the card's new turn, at the end of the queue."""
+        """Slack answered 429 for ``key``: pace the channel, nothing before ``Retry-After`` has passed, and return the
+        card's new turn (it keeps its place in the queue: a card that was asked for first is posted first)."""
         now = self._clock.now()
         state = self._channels.get(channel)
         earliest = now + timedelta(seconds=max(retry_after, self._interval.total_seconds()))
         if state is None:
-            state = _Channel(next_turn=earliest, paced_until=now + PACED_FOR)
+            state = _Channel(next_turn=earliest, paced_until=now + PACED_FOR, free_at=earliest)
             self._channels[channel] = state
         state.paced_until = max(state.paced_until, now + PACED_FOR)
-        state.turns.pop(key, None)
-        cursor = earliest
-        for waiting in sorted(state.turns, key=state.turns.__getitem__):
-            state.turns[waiting] = max(state.turns[waiting], cursor)
-            cursor = state.turns[waiting] + self._interval
-        state.next_turn = max(state.next_turn, cursor)
-        turn = self.turn(channel, key, vm)
-        return turn if turn is not None else earliest
+        state.free_at = max(state.free_at, earliest)
+        state.turns.setdefault(key, now)
+        state.vms.setdefault(key, vm)
+        self._respace(state, now)
+        return state.turns[key]
 
     def has_turn(self, channel: str, key: str) -> bool:
         """Whether ``key`` holds a turn in ``channel``."""

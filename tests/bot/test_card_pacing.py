@@ -1,0 +1,73 @@
+"""``CardPacer``: one card per turn in a paced channel, oldest first, however late the cards ask."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.card_pacing import CardPacer
+from jit.clock import ManualClock
+
+CHANNEL = "C0APPROVAL"
+SECOND = timedelta(seconds=1)
+
+
+def _paced(clock: ManualClock, waiting: int) -> CardPacer:
+    """A channel Slack just answered 429 (Retry-After 1) for card-0, with ``waiting`` more cards queued."""
+    pacer = CardPacer(clock)
+    pacer.throttled(CHANNEL, "card-0", "vm", 1.0)
+    for n in range(1, waiting + 1):
+        assert pacer.turn(CHANNEL, f"card-{n}", "vm") is not None
+    return pacer
+
+
+def test_cards_whose_turns_passed_while_the_scheduler_lagged_still_go_one_per_second() -> None:
+    clock = ManualClock()
+    pacer = _paced(clock, 4)
+
+    clock.advance(timedelta(seconds=30))  # every turn has passed; the items all run now
+    allowed = [key for key in (f"card-{n}" for n in range(5)) if pacer.turn(CHANNEL, key, "vm") is None]
+
+    assert allowed == ["card-0"], "only the head of the queue posts"
+    pacer.posted(CHANNEL, "card-0")
+    assert pacer.turn(CHANNEL, "card-1", "vm") == clock.now() + SECOND
+    assert pacer.turn(CHANNEL, "card-2", "vm") == clock.now() + 2 * SECOND
+
+
+def test_a_card_in_flight_keeps_the_next_one_waiting() -> None:
+    clock = ManualClock()
+    pacer = _paced(clock, 1)
+    clock.advance(SECOND)
+
+    assert pacer.turn(CHANNEL, "card-0", "vm") is None
+    clock.advance(3 * SECOND)  # card-0's post has not come back yet
+
+    assert pacer.turn(CHANNEL, "card-1", "vm") is not None
+
+
+def test_a_refused_card_keeps_its_place_and_nothing_goes_before_retry_after() -> None:
+    clock = ManualClock()
+    pacer = _paced(clock, 2)
+    clock.advance(SECOND)
+    assert pacer.turn(CHANNEL, "card-0", "vm") is None
+
+    again = pacer.throttled(CHANNEL, "card-0", "vm", 3.0)
+
+    assert again == clock.now() + 3 * SECOND
+    assert pacer.turn(CHANNEL, "card-1", "vm") == again + SECOND
+    assert pacer.turn(CHANNEL, "card-2", "vm") == again + 2 * SECOND
+    assert pacer.last_turn(CHANNEL) == again + 2 * SECOND
+
+
+def test_an_unpaced_channel_posts_at_once_and_a_drained_one_returns_to_that() -> None:
+    clock = ManualClock()
+    pacer = CardPacer(clock)
+    assert pacer.turn(CHANNEL, "card-0", "vm") is None
+    pacer = _paced(clock, 0)
+    clock.advance(SECOND)
+    assert pacer.turn(CHANNEL, "card-0", "vm") is None
+    pacer.posted(CHANNEL, "card-0")
+
+    clock.advance(timedelta(minutes=1))
+
+    assert pacer.turn(CHANNEL, "card-9", "vm") is None
+    assert pacer.waiting(CHANNEL) == 0
