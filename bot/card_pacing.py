@@ -27,6 +27,9 @@ from jit.clock import Clock
 
 DEFAULT_INTERVAL = timedelta(seconds=1)
 NOTICE = "backlog-notice"
+REPLY = "reply:"
+"""The prefix of a thread reply's key (a reminder to approvers): it takes a turn like a card, after the cards
+queued before it, but is not counted as a waiting card."""
 PACED_FOR = timedelta(seconds=30)
 
 
@@ -57,7 +60,7 @@ class CardPacer:
         if key not in state.turns:
             state.turns[key] = max(state.next_turn, now)
             state.vms[key] = vm
-            state.backlog_peak = max(state.backlog_peak, len(state.turns) - (NOTICE in state.turns))
+            state.backlog_peak = max(state.backlog_peak, self.waiting(channel))
         self._respace(state, now)
         turn = state.turns[key]
         return turn if turn > now else None
@@ -134,14 +137,14 @@ class CardPacer:
     def waiting(self, channel: str) -> int:
         """How many cards wait for a turn in ``channel`` (the backlog notice's own turn not counted)."""
         state = self._channels.get(channel)
-        return len(state.turns) - (NOTICE in state.turns) if state is not None else 0
+        return sum(1 for key in state.turns if _is_card(key)) if state is not None else 0
 
     def busiest(self, channel: str, top: int = 3) -> list[tuple[str, int]]:
         """The VMs with the most waiting cards in ``channel``."""
         state = self._channels.get(channel)
         if state is None:
             return []
-        return Counter(vm for key, vm in state.vms.items() if key != NOTICE).most_common(top)
+        return Counter(vm for key, vm in state.vms.items() if _is_card(key)).most_common(top)
 
     def last_turn(self, channel: str) -> datetime | None:
         """When the last waiting card gets its turn."""
@@ -158,3 +161,7 @@ class CardPacer:
         state = self._channels.get(channel)
         if state is not None:
             state.backlog_peak = 0
+
+
+def _is_card(key: str) -> bool:
+    return key != NOTICE and not key.startswith(REPLY)

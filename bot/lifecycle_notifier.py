@@ -19,6 +19,7 @@ from bot.blocks.lifecycle import (
 )
 from bot.blocks.notices import revoked_notice
 from bot.blocks.sharing import lost_ports_notice, outside_access_notice, outside_closed_notice, superseded_notice
+from bot.card_pacing import REPLY
 from bot.notifier import SlackNotifier
 from jit.model import AccessRequest, EscalatedCopies, OutsideAccess
 from jit.request_extras import extras_of
@@ -53,9 +54,11 @@ class SlackLifecycleNotifier(SlackNotifier):
         await self._dm(request.requester, extension_outcome_notice(request))
 
     async def nudge_approvers(self, request: AccessRequest, waited: timedelta) -> None:
-        """Reply in the card's thread, mentioning the approvers."""
+        """Reply in the card's thread, mentioning the approvers, at its turn in the channel (a reply counts against
+        Slack's posting limit like a card; raises ChannelBusy until its turn)."""
         channel = request.card_channel or self.settings.approval_channel
-        await self._post_ref(channel, nudge_message(request, waited), thread_ts=request.card_ts)
+        arguments: dict[str, object] = {**nudge_message(request, waited).as_kwargs(), "thread_ts": request.card_ts}
+        await self._paced_post(channel, f"{REPLY}{request.id}", request.vm.name, arguments)
 
     async def escalate(self, request: AccessRequest, deciders: Sequence[str]) -> EscalatedCopies:
         """Post the escalated copy, without decision buttons, in the escalation channel (or again in the approval

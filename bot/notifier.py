@@ -78,23 +78,27 @@ class SlackNotifier:
         """Post the approval card at its turn in the channel (``bot.card_pacing``); returns its ts. Raises
         ChannelBusy, with the card's turn, while the channel is at Slack's posting rate."""
         channel = request.card_channel or self.settings.approval_channel
-        turn = self.pacer.turn(channel, request.id, request.vm.name)
+        response = await self._paced_post(channel, request.id, request.vm.name, approval_card(request).as_kwargs())
+        return str(response["ts"])
+
+    async def _paced_post(self, channel: str, key: str, vm: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """``chat.postMessage`` at ``key``'s turn in ``channel`` (``bot.card_pacing``); raises ChannelBusy, with
+        the turn, until then or after a 429."""
+        turn = self.pacer.turn(channel, key, vm)
         if turn is not None:
             await self._backlog(channel)
             raise ChannelBusy(turn)
         try:
-            response = await self._call_on(
-                self._cards, "chat.postMessage", channel=channel, **approval_card(request).as_kwargs()
-            )
+            response = await self._call_on(self._cards, "chat.postMessage", channel=channel, **arguments)
         except SlackApiError as exc:
             if exc.response.status_code != 429:
                 raise
-            later = self.pacer.throttled(channel, request.id, request.vm.name, retry_after(exc))
+            later = self.pacer.throttled(channel, key, vm, retry_after(exc))
             await self._backlog(channel)
             raise ChannelBusy(later) from None
-        self.pacer.posted(channel, request.id)
+        self.pacer.posted(channel, key)
         await self._backlog(channel)
-        return str(response["ts"])
+        return response
 
     async def _backlog(self, channel: str) -> None:
         """Keep the channel's backlog notice current: posted (at its own turn, like a card) once

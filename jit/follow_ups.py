@@ -38,7 +38,8 @@ class FollowUps:
         self.deps = deps
 
     async def nudge(self, request: AccessRequest) -> None:
-        """Remind the approvers (round by round, as the rule's waits say) that the request still waits."""
+        """Remind the approvers (round by round, as the rule's waits say) that the request still waits; never before
+        its card is posted."""
         if request.state is not RequestState.PENDING:
             return
         deps = self.deps
@@ -51,6 +52,11 @@ class FollowUps:
         due = request.created_at + sum(waits[: sent + 1], timedelta())
         if now < due:
             await deps.schedule.add(item(Kind.NUDGE, request.id), due)
+            return
+        if not request.card_ts:
+            # Nobody has seen the card yet (its channel is working through a backlog): a reminder would point at
+            # nothing, so this round waits one more of its waits.
+            await deps.schedule.add(item(Kind.NUDGE, request.id), now + waits[sent])
             return
         marker = Sent.nudge(request.id, sent)
         if not await deps.schedule.is_done(marker):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.card_pacing import CardPacer
+from bot.card_pacing import REPLY, CardPacer
 from jit.clock import ManualClock
 
 CHANNEL = "C0APPROVAL"
@@ -71,3 +71,14 @@ def test_an_unpaced_channel_posts_at_once_and_a_drained_one_returns_to_that() ->
 
     assert pacer.turn(CHANNEL, "card-9", "vm") is None
     assert pacer.waiting(CHANNEL) == 0
+
+
+def test_a_reminder_in_a_thread_takes_a_turn_but_is_not_a_waiting_card() -> None:
+    clock = ManualClock()
+    pacer = _paced(clock, 1)
+
+    reply = pacer.turn(CHANNEL, f"{REPLY}card-0", "vm")
+
+    assert reply == pacer.last_turn(CHANNEL), "after the cards queued before it"
+    assert pacer.waiting(CHANNEL) == 2
+    assert pacer.busiest(CHANNEL) == [("vm", 2)]

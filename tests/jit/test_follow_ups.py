@@ -63,6 +63,8 @@ async def test_approvers_are_reminded_once_per_round_at_the_rules_waits(world: W
 
 async def test_a_round_delivered_twice_is_sent_once(world: World) -> None:
     request = await world.pending()
+    await world.run_due()
+    request = await world.current(request.id)
     nudge = world.service.dispatch.handlers[Kind.NUDGE]
     world.clock.advance(WAITS[0])
 
@@ -71,6 +73,20 @@ async def test_a_round_delivered_twice_is_sent_once(world: World) -> None:
 
     assert len(world.notifier.sent("nudge_approvers", request.id)) == 1
     assert extras_of(await world.current(request.id)).nudges == 1
+
+
+async def test_no_reminder_points_at_a_card_nobody_has_seen_yet(world: World) -> None:
+    request = await world.pending()
+    nudge = world.service.dispatch.handlers[Kind.NUDGE]
+    world.timetable.take(f"nudge:{request.id}")
+    world.clock.advance(WAITS[0])
+    assert request.card_ts is None, "its channel is still working through a backlog"
+
+    await nudge(request)
+
+    assert world.notifier.sent("nudge_approvers") == []
+    assert world.due_at(Kind.NUDGE, request.id) == world.clock.now() + WAITS[0]
+    assert extras_of(await world.current(request.id)).nudges == 0
 
 
 async def test_an_early_delivery_waits_for_its_round(world: World) -> None:
