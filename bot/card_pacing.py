@@ -11,7 +11,9 @@ keeps its place at the head of the queue.
 
 Turns are re-spaced whenever a card asks: however late its scheduled item runs (a busy scheduler hands back many
 items at once), at most one card holds a turn that has come, and the next comes one ``interval`` after it — so
-late items never post together and run into the limit.
+late items never post together and run into the limit. A card that was promised a turn (or told to post) and has
+neither asked again nor posted ``STALE_AFTER`` after it (its request was decided or cancelled, so its item will not
+come back; its post failed for good) gives up its place, so it cannot hold the head of the queue.
 
 The pacing is per process. Several replicas each pace themselves; Slack's 429s, honoured the same way, keep them
 within the limit together.
@@ -31,6 +33,7 @@ REPLY = "reply:"
 """The prefix of a thread reply's key (a reminder to approvers): it takes a turn like a card, after the cards
 queued before it, but is not counted as a waiting card."""
 PACED_FOR = timedelta(seconds=30)
+STALE_AFTER = timedelta(minutes=1)
 
 
 @dataclass
@@ -39,6 +42,8 @@ class _Channel:
     paced_until: datetime
     free_at: datetime
     turns: dict[str, datetime] = field(default_factory=dict)
+    asked: dict[str, datetime] = field(default_factory=dict)
+    promised: dict[str, datetime] = field(default_factory=dict)
     vms: dict[str, str] = field(default_factory=dict)
     backlog_peak: int = 0
 
@@ -57,17 +62,20 @@ class CardPacer:
         state = self._channels.get(channel)
         if state is None or (state.paced_until <= now and not state.turns):
             return None
+        state.asked[key] = now
         if key not in state.turns:
             state.turns[key] = max(state.next_turn, now)
             state.vms[key] = vm
             state.backlog_peak = max(state.backlog_peak, self.waiting(channel))
         self._respace(state, now)
-        turn = state.turns[key]
+        turn = state.promised[key] = state.turns[key]
         return turn if turn > now else None
 
     def _respace(self, state: _Channel, now: datetime) -> None:
         """Keep the queue's order and make every turn at least ``interval`` after the one before, the first no
         earlier than the channel is free: only the head of the queue can have a turn that has come."""
+        for key in [k for k, promised in state.promised.items() if _stale(state, k, promised, now)]:
+            self._forget(state, key)
         cursor = state.free_at
         for key in sorted(state.turns, key=state.turns.__getitem__):
             turn = max(state.turns[key], cursor)
@@ -90,24 +98,23 @@ class CardPacer:
             state.vms[key] = ""
             state.next_turn += self._interval
         now = self._clock.now()
+        state.asked[key] = now
         self._respace(state, now)
-        turn = state.turns[key]
+        turn = state.promised[key] = state.turns[key]
         return turn if turn > now else None
 
     def cancel(self, channel: str, key: str) -> None:
         """``key`` no longer wants its turn."""
         state = self._channels.get(channel)
         if state is not None:
-            state.turns.pop(key, None)
-            state.vms.pop(key, None)
+            self._forget(state, key)
 
     def posted(self, channel: str, key: str) -> None:
         """``key`` was posted: its turn is used, and the channel stays paced a while."""
         state = self._channels.get(channel)
         if state is None:
             return
-        state.turns.pop(key, None)
-        state.vms.pop(key, None)
+        self._forget(state, key)
         now = self._clock.now()
         state.free_at = max(state.free_at, now + self._interval)
         state.next_turn = max(state.next_turn, state.free_at)
@@ -127,7 +134,14 @@ class CardPacer:
         state.turns.setdefault(key, now)
         state.vms.setdefault(key, vm)
         self._respace(state, now)
-        return state.turns[key]
+        state.asked[key] = now
+        turn = state.promised[key] = state.turns[key]
+        return turn
+
+    @staticmethod
+    def _forget(state: _Channel, key: str) -> None:
+        for kept in (state.turns, state.asked, state.promised, state.vms):
+            kept.pop(key, None)
 
     def has_turn(self, channel: str, key: str) -> bool:
         """Whether ``key`` holds a turn in ``channel``."""
@@ -165,3 +179,8 @@ class CardPacer:
 
 def _is_card(key: str) -> bool:
     return key != NOTICE and not key.startswith(REPLY)
+
+
+def _stale(state: _Channel, key: str, promised: datetime, now: datetime) -> bool:
+    """``key`` was promised a turn (or told to post) more than ``STALE_AFTER`` ago and has not asked since."""
+    return now - promised > STALE_AFTER and state.asked.get(key, promised) <= promised

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.card_pacing import REPLY, CardPacer
+from bot.card_pacing import REPLY, STALE_AFTER, CardPacer
 from jit.clock import ManualClock
 
 CHANNEL = "C0APPROVAL"
@@ -82,3 +82,15 @@ def test_a_reminder_in_a_thread_takes_a_turn_but_is_not_a_waiting_card() -> None
     assert reply == pacer.last_turn(CHANNEL), "after the cards queued before it"
     assert pacer.waiting(CHANNEL) == 2
     assert pacer.busiest(CHANNEL) == [("vm", 2)]
+
+
+def test_a_card_that_never_comes_back_gives_up_its_place() -> None:
+    clock = ManualClock()
+    pacer = _paced(clock, 2)
+    clock.advance(SECOND)
+    assert pacer.turn(CHANNEL, "card-0", "vm") is None  # told to post; its request is then cancelled, no post
+
+    clock.advance(STALE_AFTER + 2 * SECOND)  # card-1's item did not come back either (decided meanwhile)
+
+    assert pacer.turn(CHANNEL, "card-2", "vm") is None, "nothing stale holds the head of the queue"
+    assert pacer.waiting(CHANNEL) == 1
