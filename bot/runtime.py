@@ -325,6 +325,7 @@ async def open_runtime(
             reviews=SlackReviewPoster(slack),
             policy_refusals=denials,
             wake=lambda: holder["scheduler"].wake() if "scheduler" in holder else None,
+            run_now=lambda key: holder["scheduler"].run_now(key) if "scheduler" in holder else None,
             requester_screen=RequesterScreen(permissions, settings.requester_rbac, store.record),
             approver_screen=ApproverScreen(permissions, settings.approver_rbac, store.record),
         )

@@ -38,7 +38,8 @@ class ServiceConfig:
 
 @dataclass(frozen=True)
 class Deps:
-    """Everything a use case may touch. ``wake`` tells the scheduler that something new is due."""
+    """Everything a use case may touch. ``wake`` tells the scheduler that something new is due; ``run_now``, when
+    the process has a runner, starts one item that is due now (``jit.scheduler.Scheduler.run_now``)."""
 
     azure: AzureJit
     store: RequestRecords
@@ -53,3 +54,12 @@ class Deps:
     granting: Granting
     displacement: Displacement
     wake: Callable[[], None]
+    run_now: Callable[[str], None] | None = None
+
+    def due_now(self, key: str) -> None:
+        """``key`` was just scheduled due now: run it in this process at once when a runner is wired, else wake
+        the scheduler."""
+        if self.run_now is not None:
+            self.run_now(key)
+        else:
+            self.wake()

@@ -30,6 +30,7 @@ from jit.requester_access import NO_SCREEN, RequesterScreen
 from jit.results import RequestDraft, Submitted
 from jit.routing import ConflictChoice, Route
 from jit.rule_snapshot import route_snapshot, vm_snapshot
+from jit.schedule_items import Kind, item
 from jit.sharing import OpeningPlan, plan_opening
 from jit.sources import refuse_wide_source, wide_source_extra
 from jit.suggesting import Suggesting
@@ -162,7 +163,7 @@ class Requesting:
         if created.created and automatic:
             return Submitted(await self.opening.approve_now(created.request), True)
         if created.created:
-            deps.wake()
+            deps.due_now(item(Kind.CARD, created.request.id))
         return Submitted(created.request, created.created)
 
     async def ask_again(self, request_id: str, user: str) -> Submitted:

@@ -11,6 +11,11 @@ but did not start, so another replica takes them at once.
 ``turn``, when given, wraps each handler: the bot passes one that lets acks Slack is waiting on go first and
 bounds how much background work runs at once (``bot.ackpath.background``).
 
+``run_now(key)`` runs one item that was just scheduled due now (a request's approval card) in this process at
+once, instead of waiting for the loop to wake, claim and start it: it claims that item alone, with the same lease,
+so the loop or another replica that got there first keeps it, and it is handled, deferred, retried and completed
+exactly like a claimed item. ``run`` waits for those runs before it returns.
+
 A handler that raises ``ChannelBusy`` (a Slack channel at its posting rate) gets its item back at the turn it was
 given, without a failure or a backoff: it never waits inside its slot, so other work is not held up behind it.
 
@@ -81,11 +86,30 @@ class Scheduler:
         self._slots = asyncio.Semaphore(concurrency)
         self._turn = turn
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._running_now: set[asyncio.Task[None]] = set()
         self.stats = SchedulerStats()
 
     def wake(self) -> None:
         """Cut the current sleep short: something was scheduled that may be due sooner."""
         self._wake.set()
+
+    def run_now(self, key: str) -> None:
+        """Handle ``key`` here at once if it is due and nobody holds it (the loop is not woken for it)."""
+        task = asyncio.get_running_loop().create_task(self._run_one(key))
+        self._running_now.add(task)
+        task.add_done_callback(self._running_now.discard)
+
+    async def _run_one(self, key: str) -> None:
+        try:
+            item = await self._schedule.claim_one(key, self._clock.now(), lease=self.lease)
+        except Exception as exc:
+            self.stats.redis_errors += 1
+            log.warning("scheduler.claim_failed", extra={"item": key, "error": repr(exc)})
+            self.wake()
+            return
+        if item is not None:
+            await self._handle_all([item], self._stop)
 
     def retry_delay(self, attempt: int) -> timedelta:
         """Backoff before re-running an item that failed on its ``attempt``-th delivery."""
@@ -99,6 +123,13 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run passes until ``stop`` is set; survives handler failures and Redis outages."""
+        self._stop = stop
+        try:
+            await self._loop(stop)
+        finally:
+            await asyncio.gather(*self._running_now, return_exceptions=True)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         outage_backoff = 0.05
         while not stop.is_set():
             try:

@@ -66,6 +66,7 @@ class JitService:
         reviews: ReviewPoster,
         policy_refusals: PolicyRefusals,
         wake: Callable[[], None] = lambda: None,
+        run_now: Callable[[str], None] | None = None,
         requester_screen: RequesterScreen = NO_SCREEN,
         approver_screen: ApproverScreen = NO_APPROVER_SCREEN,
     ):
@@ -85,6 +86,7 @@ class JitService:
             granting=granting,
             displacement=displacement,
             wake=wake,
+            run_now=run_now,
         )
         self.granting = granting
         self.sync = AzureSync(

@@ -247,6 +247,20 @@ local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {out, nxt[2]}
 """
 
+# KEYS: schedule, claims, attempts. ARGV: member, now, lease_until, token.
+# Claims one named item if it is due and unclaimed (a claimed item is scheduled at its lease's end, so not due):
+# returns {due, attempt}, or nil when it is not due, taken, or gone.
+CLAIM_ONE = """
+local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not due or tonumber(due) > tonumber(ARGV[2]) then
+  return false
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+local attempt = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+return {due, attempt}
+"""
+
 # KEYS: schedule, claims, attempts. ARGV: member, token, member, token, ...
 # Removes each item whose claim still holds; returns 1/0 per item.
 COMPLETE = """

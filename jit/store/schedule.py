@@ -80,6 +80,7 @@ class Schedule:
         self.done_ttl = done_ttl
         self._set = redis.register_script(lua.SCHEDULE_SET)
         self._claim = redis.register_script(lua.CLAIM)
+        self._claim_one = redis.register_script(lua.CLAIM_ONE)
         self._complete = redis.register_script(lua.COMPLETE)
         self._requeue = redis.register_script(lua.REQUEUE)
 
@@ -119,6 +120,14 @@ class Schedule:
         ]
         next_due = _from_epoch(reply[1]) if len(reply) > 1 and reply[1] is not None else None
         return ClaimBatch(items, next_due)
+
+    async def claim_one(self, key: str, now: datetime, *, lease: timedelta) -> DueItem | None:
+        """Claim ``key`` alone, like ``claim_batch`` would, if it is due at ``now`` and nobody holds it; else None."""
+        token = f"{secrets.token_hex(8)}.1"
+        reply = await self._claim_one(keys=self._keys, args=[key, _epoch(now), _epoch(now + lease), token])
+        if not reply:
+            return None
+        return DueItem(key, _from_epoch(reply[0]), token, int(reply[1]))
 
     async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[DueItem]:
         """Claim up to ``limit`` items due at ``now``; each comes back due at ``now + lease`` unless completed."""

@@ -61,7 +61,7 @@ async def test_a_request_waits_with_its_card_timeout_and_first_reminder_schedule
     }
     assert world.records.events(request.id) == ["requested"]
     assert await world.records.require(request.id) == request
-    assert world.wakes == 1 and world.azure.initiated == []
+    assert world.ran_now == [f"card:{request.id}"] and world.azure.initiated == []
 
 
 async def test_an_escalation_is_planned_only_when_it_comes_before_the_timeout(world: World) -> None:

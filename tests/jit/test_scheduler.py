@@ -15,6 +15,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from jit.clock import ManualClock, SystemClock
+from jit.ports.notify import ChannelBusy
 from jit.scheduler import Scheduler
 from jit.store.schedule import DueItem, Schedule
 from sandbox.redis_server import RedisServer
@@ -341,3 +342,105 @@ async def test_each_handler_waits_for_its_turn_first(schedule: Schedule) -> None
     assert {i.key for i in await asyncio.wait_for(ticking, 5)} == {"remind:a", "remind:b"}
     assert calls == {"remind:a": 1, "remind:b": 1}
     assert await schedule.size() == 0
+
+
+async def test_run_now_handles_a_due_item_at_once_and_completes_it(schedule: Schedule) -> None:
+    clock = ManualClock()
+    calls: Counter[str] = Counter()
+    scheduler = Scheduler(schedule, recorder(calls), clock)
+    await schedule.add("card:a", clock.now())
+    scheduler.run_now("card:a")
+    await wait_for(lambda: scheduler.stats.completed == 1)
+    assert calls == {"card:a": 1}
+    assert await schedule.size() == 0
+
+
+async def test_run_now_leaves_items_that_are_not_due_held_or_gone(schedule: Schedule) -> None:
+    clock = ManualClock()
+    calls: Counter[str] = Counter()
+    scheduler = Scheduler(schedule, recorder(calls), clock)
+    await schedule.update({"card:later": clock.now() + timedelta(seconds=5), "card:held": clock.now()})
+    held = await schedule.claim_one("card:held", clock.now(), lease=timedelta(seconds=60))
+    assert held is not None and held.attempt == 1
+    for key in ("card:later", "card:held", "card:gone"):
+        scheduler.run_now(key)
+    await asyncio.sleep(0.2)
+    assert calls == {}
+    assert await schedule.due_at("card:later") == clock.now() + timedelta(seconds=5)
+    assert await schedule.due_at("card:held") == clock.now() + timedelta(seconds=60)
+    assert await schedule.complete(held)
+
+
+async def test_run_now_and_two_running_replicas_handle_each_item_exactly_once(redis_server: RedisServer) -> None:
+    clients = [aioredis.Redis.from_url(redis_server.url) for _ in range(2)]
+    try:
+        await clients[0].flushall()
+        clock = SystemClock()
+        calls: Counter[str] = Counter()
+
+        async def handle(item: DueItem) -> None:
+            calls[item.key] += 1
+            await asyncio.sleep(0.001)
+
+        schedules = [Schedule(c, prefix="now") for c in clients]
+        replicas = [Scheduler(s, handle, clock, max_idle_sleep=0.001, concurrency=4) for s in schedules]
+        async with Running(replicas[0]), Running(replicas[1]):
+            for n in range(300):
+                key = f"card:{n}"
+                await schedules[n % 2].add(key, clock.now())
+                replicas[n % 2].run_now(key)
+                replicas[(n + 1) % 2].wake()
+            await wait_for(lambda: len(calls) == 300)
+            await asyncio.sleep(0.1)
+        assert set(calls.values()) == {1}
+        assert await schedules[0].size() == 0
+        assert sum(r.stats.completed for r in replicas) == 300
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def test_run_now_hands_a_busy_or_failing_item_back_like_the_loop(schedule: Schedule) -> None:
+    clock = ManualClock()
+    turn = clock.now() + timedelta(seconds=3)
+
+    async def handle(item: DueItem) -> None:
+        if item.key == "card:busy":
+            raise ChannelBusy(turn)
+        raise RuntimeError("slack is down")
+
+    scheduler = Scheduler(schedule, handle, clock, retry_base=timedelta(seconds=1))
+    await schedule.update({"card:busy": clock.now(), "card:down": clock.now()})
+    scheduler.run_now("card:busy")
+    scheduler.run_now("card:down")
+    expected = {"card:busy": turn, "card:down": clock.now() + timedelta(seconds=1)}
+    for _ in range(500):
+        if {key: await schedule.due_at(key) for key in expected} == expected:
+            break
+        await asyncio.sleep(0.01)
+    assert {key: await schedule.due_at(key) for key in expected} == expected
+    assert (scheduler.stats.deferred, scheduler.stats.failed, scheduler.stats.completed) == (1, 1, 0)
+
+
+async def test_run_waits_for_items_run_now_before_it_returns(schedule: Schedule) -> None:
+    clock = SystemClock()
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def handle(item: DueItem) -> None:
+        await release.wait()
+        finished.append(item.key)
+
+    scheduler = Scheduler(schedule, handle, clock, max_idle_sleep=0.01)
+    stop = asyncio.Event()
+    running = asyncio.create_task(scheduler.run(stop))
+    await schedule.add("card:slow", clock.now() + timedelta(seconds=30))
+    await schedule.add("card:now", clock.now())
+    scheduler.run_now("card:now")
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.sleep(0.05)
+    assert not running.done()
+    release.set()
+    await asyncio.wait_for(running, 5)
+    assert finished == ["card:now"]

@@ -111,6 +111,7 @@ class World:
     router: SettableRouter = field(default_factory=lambda: SettableRouter(rule()))
     config: ServiceConfig = field(default_factory=settings)
     wakes: int = 0
+    ran_now: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.records = InMemoryRecords(self.clock, self.timetable)
@@ -138,6 +139,7 @@ class World:
             reviews=self.reviews,
             policy_refusals=self.policy_refusals,
             wake=self._wake,
+            run_now=self.ran_now.append,
         )
 
     def _wake(self) -> None:
