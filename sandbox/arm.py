@@ -99,6 +99,11 @@ class ArmEmulator:
         """Resource Graph's per-user query quota (set ``limit`` to 0 to lift it)."""
         return self._state.graph_quota
 
+    def index_resource_graph(self) -> None:
+        """Build Resource Graph's ``Resources`` table now rather than on the first query: Azure keeps its index built,
+        so a bot's first query should not wait for the emulator to build it."""
+        self._state.graph_table.rows(self.inventory, [s.id for s in self.inventory.subscriptions])
+
     @property
     def lro_retry_after(self) -> int:
         """The ``Retry-After`` (whole seconds) on 202 answers; 0 lets a client's ``polling_interval`` decide."""

@@ -175,6 +175,18 @@ def _os(vm: VirtualMachine) -> tuple[str, str]:
     return "ubuntu", "24.04"
 
 
+def graph_instance_view(vm: VirtualMachine) -> dict[str, Any]:
+    """Resource Graph's copy of the instance view on a VM's ``Resources`` row (``properties.extended.instanceView``):
+    computer name, OS name and version while the VM runs, Hyper-V generation, and the power state as one status —
+    the paths public Resource Graph queries read (e.g. ``tostring(properties.extended.instanceView.powerState.code)``
+    in the AzureVMPowerManagement module on the PowerShell Gallery, ``osName``/``osVersion`` beside it)."""
+    view = instance_view(vm)
+    power = next(status for status in view["statuses"] if str(status["code"]).startswith("PowerState/"))
+    kept = ("computerName", "osName", "osVersion", "hyperVGeneration")
+    copied: dict[str, Any] = {key: view[key] for key in kept if key in view}
+    return {**copied, "powerState": power}
+
+
 def instance_view(vm: VirtualMachine) -> dict[str, Any]:
     """The VM's ``VirtualMachineInstanceView`` like VirtualMachine_Get_InstanceView.json: provisioning and power
     state always; the guest agent's computer name, OS and status only while the VM runs."""

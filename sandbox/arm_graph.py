@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import arm_resources as shapes
+from sandbox.arm_context import graph_instance_view
 from sandbox.arm_errors import ArmError
 from sandbox.arm_inventory import Inventory, NetworkSecurityGroup, VirtualMachine
 from sandbox.arm_schema import RESOURCE_GRAPH_SWAGGER, problems
@@ -101,6 +102,7 @@ def _vm_key(vm: VirtualMachine) -> tuple[Any, ...]:
         vm.public_ip,
         tuple(vm.tags.items()),
         vm.vm_size,
+        vm.power_state,
     )
 
 
@@ -181,7 +183,9 @@ def _subscription_rows(
         if vm.classic:
             rows.append(_row(shapes.classic_virtual_machine(vm), vm.subscription_id, vm.resource_group, tenant))
             continue
-        rows.append(_row(shapes.virtual_machine(vm), vm.subscription_id, vm.resource_group, tenant))
+        row = _row(shapes.virtual_machine(vm), vm.subscription_id, vm.resource_group, tenant)
+        row["properties"] = {**row["properties"], "extended": {"instanceView": graph_instance_view(vm)}}
+        rows.append(row)
         rows.append(_row(shapes.network_interface(vm), vm.subscription_id, vm.resource_group, tenant))
         if vm.public_ip:
             rows.append(_row(shapes.public_ip_address(vm), vm.subscription_id, vm.resource_group, tenant))

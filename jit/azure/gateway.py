@@ -124,7 +124,9 @@ class AzureGateway:
             ttl=ttl,
             inventory_ttl=self._tuning.inventory_ttl,
         )
-        self._context = SecurityContextReader(SecurityReader(clients), clock, context_tuning)
+        self._context = SecurityContextReader(
+            SecurityReader(clients), clock, context_tuning, known_runtime=self._directory.runtime
+        )
 
     async def __aenter__(self) -> AzureGateway:
         return self

@@ -3,7 +3,10 @@ seven list calls per subscription.
 
 A lookup by name is two queries whatever the number of subscriptions: the VMs with that name, then the NICs of
 those candidates only, joined with their public IPs and their subnets' NSGs. The whole inventory is the same two
-queries without the filters, paged with ``$skipToken`` (1,000 rows a page, Resource Graph's maximum). Rows come
+queries without the filters, paged with ``$skipToken`` (1,000 rows a page, Resource Graph's maximum). A lookup also
+reads each candidate's power state and reported OS from Resource Graph's copy of its instance view
+(``properties.extended.instanceView``), so the approval card need not read the instance view itself; the
+inventory leaves them out (nobody reads them there). Rows come
 back with only the columns jitbot reads, and are turned into the same ``IndexedVm`` values the per-subscription
 list path builds (``jit.azure.topology``), so both paths answer alike.
 
@@ -16,7 +19,7 @@ the first gets a 403: ``GraphAccess`` remembers that, and the gateway falls back
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,10 +27,12 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from jit.azure.clients import ArmClients
 from jit.azure.failures import azure_errors
+from jit.azure.security_shapes import graph_runtime
 from jit.azure.topology import IndexedVm, build_index
 from jit.clock import Clock
 from jit.ports.azure_errors import AzureForbidden
 from jit.vm_names import VmSpec
+from jit.vm_security import VmRuntime
 
 RawJson = dict[str, Any]
 PAGE = 1000
@@ -41,6 +46,11 @@ _VM_COLUMNS = (
     " nics = properties.networkProfile.networkInterfaces,"
     " classicOs = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem),"
     " classicView = properties.instanceView"
+)
+_RUNTIME_COLUMNS = (
+    ", powerState = tostring(properties.extended.instanceView.powerState.code),"
+    " osName = tostring(properties.extended.instanceView.osName),"
+    " osVersion = tostring(properties.extended.instanceView.osVersion)"
 )
 _WIRING = (
     "| mv-expand ipconfig = properties.ipConfigurations"
@@ -74,7 +84,8 @@ def vm_query(wanted: VmSpec | None = None, ids: Sequence[str] = (), names: Seque
             where.append(f"subscriptionId =~ {_literal(wanted.subscription_id)}")
     if ids:
         where.append(f"id in~ ({', '.join(_literal(i) for i in ids)})")
-    return f"Resources | where {' and '.join(where)} {_VM_COLUMNS}"
+    runtime = _RUNTIME_COLUMNS if len(where) > 1 else ""
+    return f"Resources | where {' and '.join(where)} {_VM_COLUMNS}{runtime}"
 
 
 def wiring_query(nic_ids: Sequence[str] | None = None) -> str:
@@ -87,10 +98,12 @@ def wiring_query(nic_ids: Sequence[str] | None = None) -> str:
 
 @dataclass(frozen=True)
 class GraphVms:
-    """VMs found with Resource Graph, per subscription, and the NSG of every subnet they sit in."""
+    """VMs found with Resource Graph, per subscription, the NSG of every subnet they sit in, and (for a lookup)
+    each VM's power state and reported OS by lower-cased VM id."""
 
     by_subscription: Mapping[str, tuple[IndexedVm, ...]]
     subnet_nsgs: Mapping[str, str | None]
+    runtimes: Mapping[str, VmRuntime] = field(default_factory=dict)
 
     @property
     def items(self) -> list[IndexedVm]:
@@ -123,8 +136,12 @@ def assemble(vm_rows: Iterable[Mapping[str, Any]], wiring_rows: Iterable[Mapping
         props["ipConfigurations"].append({"properties": config})
     arm: dict[str, list[RawJson]] = {}
     classic: dict[str, list[RawJson]] = {}
+    runtimes: dict[str, VmRuntime] = {}
     for row in vm_rows:
         subscription = str(row.get("subscriptionId") or "")
+        if row.get("powerState"):
+            reported = (str(row.get(k) or "") for k in ("powerState", "osName", "osVersion"))
+            runtimes[str(row["id"]).lower()] = graph_runtime(*reported)
         base: RawJson = {"id": row["id"], "name": row["name"], "location": row.get("location"), "tags": row.get("tags")}
         if str(row.get("type", "")).lower() == CLASSIC_VM:
             view = row.get("classicView") if isinstance(row.get("classicView"), dict) else {}
@@ -143,7 +160,7 @@ def assemble(vm_rows: Iterable[Mapping[str, Any]], wiring_rows: Iterable[Mapping
         sub: build_index(sub, arm.get(sub, []), classic.get(sub, []), nics.values(), public_ips)
         for sub in dict.fromkeys([*arm, *classic])
     }
-    return GraphVms(by_subscription, subnets)
+    return GraphVms(by_subscription, subnets, runtimes)
 
 
 def nic_ids_of(vm_rows: Iterable[Mapping[str, Any]]) -> list[str]:

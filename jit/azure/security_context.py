@@ -5,7 +5,8 @@ budget (1.5 s by default) runs out is shown as unknown ("slow") while its read g
 next card. A part Azure refuses (403) or fails to read is shown as unknown too, and that answer is remembered
 briefly so a burst of requests does not repeat it. When warm, a VM costs no ARM call: recommendations and alerts
 are cached for five minutes (alerts per resource group), the power state for one (it changes when people start and
-stop VMs), a recommendation type's severity for a day (it belongs to the type, not to the VM).
+stop VMs), a recommendation type's severity for a day (it belongs to the type, not to the VM). The power state a
+Resource Graph lookup read moments ago (``known_runtime``) stands in for the instance view read.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from jit.vm_security import (
 log = logging.getLogger(__name__)
 V = TypeVar("V")
 ProfileLoader = Callable[[], Awaitable[VirtualMachine]]
+KnownRuntime = Callable[[str], VmRuntime | None]
+"""The power state and reported OS of a VM id as something else read them recently (Resource Graph), or None."""
 """Reads the VM as jitbot's VM index knows it (public IPs, OS type); the gateway passes its cached lookup."""
 
 
@@ -70,8 +73,15 @@ def outcome_of(error: AzureJitError) -> ReadOutcome:
 class SecurityContextReader:
     """Puts together ``SecurityContext`` values for the gateway; ``close`` stops the reads still going on."""
 
-    def __init__(self, reads: SecurityReader, clock: Clock, tuning: ContextTuning | None = None):
+    def __init__(
+        self,
+        reads: SecurityReader,
+        clock: Clock,
+        tuning: ContextTuning | None = None,
+        known_runtime: KnownRuntime = lambda _vm_id: None,
+    ):
         self._reads = reads
+        self._known_runtime = known_runtime
         self._clock = clock
         self._tuning = tuning or ContextTuning()
         tuned = self._tuning
@@ -180,7 +190,8 @@ class SecurityContextReader:
 
     async def _running(self, vm: VmRef) -> VmRuntime:
         async def load() -> VmRuntime:
-            return runtime(await self._reads.instance_view(vm.id))
+            known = self._known_runtime(vm.id)
+            return known if known is not None else runtime(await self._reads.instance_view(vm.id))
 
         return await self._runtime.get(vm.id.lower(), load)
 

@@ -115,6 +115,12 @@ def open_alerts_by_resource(alerts: Iterable[Mapping[str, Any]]) -> dict[str, tu
     }
 
 
+def graph_runtime(power_code: str, os_name: str, os_version: str) -> VmRuntime:
+    """Power state and reported OS from Resource Graph's copy of the instance view
+    (``properties.extended.instanceView``: ``powerState.code``, ``osName``, ``osVersion``)."""
+    return runtime({"statuses": [{"code": power_code}], "osName": os_name, "osVersion": os_version})
+
+
 def runtime(instance_view: Mapping[str, Any]) -> VmRuntime:
     """Power state and reported OS from an instance view; UNKNOWN power when no ``PowerState/`` status is there."""
     power = PowerState.UNKNOWN

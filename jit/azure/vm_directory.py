@@ -17,8 +17,10 @@ from jit.azure.resource_graph import GraphVms, GraphVmSource
 from jit.azure.topology import IndexedVm
 from jit.clock import Clock
 from jit.vm_names import VmSpec
+from jit.vm_security import VmRuntime
 
 INVENTORY_TTL = timedelta(minutes=10)
+RUNTIME_TTL = timedelta(minutes=1)
 ALL = "all"
 
 
@@ -44,6 +46,7 @@ class VmDirectory:
         management_group: str | None,
         ttl: timedelta,
         inventory_ttl: timedelta = INVENTORY_TTL,
+        runtime_ttl: timedelta = RUNTIME_TTL,
     ):
         self._source = source
         self._subscriptions = tuple(subscriptions)
@@ -52,6 +55,7 @@ class VmDirectory:
         self._vms: TtlCache[str, IndexedVm] = TtlCache(clock, ttl)
         self._subnets: TtlCache[str, str | None] = TtlCache(clock, ttl)
         self._inventory: TtlCache[str, GraphVms | None] = TtlCache(clock, inventory_ttl)
+        self._runtimes: TtlCache[str, VmRuntime] = TtlCache(clock, runtime_ttl)
         self._batches = NameBatches(source, self._subscriptions, self._group)
 
     def _scope(self, subscriptions: Sequence[str] | None) -> tuple[Sequence[str], str | None]:
@@ -64,6 +68,8 @@ class VmDirectory:
             self._vms.put(item.vm.ref.id.lower(), item)
         for subnet, nsg in found.subnet_nsgs.items():
             self._subnets.put(subnet, nsg)
+        for vm_id, runtime in found.runtimes.items():
+            self._runtimes.put(vm_id, runtime)
         return found
 
     async def find(self, wanted: VmSpec, subscriptions: Sequence[str] | None = None) -> list[IndexedVm] | None:
@@ -97,6 +103,10 @@ class VmDirectory:
         self._remember(found)
         return self._vms.peek(vm_id.lower())
 
+    def runtime(self, vm_id: str) -> VmRuntime | None:
+        """The VM's power state and reported OS as a lookup read them less than ``runtime_ttl`` ago, else None."""
+        return self._runtimes.peek(vm_id.lower())
+
     def subnet_nsgs(self, item: IndexedVm) -> Mapping[str, str | None] | None:
         """The NSG of each of the VM's subnets, when Resource Graph found the VM recently (else None)."""
         if self._vms.peek(item.vm.ref.id.lower()) is None:
@@ -118,5 +128,5 @@ class VmDirectory:
     def invalidate(self) -> None:
         """Forget everything (someone changed Azure by hand)."""
         self._found.invalidate()
-        for cache in (self._vms, self._subnets, self._inventory):
+        for cache in (self._vms, self._subnets, self._inventory, self._runtimes):
             cache.invalidate()

@@ -13,6 +13,7 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from sandbox import arm_resources as shapes
 from sandbox.arm import ArmEmulator
+from sandbox.arm_context import graph_instance_view
 from sandbox.arm_errors import ArmError
 from sandbox.arm_graph import ResourceTable, answer
 from sandbox.arm_inventory import Inventory, ManagementGroup
@@ -61,8 +62,24 @@ def test_the_examples_requests_are_accepted_and_answered_in_their_shape(world: I
 def test_a_vm_row_carries_what_the_rest_get_returns(world: Inventory) -> None:
     [row] = ask(world, "Resources | where type =~ 'Microsoft.Compute/virtualMachines' and name == 'vm1'")["data"]
     vm = next(v for v in world.vms if v.name == "vm1")
-    assert row["properties"] == shapes.virtual_machine(vm)["properties"]
+    extended = {"extended": {"instanceView": graph_instance_view(vm)}}
+    assert row["properties"] == {**shapes.virtual_machine(vm)["properties"], **extended}
     assert (row["resourceGroup"], row["subscriptionId"], row["id"]) == (RG.lower(), SUB, vm.id)
+
+
+def test_a_vm_row_carries_the_instance_view_as_resource_graph_copies_it(world: Inventory) -> None:
+    """``properties.extended.instanceView``: power state always, the guest agent's OS while running; a change of
+    power state shows in the next query."""
+    vm = next(v for v in world.vms if v.name == "vm1" and not v.classic)
+    query = (
+        "Resources | where type =~ 'Microsoft.Compute/virtualMachines' and name == 'vm1'"
+        " | project power = tostring(properties.extended.instanceView.powerState.code),"
+        " os = tostring(properties.extended.instanceView.osName)"
+    )
+    table = ResourceTable()
+    assert answer(world, table, {"query": query})["data"] == [{"power": "PowerState/running", "os": "ubuntu"}]
+    vm.power_state = "deallocated"
+    assert answer(world, table, {"query": query})["data"] == [{"power": "PowerState/deallocated", "os": ""}]
 
 
 def test_where_project_extend_order_and_take(world: Inventory) -> None:

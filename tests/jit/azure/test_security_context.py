@@ -35,6 +35,8 @@ VULN = ("1195afff-c881-495e-9bc5-1486211ae03f", "Machines should have vulnerabil
 PORTS = ("bc303248-3d14-44c2-96a0-55f5c326b5fe", "Management ports should be closed on your virtual machines")
 UPDATES = ("4ab6e3c5-74dd-8b35-9ab9-f61b30875b27", "System updates should be installed on your machines")
 SEEN = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+LOOKUP_RUNTIME_GONE = timedelta(seconds=61)
+"""Past the minute a Resource Graph lookup's power state stands in for the instance view."""
 CONTEXT_OPERATIONS = (
     "security.assessments.list",
     "security.assessments.get",
@@ -88,6 +90,7 @@ async def wait_for(condition: str, check: object) -> None:
 
 async def test_the_whole_context_of_a_vm(gateway: AzureGateway, arm: ArmEmulator, clock: ManualClock) -> None:
     web = await gateway.find_vm("rg-app/web-01")
+    clock.advance(LOOKUP_RUNTIME_GONE)
     arm.reset_calls()
     context = await gateway.security_context(web.ref)
     assert context == SecurityContext(
@@ -114,7 +117,11 @@ async def test_the_whole_context_of_a_vm(gateway: AzureGateway, arm: ArmEmulator
             "compute.vm.instance_view",
         ]
     )
-    versions = {(c.operation, c.query["api-version"], c.query.get("$expand")) for c in arm.calls}
+    versions = {
+        (c.operation, c.query["api-version"], c.query.get("$expand"))
+        for c in arm.calls
+        if c.operation in CONTEXT_OPERATIONS
+    }
     assert versions == {
         ("security.assessments.list", "2021-06-01", None),
         ("security.assessments.get", "2021-06-01", "metadata"),
@@ -122,6 +129,26 @@ async def test_the_whole_context_of_a_vm(gateway: AzureGateway, arm: ArmEmulator
         ("compute.vm.instance_view", "2024-07-01", None),
     }
     assert context.recommendation_count(SecuritySeverity.HIGH) == 1
+
+
+async def test_right_after_a_resource_graph_lookup_the_power_state_needs_no_read(
+    gateway: AzureGateway, arm: ArmEmulator, clock: ManualClock, world: Inventory
+) -> None:
+    """Resource Graph's copy of the instance view says what the instance view says: running with the guest
+    agent's OS, or deallocated without one; only once the lookup is a minute old is the instance view read."""
+    world.vm("api-01").power_state = "deallocated"
+    web, api = await gateway.find_vm("rg-app/web-01"), await gateway.find_vm("rg-app/api-01")
+    assert "resourcegraph.resources" in {call.operation for call in arm.reads()}
+    arm.reset_calls()
+    running, stopped = await gateway.security_context(web.ref), await gateway.security_context(api.ref)
+    assert "compute.vm.instance_view" not in context_calls(arm)
+    assert running.runtime == ContextPart.read(VmRuntime(PowerState.RUNNING, "ubuntu", "24.04"))
+    assert stopped.runtime == ContextPart.read(VmRuntime(PowerState.DEALLOCATED))
+    clock.advance(LOOKUP_RUNTIME_GONE)
+    arm.reset_calls()
+    again = await gateway.security_context(web.ref)
+    assert context_calls(arm) == ["compute.vm.instance_view"]
+    assert again.runtime == running.runtime
 
 
 async def test_a_warm_cache_makes_no_arm_call(gateway: AzureGateway, arm: ArmEmulator, clock: ManualClock) -> None:
@@ -145,6 +172,7 @@ async def test_each_part_is_kept_as_long_as_it_stays_true(
     """The power state for a minute, recommendations and alerts for five (alerts per resource group), a
     recommendation type's severity for a day."""
     web, api = await gateway.find_vm("rg-app/web-01"), await gateway.find_vm("rg-app/api-01")
+    clock.advance(LOOKUP_RUNTIME_GONE)
     await gateway.security_context(web.ref)
     arm.reset_calls()
     other = await gateway.security_context(api.ref)
@@ -209,8 +237,9 @@ async def test_a_slow_read_is_not_waited_for_and_fills_the_cache_later(gateway: 
     assert [c.operation for c in arm.calls] == [], "the slow read finished in the background and was kept"
 
 
-async def test_a_failing_read_is_marked_failed(gateway: AzureGateway, arm: ArmEmulator) -> None:
+async def test_a_failing_read_is_marked_failed(gateway: AzureGateway, arm: ArmEmulator, clock: ManualClock) -> None:
     web = await gateway.find_vm("rg-app/web-01")
+    clock.advance(LOOKUP_RUNTIME_GONE)
     arm.faults.add("compute.vm.instance_view", status=500, times=5)
     context = await gateway.security_context(web.ref)
     assert context.runtime == ContextPart.unread(ReadOutcome.FAILED, "AzureUnavailable 500")
