@@ -224,7 +224,8 @@ def _burst_table(burst: BurstResult) -> Table:
 def _step(step: Step) -> str:
     reads = ", ".join(f"{name} {count}" for name, count in sorted(step.reads.items())) or "none"
     done = "" if step.done else " (did not finish)"
-    return f"{step.total} ({reads}; +{step.tokens} token), {step.seconds * 1000:.0f} ms{done}"
+    emulator = f" ({step.emulator * 1000:.0f} ms of it in the emulator)" if step.emulator >= 0.0005 else ""
+    return f"{step.total} ({reads}; +{step.tokens} token), {step.seconds * 1000:.0f} ms{emulator}{done}"
 
 
 def _enterprise_table(ent: EnterpriseResult) -> Table:
