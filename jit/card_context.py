@@ -14,7 +14,7 @@ The rules:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from jit.model import AccessRequest, RequestState
@@ -47,18 +47,27 @@ def requester_history(theirs: Iterable[AccessRequest], request: AccessRequest, n
     return RequesterHistory(len(recent), max(starts, default=None))
 
 
-def card_context_extras(security: SecurityContext, history: RequesterHistory) -> dict[str, str]:
-    """The request's extra entries that keep both, as ``update_fields`` takes them (``extra.<name>``)."""
-    fields = {
+def _context_entries(security: SecurityContext, history: RequesterHistory) -> dict[Extra, str]:
+    return {
         Extra.SECURITY_CONTEXT: encode(security),
         Extra.HISTORY_GRANTS: str(history.grants_in_window),
         Extra.HISTORY_LAST_GRANT: history.last_grant.isoformat() if history.last_grant else "",
     }
-    return {extra_field(name): value for name, value in fields.items()}
+
+
+def card_context_extras(security: SecurityContext, history: RequesterHistory) -> dict[str, str]:
+    """The request's extra entries that keep both, as ``update_fields`` takes them (``extra.<name>``)."""
+    return {extra_field(name): value for name, value in _context_entries(security, history).items()}
+
+
+def with_card_context(request: AccessRequest, security: SecurityContext, history: RequesterHistory) -> AccessRequest:
+    """``request`` as it reads once both are kept with it (to draw the card before they are stored)."""
+    entries = {name.value: value for name, value in _context_entries(security, history).items()}
+    return replace(request, extra={**request.extra, **entries})
 
 
 def has_card_context(request: AccessRequest) -> bool:
-    """Whether the context was already taken (a repeated card item must not read Azure again)."""
+    """Whether the context is kept with the request (from the card's first post on, every drawing uses it)."""
     return Extra.SECURITY_CONTEXT.value in request.extra
 
 

@@ -7,10 +7,17 @@ message is rendered from the request's current state.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from jit.button_posts import remember_posts, retire_buttons
-from jit.card_context import GRANTED_STATES, card_context_extras, has_card_context, requester_history
+from jit.card_context import (
+    GRANTED_STATES,
+    card_context_extras,
+    has_card_context,
+    requester_history,
+    with_card_context,
+)
 from jit.deps import Deps
 from jit.model import AccessRequest, RequestState
 from jit.request_extras import extras_of
@@ -35,21 +42,21 @@ class Telling:
             if copies is not None:
                 await deps.notices.update_copy(request, copies)
             return
+        context: dict[str, str] = {}
         if not has_card_context(request):
-            request = await self._take_card_context(request)
+            request, context = await self._take_card_context(request)
         ts = await deps.notifier.post_card(request)
-        await deps.store.update_fields(request.id, {"card_ts": ts}, actor="jitbot", event="card_posted")
+        await deps.store.update_fields(request.id, {"card_ts": ts, **context}, actor="jitbot", event="card_posted")
 
-    async def _take_card_context(self, request: AccessRequest) -> AccessRequest:
-        """Read the VM's security context and the requester's history once, and keep them with the request."""
+    async def _take_card_context(self, request: AccessRequest) -> tuple[AccessRequest, dict[str, str]]:
+        """Read the VM's security context and the requester's history (both at once) for the card; they are kept
+        with the request in the same write as the card's ts, so a card that is on record always has them."""
         deps = self.deps
-        security = await deps.azure.security_context(request.vm)
-        opened = await deps.store.by_requester(request.requester, GRANTED_STATES)
-        history = requester_history(opened, request, deps.clock.now())
-        result = await deps.store.update_fields(
-            request.id, card_context_extras(security, history), actor="jitbot", event="card_context"
+        security, opened = await asyncio.gather(
+            deps.azure.security_context(request.vm), deps.store.by_requester(request.requester, GRANTED_STATES)
         )
-        return result.request
+        history = requester_history(opened, request, deps.clock.now())
+        return with_card_context(request, security, history), card_context_extras(security, history)
 
     async def outcome(self, request: AccessRequest) -> None:
         """The card shows the current state; the requester hears the outcome once; the escalated copy of the

@@ -9,6 +9,7 @@ from jit.vm_security import PowerState
 from sandbox.slack_workspace import APPROVER_1, ENGINEER
 from sandbox.stack import Stack
 from tests.e2e.flow import driver_of, request_card, wait_card_decided
+from tests.e2e.lifecycle_support import posted_card
 
 CONTEXT_OPERATIONS = {
     "security.assessments.list",
@@ -30,7 +31,7 @@ def _unhealthy_titles(stack: Stack, vm_name: str) -> list[str]:
 
 
 async def test_the_card_shows_defenders_findings_and_a_first_time_requester(stack: Stack) -> None:
-    card, request_id = await request_card(stack, ENGINEER, "ssh web-01 1h fixing deploy")
+    card, request_id = await posted_card(stack, ENGINEER, "ssh web-01 1h fixing deploy")
 
     shown = str(card.blocks)
     titles = _unhealthy_titles(stack, "web-01")
@@ -55,7 +56,7 @@ async def test_a_warm_card_reads_nothing_more_and_history_counts_the_earlier_gra
     cold = _context_reads(stack)
     assert cold, "the first card read the context"
 
-    second_card, second = await request_card(stack, ENGINEER, "ssh web-01 30m checking the fix")
+    second_card, second = await posted_card(stack, ENGINEER, "ssh web-01 30m checking the fix")
 
     assert _context_reads(stack) == cold, "a warm card costs no ARM read"
     history = requester_history_of(await stack.runtime.store.require(second))
@@ -67,7 +68,7 @@ async def test_a_refused_read_still_posts_the_card_with_a_note(stack: Stack) -> 
     stack.arm.faults.add("security.assessments.list", status=403, times=5)
     stack.arm.faults.add("security.alerts.list_resource_group", status=403, times=5)
 
-    card, request_id = await request_card(stack, ENGINEER, "rdp bastion-win 1h patching")
+    card, request_id = await posted_card(stack, ENGINEER, "rdp bastion-win 1h patching")
 
     assert "jitbot lacks permission" in str(card.blocks)
     security = security_context_of(await stack.runtime.store.require(request_id))
