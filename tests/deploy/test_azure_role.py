@@ -266,6 +266,9 @@ async def requester_steps(live: Live) -> set[str]:
     context = await gateway.security_context(web.ref)
     parts = (context.recommendations, context.alerts, context.runtime, context.profile)
     assert all(part.outcome is ReadOutcome.READ for part in parts), "every part of the card's context is read"
+    live.clock.advance(timedelta(minutes=2))  # past the lookup's power state: the instance view is read
+    later = await gateway.security_context(web.ref)
+    assert later.runtime.outcome is ReadOutcome.READ
     await gateway.inventory()
     await gateway.unsupported_reasons(web.ref)
     await gateway.initiate(policy, [22], "203.0.113.10/32", live.clock.now() + timedelta(hours=1), "jitbot test")
