@@ -27,7 +27,7 @@ class PortProtocol(StrEnum):
     ANY = "*"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VmRef:
     """Where a VM lives in Azure; ``id`` keeps Azure's own casing of the resource id."""
 
@@ -47,7 +47,7 @@ class VmRef:
         return self.id.lower() == resource_id.lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VirtualMachine:
     """A VM as jitbot needs it: where it is, what it runs and how to reach it."""
 
@@ -197,7 +197,7 @@ class HeldPort:
     holders: tuple[HolderView, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VmJitStatus:
     """One row of the inventory: a VM, its tab, why it is unsupported, its policy and activity, the Azure Policy
     refusal behind ``DISABLED_BY_POLICY``, its JIT history and what is open on it now (filled by the use cases)."""

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from jit.azure.cache import TtlCache
+from jit.azure.graph_assembly import GraphVms
 from jit.azure.name_batches import NameBatches
-from jit.azure.resource_graph import GraphVms, GraphVmSource
+from jit.azure.resource_graph import GraphVmSource
 from jit.azure.topology import IndexedVm
 from jit.clock import Clock
 from jit.vm_names import VmSpec
