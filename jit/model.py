@@ -58,7 +58,7 @@ class VirtualMachine:
     tags: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicyPort:
     """One port rule of a JIT policy. ``allowed_sources`` is ``("*",)`` when any source is allowed."""
 
@@ -68,7 +68,7 @@ class PolicyPort:
     max_duration: timedelta = DEFAULT_MAX_ACCESS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JitPolicy:
     """The JIT policy entry covering one VM, and where the policy lives (for initiate and PUT)."""
 
@@ -117,7 +117,7 @@ class PolicyDenial:
     at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GrantedPort:
     """One port of one JIT request in Azure's history (``status``/``status_reason`` as Azure spells them)."""
 
@@ -128,7 +128,7 @@ class GrantedPort:
     status_reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JitRequestRecord:
     """One entry of a policy's ``requests[]`` history, for one VM."""
 
@@ -166,7 +166,7 @@ class OutsideAccess:
     justification: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JitActivity:
     """The portal's columns for a configured VM."""
 
@@ -175,7 +175,7 @@ class JitActivity:
     last_user: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HolderView:
     """Someone holding a port, as one viewer may see them: ``who`` and ``source`` are None when the viewer may
     not see other people's details (only approvers and admins may). ``slack``: ``who`` is a Slack user id."""
@@ -188,7 +188,7 @@ class HolderView:
     request_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HeldPort:
     """A port Azure has open on a VM now, until ``until``, and who holds it."""
 

@@ -12,10 +12,11 @@ from collections.abc import Mapping
 
 
 class SharedValues:
-    """Equal strings and tag sets given to it come back as one object (the first one seen)."""
+    """Equal strings, tuples of strings and tag sets given to it come back as one object (the first one seen)."""
 
     def __init__(self) -> None:
         self._texts: dict[str, str] = {}
+        self._tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._tags: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
 
     def text(self, value: str) -> str:
@@ -23,8 +24,8 @@ class SharedValues:
         return self._texts.setdefault(value, value)
 
     def texts(self, values: tuple[str, ...]) -> tuple[str, ...]:
-        """The one copy of each of ``values``, as a tuple (the shared empty tuple when there are none)."""
-        return tuple(self.text(value) for value in values) if values else ()
+        """The one copy of this tuple of strings (VMs of one resource group share their NSG and subnet ids)."""
+        return self._tuples.setdefault(values, values)
 
     def tags(self, tags: Mapping[str, str]) -> Mapping[str, str]:
         """The one copy of this tag set (same keys and values in the same order); callers must not change it."""

@@ -61,10 +61,8 @@ class VmDirectory:
         return self._subscriptions, self._group
 
     def _remember(self, found: GraphVms) -> GraphVms:
-        for item in found.items:
-            self._vms.put(item.vm.ref.id.lower(), item)
-        for subnet, nsg in found.subnet_nsgs.items():
-            self._subnets.put(subnet, nsg)
+        self._vms.put_many((item.vm.ref.id.lower(), item) for item in found.items)
+        self._subnets.put_many(found.subnet_nsgs.items())
         return found
 
     async def find(self, wanted: VmSpec, subscriptions: Sequence[str] | None = None) -> list[IndexedVm] | None:
