@@ -3,9 +3,10 @@ seven list calls per subscription.
 
 A lookup by name is two queries whatever the number of subscriptions: the VMs with that name, then the NICs of
 those candidates only, joined with their public IPs and their subnets' NSGs. The whole inventory is the same two
-queries without the filters, paged with ``$skipToken`` (1,000 rows a page, Resource Graph's maximum). Rows come
-back with only the columns jitbot reads, and are turned into the same ``IndexedVm`` values the per-subscription
-list path builds (``jit.azure.topology``), so both paths answer alike.
+queries without the filters (the NICs first), paged with ``$skipToken`` (1,000 rows a page, Resource Graph's
+maximum) and assembled a page at a time (``jit.azure.graph_assembly``). Rows come back with only the columns
+jitbot reads, and are turned into the same ``IndexedVm`` values the per-subscription list path builds
+(``jit.azure.topology``), so both paths answer alike.
 
 Resource Graph needs ``Microsoft.ResourceGraph/resources/read`` and returns only the resources the identity may
 read (``Microsoft.Compute/virtualMachines/read``, ``Microsoft.Network/networkInterfaces/read``,
