@@ -27,7 +27,7 @@ class PortProtocol(StrEnum):
     ANY = "*"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VmRef:
     """Where a VM lives in Azure; ``id`` keeps Azure's own casing of the resource id."""
 
@@ -47,7 +47,7 @@ class VmRef:
         return self.id.lower() == resource_id.lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VirtualMachine:
     """A VM as jitbot needs it: where it is, what it runs and how to reach it."""
 
@@ -58,7 +58,7 @@ class VirtualMachine:
     tags: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicyPort:
     """One port rule of a JIT policy. ``allowed_sources`` is ``("*",)`` when any source is allowed."""
 
@@ -68,7 +68,7 @@ class PolicyPort:
     max_duration: timedelta = DEFAULT_MAX_ACCESS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JitPolicy:
     """The JIT policy entry covering one VM, and where the policy lives (for initiate and PUT)."""
 
@@ -117,7 +117,7 @@ class PolicyDenial:
     at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GrantedPort:
     """One port of one JIT request in Azure's history (``status``/``status_reason`` as Azure spells them)."""
 
@@ -128,7 +128,7 @@ class GrantedPort:
     status_reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JitRequestRecord:
     """One entry of a policy's ``requests[]`` history, for one VM."""
 
@@ -166,7 +166,7 @@ class OutsideAccess:
     justification: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JitActivity:
     """The portal's columns for a configured VM."""
 
@@ -175,7 +175,7 @@ class JitActivity:
     last_user: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HolderView:
     """Someone holding a port, as one viewer may see them: ``who`` and ``source`` are None when the viewer may
     not see other people's details (only approvers and admins may). ``slack``: ``who`` is a Slack user id."""
@@ -188,7 +188,7 @@ class HolderView:
     request_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HeldPort:
     """A port Azure has open on a VM now, until ``until``, and who holds it."""
 
@@ -197,7 +197,7 @@ class HeldPort:
     holders: tuple[HolderView, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VmJitStatus:
     """One row of the inventory: a VM, its tab, why it is unsupported, its policy and activity, the Azure Policy
     refusal behind ``DISABLED_BY_POLICY``, its JIT history and what is open on it now (filled by the use cases)."""

@@ -7,7 +7,7 @@ a burst of identical list calls, and a write we just made must be visible on the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -18,7 +18,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry(Generic[V]):
     value: V
     stored: datetime
@@ -64,8 +64,15 @@ class TtlCache(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         """Store a value we just read fresh for another reason, so the next lookup can use it."""
-        self._generation[key] = self._generation.get(key, 0) + 1
-        self._store(key, value)
+        self.put_many(((key, value),))
+
+    def put_many(self, items: Iterable[tuple[K, V]]) -> None:
+        """Store values read fresh together (a whole inventory's VMs): one ``put`` each, sharing one timestamp."""
+        now = self._clock.now()
+        expires = now + self._ttl
+        for key, value in items:
+            self._generation[key] = self._generation.get(key, 0) + 1
+            self._entries[key] = _Entry(value, now, expires)
 
     def invalidate(self, key: K | None = None) -> None:
         """Forget one key (or everything); an in-flight load for it will not be stored."""

@@ -130,7 +130,7 @@ class ArmClients:
         }
 
     def security(self, subscription_id: str) -> Any:
-        """Defender for Cloud (JIT policies, pricing) for one subscription."""
+        """Defender for Cloud for one subscription (JIT policy writes and single-policy reads)."""
         if subscription_id not in self._security:
             self._security[subscription_id] = SecurityCenter(self._credential, subscription_id, **self._options())
         return self._security[subscription_id]
@@ -145,7 +145,9 @@ class ArmClients:
         """A client for plain ARM requests (``send_request``): same credential, retries and transport.
 
         The compute and network SDKs add about 60 MB to the process for the few list calls we make, so those
-        reads are plain GETs of Azure's JSON through this pipeline instead.
+        reads are plain GETs of Azure's JSON through this pipeline instead; so are the JIT policy lists and the
+        Defender plan, read for every subscription, which would otherwise keep a ``SecurityCenter`` client (about
+        30 KB) per subscription.
         """
         if self._plain is None:
             self._plain = AsyncARMPipelineClient(

@@ -22,6 +22,7 @@ from azure.identity.aio import DefaultAzureCredential
 from jit.azure.cache import TtlCache
 from jit.azure.clients import ArmClients, GatewayTuning
 from jit.azure.diagnostics import diagnose
+from jit.azure.graph_assembly import GraphVms
 from jit.azure.initiate import Initiator
 from jit.azure.nsg_rules import is_jit_allow_rule
 from jit.azure.policies import (
@@ -38,7 +39,7 @@ from jit.azure.policies import (
 from jit.azure.policy_edits import PolicyEditor
 from jit.azure.policy_sent import check_ports, default_policy_id, policy_from_sent
 from jit.azure.reads import ArmReader
-from jit.azure.resource_graph import GraphVms, GraphVmSource, ResourceGraphReader
+from jit.azure.resource_graph import GraphVmSource, ResourceGraphReader
 from jit.azure.security_context import ContextTuning, SecurityContextReader
 from jit.azure.security_reads import SecurityReader
 from jit.azure.subscriptions import ManagementGroupReader, SubscriptionSource

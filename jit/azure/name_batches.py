@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from jit.azure.resource_graph import GraphVms, GraphVmSource
+from jit.azure.graph_assembly import GraphVms
+from jit.azure.resource_graph import GraphVmSource
 
 MAX_NAMES = 200
 

@@ -19,6 +19,8 @@ RawJson = dict[str, Any]
 CLASSIC_API_VERSION = "2017-04-01"
 COMPUTE_API_VERSION = "2024-07-01"
 NETWORK_API_VERSION = "2024-05-01"
+JIT_API_VERSION = "2020-01-01"
+PRICING_API_VERSION = "2024-01-01"
 DEFENDER_FOR_SERVERS = "VirtualMachines"
 _CLASSIC_ABSENT = frozenset({400, 404, 409})
 
@@ -53,6 +55,16 @@ class ArmReader:
                 url, params = body.get("nextLink"), None
         return found
 
+    async def _get(self, path: str, api_version: str) -> RawJson:
+        """One ARM resource as Azure's JSON."""
+        client = self._clients.plain()
+        with azure_errors():
+            response = await client.send_request(
+                HttpRequest("GET", client.format_url(path), params={"api-version": api_version})
+            )
+            response.raise_for_status()
+            return dict(response.json())
+
     async def virtual_machines(self, subscription_id: str) -> list[RawJson]:
         """Every Resource Manager VM in the subscription."""
         return await self._list(subscription_id, "Microsoft.Compute/virtualMachines", COMPUTE_API_VERSION)
@@ -77,29 +89,16 @@ class ArmReader:
 
     async def defender_for_servers(self, subscription_id: str) -> bool:
         """Whether the Defender for Servers plan (pricing ``VirtualMachines``) is on, which JIT requires."""
-        with azure_errors():
-            pricing = await self._clients.security(subscription_id).pricings.get(
-                f"subscriptions/{subscription_id}", DEFENDER_FOR_SERVERS, cls=_raw
-            )
+        pricing = await self._get(
+            f"/subscriptions/{subscription_id}/providers/Microsoft.Security/pricings/{DEFENDER_FOR_SERVERS}",
+            PRICING_API_VERSION,
+        )
         tier = str((pricing.get("properties") or {}).get("pricingTier") or "")
         return tier.lower() == "standard"
 
     async def jit_policies(self, subscription_id: str) -> list[RawJson]:
-        """Every JIT policy in the subscription, as Azure's JSON (one request per page)."""
-        pages: list[RawJson] = []
-
-        def keep_page(pipeline_response: Any) -> None:
-            http = pipeline_response.http_response
-            if http.status_code == 200:
-                pages.append(response_json(http))
-
-        with azure_errors():
-            pager = self._clients.security(subscription_id).jit_network_access_policies.list(
-                raw_response_hook=keep_page
-            )
-            async for _ in pager:
-                pass
-        return [item for page in pages for item in page.get("value") or [] if isinstance(item, dict)]
+        """Every JIT policy in the subscription, as Azure's JSON."""
+        return await self._list(subscription_id, "Microsoft.Security/jitNetworkAccessPolicies", JIT_API_VERSION)
 
     async def jit_policy(self, policy_id: str) -> RawJson | None:
         """One JIT policy by id, read fresh; None when it does not exist."""
@@ -120,10 +119,4 @@ class ArmReader:
 
     async def network_security_group(self, nsg_id: str) -> RawJson:
         """One NSG with its security rules, read fresh."""
-        client = self._clients.plain()
-        with azure_errors():
-            response = await client.send_request(
-                HttpRequest("GET", client.format_url(nsg_id), params={"api-version": NETWORK_API_VERSION})
-            )
-            response.raise_for_status()
-            return dict(response.json())
+        return await self._get(nsg_id, NETWORK_API_VERSION)

@@ -3,12 +3,12 @@ seven list calls per subscription.
 
 A lookup by name is two queries whatever the number of subscriptions: the VMs with that name, then the NICs of
 those candidates only, joined with their public IPs and their subnets' NSGs. The whole inventory is the same two
-queries without the filters, paged with ``$skipToken`` (1,000 rows a page, Resource Graph's maximum). A lookup also
-reads each candidate's power state and reported OS from Resource Graph's copy of its instance view
-(``properties.extended.instanceView``), so the approval card need not read the instance view itself; the
-inventory leaves them out (nobody reads them there). Rows come
-back with only the columns jitbot reads, and are turned into the same ``IndexedVm`` values the per-subscription
-list path builds (``jit.azure.topology``), so both paths answer alike.
+queries without the filters (the NICs first), paged with ``$skipToken`` (1,000 rows a page, Resource Graph's
+maximum) and assembled a page at a time (``jit.azure.graph_assembly``). A lookup also reads each candidate's power
+state and reported OS from Resource Graph's copy of its instance view (``properties.extended.instanceView``), so
+the approval card need not read the instance view itself; the inventory leaves them out (nobody reads them there).
+Rows come back with only the columns jitbot reads, and are turned into the same ``IndexedVm`` values the
+per-subscription list path builds (``jit.azure.topology``), so both paths answer alike.
 
 Resource Graph needs ``Microsoft.ResourceGraph/resources/read`` and returns only the resources the identity may
 read (``Microsoft.Compute/virtualMachines/read``, ``Microsoft.Network/networkInterfaces/read``,
@@ -18,8 +18,7 @@ the first gets a 403: ``GraphAccess`` remembers that, and the gateway falls back
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,17 +26,14 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from jit.azure.clients import ArmClients
 from jit.azure.failures import azure_errors
-from jit.azure.security_shapes import graph_runtime
-from jit.azure.topology import IndexedVm, build_index
+from jit.azure.graph_assembly import CLASSIC_VM, GraphAssembly, GraphVms, assemble, nic_ids_of
 from jit.clock import Clock
 from jit.ports.azure_errors import AzureForbidden
 from jit.vm_names import VmSpec
-from jit.vm_security import VmRuntime
 
 RawJson = dict[str, Any]
 PAGE = 1000
 ARM_VM = "microsoft.compute/virtualmachines"
-CLASSIC_VM = "microsoft.classiccompute/virtualmachines"
 DENIED_RETRY = timedelta(minutes=10)
 
 _VM_COLUMNS = (
@@ -96,93 +92,16 @@ def wiring_query(nic_ids: Sequence[str] | None = None) -> str:
     return f"Resources | where {where} {_WIRING}"
 
 
-@dataclass(frozen=True)
-class GraphVms:
-    """VMs found with Resource Graph, per subscription, the NSG of every subnet they sit in, and (for a lookup)
-    each VM's power state and reported OS by lower-cased VM id."""
-
-    by_subscription: Mapping[str, tuple[IndexedVm, ...]]
-    subnet_nsgs: Mapping[str, str | None]
-    runtimes: Mapping[str, VmRuntime] = field(default_factory=dict)
-
-    @property
-    def items(self) -> list[IndexedVm]:
-        """Every VM found."""
-        return [item for items in self.by_subscription.values() for item in items]
-
-
-def _ref_list(value: Any) -> list[RawJson]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def assemble(vm_rows: Iterable[Mapping[str, Any]], wiring_rows: Iterable[Mapping[str, Any]]) -> GraphVms:
-    """Turn the two queries' rows into ``IndexedVm`` values, through the same ``build_index`` as the list path."""
-    nics: dict[str, RawJson] = {}
-    public_ips: list[RawJson] = []
-    subnets: dict[str, str | None] = {}
-    for row in wiring_rows:
-        nic = nics.setdefault(str(row["id"]).lower(), {"id": row["id"], "properties": {"ipConfigurations": []}})
-        props = nic["properties"]
-        if row.get("nsgId"):
-            props["networkSecurityGroup"] = {"id": row["nsgId"]}
-        config: RawJson = {"privateIPAddress": row.get("privateIp") or None}
-        if row.get("subnetId"):
-            config["subnet"] = {"id": row["subnetId"]}
-            subnets[str(row["subnetId"]).lower()] = row.get("subnetNsgId") or None
-        if row.get("pipId"):
-            config["publicIPAddress"] = {"id": row["pipId"]}
-            if row.get("publicIp"):
-                public_ips.append({"id": row["pipId"], "properties": {"ipAddress": row["publicIp"]}})
-        props["ipConfigurations"].append({"properties": config})
-    arm: dict[str, list[RawJson]] = {}
-    classic: dict[str, list[RawJson]] = {}
-    runtimes: dict[str, VmRuntime] = {}
-    for row in vm_rows:
-        subscription = str(row.get("subscriptionId") or "")
-        if row.get("powerState"):
-            reported = (str(row.get(k) or "") for k in ("powerState", "osName", "osVersion"))
-            runtimes[str(row["id"]).lower()] = graph_runtime(*reported)
-        base: RawJson = {"id": row["id"], "name": row["name"], "location": row.get("location"), "tags": row.get("tags")}
-        if str(row.get("type", "")).lower() == CLASSIC_VM:
-            view = row.get("classicView") if isinstance(row.get("classicView"), dict) else {}
-            os_name = row.get("classicOs") or None
-            disk = {"operatingSystemDisk": {"operatingSystem": os_name}} if os_name else {}
-            classic.setdefault(subscription, []).append(
-                {**base, "properties": {"instanceView": view, "storageProfile": disk}}
-            )
-        else:
-            os_disk = {"osDisk": {"osType": row["osType"]}} if row.get("osType") else {}
-            network = {"networkInterfaces": _ref_list(row.get("nics"))}
-            arm.setdefault(subscription, []).append(
-                {**base, "properties": {"storageProfile": os_disk, "networkProfile": network}}
-            )
-    by_subscription = {
-        sub: build_index(sub, arm.get(sub, []), classic.get(sub, []), nics.values(), public_ips)
-        for sub in dict.fromkeys([*arm, *classic])
-    }
-    return GraphVms(by_subscription, subnets, runtimes)
-
-
-def nic_ids_of(vm_rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The NICs the VM rows point at, without repeats."""
-    found: dict[str, str] = {}
-    for row in vm_rows:
-        for nic in _ref_list(row.get("nics")):
-            if nic.get("id"):
-                found.setdefault(str(nic["id"]).lower(), str(nic["id"]))
-    return list(found.values())
-
-
 class ResourceGraphReader:
     """Runs queries with azure-mgmt-resourcegraph over the gateway's shared pipeline settings, every page."""
 
     def __init__(self, clients: ArmClients):
         self._clients = clients
 
-    async def rows(
+    async def pages(
         self, query: str, *, subscriptions: Sequence[str] = (), management_group: str | None = None
-    ) -> list[RawJson]:
-        """Every row of ``query`` over the management group (when given) or the subscriptions."""
+    ) -> AsyncIterator[list[RawJson]]:
+        """The rows of ``query`` over the management group (when given) or the subscriptions, a page at a time."""
         client = self._clients.resource_graph()
         request = QueryRequest(
             query=query,
@@ -190,15 +109,21 @@ class ResourceGraphReader:
             subscriptions=None if management_group else list(subscriptions),
             options=QueryRequestOptions(top=PAGE, result_format="objectArray"),
         )
-        found: list[RawJson] = []
-        with azure_errors():
-            while True:
+        while True:
+            with azure_errors():
                 answer = await client.resources(request)
-                found.extend(row for row in answer.data or [] if isinstance(row, dict))
-                if not answer.skip_token:
-                    return found
-                assert request.options is not None
-                request.options.skip_token = answer.skip_token
+            yield [row for row in answer.data or [] if isinstance(row, dict)]
+            if not answer.skip_token:
+                return
+            assert request.options is not None
+            request.options.skip_token = answer.skip_token
+
+    async def rows(
+        self, query: str, *, subscriptions: Sequence[str] = (), management_group: str | None = None
+    ) -> list[RawJson]:
+        """Every row of ``query`` at once (lookups: a page or two)."""
+        pages = self.pages(query, subscriptions=subscriptions, management_group=management_group)
+        return [row async for page in pages for row in page]
 
 
 class GraphAccess:
@@ -250,12 +175,20 @@ class GraphVmSource:
         return await self._vms(vm_query(ids=ids), subscriptions, group)
 
     async def everything(self, subscriptions: Sequence[str], group: str | None) -> GraphVms | None:
-        """Every VM in scope with its wiring (both queries paged)."""
-        vms = await self._rows(vm_query(), subscriptions, group)
-        if vms is None:
+        """Every VM in scope with its wiring: the wiring query's pages, then the VM query's, each page reduced to what
+        jitbot keeps as it arrives (``GraphAssembly``), so the whole inventory's rows are never held at once."""
+        if not self.access.usable:
             return None
-        wiring = await self._rows(wiring_query(), subscriptions, group)
-        return None if wiring is None else assemble(vms, wiring)
+        assembly = GraphAssembly()
+        try:
+            async for page in self._reader.pages(wiring_query(), subscriptions=subscriptions, management_group=group):
+                assembly.add_wiring(page)
+            async for page in self._reader.pages(vm_query(), subscriptions=subscriptions, management_group=group):
+                assembly.add_vms(page)
+        except AzureForbidden:
+            self.access.denied()
+            return None
+        return assembly.result()
 
     async def _vms(self, query: str, subscriptions: Sequence[str], group: str | None) -> GraphVms | None:
         vms = await self._rows(query, subscriptions, group)

@@ -10,21 +10,32 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jit.azure.shared_values import SharedValues
 from jit.model import UnsupportedReason, VirtualMachine, VmRef
 from jit.resource_ids import id_segments
 
 RawJson = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IndexedVm:
     """A VM plus the wiring facts that decide whether JIT can protect it."""
 
     vm: VirtualMachine
     classic: bool = False
-    nic_ids: tuple[str, ...] = ()
     nic_nsg_ids: tuple[str, ...] = ()
     subnet_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NicWiring:
+    """What jitbot reads of a NIC: its NSG and, per IP configuration in order, its private address, its subnet and
+    its public address (when the configuration has them)."""
+
+    nsg_id: str | None = None
+    private_ips: tuple[str, ...] = ()
+    subnet_ids: tuple[str, ...] = ()
+    public_ips: tuple[str, ...] = ()
 
 
 def _props(raw: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -38,21 +49,21 @@ def _ref_id(value: Any) -> str | None:
     return None
 
 
-def _vm_ref(raw: Mapping[str, Any], subscription_id: str) -> VmRef:
+def _vm_ref(raw: Mapping[str, Any], subscription_id: str, shared: SharedValues) -> VmRef:
     resource_id = str(raw.get("id", ""))
     segments = id_segments(resource_id)
     return VmRef(
         id=resource_id,
-        subscription_id=segments.get("subscriptions", subscription_id),
-        resource_group=segments.get("resourcegroups", ""),
+        subscription_id=shared.text(segments.get("subscriptions", subscription_id)),
+        resource_group=shared.text(segments.get("resourcegroups", "")),
         name=str(raw.get("name") or segments.get("virtualmachines", "")),
-        location=str(raw.get("location", "")).replace(" ", "").lower(),
+        location=shared.text(str(raw.get("location", "")).replace(" ", "").lower()),
     )
 
 
-def _tags(raw: Mapping[str, Any]) -> dict[str, str]:
+def _tags(raw: Mapping[str, Any], shared: SharedValues) -> Mapping[str, str]:
     tags = raw.get("tags")
-    return {str(k): str(v) for k, v in tags.items()} if isinstance(tags, Mapping) else {}
+    return shared.tags({str(k): str(v) for k, v in tags.items()} if isinstance(tags, Mapping) else {})
 
 
 def _nic_order(raw_vm: Mapping[str, Any]) -> list[str]:
@@ -64,24 +75,18 @@ def _nic_order(raw_vm: Mapping[str, Any]) -> list[str]:
     return [str(nic["id"]) for nic in ordered]
 
 
-def _arm_vm(
-    raw: Mapping[str, Any],
-    subscription_id: str,
-    nics: Mapping[str, Mapping[str, Any]],
-    public_ips: Mapping[str, str],
-) -> IndexedVm:
-    nic_ids = _nic_order(raw)
-    private: list[str] = []
-    public: list[str] = []
-    nsgs: list[str] = []
-    subnets: list[str] = []
-    for nic_id in nic_ids:
-        nic = nics.get(nic_id.lower())
-        if nic is None:
-            continue
-        nsg = _ref_id(_props(nic).get("networkSecurityGroup"))
-        if nsg:
-            nsgs.append(nsg)
+def wire_nics(nics: Iterable[Mapping[str, Any]], public_ips: Iterable[Mapping[str, Any]]) -> dict[str, NicWiring]:
+    """Each NIC (by lower-cased id; the last of a repeated id wins) from ARM's NIC and public IP JSON."""
+    address_by_id = {
+        str(pip.get("id", "")).lower(): str(_props(pip).get("ipAddress") or "")
+        for pip in public_ips
+        if _props(pip).get("ipAddress")
+    }
+    wiring: dict[str, NicWiring] = {}
+    for nic in nics:
+        private: list[str] = []
+        subnets: list[str] = []
+        public: list[str] = []
         for config in _props(nic).get("ipConfigurations") or []:
             config_props = _props(config) if isinstance(config, Mapping) else {}
             if config_props.get("privateIPAddress"):
@@ -90,36 +95,46 @@ def _arm_vm(
             if subnet:
                 subnets.append(subnet)
             pip = _ref_id(config_props.get("publicIPAddress"))
-            if pip and public_ips.get(pip.lower()):
-                public.append(public_ips[pip.lower()])
+            if pip and address_by_id.get(pip.lower()):
+                public.append(address_by_id[pip.lower()])
+        nsg = _ref_id(_props(nic).get("networkSecurityGroup"))
+        wiring[str(nic.get("id", "")).lower()] = NicWiring(nsg, tuple(private), tuple(subnets), tuple(public))
+    return wiring
+
+
+def index_arm_vm(
+    raw: Mapping[str, Any], subscription_id: str, wiring: Mapping[str, NicWiring], shared: SharedValues
+) -> IndexedVm:
+    """A Resource Manager VM from its JSON and the wiring of its NICs (primary NIC first; unknown NICs skipped)."""
+    wired = [nic for nic in (wiring.get(nic_id.lower()) for nic_id in _nic_order(raw)) if nic is not None]
     os_disk = (_props(raw).get("storageProfile") or {}).get("osDisk") or {}
     vm = VirtualMachine(
-        ref=_vm_ref(raw, subscription_id),
-        os_type=str(os_disk["osType"]) if os_disk.get("osType") else None,
-        private_ips=tuple(dict.fromkeys(private)),
-        public_ips=tuple(dict.fromkeys(public)),
-        tags=_tags(raw),
+        ref=_vm_ref(raw, subscription_id, shared),
+        os_type=shared.text(str(os_disk["osType"])) if os_disk.get("osType") else None,
+        private_ips=tuple(dict.fromkeys(ip for nic in wired for ip in nic.private_ips)),
+        public_ips=tuple(dict.fromkeys(ip for nic in wired for ip in nic.public_ips)),
+        tags=_tags(raw, shared),
     )
     return IndexedVm(
         vm=vm,
-        nic_ids=tuple(nic_ids),
-        nic_nsg_ids=tuple(dict.fromkeys(nsgs)),
-        subnet_ids=tuple(dict.fromkeys(subnets)),
+        nic_nsg_ids=shared.texts(tuple(dict.fromkeys(nic.nsg_id for nic in wired if nic.nsg_id))),
+        subnet_ids=shared.texts(tuple(dict.fromkeys(subnet for nic in wired for subnet in nic.subnet_ids))),
     )
 
 
-def _classic_vm(raw: Mapping[str, Any], subscription_id: str) -> IndexedVm:
+def index_classic_vm(raw: Mapping[str, Any], subscription_id: str, shared: SharedValues) -> IndexedVm:
+    """A classic (Azure Service Manager) VM from its JSON; its addresses are in its instance view."""
     props = _props(raw)
     view = props.get("instanceView") or {}
     os_disk = (props.get("storageProfile") or {}).get("operatingSystemDisk") or {}
     private = view.get("privateIpAddress")
     public = [str(ip) for ip in view.get("publicIpAddresses") or [] if ip]
     vm = VirtualMachine(
-        ref=_vm_ref(raw, subscription_id),
-        os_type=str(os_disk["operatingSystem"]) if os_disk.get("operatingSystem") else None,
+        ref=_vm_ref(raw, subscription_id, shared),
+        os_type=shared.text(str(os_disk["operatingSystem"])) if os_disk.get("operatingSystem") else None,
         private_ips=(str(private),) if private else (),
         public_ips=tuple(public),
-        tags=_tags(raw),
+        tags=_tags(raw, shared),
     )
     return IndexedVm(vm=vm, classic=True)
 
@@ -132,14 +147,10 @@ def build_index(
     public_ips: Iterable[Mapping[str, Any]],
 ) -> tuple[IndexedVm, ...]:
     """Join the subscription's list-all results into one entry per VM (ARM VMs first, then classic)."""
-    nic_by_id = {str(nic.get("id", "")).lower(): nic for nic in nics}
-    address_by_id = {
-        str(pip.get("id", "")).lower(): str(_props(pip).get("ipAddress") or "")
-        for pip in public_ips
-        if _props(pip).get("ipAddress")
-    }
-    indexed = [_arm_vm(raw, subscription_id, nic_by_id, address_by_id) for raw in vms]
-    indexed += [_classic_vm(raw, subscription_id) for raw in classic_vms]
+    wiring = wire_nics(nics, public_ips)
+    shared = SharedValues()
+    indexed = [index_arm_vm(raw, subscription_id, wiring, shared) for raw in vms]
+    indexed += [index_classic_vm(raw, subscription_id, shared) for raw in classic_vms]
     return tuple(indexed)
 
 

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from jit.azure.cache import TtlCache
+from jit.azure.graph_assembly import GraphVms
 from jit.azure.name_batches import NameBatches
-from jit.azure.resource_graph import GraphVms, GraphVmSource
+from jit.azure.resource_graph import GraphVmSource
 from jit.azure.topology import IndexedVm
 from jit.clock import Clock
 from jit.vm_names import VmSpec
@@ -64,12 +65,9 @@ class VmDirectory:
         return self._subscriptions, self._group
 
     def _remember(self, found: GraphVms) -> GraphVms:
-        for item in found.items:
-            self._vms.put(item.vm.ref.id.lower(), item)
-        for subnet, nsg in found.subnet_nsgs.items():
-            self._subnets.put(subnet, nsg)
-        for vm_id, runtime in found.runtimes.items():
-            self._runtimes.put(vm_id, runtime)
+        self._vms.put_many((item.vm.ref.id.lower(), item) for item in found.items)
+        self._subnets.put_many(found.subnet_nsgs.items())
+        self._runtimes.put_many(found.runtimes.items())
         return found
 
     async def find(self, wanted: VmSpec, subscriptions: Sequence[str] | None = None) -> list[IndexedVm] | None:

@@ -120,3 +120,18 @@ async def test_drain_stops_the_loads_still_in_flight() -> None:
     await cache.drain()
     assert stopped.is_set()
     assert cache.peek("k") is None
+
+
+async def test_values_put_together_are_kept_until_ttl_and_win_over_a_load_in_flight() -> None:
+    clock = ManualClock()
+    cache: TtlCache[str, int] = TtlCache(clock, timedelta(seconds=60))
+    load = Loader()
+    load.gate.clear()
+    loading = asyncio.ensure_future(cache.get("a", load))
+    await asyncio.sleep(0)
+    cache.put_many([("a", 10), ("b", 20)])
+    load.gate.set()
+    assert await loading == 1
+    assert (cache.peek("a"), cache.peek("b")) == (10, 20), "the fresher values are not overwritten by the load"
+    clock.advance(timedelta(seconds=61))
+    assert (cache.peek("a"), cache.peek("b")) == (None, None)

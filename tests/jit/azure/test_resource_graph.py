@@ -72,6 +72,20 @@ async def test_both_paths_return_the_same_inventory_and_lookups(
     assert graph_found == list_found
 
 
+async def test_an_inventory_of_many_pages_is_the_same_as_the_lists(
+    gateway: AzureGateway, arm: ArmEmulator, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("jit.azure.resource_graph.PAGE", 2)
+    graph_rows = rows_of(await gateway.inventory())
+    assert [call.operation for call in arm.reads()].count("resourcegraph.resources") >= 6, "several pages each"
+    arm.reset_calls()
+
+    list_rows, _ = await through_lists(arm, clock)
+
+    assert len(graph_rows) == 8
+    assert graph_rows == list_rows
+
+
 def add_subscriptions(world: Inventory, count: int) -> None:
     for number in range(count):
         sub = f"99999999-0000-4000-8000-{number:012d}"
