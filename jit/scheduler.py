@@ -17,7 +17,7 @@ Parked, the item stays claimed by this process, its lease extended to the turn p
 runs it again at the turn: a turn is not missed because passes run late under thousands of due items, and the
 schedule does not churn with items handed back and claimed again. Before it runs again the claim is checked (and
 the lease renewed); a lost claim means the item was moved and runs where it now is. If this process dies, the lease
-runs out and any replica runs the item; on ``stop``, parked items are handed back at once, like unstarted ones.
+runs out and any replica runs the item; on ``stop``, parked items are handed back at once, due at their turns.
 ``tick`` (one pass, for tests) hands a busy item back to run at its turn instead.
 
 Delivery is at-least-once: a handler that outlives its lease, or a crash between the handler and
@@ -55,6 +55,7 @@ class SchedulerStats:
     failed: int = 0
     deferred: int = 0
     parked: int = 0
+    """Items parked until their turn (``ChannelBusy``), in all; ``Scheduler.parked`` counts those parked now."""
     released: int = 0
     redis_errors: int = 0
     last_lag_seconds: float = 0.0
@@ -90,6 +91,11 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._parked: dict[str, asyncio.Task[None]] = {}
         self.stats = SchedulerStats()
+
+    @property
+    def parked(self) -> int:
+        """How many items this process holds until their turn."""
+        return len(self._parked)
 
     def wake(self) -> None:
         """Cut the current sleep short: something was scheduled that may be due sooner."""
