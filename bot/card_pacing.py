@@ -101,8 +101,8 @@ class CardPacer:
         state.next_turn = max(state.next_turn, cursor)
 
     def first(self, channel: str, key: str) -> datetime | None:
-        """Give ``key`` the channel's next turn, moving every waiting card back one ``interval`` (cards handed back
-        early simply get their new turn when they ask again). None when the channel is not paced: post now."""
+        """Give ``key`` the channel's next turn, moving every waiting card back one ``interval`` (cards parked for an
+        earlier turn simply get their new turn when they ask again). None when the channel is not paced: post now."""
         state = self._channels.get(channel)
         if state is None or not state.turns:
             return None
