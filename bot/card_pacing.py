@@ -4,14 +4,16 @@ Slack allows about one ``chat.postMessage`` per second per channel, tolerates sh
 ``Retry-After`` past them (https://api.slack.com/docs/rate-limits). Until a channel answers 429, cards go out at
 once. After a 429, the channel is paced: every card that wants it gets a turn, one ``interval`` apart, in the order
 it first asked (the oldest request is the closest to timing out, so it is the most urgent), and its scheduled item
-is handed back to run at that turn (``ChannelBusy``) instead of waiting in a worker while other work queues behind
-it. A card posts only at its own turn and the post is never retried inside the call, so no card is posted twice
-and every ``Retry-After`` is honoured: a 429 pushes the channel's next turn at least that far, and the refused card
-keeps its place at the head of the queue.
+is parked until that turn (``ChannelBusy``: ``jit.scheduler`` keeps it claimed and runs it again from a timer in
+this process) instead of waiting in a worker while other work queues behind it. A card posts only at its own turn
+and the post is never retried inside the call, so no card is posted twice and every ``Retry-After`` is honoured: a
+429 pushes the channel's next turn at least that far, and the refused card keeps its place at the head of the
+queue.
 
-Turns are re-spaced whenever a card asks: however late its scheduled item runs (a busy scheduler hands back many
-items at once), at most one card holds a turn that has come, and the next comes one ``interval`` after it — so
-late items never post together and run into the limit. A card that was promised a turn (or told to post) and has
+Turns are re-spaced whenever a card asks: however late its scheduled item runs, at most one card holds a turn that
+has come, and the next comes one ``interval`` after the moment it was told to post — not after its post comes back,
+so the round trip costs no rate; a post still out when the next turn comes holds that card back — so late items
+never post together and run into the limit. A card that was promised a turn (or told to post) and has
 neither asked again nor posted ``STALE_AFTER`` after it (its request was decided or cancelled, so its item will not
 come back; its post failed for good) gives up its place, so it cannot hold the head of the queue.
 
@@ -45,6 +47,7 @@ class _Channel:
     asked: dict[str, datetime] = field(default_factory=dict)
     promised: dict[str, datetime] = field(default_factory=dict)
     vms: dict[str, str] = field(default_factory=dict)
+    flying: dict[str, datetime] = field(default_factory=dict)
     backlog_peak: int = 0
 
 
@@ -67,9 +70,21 @@ class CardPacer:
             state.turns[key] = max(state.next_turn, now)
             state.vms[key] = vm
             state.backlog_peak = max(state.backlog_peak, self.waiting(channel))
+        return self._promise(state, key, now)
+
+    def _promise(self, state: _Channel, key: str, now: datetime) -> datetime | None:
+        """Re-space the queue and promise ``key`` its turn; None when it has come (post now: the next turn is then
+        one ``interval`` after this moment, not after the post comes back, so the round trip costs no rate)."""
         self._respace(state, now)
         turn = state.promised[key] = state.turns[key]
-        return turn if turn > now else None
+        if turn > now:
+            return turn
+        if any(other != key for other in state.flying):
+            return now + self._interval  # a slow post is still out: this card waits, keeping its place
+        del state.turns[key]
+        state.flying[key] = now
+        state.free_at = max(state.free_at, now + self._interval)
+        return None
 
     def _respace(self, state: _Channel, now: datetime) -> None:
         """Keep the queue's order and make every turn at least ``interval`` after the one before, the first no
@@ -86,8 +101,8 @@ class CardPacer:
         state.next_turn = max(state.next_turn, cursor)
 
     def first(self, channel: str, key: str) -> datetime | None:
-        """Give ``key`` the channel's next turn, moving every waiting card back one ``interval`` (cards handed back
-        early simply get their new turn when they ask again). None when the channel is not paced: post now."""
+        """Give ``key`` the channel's next turn, moving every waiting card back one ``interval`` (cards parked for an
+        earlier turn simply get their new turn when they ask again). None when the channel is not paced: post now."""
         state = self._channels.get(channel)
         if state is None or not state.turns:
             return None
@@ -99,9 +114,7 @@ class CardPacer:
             state.next_turn += self._interval
         now = self._clock.now()
         state.asked[key] = now
-        self._respace(state, now)
-        turn = state.promised[key] = state.turns[key]
-        return turn if turn > now else None
+        return self._promise(state, key, now)
 
     def cancel(self, channel: str, key: str) -> None:
         """``key`` no longer wants its turn."""
@@ -110,15 +123,14 @@ class CardPacer:
             self._forget(state, key)
 
     def posted(self, channel: str, key: str) -> None:
-        """``key`` was posted: its turn is used, and the channel stays paced a while."""
+        """``key`` was posted: its turn is used (the next one was set when it was told to post), and the channel
+        stays paced a while."""
         state = self._channels.get(channel)
         if state is None:
             return
         self._forget(state, key)
-        now = self._clock.now()
-        state.free_at = max(state.free_at, now + self._interval)
         state.next_turn = max(state.next_turn, state.free_at)
-        state.paced_until = max(state.paced_until, now + PACED_FOR)
+        state.paced_until = max(state.paced_until, self._clock.now() + PACED_FOR)
 
     def throttled(self, channel: str, key: str, vm: str, retry_after: float) -> datetime:
         """Slack answered 429 for ``key``: pace the channel, nothing before ``Retry-After`` has passed, and return the
@@ -131,6 +143,7 @@ class CardPacer:
             self._channels[channel] = state
         state.paced_until = max(state.paced_until, now + PACED_FOR)
         state.free_at = max(state.free_at, earliest)
+        state.flying.pop(key, None)
         state.turns.setdefault(key, now)
         state.vms.setdefault(key, vm)
         self._respace(state, now)
@@ -140,7 +153,7 @@ class CardPacer:
 
     @staticmethod
     def _forget(state: _Channel, key: str) -> None:
-        for kept in (state.turns, state.asked, state.promised, state.vms):
+        for kept in (state.turns, state.asked, state.promised, state.vms, state.flying):
             kept.pop(key, None)
 
     def has_turn(self, channel: str, key: str) -> bool:
@@ -149,9 +162,10 @@ class CardPacer:
         return state is not None and key in state.turns
 
     def waiting(self, channel: str) -> int:
-        """How many cards wait for a turn in ``channel`` (the backlog notice's own turn not counted)."""
+        """How many cards wait for a turn in ``channel`` or are being posted at theirs (the backlog notice's own turn
+        not counted)."""
         state = self._channels.get(channel)
-        return sum(1 for key in state.turns if _is_card(key)) if state is not None else 0
+        return sum(1 for key in (*state.turns, *state.flying) if _is_card(key)) if state is not None else 0
 
     def busiest(self, channel: str, top: int = 3) -> list[tuple[str, int]]:
         """The VMs with the most waiting cards in ``channel``."""

@@ -40,6 +40,11 @@ class Metrics:
         self.scheduler_backlog = Gauge(
             "jitbot_scheduler_backlog", "Scheduled items that are already due", registry=self.registry
         )
+        self.scheduler_parked = Gauge(
+            "jitbot_scheduler_parked",
+            "Scheduled items this process holds until their turn in a paced Slack channel",
+            registry=self.registry,
+        )
         self.slack_refused = Counter(
             "jitbot_slack_requests_refused_total",
             "Requests to /slack/events answered 401 (forged, unsigned, stale or replayed), by reason",

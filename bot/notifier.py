@@ -69,7 +69,7 @@ class SlackNotifier:
         self.clock = clock
         self.metrics = metrics
         self._dm_channels: dict[str, str] = {}
-        self.pacer = CardPacer(clock)
+        self.pacer = CardPacer(clock, settings.slack_post_interval)
         self._cards = card_client(client)
         self._notices: dict[str, tuple[str, Any]] = {}
         self._notice_locks: dict[str, asyncio.Lock] = {}

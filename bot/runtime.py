@@ -134,9 +134,11 @@ class Runtime:
         self.tasks.clear()
 
     async def refresh_gauges(self) -> None:
-        """Point-in-time metrics read at scrape time: background work waiting, the scheduler's due backlog."""
+        """Point-in-time metrics read at scrape time: background work waiting, the scheduler's due backlog and the
+        items it holds for their turn."""
         self.metrics.background_waiting.set(self.background_work.waiting)
         self.metrics.scheduler_backlog.set(await self.schedule.overdue(self.clock.now()))
+        self.metrics.scheduler_parked.set(self.scheduler.parked)
 
     async def redis_ok(self) -> bool:
         """Redis answers PING."""

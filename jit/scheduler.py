@@ -16,8 +16,14 @@ once, instead of waiting for the loop to wake, claim and start it: it claims tha
 so the loop or another replica that got there first keeps it, and it is handled, deferred, retried and completed
 exactly like a claimed item. ``run`` waits for those runs before it returns.
 
-A handler that raises ``ChannelBusy`` (a Slack channel at its posting rate) gets its item back at the turn it was
-given, without a failure or a backoff: it never waits inside its slot, so other work is not held up behind it.
+A handler that raises ``ChannelBusy`` (a Slack channel at its posting rate) has its item parked until the turn it
+was given, without a failure or a backoff: it never waits inside its slot, so other work is not held up behind it.
+Parked, the item stays claimed by this process, its lease extended to the turn plus ``lease``, and a timer here
+runs it again at the turn: a turn is not missed because passes run late under thousands of due items, and the
+schedule does not churn with items handed back and claimed again. Before it runs again the claim is checked (and
+the lease renewed); a lost claim means the item was moved and runs where it now is. If this process dies, the lease
+runs out and any replica runs the item; on ``stop``, parked items are handed back at once, due at their turns.
+``tick`` (one pass, for tests) hands a busy item back to run at its turn instead.
 
 Delivery is at-least-once: a handler that outlives its lease, or a crash between the handler and
 ``complete``, runs the item again. Handlers guard notifications with ``Schedule.mark_done``.
@@ -30,8 +36,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from jit.clock import Clock
@@ -53,6 +59,8 @@ class SchedulerStats:
     completed: int = 0
     failed: int = 0
     deferred: int = 0
+    parked: int = 0
+    """Items parked until their turn (``ChannelBusy``), in all; ``Scheduler.parked`` counts those parked now."""
     released: int = 0
     redis_errors: int = 0
     last_lag_seconds: float = 0.0
@@ -88,7 +96,13 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._running_now: set[asyncio.Task[None]] = set()
+        self._parked: dict[str, asyncio.Task[None]] = {}
         self.stats = SchedulerStats()
+
+    @property
+    def parked(self) -> int:
+        """How many items this process holds until their turn."""
+        return len(self._parked)
 
     def wake(self) -> None:
         """Cut the current sleep short: something was scheduled that may be due sooner."""
@@ -109,7 +123,7 @@ class Scheduler:
             self.wake()
             return
         if item is not None:
-            await self._handle_all([item], self._stop)
+            await self._handle_all([item], self._stop, park=True)
 
     def retry_delay(self, attempt: int) -> timedelta:
         """Backoff before re-running an item that failed on its ``attempt``-th delivery."""
@@ -118,7 +132,7 @@ class Scheduler:
     async def tick(self) -> list[DueItem]:
         """One claim-and-handle pass at the clock's current time; returns the items claimed."""
         batch = await self._schedule.claim_batch(self._clock.now(), lease=self.lease, limit=self.batch)
-        await self._handle_all(batch.items, asyncio.Event())
+        await self._handle_all(batch.items, asyncio.Event(), park=False)
         return batch.items
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -142,7 +156,7 @@ class Scheduler:
                 continue
             outage_backoff = 0.05
             self.stats.passes += 1
-            await self._handle_all(batch.items, stop)
+            await self._handle_all(batch.items, stop, park=True)
             if len(batch.items) >= self.batch:
                 continue
             delay = self.max_idle_sleep
@@ -150,6 +164,8 @@ class Scheduler:
                 until_due = (batch.next_due - self._clock.now()).total_seconds()
                 delay = min(delay, max(until_due, 0.0))
             await self._sleep(stop, delay)
+        while self._parked:  # each wakes on stop and hands its item back (or finishes the run it started)
+            await asyncio.gather(*self._parked.values(), return_exceptions=True)
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         if seconds <= 0:
@@ -162,17 +178,17 @@ class Scheduler:
         await asyncio.gather(*pending, return_exceptions=True)
         self._wake.clear()
 
-    async def _handle_all(self, items: list[DueItem], stop: asyncio.Event) -> None:
+    async def _handle_all(self, items: list[DueItem], stop: asyncio.Event, *, park: bool) -> None:
         if not items:
             return
         self.stats.claimed += len(items)
-        handled = await asyncio.gather(*(self._handle(item, stop) for item in items))
+        handled = await asyncio.gather(*(self._handle(item, stop, park=park) for item in items))
         done = [item for item, ok in zip(items, handled, strict=True) if ok]
         if done:
             completed = await self._settle("complete", f"{len(done)} items", self._schedule.complete_many(done))
             self.stats.completed += sum(completed or [])
 
-    async def _handle(self, item: DueItem, stop: asyncio.Event) -> bool:
+    async def _handle(self, item: DueItem, stop: asyncio.Event, *, park: bool) -> bool:
         """Run the handler for one item; True when it succeeded and the item should be completed."""
         async with self._slots:
             if stop.is_set():
@@ -185,7 +201,10 @@ class Scheduler:
                     await self._handler(item)
             except ChannelBusy as busy:
                 self.stats.deferred += 1
-                await self._settle("defer", item.key, self._schedule.retry(item, busy.turn))
+                if park and not stop.is_set():
+                    await self._park(item, busy.turn, stop)
+                else:
+                    await self._settle("defer", item.key, self._schedule.retry(item, busy.turn))
                 return False
             except Exception as exc:
                 self.stats.failed += 1
@@ -198,6 +217,33 @@ class Scheduler:
                 await self._settle("retry", item.key, self._schedule.retry(item, self._clock.now() + delay))
                 return False
             return True
+
+    async def _park(self, item: DueItem, turn: datetime, stop: asyncio.Event) -> None:
+        """Keep ``item`` claimed until ``turn`` plus the lease and run it again here at ``turn``."""
+        if not await self._settle("hold", item.key, self._schedule.hold(item, turn + self.lease)):
+            return  # moved meanwhile (it runs where it now is), or Redis is away (the lease runs out)
+        self.stats.parked += 1
+        self._parked[item.key] = asyncio.create_task(self._run_parked(replace(item, due=turn), stop))
+
+    async def _run_parked(self, item: DueItem, stop: asyncio.Event) -> None:
+        """At ``item``'s turn: renew its claim, run it, complete it (or park it again). On ``stop``: hand it back."""
+        try:
+            delay = (item.due - self._clock.now()).total_seconds()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                if await self._settle("release", item.key, self._schedule.release(item)):
+                    self.stats.released += 1
+                return
+            if not await self._settle("hold", item.key, self._schedule.hold(item, self._clock.now() + self.lease)):
+                return
+            if await self._handle(item, stop, park=True):
+                completed = await self._settle("complete", item.key, self._schedule.complete_many([item]))
+                self.stats.completed += sum(completed or [])
+        finally:
+            if self._parked.get(item.key) is asyncio.current_task():
+                del self._parked[item.key]
 
     async def _settle(self, action: str, what: str, step: Awaitable[T]) -> T | None:
         """Run a lease update; if Redis is away the lease simply runs out and the item comes back."""

@@ -85,6 +85,7 @@ class Settings:
     wide_prefix_v6: int = 48
     azure_timeout: timedelta = timedelta(seconds=20)
     sync_interval: timedelta = timedelta(minutes=4)
+    slack_post_interval: timedelta = timedelta(seconds=1)
     public_url: str | None = None
     trusted_proxies: tuple[str, ...] = ()
     host: str = "0.0.0.0"
@@ -246,6 +247,7 @@ class Settings:
             wide_prefix_v6=prefix("JITBOT_WIDE_PREFIX_V6", 48, 128),
             azure_timeout=duration("JITBOT_AZURE_TIMEOUT", timedelta(seconds=20)),
             sync_interval=duration("JITBOT_SYNC_INTERVAL", timedelta(minutes=4)),
+            slack_post_interval=duration("JITBOT_SLACK_POST_INTERVAL", timedelta(seconds=1)),
             public_url=public_url,
             trusted_proxies=trusted_proxies,
             host=environ.get("HOST", "").strip() or "0.0.0.0",

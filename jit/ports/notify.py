@@ -10,8 +10,8 @@ from jit.model import AccessRequest, EscalatedCopies, OutsideAccess
 
 
 class ChannelBusy(Exception):
-    """The channel is at Slack's posting rate: this message has its turn at ``turn``. The scheduler runs the item
-    again then, without counting a failure (``jit.scheduler``)."""
+    """The channel is at Slack's posting rate: this message has its turn at ``turn``. The scheduler holds the item and
+    runs it again then, without counting a failure (``jit.scheduler``)."""
 
     def __init__(self, turn: datetime):
         super().__init__(f"the channel's next free turn is at {turn.isoformat()}")

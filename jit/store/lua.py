@@ -292,6 +292,16 @@ end
 return 1
 """
 
+# KEYS: schedule, claims. ARGV: member, token, new lease end.
+# Keeps a claimed item claimed by the same holder, its lease now ending at the new time; 0 if the claim was lost.
+HOLD = """
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
+  return 0
+end
+redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+return 1
+"""
+
 # KEYS: rate log. ARGV: now_ms, window_ms, limit, member.
 RATE_HIT = """
 local now = tonumber(ARGV[1])

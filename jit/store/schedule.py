@@ -83,6 +83,7 @@ class Schedule:
         self._claim_one = redis.register_script(lua.CLAIM_ONE)
         self._complete = redis.register_script(lua.COMPLETE)
         self._requeue = redis.register_script(lua.REQUEUE)
+        self._hold = redis.register_script(lua.HOLD)
 
     @property
     def _keys(self) -> list[str]:
@@ -151,6 +152,11 @@ class Schedule:
     async def retry(self, item: DueItem, at: datetime) -> bool:
         """Hand a failed item back to run again at ``at`` (the runner's backoff)."""
         return bool(await self._requeue(keys=self._keys, args=[item.key, item.token, _epoch(at), "0"]))
+
+    async def hold(self, item: DueItem, until: datetime) -> bool:
+        """Keep ``item`` claimed, its lease now ending at ``until`` (its holder runs it again before then); False
+        if the claim was lost (the item was moved or re-claimed meanwhile, so it runs where it now is)."""
+        return bool(await self._hold(keys=self._keys[:2], args=[item.key, item.token, _epoch(until)]))
 
     async def mark_done(self, key: str) -> bool:
         """Record that the notification ``key`` went out; False if someone already did (so don't send)."""

@@ -94,3 +94,32 @@ def test_a_card_that_never_comes_back_gives_up_its_place() -> None:
 
     assert pacer.turn(CHANNEL, "card-2", "vm") is None, "nothing stale holds the head of the queue"
     assert pacer.waiting(CHANNEL) == 1
+
+
+def test_the_next_turn_is_one_interval_after_a_card_is_told_to_post_however_long_its_post_takes() -> None:
+    clock = ManualClock()
+    pacer = _paced(clock, 2)
+    clock.advance(SECOND)
+    told = clock.now()
+    assert pacer.turn(CHANNEL, "card-0", "vm") is None
+
+    clock.advance(timedelta(milliseconds=300))  # the post's round trip
+    pacer.posted(CHANNEL, "card-0")
+
+    assert pacer.turn(CHANNEL, "card-1", "vm") == told + SECOND
+    assert pacer.turn(CHANNEL, "card-2", "vm") == told + 2 * SECOND
+
+
+def test_a_post_still_out_at_the_next_turn_holds_that_card_back_and_it_keeps_its_place() -> None:
+    clock = ManualClock()
+    pacer = _paced(clock, 2)
+    clock.advance(SECOND)
+    assert pacer.turn(CHANNEL, "card-0", "vm") is None
+
+    clock.advance(timedelta(milliseconds=1500))  # card-1's turn has come; card-0's post has not come back
+
+    assert pacer.turn(CHANNEL, "card-1", "vm") == clock.now() + SECOND
+    assert pacer.turn(CHANNEL, "card-2", "vm") is not None
+    pacer.posted(CHANNEL, "card-0")
+    assert pacer.turn(CHANNEL, "card-1", "vm") is None
+    assert pacer.turn(CHANNEL, "card-2", "vm") == clock.now() + SECOND

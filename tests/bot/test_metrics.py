@@ -45,4 +45,5 @@ async def test_metrics_follow_a_request_through_approval(stack: Stack) -> None:
     assert _value(text, r'jitbot_slack_api_errors_total\{error="internal_error",method="chat.update"\}') == 1
     assert _value(text, "jitbot_scheduler_lag_seconds_count") >= 1
     assert _value(text, "jitbot_scheduler_backlog") >= 1
+    assert _value(text, "jitbot_scheduler_parked") == 0
     assert _value(text, r'jitbot_commands_total\{command="RequestAccess"\}') == 1

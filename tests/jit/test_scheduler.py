@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from datetime import datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
@@ -400,26 +401,34 @@ async def test_run_now_and_two_running_replicas_handle_each_item_exactly_once(re
             await client.aclose()
 
 
-async def test_run_now_hands_a_busy_or_failing_item_back_like_the_loop(schedule: Schedule) -> None:
+async def test_run_now_parks_a_busy_item_and_backs_off_a_failing_one_like_the_loop(schedule: Schedule) -> None:
     clock = ManualClock()
-    turn = clock.now() + timedelta(seconds=3)
+    turn = clock.now() + timedelta(seconds=30)
+    lease = timedelta(seconds=60)
 
     async def handle(item: DueItem) -> None:
         if item.key == "card:busy":
             raise ChannelBusy(turn)
         raise RuntimeError("slack is down")
 
-    scheduler = Scheduler(schedule, handle, clock, retry_base=timedelta(seconds=1))
-    await schedule.update({"card:busy": clock.now(), "card:down": clock.now()})
-    scheduler.run_now("card:busy")
-    scheduler.run_now("card:down")
-    expected = {"card:busy": turn, "card:down": clock.now() + timedelta(seconds=1)}
-    for _ in range(500):
-        if {key: await schedule.due_at(key) for key in expected} == expected:
-            break
-        await asyncio.sleep(0.01)
-    assert {key: await schedule.due_at(key) for key in expected} == expected
-    assert (scheduler.stats.deferred, scheduler.stats.failed, scheduler.stats.completed) == (1, 1, 0)
+    scheduler = Scheduler(schedule, handle, clock, lease=lease, retry_base=timedelta(seconds=1), max_idle_sleep=0.01)
+
+    async def due() -> dict[str, datetime | None]:
+        return {key: await schedule.due_at(key) for key in ("card:busy", "card:down")}
+
+    async with Running(scheduler):
+        await schedule.update({"card:busy": clock.now(), "card:down": clock.now()})
+        scheduler.run_now("card:busy")
+        scheduler.run_now("card:down")
+        held = {"card:busy": turn + lease, "card:down": clock.now() + timedelta(seconds=1)}
+        for _ in range(500):
+            if await due() == held:
+                break
+            await asyncio.sleep(0.01)
+        assert await due() == held
+        assert scheduler.parked == 1
+        assert (scheduler.stats.deferred, scheduler.stats.failed, scheduler.stats.completed) == (1, 1, 0)
+    assert (await due())["card:busy"] == turn, "stop hands the parked card back at its turn"
 
 
 async def test_run_waits_for_items_run_now_before_it_returns(schedule: Schedule) -> None:
@@ -444,3 +453,116 @@ async def test_run_waits_for_items_run_now_before_it_returns(schedule: Schedule)
     release.set()
     await asyncio.wait_for(running, 5)
     assert finished == ["card:now"]
+
+
+def busy_once(calls: Counter[str], turn: timedelta) -> Callable[[DueItem], Awaitable[None]]:
+    """A handler whose first run finds its channel busy (its turn ``turn`` from now), and whose next run sends."""
+
+    async def handle(item: DueItem) -> None:
+        calls[item.key] += 1
+        if calls[item.key] == 1:
+            raise ChannelBusy(SystemClock().now() + turn)
+
+    return handle
+
+
+async def test_a_busy_item_is_parked_here_and_runs_again_at_its_turn_without_a_new_claim(schedule: Schedule) -> None:
+    clock = SystemClock()
+    calls: Counter[str] = Counter()
+    scheduler = Scheduler(schedule, busy_once(calls, timedelta(seconds=0.5)), clock, max_idle_sleep=0.05)
+    await schedule.add("card:x", clock.now())
+    async with Running(scheduler):
+        await wait_for(lambda: calls["card:x"] == 1)
+        held_until = await schedule.due_at("card:x")
+        assert held_until is not None and held_until - clock.now() > scheduler.lease, "held past its turn"
+        await wait_for(lambda: scheduler.stats.completed == 1)
+    assert calls["card:x"] == 2
+    assert scheduler.stats.claimed == 1, "run again from the timer, not claimed again"
+    assert (scheduler.stats.parked, scheduler.stats.failed) == (1, 0)
+    assert await schedule.size() == 0
+
+
+async def test_stop_hands_a_parked_item_back_at_its_turn_for_another_replica(schedule: Schedule) -> None:
+    clock = SystemClock()
+    calls: Counter[str] = Counter()
+    scheduler = Scheduler(schedule, busy_once(calls, timedelta(minutes=5)), clock, max_idle_sleep=0.05)
+    await schedule.add("card:x", clock.now())
+    async with Running(scheduler):
+        await wait_for(lambda: scheduler.stats.parked == 1)
+    due = await schedule.due_at("card:x")
+    assert due is not None and timedelta(minutes=4) < due - clock.now() <= timedelta(minutes=5)
+    assert scheduler.stats.released == 1
+    [item] = await schedule.claim(due, lease=timedelta(seconds=60), limit=10)
+    assert item.key == "card:x"
+
+
+async def test_an_item_moved_while_parked_is_not_run_by_its_old_holder(schedule: Schedule) -> None:
+    clock = SystemClock()
+    calls: Counter[str] = Counter()
+    scheduler = Scheduler(schedule, busy_once(calls, timedelta(seconds=0.3)), clock, max_idle_sleep=0.05)
+    await schedule.add("card:x", clock.now())
+    async with Running(scheduler):
+        await wait_for(lambda: scheduler.stats.parked == 1)
+        await schedule.add("card:x", clock.now() + timedelta(minutes=5))  # e.g. a decision re-renders it later
+        await asyncio.sleep(0.6)
+    assert calls["card:x"] == 1
+    assert await schedule.due_at("card:x") is not None
+
+
+async def test_a_parked_item_whose_process_dies_is_run_by_another_replica(redis_server: RedisServer) -> None:
+    """Crash backstop: the dead replica's lease (its turn plus the lease) runs out and the other replica runs it."""
+    lease = timedelta(seconds=0.5)
+    first: Counter[str] = Counter()
+    clients: list[aioredis.Redis] = []
+
+    async def replica_a_parks_then_dies() -> None:
+        clients.append(aioredis.Redis.from_url(redis_server.url))
+        await clients[0].flushall()
+        schedule = Schedule(clients[0], prefix="crash")
+        await schedule.add("card:x", SystemClock().now())
+        scheduler = Scheduler(schedule, busy_once(first, timedelta(seconds=0.5)), SystemClock(), lease=lease)
+        task = asyncio.create_task(scheduler.run(asyncio.Event()))
+        await wait_for(lambda: scheduler.stats.parked == 1)
+        asyncio.get_running_loop().stop()  # nothing of replica A runs after this
+        await task
+
+    dying = asyncio.new_event_loop()
+    _in_thread(_run_until_stopped, dying, replica_a_parks_then_dies())
+    assert first["card:x"] == 1
+
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        schedule = Schedule(client, prefix="crash")
+        second: Counter[str] = Counter()
+        scheduler = Scheduler(schedule, recorder(second), SystemClock(), lease=lease, max_idle_sleep=0.05)
+        async with Running(scheduler):
+            await wait_for(lambda: second["card:x"] == 1, within=5)
+        assert first["card:x"] == 1, "the dead replica never ran it again"
+        assert await schedule.size() == 0
+    finally:
+        await client.aclose()
+        _in_thread(_bury, dying, clients)
+
+
+def _in_thread(target: Callable[..., None], *args: object) -> None:
+    """Run another event loop's work beside the test's own loop (one thread may run one loop)."""
+    thread = threading.Thread(target=target, args=args)
+    thread.start()
+    thread.join(10)
+
+
+def _run_until_stopped(loop: asyncio.AbstractEventLoop, main: Coroutine[None, None, None]) -> None:
+    with contextlib.suppress(RuntimeError):  # "Event loop stopped before Future completed": the process died
+        loop.run_until_complete(main)
+
+
+def _bury(loop: asyncio.AbstractEventLoop, clients: list[aioredis.Redis]) -> None:
+    """What the OS does after a process dies: none of its work resumes (each task is cancelled where it stopped,
+    before it takes another step) and its connections close."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    for client in clients:
+        loop.run_until_complete(client.aclose())
+    loop.close()

@@ -87,6 +87,15 @@ def test_wide_source_thresholds_and_the_interaction_limit() -> None:
     ]
 
 
+def test_the_card_posting_interval_is_slacks_documented_one_unless_set() -> None:
+    assert Settings.from_env(GOOD).slack_post_interval == timedelta(seconds=1)
+    assert Settings.from_env(GOOD | {"JITBOT_SLACK_POST_INTERVAL": "PT0.1S"}).slack_post_interval == timedelta(
+        seconds=0.1
+    )
+    with pytest.raises(SettingsError, match="JITBOT_SLACK_POST_INTERVAL"):
+        Settings.from_env(GOOD | {"JITBOT_SLACK_POST_INTERVAL": "soon"})
+
+
 def test_socket_mode_needs_no_signing_secret() -> None:
     env = GOOD | {"SLACK_APP_TOKEN": "xapp-1-A1-xyz"}
     del env["SLACK_SIGNING_SECRET"]

@@ -58,11 +58,13 @@ async def _every_step(client: aioredis.Redis, clock: ManualClock) -> None:
     await schedule.complete_many(claimed[:1])
     await schedule.retry(claimed[1], clock.now())
     [back] = await schedule.claim(clock.now(), lease=timedelta(minutes=1), limit=5)
+    await schedule.hold(back, clock.now() + timedelta(minutes=2))
     await schedule.release(back)
     await schedule.add("card:a", clock.now())
     one = await schedule.claim_one("card:a", clock.now(), lease=timedelta(minutes=1))
     assert one is not None
     assert await schedule.claim_one("card:a", clock.now(), lease=timedelta(minutes=1)) is None
+    await schedule.hold(back, clock.now() + timedelta(minutes=2))
 
     limiter = RateLimiter(client, clock, "keys")
     await limiter.hit("U1", 1)

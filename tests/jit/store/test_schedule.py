@@ -138,6 +138,24 @@ async def test_retry_moves_a_failed_item_later(schedule: Schedule, clock: Manual
     assert again.attempt == 2
 
 
+async def test_hold_keeps_the_claim_and_moves_the_lease_end(schedule: Schedule, clock: ManualClock) -> None:
+    await schedule.add("card:x", clock.now())
+    [item] = await schedule.claim(clock.now(), lease=LEASE, limit=10)
+    assert await schedule.hold(item, at(clock, 600))
+    assert await schedule.due_at("card:x") == at(clock, 600)
+    clock.advance(LEASE * 2)
+    assert await schedule.claim(clock.now(), lease=LEASE, limit=10) == [], "nobody else takes a held item"
+    assert await schedule.complete(item), "its holder still completes it"
+
+
+async def test_a_lost_claim_cannot_be_held(schedule: Schedule, clock: ManualClock) -> None:
+    await schedule.add("card:x", clock.now())
+    [item] = await schedule.claim(clock.now(), lease=LEASE, limit=10)
+    await schedule.add("card:x", at(clock, 30))  # moved meanwhile
+    assert not await schedule.hold(item, at(clock, 600))
+    assert await schedule.due_at("card:x") == at(clock, 30)
+
+
 async def test_concurrent_claims_never_share_an_item(redis_client: aioredis.Redis, clock: ManualClock) -> None:
     schedule = Schedule(redis_client, prefix="race")
     await schedule.update({f"remind:{n}": at(clock, -(n % 50)) for n in range(500)})
