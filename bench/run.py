@@ -163,7 +163,9 @@ def markdown(run: Run) -> str:
         "Requester RBAC off (the generated people have no Entra identities).",
         f"- Enterprise Azure (`bench/enterprise.py`): `sandbox/enterprise.py` generates "
         f"{sizes.enterprise_subscriptions} subscriptions × {sizes.enterprise_vms_per_subscription} VMs under one "
-        "management group; its own ARM emulator enforces Resource Graph's quota (15 queries per 5 s). Resource "
+        "management group; its own ARM emulator enforces Resource Graph's quota (15 queries per 5 s) and builds its "
+        "Resource Graph table before the first bot starts (Azure keeps that index built); each step says how much "
+        "of its wall time the emulator spent answering. Resource "
         "Graph's quota: https://learn.microsoft.com/azure/governance/resource-graph/concepts/"
         "guidance-for-throttled-requests; ARM's read limit per subscription and principal (12,000 an hour, or the "
         "newer bucket of 250 refilled at 25 a second): https://learn.microsoft.com/azure/azure-resource-manager/"
