@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
@@ -61,6 +62,10 @@ class ArmEmulator:
         self.inventory = inventory
         self.clock: Clock = clock or SystemClock()
         self.calls: list[ArmCall] = []
+        self.in_flight: Counter[str] = Counter()
+        """Calls of each operation being answered right now."""
+        self.peak_in_flight: Counter[str] = Counter()
+        """The most calls of each operation answered at once since the start (or ``reset_calls``)."""
         self.faults = FaultPlan()
         self.tokens = TokenIssuer(identity_name=identity_name)
         self.jit = JitEngine(inventory, requestor=identity_name, max_history=max_requests_history)
@@ -209,8 +214,9 @@ class ArmEmulator:
         await self.stop()
 
     def reset_calls(self) -> None:
-        """Forget the call log."""
+        """Forget the call log and the peaks of calls in flight."""
         self.calls.clear()
+        self.peak_in_flight.clear()
 
     def writes(self) -> list[ArmCall]:
         """ARM calls that change something (PUT/PATCH/POST/DELETE); token requests excluded."""
@@ -248,10 +254,14 @@ class ArmEmulator:
         route, params, allowed = match(request.method, path)
         operation = route.operation if route is not None else "unknown"
         is_write = route.is_write if route is not None else request.method in {"PUT", "PATCH", "POST", "DELETE"}
+        self.in_flight[operation] += 1
+        self.peak_in_flight[operation] = max(self.peak_in_flight[operation], self.in_flight[operation])
         try:
             reply = await self._answer(request, route, path, query, params, allowed, body, body_error)
         except ArmError as error:
             reply = ArmReply(error.status, error.body(), error.headers)
+        finally:
+            self.in_flight[operation] -= 1
         self.calls.append(ArmCall(request.method, path, query, operation, reply.status, is_write, body, at))
         return _respond(reply)
 

@@ -59,6 +59,7 @@ class GatewayTuning:
     max_retry_after: float = 10.0
     initiate_attempts: int = 3
     lro_polling_interval: float = 2.0
+    subscriptions_at_once: int = 32
 
 
 class CappedRetryPolicy(AsyncRetryPolicy):  # type: ignore[misc]

@@ -22,6 +22,7 @@ from azure.identity.aio import DefaultAzureCredential
 from jit.azure.cache import TtlCache
 from jit.azure.clients import ArmClients, GatewayTuning
 from jit.azure.diagnostics import diagnose
+from jit.azure.fan_out import FanOut
 from jit.azure.graph_assembly import GraphVms
 from jit.azure.initiate import Initiator
 from jit.azure.nsg_rules import is_jit_allow_rule
@@ -73,6 +74,8 @@ from jit.vm_names import VmSpec, did_you_mean, parse_vm_spec
 from jit.vm_security import SecurityContext
 
 RawJson = dict[str, Any]
+Snapshot = tuple[tuple[IndexedVm, ...], tuple[RawJson, ...], Mapping[str, str | None], bool]
+"""One subscription's VMs, JIT policies, subnet NSGs and whether Defender for Servers is on."""
 REASON_TEXT: Mapping[UnsupportedReason, str] = {
     UnsupportedReason.NO_NSG: "it has no network security group on its network interface or subnet",
     UnsupportedReason.CLASSIC_VM: "it is a classic (Azure Service Manager) VM",
@@ -112,6 +115,7 @@ class AzureGateway:
         self._writer = ArmWriter(clients)
         self._editor = PolicyEditor(self._reader, self._writer)
         self._initiator = Initiator(self._writer, self.request_history, self._tuning, clock)
+        self._sweep = FanOut(self._tuning.subscriptions_at_once)
         ttl = self._tuning.cache_ttl
         self._index: TtlCache[str, tuple[IndexedVm, ...]] = TtlCache(clock, ttl)
         self._policies: TtlCache[str, tuple[RawJson, ...]] = TtlCache(clock, ttl)
@@ -251,7 +255,7 @@ class AzureGateway:
         graph = await self._directory.everything()
         if graph is not None:
             return graph.items
-        indexes = await asyncio.gather(*(self._vm_index(sub) for sub in await self._source.current()))
+        indexes = await self._sweep.each(await self._source.current(), self._vm_index)
         return [item for index in indexes for item in index]
 
     async def _find(self, wanted: VmSpec) -> list[VirtualMachine]:
@@ -284,7 +288,7 @@ class AzureGateway:
         return group or bool(stale)
 
     async def _matching_vms(self, wanted: VmSpec, subscriptions: Sequence[str]) -> list[VirtualMachine]:
-        indexes = await asyncio.gather(*(self._vm_index(sub) for sub in subscriptions))
+        indexes = await self._sweep.each(subscriptions, self._vm_index)
         return [
             item.vm
             for index in indexes
@@ -321,25 +325,25 @@ class AzureGateway:
 
     async def _snapshots(
         self,
-    ) -> list[tuple[tuple[IndexedVm, ...], tuple[RawJson, ...], Mapping[str, str | None], bool]]:
+    ) -> list[Snapshot]:
         """Per subscription: its VMs, JIT policies, subnet NSGs and Defender plan (VMs from Resource Graph when it
         can be used, else from each subscription's lists)."""
         graph = await self._directory.everything()
         if graph is None:
-            return list(await asyncio.gather(*(self._subscription_snapshot(s) for s in await self._source.current())))
-        return list(await asyncio.gather(*(self._graph_snapshot(graph, s) for s in graph.by_subscription)))
+            return await self._sweep.each(await self._source.current(), self._subscription_snapshot)
 
-    async def _graph_snapshot(
-        self, graph: GraphVms, subscription_id: str
-    ) -> tuple[tuple[IndexedVm, ...], tuple[RawJson, ...], Mapping[str, str | None], bool]:
+        async def snapshot(subscription_id: str) -> Snapshot:
+            return await self._graph_snapshot(graph, subscription_id)
+
+        return await self._sweep.each(graph.by_subscription, snapshot)
+
+    async def _graph_snapshot(self, graph: GraphVms, subscription_id: str) -> Snapshot:
         policies, defender = await asyncio.gather(
             self._policy_list(subscription_id), self._defender_on(subscription_id)
         )
         return graph.by_subscription[subscription_id], policies, graph.subnet_nsgs, defender
 
-    async def _subscription_snapshot(
-        self, subscription_id: str
-    ) -> tuple[tuple[IndexedVm, ...], tuple[RawJson, ...], Mapping[str, str | None], bool]:
+    async def _subscription_snapshot(self, subscription_id: str) -> Snapshot:
         return await asyncio.gather(
             self._vm_index(subscription_id),
             self._policy_list(subscription_id),
@@ -392,7 +396,7 @@ class AzureGateway:
     async def all_histories(self) -> list[VmHistory]:
         """Every JIT-configured VM's request history, read fresh: one policy list per subscription."""
         found: list[VmHistory] = []
-        lists = await asyncio.gather(*(self._fresh_policies(sub) for sub in await self.subscription_ids()))
+        lists = await self._sweep.each(await self.subscription_ids(), self._fresh_policies)
         for policies in lists:
             for raw in policies:
                 for entry in vm_entries(raw):
