@@ -12,6 +12,10 @@ per-subscription way, for comparison. The background refresh is the periodic syn
 measured in calls per run and scaled to the default interval, plus the inventory's reloads at most once per
 ``GatewayTuning.inventory_ttl`` while someone looks.
 
+The bots share a Redis of their own, like scenario 5: this is another tenant, and the requests, grants and schedule
+the earlier scenarios left behind (a thousand pending burst requests among them) belong to a world whose VMs do not
+exist here; the sync and the scheduler would spend the scenario closing them.
+
 Azure keeps Resource Graph's index built; the emulator builds its ``Resources`` table (50,000 VMs with their NICs,
 public IPs and VNets) before the first bot starts, so no bot's first query waits for that. Each step also reports
 how much of its wall time the emulator spent answering (it runs in this process, in Python, and evaluates every
@@ -38,6 +42,7 @@ from jit.settings import Settings
 from sandbox.arm_inventory import Inventory, VirtualMachine
 from sandbox.enterprise import ROOT_GROUP, Shape, enterprise_inventory, first_jit_vm
 from sandbox.processes import BotProcess
+from sandbox.redis_server import RedisServer
 from sandbox.slack_driver import SlackDriver
 from sandbox.slack_workspace import ADMIN, APPROVAL_CHANNEL, ENGINEER
 from sandbox.web.home_event import app_home_opened, send_event
@@ -83,8 +88,8 @@ def _shape(sizes: Sizes) -> Shape:
     )
 
 
-def _env(world: World, arm: TimedArm, extra: dict[str, str]) -> dict[str, str]:
-    env = world.bot_env(extra={"JITBOT_REQUESTER_RBAC": "off", **extra})
+def _env(world: World, arm: TimedArm, redis_url: str, extra: dict[str, str]) -> dict[str, str]:
+    env = world.bot_env(redis_url, extra={"JITBOT_REQUESTER_RBAC": "off", **extra})
     env.update(arm.environment())
     env.pop("AZURE_SUBSCRIPTION_IDS", None)
     env["AZURE_MANAGEMENT_GROUP"] = ROOT_GROUP
@@ -92,8 +97,10 @@ def _env(world: World, arm: TimedArm, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-async def _start(world: World, arm: TimedArm, name: str, extra: dict[str, str] | None = None) -> BotProcess:
-    bot = BotProcess(_env(world, arm, extra or {}), name=name)
+async def _start(
+    world: World, arm: TimedArm, redis: RedisServer, name: str, extra: dict[str, str] | None = None
+) -> BotProcess:
+    bot = BotProcess(_env(world, arm, redis.url, extra or {}), name=name)
     bot.startup_seconds = 120.0
     await bot.start()
     return bot
@@ -161,11 +168,12 @@ async def measure_enterprise(world: World, sizes: Sizes) -> EnterpriseResult:
     result.default_sync_minutes = sync_default.total_seconds() / 60
     result.inventory_ttl_minutes = GatewayTuning().inventory_ttl.total_seconds() / 60
     arm = TimedArm(inventory)
+    redis = RedisServer().start()
     await arm.start()
     arm.index_resource_graph()
     try:
         bot = await _start(
-            world, arm, "bot-enterprise", {"JITBOT_SYNC_INTERVAL": f"{int(SYNC_EVERY.total_seconds())}s"}
+            world, arm, redis, "bot-enterprise", {"JITBOT_SYNC_INTERVAL": f"{int(SYNC_EVERY.total_seconds())}s"}
         )
         try:
             assert bot.process is not None
@@ -186,14 +194,14 @@ async def measure_enterprise(world: World, sizes: Sizes) -> EnterpriseResult:
                 result.sync_reads = _policy_lists(arm)
         finally:
             world.stop_bot(bot)
-        bot = await _start(world, arm, "bot-enterprise-list")
+        bot = await _start(world, arm, redis, "bot-enterprise-list")
         try:
             async with SlackDriver(bot.events_url, world.secret, world.slack) as driver:
                 result.steps["list_cold"] = await _list(world, arm, driver)
         finally:
             world.stop_bot(bot)
         arm.graph_denied = True
-        bot = await _start(world, arm, "bot-enterprise-lists")
+        bot = await _start(world, arm, redis, "bot-enterprise-lists")
         try:
             async with SlackDriver(bot.events_url, world.secret, world.slack) as driver:
                 result.steps["jit_cold_lists"] = await _request(world, arm, driver, command, "enterprise lists")
@@ -201,6 +209,7 @@ async def measure_enterprise(world: World, sizes: Sizes) -> EnterpriseResult:
             world.stop_bot(bot)
     finally:
         await arm.stop()
+        redis.close()
     return result
 
 
