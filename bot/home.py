@@ -175,6 +175,10 @@ class HomeRefreshingNotifier:
         await self.inner.nudge_approvers(request, waited)
         await self._refresh(request)
 
+    async def nudge_withdrawn(self, request: AccessRequest) -> None:
+        """Give up the reminder's turn (nothing is posted, so no Home changes)."""
+        await self.inner.nudge_withdrawn(request)
+
     async def escalate(self, request: AccessRequest, deciders: Sequence[str]) -> EscalatedCopies:
         """Post the escalated copies, then refresh (the escalation group now sees the request as theirs)."""
         posted = await self.inner.escalate(request, deciders)

@@ -60,6 +60,10 @@ class SlackLifecycleNotifier(SlackNotifier):
         arguments: dict[str, object] = {**nudge_message(request, waited).as_kwargs(), "thread_ts": request.card_ts}
         await self._paced_post(channel, f"{REPLY}{request.id}", request.vm.name, arguments)
 
+    async def nudge_withdrawn(self, request: AccessRequest) -> None:
+        """The reminder's place in the channel's queue goes to the cards behind it."""
+        self.pacer.cancel(request.card_channel or self.settings.approval_channel, f"{REPLY}{request.id}")
+
     async def escalate(self, request: AccessRequest, deciders: Sequence[str]) -> EscalatedCopies:
         """Post the escalated copy, without decision buttons, in the escalation channel (or again in the approval
         channel), note it in the card's thread, and DM the card with its buttons to each of ``deciders``."""

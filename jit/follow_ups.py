@@ -40,9 +40,10 @@ class FollowUps:
     async def nudge(self, request: AccessRequest) -> None:
         """Remind the approvers (round by round, as the rule's waits say) that the request still waits; never before
         its card is posted."""
-        if request.state is not RequestState.PENDING:
-            return
         deps = self.deps
+        if request.state is not RequestState.PENDING:
+            await deps.notices.nudge_withdrawn(request)
+            return
         extras = extras_of(request)
         waits = extras.reminders
         sent = extras.nudges

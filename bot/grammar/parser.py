@@ -5,6 +5,7 @@ Each raises GrammarError, and nothing else, whatever the input.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 
@@ -36,16 +37,25 @@ from jit.hints import RequestHint, request_hint
 
 MAX_REASON_CHARS = 500
 MAX_INPUT_CHARS = 4000
+PARSED_REMEMBERED = 256
 
 
 def parse_command(text: str) -> Command:
     """Turn the text after `/jit` into a Command; raise GrammarError (and nothing else) when it is wrong."""
     try:
-        return _parse(text)
+        return _parsed(text)
     except GrammarError:
         raise
     except Exception as exc:
         raise GrammarError(UNPARSEABLE, request_example()) from exc
+
+
+@functools.lru_cache(maxsize=PARSED_REMEMBERED)
+def _parsed(text: str) -> Command:
+    """Each command is parsed twice, by the ack (to know whether it carries a reply) and by the handler after
+    it: the second time comes from here. A parse depends on the text alone and Commands are frozen, so a
+    remembered one is exact; a mistake is not remembered (its GrammarError is raised afresh each time)."""
+    return _parse(text)
 
 
 def parse_ports(text: str) -> tuple[int, ...]:

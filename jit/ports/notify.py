@@ -71,6 +71,11 @@ class LifecycleNotifier(Protocol):
         """Remind the approvers, in the card's thread, that the request still waits."""
         ...
 
+    async def nudge_withdrawn(self, request: AccessRequest) -> None:
+        """The request was decided: its reminder will not be sent, so it gives up any turn it waits for in the
+        channel (a turn nobody takes would hold back every card behind it)."""
+        ...
+
     async def escalate(self, request: AccessRequest, deciders: Sequence[str]) -> EscalatedCopies:
         """Post the escalated copy of the card where the escalation goes, without decision buttons (the requester
         and bystanders look there too), and DM the card with its buttons to each of ``deciders``."""

@@ -84,6 +84,24 @@ def test_a_reminder_in_a_thread_takes_a_turn_but_is_not_a_waiting_card() -> None
     assert pacer.busiest(CHANNEL) == [("vm", 2)]
 
 
+def test_a_withdrawn_reminder_gives_its_turn_to_the_card_behind_it() -> None:
+    clock = ManualClock()
+    pacer = _paced(clock, 0)
+    reply = pacer.turn(CHANNEL, f"{REPLY}card-0", "vm")
+    assert reply is not None
+    card = pacer.turn(CHANNEL, "card-1", "vm")
+    assert card == reply + SECOND
+
+    clock.advance(SECOND)
+    assert pacer.turn(CHANNEL, "card-0", "vm") is None
+    pacer.posted(CHANNEL, "card-0")
+
+    pacer.cancel(CHANNEL, f"{REPLY}card-0")  # its request was decided: the reminder will not come back
+    clock.advance(card - clock.now())
+
+    assert pacer.turn(CHANNEL, "card-1", "vm") is None, "the card posts at its turn, not held behind the reminder's"
+
+
 def test_a_card_that_never_comes_back_gives_up_its_place() -> None:
     clock = ManualClock()
     pacer = _paced(clock, 2)

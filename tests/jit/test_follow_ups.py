@@ -109,6 +109,7 @@ async def test_reminders_stop_once_the_request_is_decided(world: World) -> None:
     await world.service.dispatch.handlers[Kind.NUDGE](await world.current(request.id))
 
     assert len(world.notifier.sent("nudge_approvers", request.id)) == 1
+    assert world.notifier.sent("nudge_withdrawn", request.id), "its turn in a busy channel is given up"
 
 
 async def test_an_escalation_widens_the_approvers_and_posts_one_copy(world: World) -> None:

@@ -98,6 +98,10 @@ class RecordingNotifier:
         """Record with how long it waited."""
         self._record("nudge_approvers", request, waited)
 
+    async def nudge_withdrawn(self, request: AccessRequest) -> None:
+        """Record."""
+        self._record("nudge_withdrawn", request)
+
     async def escalate(self, request: AccessRequest, deciders: Sequence[str]) -> EscalatedCopies:
         """Record with the deciders DMed; return the copies' references."""
         self._record("escalate", request, tuple(deciders))
