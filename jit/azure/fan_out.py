@@ -24,7 +24,6 @@ class FanOut:
     def __init__(self, limit: int):
         if limit < 1:
             raise ValueError(f"a fan-out limit must be at least 1, not {limit}")
-        self.limit = limit
         self._gate = asyncio.Semaphore(limit)
 
     async def each(self, items: Iterable[T], read: Callable[[T], Awaitable[R]]) -> list[R]:

@@ -323,9 +323,7 @@ class AzureGateway:
                     rows.append(VmJitStatus(item.vm, JitSupport.NOT_CONFIGURED))
         return rows
 
-    async def _snapshots(
-        self,
-    ) -> list[Snapshot]:
+    async def _snapshots(self) -> list[Snapshot]:
         """Per subscription: its VMs, JIT policies, subnet NSGs and Defender plan (VMs from Resource Graph when it
         can be used, else from each subscription's lists)."""
         graph = await self._directory.everything()
